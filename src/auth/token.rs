@@ -1,0 +1,263 @@
+//! Secrets and tokens: [`SecretString`], [`AccessToken`], [`TokenKind`],
+//! the [`TokenSource`] trait, and the [`Credentials`] a client is built with.
+//!
+//! No secret reaches `Debug` or `Display`: both print `<redacted>`.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use http::HeaderValue;
+
+use crate::error::Error;
+
+/// A string that never shows itself in `Debug` or `Display`.
+///
+/// ```
+/// let s = aily_client::SecretString::new("hunter2");
+/// assert_eq!(format!("{s:?} {s}"), "<redacted> <redacted>");
+/// assert_eq!(s.expose(), "hunter2");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretString(Box<str>);
+
+impl SecretString {
+    /// Wraps a secret.
+    pub fn new(secret: impl Into<String>) -> Self {
+        SecretString(secret.into().into_boxed_str())
+    }
+
+    /// The secret itself. Keep it out of logs.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for SecretString {
+    fn from(s: String) -> Self {
+        SecretString::new(s)
+    }
+}
+
+impl From<&str> for SecretString {
+    fn from(s: &str) -> Self {
+        SecretString::new(s)
+    }
+}
+
+impl fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl fmt::Display for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Whose token it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TokenKind {
+    /// A `tenant_access_token` (`t-…`): the app acting in a tenant.
+    Tenant,
+    /// A `user_access_token` (`u-…`): the app acting for a user.
+    User,
+}
+
+/// An access token, ready to send: it holds the whole `Authorization: Bearer …`
+/// header value, built once and marked sensitive, so sending it costs a reference
+/// count, not a format.
+///
+/// ```
+/// use aily_client::{AccessToken, TokenKind};
+///
+/// let token = AccessToken::new(TokenKind::Tenant, "t-abc")?;
+/// assert_eq!(token.secret(), "t-abc");
+/// assert!(token.header_value().is_sensitive());
+/// assert!(!format!("{token:?}").contains("t-abc"));
+/// assert!(AccessToken::new(TokenKind::User, "u-bad\nvalue").is_err());
+/// # Ok::<(), aily_client::Error>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccessToken {
+    kind: TokenKind,
+    header: HeaderValue,
+}
+
+const BEARER: &str = "Bearer ";
+/// Tokens may be JWTs of several kilobytes; this is a sanity bound, not a guess at their size.
+const MAX_TOKEN_BYTES: usize = 16 * 1024;
+
+impl AccessToken {
+    /// Wraps a token. It must be non-empty, at most 16 KiB, and visible ASCII (no spaces).
+    pub fn new(kind: TokenKind, token: impl AsRef<str>) -> Result<AccessToken, Error> {
+        let token = token.as_ref();
+        if token.is_empty() {
+            return Err(Error::config("the access token is empty"));
+        }
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(Error::config("the access token is longer than 16 KiB"));
+        }
+        if !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(Error::config(
+                "the access token contains characters that cannot be sent in a header",
+            ));
+        }
+        let mut value = String::with_capacity(BEARER.len() + token.len());
+        value.push_str(BEARER);
+        value.push_str(token);
+        let mut header = HeaderValue::from_maybe_shared(bytes::Bytes::from(value))
+            .map_err(|_| Error::config("the access token is not a valid header value"))?;
+        header.set_sensitive(true);
+        Ok(AccessToken { kind, header })
+    }
+
+    /// Whose token it is.
+    pub fn kind(&self) -> TokenKind {
+        self.kind
+    }
+
+    /// The token itself. Keep it out of logs.
+    pub fn secret(&self) -> &str {
+        // Built from visible ASCII behind the "Bearer " prefix.
+        self.header
+            .to_str()
+            .ok()
+            .and_then(|s| s.strip_prefix(BEARER))
+            .unwrap_or_default()
+    }
+
+    /// The `Authorization` header value (`Bearer …`), marked sensitive.
+    pub fn header_value(&self) -> &HeaderValue {
+        &self.header
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("kind", &self.kind)
+            .field("token", &format_args!("<redacted>"))
+            .finish()
+    }
+}
+
+/// A boxed future returned by [`TokenSource::token`].
+pub type TokenFuture<'a> = Pin<Box<dyn Future<Output = Result<AccessToken, Error>> + Send + 'a>>;
+
+/// Where the auth layer gets its token from, for each attempt.
+///
+/// The built-in sources are a fixed token ([`Credentials::tenant_token`],
+/// [`Credentials::user_token`]); implement it to plug in your own provider, for example
+/// one that refreshes user tokens:
+///
+/// ```
+/// use aily_client::{AccessToken, Credentials, Error, TokenFuture, TokenKind, TokenSource};
+///
+/// #[derive(Debug)]
+/// struct FromVault;
+///
+/// impl TokenSource for FromVault {
+///     fn token(&self) -> TokenFuture<'_> {
+///         Box::pin(async { AccessToken::new(TokenKind::User, "u-from-vault") })
+///     }
+/// }
+///
+/// let creds = Credentials::source(FromVault);
+/// # let _ = creds;
+/// ```
+pub trait TokenSource: fmt::Debug + Send + Sync + 'static {
+    /// The token to send now.
+    fn token(&self) -> TokenFuture<'_>;
+
+    /// Called when the server rejected `token` as invalid or expired. Return `true` if
+    /// a fresh token is now available, so the call may be replayed once with it; the
+    /// default says no fresher token can be had.
+    fn invalidate(&self, token: &AccessToken) -> bool {
+        let _ = token;
+        false
+    }
+}
+
+/// What a client authenticates with.
+///
+/// `Debug` never shows a token or secret:
+///
+/// ```
+/// use aily_client::Credentials;
+/// let c = Credentials::tenant_token("t-very-secret");
+/// assert!(!format!("{c:?}").contains("very-secret"));
+/// ```
+#[derive(Clone)]
+pub struct Credentials(pub(crate) CredentialsInner);
+
+#[derive(Clone)]
+pub(crate) enum CredentialsInner {
+    Token {
+        kind: TokenKind,
+        token: SecretString,
+    },
+    App {
+        app_id: String,
+        app_secret: SecretString,
+    },
+    Source(Arc<dyn TokenSource>),
+}
+
+impl Credentials {
+    /// A fixed `tenant_access_token` (`t-…`). When it expires the server rejects it and the
+    /// call fails with an [`Auth`](crate::ErrorKind::Auth) error: replace the client's token.
+    pub fn tenant_token(token: impl Into<String>) -> Credentials {
+        Credentials(CredentialsInner::Token {
+            kind: TokenKind::Tenant,
+            token: SecretString::new(token),
+        })
+    }
+
+    /// A fixed `user_access_token` (`u-…`). User tokens are the caller's to refresh; to
+    /// refresh them automatically, implement [`TokenSource`] and use [`Credentials::source`].
+    pub fn user_token(token: impl Into<String>) -> Credentials {
+        Credentials(CredentialsInner::Token {
+            kind: TokenKind::User,
+            token: SecretString::new(token),
+        })
+    }
+
+    /// A self-built app's `app_id` and `app_secret`, from which the client obtains and
+    /// refreshes tenant tokens.
+    pub fn app(app_id: impl Into<String>, app_secret: impl Into<SecretString>) -> Credentials {
+        Credentials(CredentialsInner::App {
+            app_id: app_id.into(),
+            app_secret: app_secret.into(),
+        })
+    }
+
+    /// Your own token provider.
+    pub fn source(source: impl TokenSource) -> Credentials {
+        Credentials(CredentialsInner::Source(Arc::new(source)))
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            CredentialsInner::Token { kind, token } => f
+                .debug_struct("Credentials::Token")
+                .field("kind", kind)
+                .field("token", token)
+                .finish(),
+            CredentialsInner::App { app_id, app_secret } => f
+                .debug_struct("Credentials::App")
+                .field("app_id", app_id)
+                .field("app_secret", app_secret)
+                .finish(),
+            CredentialsInner::Source(source) => {
+                f.debug_tuple("Credentials::Source").field(source).finish()
+            }
+        }
+    }
+}

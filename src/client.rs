@@ -1,0 +1,291 @@
+//! [`Client`] and [`ClientBuilder`]: the one place where the default stack is assembled.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::pki_types::CertificateDer;
+use tower::util::BoxCloneSyncService;
+use tower::{ServiceBuilder, ServiceExt};
+
+use crate::api_call::ApiCallLayer;
+use crate::auth::{AccessToken, AuthLayer, Credentials, CredentialsInner};
+use crate::error::Error;
+use crate::request::AilyRequest;
+use crate::runs::{CancelRequest, CancelResponse};
+use crate::timeout::{DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT, TimeoutLayer};
+use crate::transport::{
+    BaseUriLayer, BaseUrl, CollectBodyLayer, DEFAULT_MAX_BODY_BYTES, HttpService, TransportConfig,
+    hyper_client,
+};
+
+/// A typed service of the default stack, erased: `Clone + Send + Sync`, no worker task.
+pub type AilyService<R> = BoxCloneSyncService<R, <R as AilyRequest>::Response, Error>;
+
+/// The cancel-run service of the default stack.
+pub type CancelService = AilyService<CancelRequest>;
+
+/// A client of the Aily OpenAPI. Cheap to clone; clones share the connection pool.
+///
+/// ```no_run
+/// use aily_client::{Client, Credentials};
+///
+/// # async fn run() -> Result<(), aily_client::Error> {
+/// let client = Client::builder()
+///     .credentials(Credentials::tenant_token(std::env::var("FEISHU_TENANT_ACCESS_TOKEN").unwrap()))
+///     .build()?;
+/// let cancelled = client.cancel_run("session_4dfunz7sp1g8m", "run_4dfrxvctjqzzj").await?;
+/// println!("{} is {} (log id {:?})", cancelled.run.id, cancelled.run.status, cancelled.log_id);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    http: HttpService,
+    settings: Arc<Settings>,
+}
+
+#[derive(Debug)]
+struct Settings {
+    base_url: BaseUrl,
+    attempt_timeout: Duration,
+    overall_timeout: Duration,
+}
+
+impl Client {
+    /// A builder with the defaults: Feishu's base URL, 5 s connect, 10 s attempt and
+    /// 30 s overall timeouts, 1 MiB reply limit.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// Cancels run `run_id` of session `session_id`.
+    ///
+    /// The IDs are validated first; an invalid one fails with
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) and nothing is sent.
+    pub async fn cancel_run(
+        &self,
+        session_id: impl Into<String>,
+        run_id: impl Into<String>,
+    ) -> Result<CancelResponse, Error> {
+        self.call(CancelRequest::new(session_id, run_id)?).await
+    }
+
+    /// Sends any typed request through the default stack.
+    pub async fn call<R: AilyRequest>(&self, request: R) -> Result<R::Response, Error> {
+        self.service::<R>().oneshot(request).await
+    }
+
+    /// The cancel-run service of the default stack, for composing into your own tower stack.
+    /// Building it spawns nothing.
+    ///
+    /// ```
+    /// use aily_client::{CancelRequest, CancelService, Client, Credentials};
+    /// use tower::{ServiceBuilder, ServiceExt};
+    ///
+    /// # fn main() -> Result<(), aily_client::Error> {
+    /// let client = Client::builder().credentials(Credentials::tenant_token("t-x")).build()?;
+    /// let svc: CancelService = client.cancel_service();
+    /// let limited = ServiceBuilder::new().concurrency_limit(8).service(svc);
+    /// # let _ = limited;
+    /// # Ok(()) }
+    /// ```
+    pub fn cancel_service(&self) -> CancelService {
+        self.service::<CancelRequest>()
+    }
+
+    /// The typed service of the default stack for request type `R`.
+    ///
+    /// The stack, outer to inner (the HTTP tier is shared by all typed services):
+    ///
+    /// ```text
+    /// map_err(Error::from_box)   one crate Error at the edge
+    /// TimeoutLayer::overall      the whole call
+    /// TimeoutLayer::attempt      one attempt: token, send, whole body
+    /// ApiCallLayer               R -> http::Request; reply -> R::Response | Error
+    /// ── HTTP tier ──
+    /// AuthLayer                  Authorization: Bearer <token> (sensitive)
+    /// BaseUriLayer               https://open.feishu.cn | https://open.larksuite.com | custom
+    /// CollectBodyLayer           whole body, bounded
+    /// hyper-util Client          rustls, HTTP/1.1 + HTTP/2 by ALPN, pooled, connect timeout
+    /// ```
+    pub fn service<R: AilyRequest>(&self) -> AilyService<R> {
+        let s = &self.settings;
+        let stack = ServiceBuilder::new()
+            .map_err(Error::from_box)
+            .layer(TimeoutLayer::overall(s.overall_timeout))
+            .layer(TimeoutLayer::attempt(s.attempt_timeout))
+            .layer(ApiCallLayer::new())
+            .service(self.http.clone());
+        BoxCloneSyncService::new(stack)
+    }
+
+    /// The HTTP tier of this client (auth, base URI, body collection, connection pool),
+    /// to build your own typed stack on.
+    pub fn http_service(&self) -> HttpService {
+        self.http.clone()
+    }
+
+    /// The base URL requests go to.
+    pub fn base_url(&self) -> &BaseUrl {
+        &self.settings.base_url
+    }
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("base_url", &self.settings.base_url)
+            .field("attempt_timeout", &self.settings.attempt_timeout)
+            .field("overall_timeout", &self.settings.overall_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Client`]. Nothing is validated or spawned until [`build`](ClientBuilder::build).
+#[derive(Clone, Debug)]
+pub struct ClientBuilder {
+    credentials: Option<Credentials>,
+    base_url: Option<String>,
+    allow_insecure_http: bool,
+    transport: TransportConfig,
+    extra_roots_der: Vec<Vec<u8>>,
+    attempt_timeout: Duration,
+    overall_timeout: Duration,
+    max_body_bytes: usize,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        ClientBuilder {
+            credentials: None,
+            base_url: None,
+            allow_insecure_http: false,
+            transport: TransportConfig::default(),
+            extra_roots_der: Vec::new(),
+            attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
+            overall_timeout: DEFAULT_OVERALL_TIMEOUT,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// What to authenticate with (required).
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// The API's base URL, e.g. `https://open.feishu.cn` (the default),
+    /// `https://open.larksuite.com`, or a test server. Plain `http://` is refused
+    /// unless the host is loopback or [`allow_insecure_http`](ClientBuilder::allow_insecure_http) is set.
+    pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
+        self.base_url = Some(base_url.into());
+        self
+    }
+
+    /// Use Lark's base URL, `https://open.larksuite.com`.
+    pub fn lark(self) -> Self {
+        self.base_url(BaseUrl::lark().to_string())
+    }
+
+    /// Allow plain `http://` to a host that is not loopback. Tokens then cross the network
+    /// in clear text: only for trusted networks.
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// Bound on opening a TCP connection (default 5 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.transport.connect_timeout = timeout;
+        self
+    }
+
+    /// Bound on one attempt: token, send, and reading the whole body (default 10 s).
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = timeout;
+        self
+    }
+
+    /// Bound on the whole call, retries and waits included (default 30 s).
+    pub fn overall_timeout(mut self, timeout: Duration) -> Self {
+        self.overall_timeout = timeout;
+        self
+    }
+
+    /// Largest reply body accepted, in bytes (default 1 MiB). A larger one is an
+    /// [`ErrorKind::BodyTooLarge`](crate::ErrorKind::BodyTooLarge) error.
+    pub fn max_response_bytes(mut self, limit: usize) -> Self {
+        self.max_body_bytes = limit;
+        self
+    }
+
+    /// Trust this certificate (DER) in addition to the webpki roots — for a test server
+    /// or a private gateway.
+    pub fn add_root_certificate(mut self, der: impl Into<Vec<u8>>) -> Self {
+        self.extra_roots_der.push(der.into());
+        self
+    }
+
+    /// Speak HTTP/2 without negotiation, also over plain `http://` (h2c). Over TLS,
+    /// HTTP/2 is negotiated by ALPN anyway.
+    pub fn http2_prior_knowledge(mut self, enabled: bool) -> Self {
+        self.transport.http2_prior_knowledge = enabled;
+        self
+    }
+
+    /// Idle connections are kept this long (default 90 s).
+    pub fn pool_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.transport.pool_idle_timeout = timeout;
+        self
+    }
+
+    /// Builds the client: validates the configuration and assembles the stack.
+    /// Spawns nothing, so it may be called outside a tokio runtime.
+    pub fn build(self) -> Result<Client, Error> {
+        let base_url = match &self.base_url {
+            Some(text) => BaseUrl::parse(text)?,
+            None => BaseUrl::feishu(),
+        };
+        if !base_url.is_https() && !base_url.is_loopback() && !self.allow_insecure_http {
+            return Err(Error::config(format!(
+                "refusing plain http to {base_url}: tokens would cross the network unencrypted; \
+                 use https, or allow_insecure_http(true) for a trusted network"
+            )));
+        }
+        let credentials = self
+            .credentials
+            .ok_or_else(|| Error::config("no credentials: call ClientBuilder::credentials(...)"))?;
+        let auth = match credentials.0 {
+            CredentialsInner::Token { kind, token } => {
+                AuthLayer::fixed(AccessToken::new(kind, token.expose())?)
+            }
+            CredentialsInner::Source(source) => AuthLayer::from_source(source),
+            CredentialsInner::App { .. } => {
+                return Err(Error::config(
+                    "app credentials (app_id + app_secret) are not supported yet: \
+                     pass a tenant or user access token",
+                ));
+            }
+        };
+        let mut transport = self.transport;
+        transport
+            .extra_root_certificates
+            .extend(self.extra_roots_der.into_iter().map(CertificateDer::from));
+        let hyper = hyper_client(&transport)?;
+        let http = ServiceBuilder::new()
+            .layer(auth)
+            .layer(BaseUriLayer::new(base_url.clone()))
+            .layer(CollectBodyLayer::new(self.max_body_bytes))
+            .service(hyper);
+        Ok(Client {
+            http: HttpService::new(http),
+            settings: Arc::new(Settings {
+                base_url,
+                attempt_timeout: self.attempt_timeout,
+                overall_timeout: self.overall_timeout,
+            }),
+        })
+    }
+}

@@ -1,0 +1,398 @@
+//! Feishu's reply envelope `{code, msg, data, error}` and its decoding.
+//!
+//! Success is `code == 0` and nothing else: never `msg`, never the HTTP status alone.
+//! Every field but `code` is optional and unknown fields are ignored, so a server that
+//! adds fields never breaks a client.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Response, StatusCode};
+use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, ErrorKind};
+
+/// The header carrying the request's log id.
+pub const LOG_ID_HEADER: &str = "x-tt-logid";
+/// The header carrying, on a rate-limited reply, the seconds until the quota window resets.
+pub const RATE_LIMIT_RESET_HEADER: &str = "x-ogw-ratelimit-reset";
+
+/// Code: the request was rate limited.
+pub const CODE_RATE_LIMITED: i64 = 99991400;
+/// Code: the `Authorization` header is missing or empty.
+pub const CODE_TOKEN_MISSING: i64 = 99991661;
+/// Code: the access token is invalid (the usual "tenant token invalid or expired").
+pub const CODE_TOKEN_INVALID: i64 = 99991663;
+/// Code: the app access token is invalid.
+pub const CODE_APP_TOKEN_INVALID: i64 = 99991664;
+/// Code: the user access token is invalid or expired.
+pub const CODE_USER_TOKEN_INVALID: i64 = 99991668;
+/// Code: the access token's format is wrong.
+pub const CODE_TOKEN_FORMAT: i64 = 99991671;
+/// Code: the user access token expired and must be refreshed.
+pub const CODE_USER_TOKEN_EXPIRED: i64 = 99991677;
+
+/// True for the codes that say the access token itself is missing, malformed, invalid or expired.
+///
+/// ```
+/// assert!(aily_client::envelope::is_token_code(99991663));
+/// assert!(!aily_client::envelope::is_token_code(2700001));
+/// ```
+pub fn is_token_code(code: i64) -> bool {
+    matches!(
+        code,
+        CODE_TOKEN_MISSING
+            | CODE_TOKEN_INVALID
+            | CODE_APP_TOKEN_INVALID
+            | CODE_USER_TOKEN_INVALID
+            | CODE_TOKEN_FORMAT
+            | CODE_USER_TOKEN_EXPIRED
+    )
+}
+
+/// The `{code, msg, data, error}` envelope of every Feishu OpenAPI reply.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+pub struct Envelope<T> {
+    /// 0 on success; anything else is an error.
+    pub code: i64,
+    /// A human-readable message. Do not branch on it.
+    #[serde(default)]
+    pub msg: String,
+    /// The payload, on success.
+    #[serde(default = "none")]
+    pub data: Option<T>,
+    /// The platform's error block, on failure.
+    #[serde(default)]
+    pub error: Option<ErrorDetail>,
+}
+
+fn none<T>() -> Option<T> {
+    None
+}
+
+/// The platform's error block (`error` in the envelope). Every field is optional.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ErrorDetail {
+    /// The request's log id (the reference doc spells it `logid`; real replies `log_id`).
+    #[serde(default, alias = "logid")]
+    pub log_id: Option<String>,
+    /// A link to Feishu's troubleshooting page for this request.
+    #[serde(default)]
+    pub troubleshooter: Option<String>,
+    /// A longer message.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// Which request fields were wrong.
+    #[serde(default)]
+    pub field_violations: Vec<FieldViolation>,
+    /// Which permissions are missing.
+    #[serde(default)]
+    pub permission_violations: Vec<PermissionViolation>,
+    /// Links to help pages.
+    #[serde(default)]
+    pub helps: Vec<Help>,
+    /// Free-form key/value details.
+    #[serde(default)]
+    pub details: Vec<Detail>,
+}
+
+/// One wrong request field.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FieldViolation {
+    /// The field's name.
+    #[serde(default)]
+    pub field: Option<String>,
+    /// The value sent.
+    #[serde(default)]
+    pub value: Option<String>,
+    /// What is wrong with it.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// One missing permission. The documentation and real replies disagree on the shape,
+/// so both `{type, subject, description}` and `{scope, url}` are accepted.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PermissionViolation {
+    /// The violation's type, e.g. `action_privilege_required`.
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    /// The scope or privilege concerned.
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// A description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The missing scope (documentation shape).
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// Where to apply for it (documentation shape).
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+/// A link to a help page.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Help {
+    /// The page.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// What it helps with.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// A free-form key/value detail.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Detail {
+    /// The key.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// The value.
+    #[serde(default)]
+    pub value: Option<String>,
+}
+
+/// The log id of a reply: the `X-Tt-Logid` header.
+pub(crate) fn log_id_header(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(LOG_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// The wait a rate-limited reply asks for: `x-ogw-ratelimit-reset` seconds, else `Retry-After` seconds.
+pub(crate) fn rate_limit_wait(headers: &HeaderMap) -> Option<Duration> {
+    [RATE_LIMIT_RESET_HEADER, "retry-after"]
+        .iter()
+        .find_map(|name| {
+            headers
+                .get(*name)?
+                .to_str()
+                .ok()?
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .map(Duration::from_secs)
+}
+
+/// Decodes a complete reply into the envelope's `data`, or into the [`Error`] it describes.
+///
+/// Returns the data and the log id on `code == 0`.
+pub(crate) fn decode<T: DeserializeOwned>(
+    response: &Response<Bytes>,
+) -> Result<(T, Option<String>), Error> {
+    let status = response.status();
+    let headers = response.headers();
+    let header_log_id = log_id_header(headers);
+    match serde_json::from_slice::<Envelope<T>>(response.body()) {
+        Ok(env) if env.code == 0 => match env.data {
+            Some(data) => Ok((data, header_log_id)),
+            None => Err(
+                Error::new(ErrorKind::Decode, "reply has code 0 but no data")
+                    .with_status(status)
+                    .with_log_id(header_log_id),
+            ),
+        },
+        Ok(env) => Err(api_error(
+            status,
+            headers,
+            header_log_id,
+            env.code,
+            env.msg,
+            env.error,
+        )),
+        Err(data_err) => {
+            // The full shape failed; the envelope alone may still say what went wrong.
+            match serde_json::from_slice::<Envelope<IgnoredAny>>(response.body()) {
+                Ok(env) if env.code != 0 => Err(api_error(
+                    status,
+                    headers,
+                    header_log_id,
+                    env.code,
+                    env.msg,
+                    env.error,
+                )),
+                Ok(_) => Err(Error::new(
+                    ErrorKind::Decode,
+                    "reply has code 0 but its data does not match the expected shape",
+                )
+                .with_status(status)
+                .with_log_id(header_log_id)
+                .with_source(data_err)),
+                Err(_) if !status.is_success() => Err(Error::new(
+                    ErrorKind::Http,
+                    format!(
+                        "server answered HTTP {} without a Feishu envelope{}",
+                        status.as_u16(),
+                        content_type_note(headers)
+                    ),
+                )
+                .with_status(status)
+                .with_log_id(header_log_id)
+                .with_retry_after(if status == StatusCode::TOO_MANY_REQUESTS {
+                    rate_limit_wait(headers)
+                } else {
+                    None
+                })),
+                Err(_) => Err(Error::new(
+                    ErrorKind::Decode,
+                    format!(
+                        "reply is not a Feishu envelope{}",
+                        content_type_note(headers)
+                    ),
+                )
+                .with_status(status)
+                .with_log_id(header_log_id)
+                .with_source(data_err)),
+            }
+        }
+    }
+}
+
+fn content_type_note(headers: &HeaderMap) -> String {
+    match headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(ct) => format!(" (content-type {ct:?})"),
+        None => String::new(),
+    }
+}
+
+fn api_error(
+    status: StatusCode,
+    headers: &HeaderMap,
+    header_log_id: Option<String>,
+    code: i64,
+    msg: String,
+    detail: Option<ErrorDetail>,
+) -> Error {
+    let log_id = header_log_id.or_else(|| detail.as_ref().and_then(|d| d.log_id.clone()));
+    let (kind, message, wait) =
+        if code == CODE_RATE_LIMITED || status == StatusCode::TOO_MANY_REQUESTS {
+            (
+                ErrorKind::RateLimited,
+                "Feishu rate limit hit".to_owned(),
+                rate_limit_wait(headers),
+            )
+        } else if is_token_code(code) {
+            (ErrorKind::Auth, token_message(code).to_owned(), None)
+        } else {
+            (ErrorKind::Api, "Feishu returned an error".to_owned(), None)
+        };
+    Error::new(kind, message)
+        .with_status(status)
+        .with_api(code, msg, detail)
+        .with_log_id(log_id)
+        .with_retry_after(wait)
+}
+
+fn token_message(code: i64) -> &'static str {
+    match code {
+        CODE_TOKEN_MISSING => "no access token was sent",
+        CODE_TOKEN_FORMAT => "the access token is malformed and must be replaced",
+        CODE_USER_TOKEN_INVALID | CODE_USER_TOKEN_EXPIRED => {
+            "the user access token is invalid or expired and must be refreshed or replaced"
+        }
+        _ => "the access token is invalid or expired and must be replaced",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(status: u16, headers: &[(&str, &str)], body: &str) -> Response<Bytes> {
+        let mut b = Response::builder().status(status);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(Bytes::copy_from_slice(body.as_bytes())).unwrap()
+    }
+
+    #[derive(Deserialize, Debug)]
+    struct D {
+        x: u32,
+    }
+
+    #[test]
+    fn success_and_log_id() {
+        let r = reply(
+            200,
+            &[("X-Tt-Logid", "L1")],
+            r#"{"code":0,"msg":"ok","data":{"x":7},"new":1}"#,
+        );
+        let (d, log): (D, _) = decode(&r).unwrap();
+        assert_eq!((d.x, log.as_deref()), (7, Some("L1")));
+    }
+
+    #[test]
+    fn error_uses_body_log_id_when_header_missing() {
+        let r = reply(
+            400,
+            &[],
+            r#"{"code":2700001,"msg":"param is invalid","error":{"log_id":"B2","field_violations":[{"field":"run_id"}]}}"#,
+        );
+        let e = decode::<D>(&r).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Api);
+        assert_eq!(e.code(), Some(2700001));
+        assert_eq!(e.log_id(), Some("B2"));
+        assert_eq!(
+            e.detail().unwrap().field_violations[0].field.as_deref(),
+            Some("run_id")
+        );
+    }
+
+    #[test]
+    fn rate_limit_reads_reset_header() {
+        let r = reply(
+            429,
+            &[("x-ogw-ratelimit-reset", "52")],
+            r#"{"code":99991400,"msg":"request trigger frequency limit"}"#,
+        );
+        let e = decode::<D>(&r).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::RateLimited);
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(52)));
+    }
+
+    #[test]
+    fn code_zero_wrong_data_is_decode_error() {
+        let r = reply(200, &[], r#"{"code":0,"msg":"ok","data":{"x":"seven"}}"#);
+        assert_eq!(decode::<D>(&r).unwrap_err().kind(), ErrorKind::Decode);
+        let r = reply(200, &[], r#"{"code":0,"msg":"ok"}"#);
+        assert_eq!(decode::<D>(&r).unwrap_err().kind(), ErrorKind::Decode);
+    }
+
+    #[test]
+    fn non_json_error_page_is_http_error() {
+        let r = reply(
+            502,
+            &[("content-type", "text/html")],
+            "<html>bad gateway</html>",
+        );
+        let e = decode::<D>(&r).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Http);
+        assert_eq!(e.status(), Some(StatusCode::BAD_GATEWAY));
+        assert!(e.is_retryable());
+    }
+
+    #[test]
+    fn nonzero_code_with_weird_data_keeps_code() {
+        let r = reply(
+            400,
+            &[],
+            r#"{"code":99991663,"msg":"bad token","data":"??"}"#,
+        );
+        let e = decode::<D>(&r).unwrap_err();
+        assert_eq!((e.kind(), e.code()), (ErrorKind::Auth, Some(99991663)));
+    }
+}

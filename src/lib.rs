@@ -1,0 +1,62 @@
+//! # aily-client
+//!
+//! A client for the Feishu/Lark **Aily** OpenAPI, built as a
+//! [`tower::Service`] from public, reusable layers over hyper-util and rustls.
+//! Its first call cancels a run:
+//! `POST /open-apis/aily/v1/sessions/:aily_session_id/runs/:run_id/cancel`.
+//!
+//! ```no_run
+//! use aily_client::{Client, Credentials};
+//!
+//! # async fn run() -> Result<(), aily_client::Error> {
+//! let client = Client::builder()
+//!     .credentials(Credentials::tenant_token("t-…"))
+//!     .build()?;
+//! let reply = client.cancel_run("session_4dfunz7sp1g8m", "run_4dfrxvctjqzzj").await?;
+//! println!("{} -> {} (log id {:?})", reply.run.id, reply.run.status, reply.log_id);
+//! # Ok(()) }
+//! ```
+//!
+//! ## The stack
+//!
+//! ```text
+//! typed tier   Service<R: AilyRequest>  (CancelRequest is small and Clone)
+//!   map_err(Error::from_box)   one crate Error at the edge
+//!   TimeoutLayer::overall      the whole call (30 s)
+//!   TimeoutLayer::attempt      one attempt: token, send, whole body (10 s)
+//!   ApiCallLayer               R -> http::Request; envelope -> R::Response | Error
+//! http tier    Service<http::Request<Full<Bytes>>, Response = http::Response<Bytes>>
+//!   AuthLayer                  Authorization: Bearer <token> (sensitive)
+//!   BaseUriLayer               https://open.feishu.cn | https://open.larksuite.com | custom
+//!   CollectBodyLayer           whole body, bounded (1 MiB)
+//!   hyper-util Client          rustls (ring), HTTP/1.1 + HTTP/2 by ALPN, pooled, connect timeout (5 s)
+//! ```
+//!
+//! [`Client::service`] assembles it; every layer is public, so the same stack can be
+//! rebuilt (and extended) in your own [`tower::ServiceBuilder`] — see
+//! `examples/custom_stack.rs`.
+//!
+//! ## Features
+//! - `testing`: [`testing::FakeAily`], an in-process fake Feishu server for tests and demos.
+//! - `cli`: the `aily` command-line tool.
+
+#![warn(missing_docs)]
+
+pub mod api_call;
+pub mod auth;
+mod client;
+pub mod envelope;
+mod error;
+pub mod request;
+pub mod runs;
+pub mod timeout;
+pub mod transport;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use auth::{AccessToken, Credentials, SecretString, TokenFuture, TokenKind, TokenSource};
+pub use client::{AilyService, CancelService, Client, ClientBuilder};
+pub use error::{BoxError, Error, ErrorKind, TimeoutKind};
+pub use request::{AilyRequest, RequestOptions};
+pub use runs::{CancelRequest, CancelResponse, Run, RunError, RunStatus, Timestamp};
