@@ -7,6 +7,7 @@
 //! [`TokenSource::invalidate`] and, if the source has a fresher token, replay the
 //! request exactly once.
 
+mod tenant;
 mod token;
 
 use std::future::Future;
@@ -21,6 +22,9 @@ use pin_project_lite::pin_project;
 use serde::Deserialize;
 use tower::{Layer, Service};
 
+pub use tenant::{
+    DEFAULT_FETCH_TIMEOUT, DEFAULT_REFRESH_MARGIN, TENANT_TOKEN_PATH, TenantTokenSource,
+};
 pub(crate) use token::CredentialsInner;
 pub use token::{AccessToken, Credentials, SecretString, TokenFuture, TokenKind, TokenSource};
 

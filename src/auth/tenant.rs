@@ -1,0 +1,400 @@
+//! [`TenantTokenSource`]: tenant access tokens from a self-built app's `app_id` and
+//! `app_secret`, fetched, cached and refreshed the way a long-lived service needs.
+//!
+//! - **Per client.** The cache belongs to the source, which belongs to one client (and
+//!   its clones): a different app, secret or base URL is a different client and never
+//!   sees this token. Nothing is process-global.
+//! - **Single flight.** Any number of concurrent callers on a cold or expired cache
+//!   cause exactly one request to
+//!   `POST {base}/open-apis/auth/v3/tenant_access_token/internal`; the others wait for
+//!   its result — success or failure — instead of sending their own.
+//! - **Refresh ahead.** From `refresh_margin` (3 min) before expiry, the first caller
+//!   starts one refresh in the background; every caller, that one included, keeps
+//!   using the still-valid token without waiting.
+//! - **Failures.** A failed background refresh keeps the old token and is tried again
+//!   later; a failed fetch with no valid token is an [`Auth`](crate::ErrorKind::Auth)
+//!   error carrying the endpoint's code, msg and log id, and nothing is cached.
+//! - **Compare-and-invalidate.** [`TokenSource::invalidate`] drops the cached token
+//!   only if it is still the one the server rejected, so a token another caller just
+//!   fetched is never thrown away.
+//! - **Warm path.** A read lock held for a clone of the header value: no await under a
+//!   lock, no allocation.
+//!
+//! The token request goes through the HTTP tier *without* the auth layer; its body
+//! (which holds the secret) and the reply (which holds the token) are never logged.
+
+use std::fmt;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, USER_AGENT as USER_AGENT_HEADER};
+use http::{HeaderValue, Method, Request};
+use serde::{Deserialize, Serialize};
+use tokio::sync::OnceCell;
+use tokio::time::Instant;
+use tower::ServiceExt;
+use tracing::Instrument;
+
+use super::token::{AccessToken, SecretString, TokenFuture, TokenKind, TokenSource};
+use crate::envelope::{log_id_header, not_an_envelope};
+use crate::error::{Error, ErrorKind};
+use crate::request::USER_AGENT;
+use crate::transport::{HttpService, RequestBody};
+
+/// The token endpoint's path.
+pub const TENANT_TOKEN_PATH: &str = "/open-apis/auth/v3/tenant_access_token/internal";
+/// Default: refresh this long before the token expires (as the official Go/Java/Node SDKs).
+pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(180);
+/// Default bound on one token request.
+pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+/// After a failed background refresh, wait this long before trying again
+/// (or half the token's remaining life, if that is shorter).
+const REFRESH_RETRY_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Fetches, caches and refreshes the tenant access token of a self-built app.
+///
+/// Usually made for you by [`Credentials::app`](crate::Credentials::app); build it
+/// yourself to use it in a custom stack, over an HTTP service *without* the auth layer:
+///
+/// ```
+/// use std::sync::Arc;
+/// use aily_client::auth::{AuthLayer, TenantTokenSource};
+/// use aily_client::transport::{BaseUriLayer, BaseUrl, CollectBodyLayer, HttpService, TransportConfig, hyper_client};
+/// use tower::ServiceBuilder;
+///
+/// let plain = ServiceBuilder::new()
+///     .layer(BaseUriLayer::new(BaseUrl::feishu()))
+///     .layer(CollectBodyLayer::default())
+///     .service(hyper_client(&TransportConfig::default())?);
+/// let tokens = TenantTokenSource::new("cli_a1b2", "app-secret", HttpService::new(plain.clone()));
+/// let authed = ServiceBuilder::new()
+///     .layer(AuthLayer::from_source(Arc::new(tokens)))
+///     .service(plain);
+/// # let _ = authed;
+/// # Ok::<(), aily_client::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct TenantTokenSource {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    app_id: String,
+    /// The token request's body, built once: `{"app_id":…,"app_secret":…}`.
+    request_body: SecretBytes,
+    http: HttpService,
+    refresh_margin: Duration,
+    fetch_timeout: Duration,
+    state: RwLock<State>,
+}
+
+/// Bytes that hold a secret: never printed.
+struct SecretBytes(Bytes);
+
+#[derive(Default)]
+struct State {
+    current: Option<Cached>,
+    /// The fetch in flight, shared by every caller that waits for it.
+    flight: Option<Arc<Flight>>,
+}
+
+#[derive(Clone)]
+struct Cached {
+    token: AccessToken,
+    expires_at: Instant,
+    refresh_at: Instant,
+}
+
+type Flight = OnceCell<Result<Cached, Arc<Error>>>;
+
+impl TenantTokenSource {
+    /// A source for app `app_id` with `app_secret`, fetching through `http` (which must
+    /// send requests to the API's base URL and must not add an `Authorization` header).
+    pub fn new(
+        app_id: impl Into<String>,
+        app_secret: impl Into<SecretString>,
+        http: HttpService,
+    ) -> Self {
+        TenantTokenSource::with_options(
+            app_id.into(),
+            app_secret.into(),
+            http,
+            DEFAULT_REFRESH_MARGIN,
+            DEFAULT_FETCH_TIMEOUT,
+        )
+    }
+
+    /// Like [`new`](TenantTokenSource::new), with the refresh margin and the bound on one
+    /// token request given.
+    pub fn with_options(
+        app_id: String,
+        app_secret: SecretString,
+        http: HttpService,
+        refresh_margin: Duration,
+        fetch_timeout: Duration,
+    ) -> Self {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            app_id: &'a str,
+            app_secret: &'a str,
+        }
+        let body = serde_json::to_vec(&Body {
+            app_id: &app_id,
+            app_secret: app_secret.expose(),
+        })
+        .unwrap_or_default();
+        TenantTokenSource {
+            shared: Arc::new(Shared {
+                app_id,
+                request_body: SecretBytes(Bytes::from(body)),
+                http,
+                refresh_margin,
+                fetch_timeout,
+                state: RwLock::new(State::default()),
+            }),
+        }
+    }
+
+    /// The app's ID.
+    pub fn app_id(&self) -> &str {
+        &self.shared.app_id
+    }
+
+    /// The token to send now: the cached one if valid (starting a background refresh
+    /// inside the refresh margin), else the result of the one fetch in flight.
+    pub async fn current(&self) -> Result<AccessToken, Error> {
+        let now = Instant::now();
+        let flight = {
+            let state = self.read_state();
+            if let Some(c) = &state.current
+                && now < c.expires_at
+            {
+                if now >= c.refresh_at {
+                    let token = c.token.clone();
+                    drop(state);
+                    self.refresh_in_background(now);
+                    return Ok(token);
+                }
+                return Ok(c.token.clone());
+            }
+            state.flight.clone()
+        };
+        let flight = match flight {
+            Some(f) if !f.initialized() => f,
+            _ => match self.join_or_start_flight(now) {
+                Ok(token) => return Ok(token),
+                Err(flight) => flight,
+            },
+        };
+        match flight.get_or_init(|| self.fetch_and_store()).await {
+            Ok(cached) => Ok(cached.token.clone()),
+            Err(e) => Err(e.duplicate()),
+        }
+    }
+
+    fn read_state(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.shared
+            .state
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write_state(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.shared
+            .state
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Under the write lock: the token another caller cached meanwhile, else the
+    /// flight in progress, else a new flight.
+    fn join_or_start_flight(&self, now: Instant) -> Result<AccessToken, Arc<Flight>> {
+        let mut state = self.write_state();
+        if let Some(c) = &state.current
+            && now < c.expires_at
+        {
+            return Ok(c.token.clone());
+        }
+        match &state.flight {
+            Some(f) if !f.initialized() => Err(f.clone()),
+            _ => {
+                let f = Arc::new(Flight::new());
+                state.flight = Some(f.clone());
+                Err(f)
+            }
+        }
+    }
+
+    /// Starts one refresh in the background, unless one is already running.
+    fn refresh_in_background(&self, now: Instant) {
+        let flight = {
+            let mut state = self.write_state();
+            let due = state.current.as_ref().is_some_and(|c| now >= c.refresh_at);
+            let running = state.flight.as_ref().is_some_and(|f| !f.initialized());
+            if !due || running {
+                return;
+            }
+            let f = Arc::new(Flight::new());
+            state.flight = Some(f.clone());
+            f
+        };
+        let this = self.clone();
+        tokio::spawn(async move {
+            let result = flight.get_or_init(|| this.fetch_and_store()).await;
+            if let Err(e) = result {
+                tracing::warn!(
+                    app_id = %this.shared.app_id,
+                    error = %e,
+                    "tenant token refresh failed; the current token stays in use"
+                );
+            }
+        });
+    }
+
+    /// One token request; on success the token is cached, on failure nothing is, and a
+    /// still-valid token is kept with its next refresh put off a little.
+    async fn fetch_and_store(&self) -> Result<Cached, Arc<Error>> {
+        let started = Instant::now();
+        let span = tracing::info_span!(
+            "aily.token.fetch",
+            otel.kind = "client",
+            app_id = %self.shared.app_id,
+            feishu.code = tracing::field::Empty,
+            feishu.log_id = tracing::field::Empty,
+            error.type = tracing::field::Empty,
+        );
+        let fetched = tokio::time::timeout(self.shared.fetch_timeout, self.fetch())
+            .instrument(span.clone())
+            .await
+            .unwrap_or_else(|_| {
+                Err(Error::timeout(
+                    crate::TimeoutKind::Attempt,
+                    self.shared.fetch_timeout,
+                ))
+            });
+        let mut state = self.write_state();
+        match fetched {
+            Ok((token, ttl)) => {
+                let expires_at = started + ttl;
+                let margin = self.shared.refresh_margin.min(ttl / 2);
+                let cached = Cached {
+                    token,
+                    expires_at,
+                    refresh_at: expires_at - margin,
+                };
+                state.current = Some(cached.clone());
+                Ok(cached)
+            }
+            Err(e) => {
+                span.record("error.type", e.kind().as_str());
+                if let Some(code) = e.code() {
+                    span.record("feishu.code", code);
+                }
+                if let Some(c) = state.current.as_mut() {
+                    let now = Instant::now();
+                    if now < c.expires_at {
+                        let left = c.expires_at - now;
+                        c.refresh_at = now + REFRESH_RETRY_INTERVAL.min(left / 2);
+                    }
+                }
+                Err(Arc::new(e))
+            }
+        }
+    }
+
+    /// Sends the token request and reads the token and its lifetime.
+    async fn fetch(&self) -> Result<(AccessToken, Duration), Error> {
+        let mut req = Request::new(RequestBody::new(self.shared.request_body.0.clone()));
+        *req.method_mut() = Method::POST;
+        *req.uri_mut() = http::Uri::from_static(TENANT_TOKEN_PATH);
+        let h = req.headers_mut();
+        h.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        h.insert(USER_AGENT_HEADER, HeaderValue::from_static(USER_AGENT));
+
+        let response = self
+            .shared
+            .http
+            .clone()
+            .oneshot(req)
+            .await
+            .map_err(Error::from_box)?;
+        let log_id = log_id_header(response.headers());
+        if let Some(id) = &log_id {
+            tracing::Span::current().record("feishu.log_id", id.as_str());
+        }
+
+        #[derive(Deserialize)]
+        struct Reply {
+            code: i64,
+            #[serde(default)]
+            msg: String,
+            #[serde(default)]
+            tenant_access_token: Option<String>,
+            #[serde(default)]
+            expire: Option<i64>,
+        }
+        let reply: Reply = match serde_json::from_slice(response.body()) {
+            Ok(r) => r,
+            // Not the token endpoint's JSON: say what came back, never the body itself.
+            Err(_) => return Err(not_an_envelope(&response, "the token endpoint's reply")),
+        };
+        if reply.code != 0 {
+            return Err(Error::new(
+                ErrorKind::Auth,
+                "could not obtain a tenant access token (check FEISHU_APP_ID / app_secret)",
+            )
+            .with_status(response.status())
+            .with_api(reply.code, reply.msg, None)
+            .with_log_id(log_id));
+        }
+        let (Some(token), Some(expire)) = (reply.tenant_access_token, reply.expire) else {
+            return Err(Error::new(
+                ErrorKind::Decode,
+                "the token endpoint answered code 0 without tenant_access_token and expire",
+            )
+            .with_log_id(log_id));
+        };
+        if expire <= 0 {
+            return Err(Error::new(
+                ErrorKind::Decode,
+                "the token endpoint answered a non-positive expire",
+            )
+            .with_log_id(log_id));
+        }
+        let token = AccessToken::new(TokenKind::Tenant, token).map_err(|_| {
+            Error::new(
+                ErrorKind::Decode,
+                "the token endpoint answered a token that cannot be sent in a header",
+            )
+        })?;
+        Ok((token, Duration::from_secs(expire as u64)))
+    }
+}
+
+impl TokenSource for TenantTokenSource {
+    fn token(&self) -> TokenFuture<'_> {
+        Box::pin(self.current())
+    }
+
+    fn invalidate(&self, token: &AccessToken) -> bool {
+        let mut state = self.write_state();
+        if state.current.as_ref().is_some_and(|c| &c.token == token) {
+            state.current = None;
+        }
+        true
+    }
+}
+
+impl fmt::Debug for TenantTokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TenantTokenSource")
+            .field("app_id", &self.shared.app_id)
+            .field("app_secret", &format_args!("<redacted>"))
+            .field("refresh_margin", &self.shared.refresh_margin)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,405 @@
+//! Tenant tokens: fetch, single flight, refresh ahead, invalidate and replay once —
+//! counted from the fake server's request log, over real TCP.
+#![cfg(feature = "testing")]
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use aily_client::testing::{FakeAily, Fault, RecordedRequest, Route, Times};
+use aily_client::{
+    AccessToken, Client, Credentials, ErrorKind, TokenFuture, TokenKind, TokenSource,
+};
+use tokio::time::Instant;
+
+const APP_ID: &str = "cli_a1b2c3d4e5";
+const APP_SECRET: &str = "s3cr3t-app-secret-value-xyz";
+
+async fn fake_with_app() -> FakeAily {
+    let fake = FakeAily::start().await.expect("fake starts");
+    fake.add_app(APP_ID, APP_SECRET);
+    fake.add_run("s", "r");
+    fake
+}
+
+fn app_client(fake: &FakeAily) -> Client {
+    Client::builder()
+        .credentials(Credentials::app(APP_ID, APP_SECRET))
+        .base_url(fake.base_url())
+        .build()
+        .expect("client builds")
+}
+
+fn tokens_used(log: &[RecordedRequest]) -> Vec<String> {
+    log.iter()
+        .filter(|r| r.route == Route::CancelRun)
+        .filter_map(|r| r.bearer_token().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_token_request_is_what_feishu_expects() {
+    let fake = fake_with_app().await;
+    let reply = app_client(&fake).cancel_run("s", "r").await.unwrap();
+    assert_eq!(reply.run.id, "r");
+    let log = fake.requests();
+    assert_eq!(log.len(), 2);
+    let token_req = &log[0];
+    assert_eq!(token_req.route, Route::TenantToken);
+    assert_eq!(token_req.method, http::Method::POST);
+    assert_eq!(
+        token_req.path,
+        "/open-apis/auth/v3/tenant_access_token/internal"
+    );
+    assert!(token_req.headers.get("authorization").is_none());
+    assert_eq!(
+        token_req.header("content-type"),
+        Some("application/json; charset=utf-8")
+    );
+    let body: serde_json::Value = serde_json::from_slice(&token_req.body).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"app_id": APP_ID, "app_secret": APP_SECRET})
+    );
+    assert!(log[1].bearer_token().unwrap().starts_with("t-"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_concurrent_calls_on_a_cold_cache_fetch_one_token() {
+    let fake = FakeAily::start().await.unwrap();
+    fake.add_app(APP_ID, APP_SECRET);
+    let client = app_client(&fake);
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..1000 {
+        let run = format!("run_{i}");
+        fake.add_run("s", &run);
+        let client = client.clone();
+        tasks.spawn(async move { client.cancel_run("s", run).await });
+    }
+    let mut ok = 0;
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap().expect("every call succeeds");
+        ok += 1;
+    }
+    assert_eq!(ok, 1000);
+    assert_eq!(fake.request_count(Route::TenantToken), 1, "single flight");
+    assert_eq!(fake.request_count(Route::CancelRun), 1000);
+    let used = tokens_used(&fake.requests());
+    assert!(used.windows(2).all(|w| w[0] == w[1]), "one token for all");
+}
+
+#[tokio::test(start_paused = true)]
+async fn inside_the_refresh_window_one_refresh_runs_and_nobody_waits() {
+    let fake = fake_with_app().await;
+    fake.set_token_ttl(Duration::from_secs(7200));
+    let client = app_client(&fake);
+    client.cancel_run("s", "r").await.unwrap();
+    let first = tokens_used(&fake.requests())[0].clone();
+    assert_eq!(fake.request_count(Route::TenantToken), 1);
+
+    // Into the 3-minute refresh window: 100 s before expiry.
+    tokio::time::advance(Duration::from_secs(7100)).await;
+    // The refresh will take 5 s to answer (within its 10 s bound).
+    fake.push_fault(
+        Route::TenantToken,
+        Fault::DelayHeaders(Duration::from_secs(5)),
+        Times::Once,
+    );
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..50 {
+        let run = format!("w_{i}");
+        fake.add_run("s", &run);
+        let client = client.clone();
+        tasks.spawn(async move { client.cancel_run("s", run).await });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap()
+            .expect("calls succeed on the still-valid token");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "no caller waited for the refresh (took {:?} of paused time)",
+        started.elapsed()
+    );
+    let used = tokens_used(&fake.requests());
+    assert!(used.iter().all(|t| *t == first), "all used the old token");
+    assert_eq!(
+        fake.request_count(Route::TenantToken),
+        2,
+        "exactly one refresh was started"
+    );
+
+    // Once the refresh answers, calls use the new token; no more token requests.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    fake.clear_requests();
+    client.cancel_run("s", "r").await.unwrap();
+    client.cancel_run("s", "r").await.unwrap();
+    let used = tokens_used(&fake.requests());
+    assert_eq!(used.len(), 2);
+    assert!(
+        used.iter().all(|t| *t != first),
+        "the refreshed token is used"
+    );
+    assert_eq!(fake.request_count(Route::TenantToken), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_refresh_keeps_the_old_token_and_tries_again_later() {
+    let fake = fake_with_app().await;
+    fake.set_token_ttl(Duration::from_secs(7200));
+    let client = app_client(&fake);
+    client.cancel_run("s", "r").await.unwrap();
+    tokio::time::advance(Duration::from_secs(7100)).await;
+    fake.push_fault(Route::TenantToken, Fault::Status(500), Times::Once);
+    client.cancel_run("s", "r").await.unwrap(); // starts the refresh, which fails
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(fake.request_count(Route::TenantToken), 2);
+    client.cancel_run("s", "r").await.unwrap(); // no new refresh yet: backing off
+    assert_eq!(fake.request_count(Route::TenantToken), 2);
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    client.cancel_run("s", "r").await.unwrap(); // tries again
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(fake.request_count(Route::TenantToken), 3);
+    assert_eq!(fake.request_count(Route::CancelRun), 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_expired_token_is_fetched_again_before_the_call() {
+    let fake = fake_with_app().await;
+    fake.set_token_ttl(Duration::from_secs(600));
+    let client = app_client(&fake);
+    client.cancel_run("s", "r").await.unwrap();
+    tokio::time::advance(Duration::from_secs(601)).await;
+    client.cancel_run("s", "r").await.unwrap();
+    assert_eq!(fake.request_count(Route::TenantToken), 2);
+    assert_eq!(fake.request_count(Route::CancelRun), 2, "no rejected call");
+}
+
+#[tokio::test]
+async fn one_token_invalid_reply_is_replayed_once_with_a_fresh_token() {
+    let fake = fake_with_app().await;
+    let client = app_client(&fake);
+    fake.push_fault(Route::CancelRun, Fault::TokenInvalid, Times::Once);
+    let reply = client.cancel_run("s", "r").await.unwrap();
+    assert_eq!(reply.run.id, "r");
+    assert_eq!(fake.request_count(Route::TenantToken), 2);
+    assert_eq!(fake.request_count(Route::CancelRun), 2);
+}
+
+#[tokio::test]
+async fn a_persistent_token_invalid_reply_is_an_auth_error_after_two_attempts() {
+    let fake = fake_with_app().await;
+    let client = app_client(&fake);
+    fake.push_fault(Route::CancelRun, Fault::TokenInvalid, Times::Always);
+    let err = client.cancel_run("s", "r").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth);
+    assert_eq!(err.code(), Some(99991663));
+    assert!(err.log_id().is_some());
+    assert_eq!(
+        fake.request_count(Route::CancelRun),
+        2,
+        "exactly one replay"
+    );
+    assert_eq!(fake.request_count(Route::TenantToken), 2);
+}
+
+#[tokio::test]
+async fn a_revoked_token_is_replaced_by_a_new_one() {
+    let fake = fake_with_app().await;
+    let client = app_client(&fake);
+    client.cancel_run("s", "r").await.unwrap();
+    let first = tokens_used(&fake.requests())[0].clone();
+    fake.revoke_all_tokens();
+    client.cancel_run("s", "r").await.unwrap();
+    let used = tokens_used(&fake.requests());
+    assert_eq!(used.len(), 3, "rejected once, replayed once");
+    assert_eq!(used[1], first);
+    assert_ne!(used[2], first);
+}
+
+#[tokio::test]
+async fn a_wrong_secret_is_a_clear_error_and_no_cancel_is_sent() {
+    let fake = fake_with_app().await;
+    let client = Client::builder()
+        .credentials(Credentials::app(APP_ID, "not-the-secret"))
+        .base_url(fake.base_url())
+        .build()
+        .unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let client = client.clone();
+        tasks.spawn(async move { client.cancel_run("s", "r").await });
+    }
+    while let Some(done) = tasks.join_next().await {
+        let err = done.unwrap().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Auth);
+        assert_eq!(err.code(), Some(10014));
+        assert_eq!(err.msg(), Some("app secret invalid"));
+        assert!(err.to_string().contains("tenant access token"), "{err}");
+        assert!(!err.to_string().contains("not-the-secret"));
+    }
+    assert_eq!(fake.request_count(Route::CancelRun), 0);
+    assert_eq!(
+        fake.request_count(Route::TenantToken),
+        1,
+        "waiters share the failed fetch"
+    );
+    // Nothing bad was cached: the next call asks again.
+    assert!(client.cancel_run("s", "r").await.is_err());
+    assert_eq!(fake.request_count(Route::TenantToken), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_token_endpoint_outage_is_retried_reported_and_not_cached() {
+    let fake = fake_with_app().await;
+    let client = app_client(&fake);
+    // A passing 502 on the token endpoint is retried like any transient failure.
+    fake.push_fault(
+        Route::TenantToken,
+        Fault::NonJson { status: 502 },
+        Times::Once,
+    );
+    client.cancel_run("s", "r").await.unwrap();
+    assert_eq!(fake.request_count(Route::TenantToken), 2);
+    assert_eq!(fake.request_count(Route::CancelRun), 1);
+
+    // A lasting one is reported after max_attempts, and no cancel is sent.
+    let fake = fake_with_app().await;
+    let client = app_client(&fake);
+    fake.push_fault(
+        Route::TenantToken,
+        Fault::NonJson { status: 502 },
+        Times::Always,
+    );
+    let err = client.cancel_run("s", "r").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Http);
+    assert_eq!(err.status(), Some(http::StatusCode::BAD_GATEWAY));
+    assert_eq!(fake.request_count(Route::TenantToken), 3);
+    assert_eq!(fake.request_count(Route::CancelRun), 0);
+    // Nothing was cached: once the endpoint is back, the next call fetches and succeeds.
+    fake.clear_faults();
+    client.cancel_run("s", "r").await.unwrap();
+    assert_eq!(fake.request_count(Route::TenantToken), 4);
+}
+
+#[tokio::test]
+async fn rejected_static_and_user_tokens_are_auth_errors_with_one_request() {
+    let fake = fake_with_app().await;
+    for (creds, code) in [
+        (Credentials::tenant_token("t-stale"), 99991663),
+        (Credentials::user_token("u-stale"), 99991668),
+    ] {
+        fake.clear_requests();
+        let client = Client::builder()
+            .credentials(creds)
+            .base_url(fake.base_url())
+            .build()
+            .unwrap();
+        let err = client.cancel_run("s", "r").await.unwrap_err();
+        assert_eq!((err.kind(), err.code()), (ErrorKind::Auth, Some(code)));
+        assert!(err.to_string().contains("must be"), "{err}");
+        assert_eq!(fake.requests().len(), 1, "no pointless replay");
+    }
+}
+
+/// A user-token provider of the caller's, which cannot refresh.
+#[derive(Debug)]
+struct Fixed(&'static str);
+
+impl TokenSource for Fixed {
+    fn token(&self) -> TokenFuture<'_> {
+        Box::pin(async { AccessToken::new(TokenKind::User, self.0) })
+    }
+}
+
+/// A provider that can refresh: it hands out the next token after an invalidation.
+#[derive(Debug)]
+struct Rotating {
+    tokens: Vec<&'static str>,
+    at: Mutex<usize>,
+}
+
+impl TokenSource for Rotating {
+    fn token(&self) -> TokenFuture<'_> {
+        let i = *self.at.lock().unwrap();
+        Box::pin(async move { AccessToken::new(TokenKind::User, self.tokens[i]) })
+    }
+    fn invalidate(&self, token: &AccessToken) -> bool {
+        let mut at = self.at.lock().unwrap();
+        if token.secret() == self.tokens[*at] && *at + 1 < self.tokens.len() {
+            *at += 1;
+        }
+        true
+    }
+}
+
+#[tokio::test]
+async fn custom_token_sources_plug_in() {
+    let fake = fake_with_app().await;
+    fake.add_user_token("u-good");
+    let fixed = Client::builder()
+        .credentials(Credentials::source(Fixed("u-good")))
+        .base_url(fake.base_url())
+        .build()
+        .unwrap();
+    fixed.cancel_run("s", "r").await.unwrap();
+
+    let dead = Client::builder()
+        .credentials(Credentials::source(Fixed("u-dead")))
+        .base_url(fake.base_url())
+        .build()
+        .unwrap();
+    fake.clear_requests();
+    let err = dead.cancel_run("s", "r").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth);
+    assert_eq!(
+        fake.requests().len(),
+        1,
+        "a source that cannot refresh is not replayed"
+    );
+
+    let rotating = Client::builder()
+        .credentials(Credentials::source(Rotating {
+            tokens: vec!["u-dead", "u-good"],
+            at: Mutex::new(0),
+        }))
+        .base_url(fake.base_url())
+        .build()
+        .unwrap();
+    fake.clear_requests();
+    rotating.cancel_run("s", "r").await.unwrap();
+    assert_eq!(tokens_used(&fake.requests()), ["u-dead", "u-good"]);
+}
+
+#[tokio::test]
+async fn two_clients_of_different_apps_never_share_a_token() {
+    let fake = fake_with_app().await;
+    fake.add_app("cli_other_app", "other-secret");
+    let a = app_client(&fake);
+    let b = Client::builder()
+        .credentials(Credentials::app("cli_other_app", "other-secret"))
+        .base_url(fake.base_url())
+        .build()
+        .unwrap();
+    a.cancel_run("s", "r").await.unwrap();
+    b.cancel_run("s", "r").await.unwrap();
+    a.cancel_run("s", "r").await.unwrap();
+    b.cancel_run("s", "r").await.unwrap();
+    let used = tokens_used(&fake.requests());
+    assert_eq!(used.len(), 4);
+    assert_eq!(used[0], used[2]);
+    assert_eq!(used[1], used[3]);
+    assert_ne!(used[0], used[1]);
+    assert_eq!(fake.request_count(Route::TenantToken), 2);
+
+    // The same app with a wrong secret does not ride on the other client's cached token.
+    let wrong = Client::builder()
+        .credentials(Credentials::app(APP_ID, "wrong"))
+        .base_url(fake.base_url())
+        .build()
+        .unwrap();
+    assert_eq!(
+        wrong.cancel_run("s", "r").await.unwrap_err().code(),
+        Some(10014)
+    );
+}
