@@ -95,13 +95,18 @@ where
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
-    fn call(&mut self, req: R) -> Self::Future {
+    fn call(&mut self, mut req: R) -> Self::Future {
         let options = req.options();
         let duration = match self.kind {
             TimeoutKind::Overall => options.overall_timeout(),
             _ => options.attempt_timeout(),
         }
         .unwrap_or(self.duration);
+        if self.kind == TimeoutKind::Overall {
+            // Tell the layers below (retry) when the call must be over.
+            let deadline = tokio::time::Instant::now() + duration;
+            req.options_mut().set_deadline(deadline);
+        }
         TimeoutFuture {
             inner: self.inner.call(req),
             sleep: tokio::time::sleep(duration),

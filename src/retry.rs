@@ -1,0 +1,354 @@
+//! Retry: [`RetryPolicy`], a [`tower::retry::Policy`] for every [`AilyRequest`],
+//! used with tower's own [`RetryLayer`](tower::retry::RetryLayer) (see [`retry_layer`]).
+//!
+//! Every outcome is classified:
+//!
+//! | outcome | decision |
+//! | --- | --- |
+//! | success | done (and a deposit into the budget) |
+//! | connect error (nothing was sent) | retry after backoff |
+//! | reset/closed connection, HTTP 500/502/503/504, attempt timeout | retry after backoff if the request is idempotent (cancel is, unless [`AilyRequest::with_idempotent`]`(false)`) |
+//! | HTTP 429 or code 99991400 | wait `x-ogw-ratelimit-reset` (else `Retry-After`, else backoff) if that fits in the time left and under `max_rate_limit_wait`; otherwise fail at once, the wait attached |
+//! | anything else (4xx, other codes, decode errors, oversized bodies, auth errors, the overall timeout) | never retried |
+//!
+//! Backoff is full-jitter exponential (200 ms initial, doubling, 5 s cap). No wait
+//! ever reaches past the overall deadline. A [`TpsBudget`] shared by all clones of a
+//! client caps retries under an outage at a fraction of the calls (plus a small
+//! floor), so an outage never turns into a retry storm.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::StatusCode;
+use tokio::time::{Instant, Sleep};
+use tower::retry::Policy;
+use tower::retry::budget::{Budget, TpsBudget};
+
+use crate::error::{BoxError, Error, ErrorKind, TimeoutKind};
+use crate::request::AilyRequest;
+
+/// How retries are made. Validated by [`RetryConfig::validate`] (the client builder calls it).
+///
+/// ```
+/// let cfg = aily_client::retry::RetryConfig::default();
+/// assert_eq!(cfg.max_attempts, 3);
+/// assert!(cfg.validate().is_ok());
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct RetryConfig {
+    /// Attempts per call, the first included (1 turns retry off). Default 3.
+    pub max_attempts: u32,
+    /// The first backoff's upper bound. Default 200 ms.
+    pub initial_backoff: Duration,
+    /// The largest backoff. Default 5 s.
+    pub max_backoff: Duration,
+    /// The longest rate-limit wait honoured; a longer one fails at once. Default 20 s.
+    pub max_rate_limit_wait: Duration,
+    /// Retries allowed per call made, on top of the floor. Default 0.2.
+    pub budget_ratio: f32,
+    /// Retries per second always allowed (the floor). Default 10.
+    pub budget_min_per_sec: u32,
+    /// How long a call counts toward the budget (1 to 60 s). Default 10 s.
+    pub budget_ttl: Duration,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(5),
+            max_rate_limit_wait: Duration::from_secs(20),
+            budget_ratio: 0.2,
+            budget_min_per_sec: 10,
+            budget_ttl: Duration::from_secs(10),
+        }
+    }
+}
+
+impl RetryConfig {
+    /// Checks the values: at least one attempt, backoffs in order, a budget ttl of 1 to
+    /// 60 s and a ratio of 0 to 1000.
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |why: &str| Err(Error::config(format!("invalid retry configuration: {why}")));
+        if self.max_attempts == 0 {
+            return bad("max_attempts must be at least 1");
+        }
+        if self.initial_backoff > self.max_backoff {
+            return bad("initial_backoff must not exceed max_backoff");
+        }
+        if !(Duration::from_secs(1)..=Duration::from_secs(60)).contains(&self.budget_ttl) {
+            return bad("budget_ttl must be between 1 and 60 seconds");
+        }
+        if !(0.0..=1000.0).contains(&self.budget_ratio) {
+            return bad("budget_ratio must be between 0 and 1000");
+        }
+        if self.budget_min_per_sec >= i32::MAX as u32 {
+            return bad("budget_min_per_sec is too large");
+        }
+        Ok(())
+    }
+}
+
+/// tower's [`RetryLayer`](tower::retry::RetryLayer) with a [`RetryPolicy`].
+///
+/// ```
+/// use std::sync::Arc;
+/// use aily_client::retry::{RetryConfig, RetryPolicy, retry_layer};
+///
+/// let policy = RetryPolicy::new(RetryConfig::default())?;
+/// let layer = retry_layer(policy); // all stacks built from clones of it share one budget
+/// # let _ = layer;
+/// # Ok::<(), aily_client::Error>(())
+/// ```
+pub fn retry_layer(policy: RetryPolicy) -> tower::retry::RetryLayer<RetryPolicy> {
+    tower::retry::RetryLayer::new(policy)
+}
+
+/// The retry policy. Clones share the configuration and the budget; tower clones it
+/// once per call, and the clone counts that call's attempts.
+#[derive(Clone, Debug)]
+pub struct RetryPolicy {
+    config: Arc<RetryConfig>,
+    budget: Arc<TpsBudget>,
+    /// Attempts made so far in this call (set on the per-call clone).
+    attempts: u32,
+}
+
+/// Why an attempt failed, as far as retrying is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Class {
+    /// Nothing was sent: always safe to retry.
+    Connect,
+    /// May have reached the server: retry only if idempotent.
+    Transient,
+    /// The server asked us to slow down.
+    RateLimited(Option<Duration>),
+    /// Retrying will not help.
+    Fatal,
+}
+
+impl RetryPolicy {
+    /// A policy with its own budget.
+    pub fn new(config: RetryConfig) -> Result<Self, Error> {
+        config.validate()?;
+        let budget = TpsBudget::new(
+            config.budget_ttl,
+            config.budget_min_per_sec,
+            config.budget_ratio,
+        );
+        Ok(RetryPolicy {
+            config: Arc::new(config),
+            budget: Arc::new(budget),
+            attempts: 0,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &RetryConfig {
+        &self.config
+    }
+
+    fn backoff(&self, retry: u32) -> Duration {
+        let cap = self
+            .config
+            .initial_backoff
+            .saturating_mul(1u32.checked_shl(retry.min(31)).unwrap_or(u32::MAX))
+            .min(self.config.max_backoff);
+        full_jitter(cap)
+    }
+}
+
+fn classify(err: &BoxError) -> Class {
+    if is_tls_failure(err.as_ref()) {
+        // A certificate or protocol failure will fail the same way again.
+        return Class::Fatal;
+    }
+    let owned;
+    let e: &Error = match err.downcast_ref::<Error>() {
+        Some(e) => e,
+        None => {
+            owned = Error::peek(err.as_ref());
+            &owned
+        }
+    };
+    match e.kind() {
+        ErrorKind::Connect => Class::Connect,
+        ErrorKind::Transport => Class::Transient,
+        ErrorKind::Timeout => match e.timeout_kind() {
+            Some(TimeoutKind::Connect) => Class::Connect,
+            Some(TimeoutKind::Attempt) => Class::Transient,
+            _ => Class::Fatal,
+        },
+        ErrorKind::RateLimited => Class::RateLimited(e.retry_after()),
+        ErrorKind::Api | ErrorKind::Http => match e.status() {
+            Some(StatusCode::TOO_MANY_REQUESTS) => Class::RateLimited(e.retry_after()),
+            Some(
+                StatusCode::INTERNAL_SERVER_ERROR
+                | StatusCode::BAD_GATEWAY
+                | StatusCode::SERVICE_UNAVAILABLE
+                | StatusCode::GATEWAY_TIMEOUT,
+            ) => Class::Transient,
+            _ => Class::Fatal,
+        },
+        _ => Class::Fatal,
+    }
+}
+
+impl<R, Res> Policy<R, Res, BoxError> for RetryPolicy
+where
+    R: AilyRequest,
+{
+    type Future = Sleep;
+
+    fn retry(&mut self, req: &mut R, result: &mut Result<Res, BoxError>) -> Option<Sleep> {
+        if self.attempts == 0 {
+            // One deposit per call: retries are a fraction of calls.
+            self.budget.deposit();
+        }
+        self.attempts += 1;
+        let err = result.as_ref().err()?;
+        let class = classify(err);
+        let options = req.options();
+        let max_attempts = options.max_attempts().unwrap_or(self.config.max_attempts);
+        let idempotent = options.idempotent().unwrap_or(true);
+        let (delay, reason) = match class {
+            Class::Fatal => return None,
+            Class::Transient if !idempotent => return None,
+            Class::Connect => (self.backoff(self.attempts - 1), "connect"),
+            Class::Transient => (self.backoff(self.attempts - 1), "transient"),
+            Class::RateLimited(Some(wait)) => {
+                if wait > self.config.max_rate_limit_wait {
+                    return None;
+                }
+                (wait, "rate_limited")
+            }
+            Class::RateLimited(None) => (self.backoff(self.attempts - 1), "rate_limited"),
+        };
+        if self.attempts >= max_attempts {
+            return None;
+        }
+        let wake = Instant::now() + delay;
+        if options.deadline().is_some_and(|deadline| wake >= deadline) {
+            // Never sleep past the overall deadline: fail now with this error.
+            return None;
+        }
+        if !self.budget.withdraw() {
+            tracing::warn!(
+                attempt = self.attempts,
+                reason,
+                "retry budget exhausted; not retrying"
+            );
+            return None;
+        }
+        tracing::warn!(
+            attempt = self.attempts,
+            reason,
+            delay_ms = delay.as_millis() as u64,
+            error = %err,
+            "retrying"
+        );
+        req.options_mut().set_attempt(self.attempts);
+        Some(tokio::time::sleep_until(wake))
+    }
+
+    fn clone_request(&mut self, req: &R) -> Option<R> {
+        Some(req.clone())
+    }
+}
+
+/// True when the chain holds a rustls error (an untrusted certificate, a protocol
+/// mismatch). `io::Error::source` skips the error it wraps, so look inside it too.
+fn is_tls_failure(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        if e.is::<rustls::Error>() {
+            return true;
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && io
+                .get_ref()
+                .is_some_and(|inner| inner.is::<rustls::Error>())
+        {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
+}
+
+/// A uniformly random duration in `[0, cap]` (full jitter).
+fn full_jitter(cap: Duration) -> Duration {
+    let nanos = cap.as_nanos().min(u64::MAX as u128) as u64;
+    if nanos == 0 {
+        return Duration::ZERO;
+    }
+    Duration::from_nanos(random_u64() % (nanos + 1))
+}
+
+/// A random number from std's per-process random keys and a counter: good enough to
+/// spread retries, with no extra dependency.
+fn random_u64() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_capped_and_jittered() {
+        let p = RetryPolicy::new(RetryConfig::default()).unwrap();
+        for retry in 0..40 {
+            let cap = Duration::from_millis(200)
+                .saturating_mul(1 << retry.min(20))
+                .min(Duration::from_secs(5));
+            assert!(p.backoff(retry) <= cap);
+        }
+        let spread: std::collections::HashSet<_> = (0..20).map(|_| p.backoff(3)).collect();
+        assert!(spread.len() > 10, "jitter spreads the delays");
+    }
+
+    #[test]
+    fn config_is_validated() {
+        let bad = RetryConfig {
+            max_attempts: 0,
+            ..RetryConfig::default()
+        };
+        assert!(bad.validate().is_err());
+        let bad = RetryConfig {
+            budget_ttl: Duration::from_secs(120),
+            ..RetryConfig::default()
+        };
+        assert!(RetryPolicy::new(bad).is_err());
+    }
+
+    #[test]
+    fn classification() {
+        let b = |e: Error| -> BoxError { Box::new(e) };
+        let status =
+            |s: u16| Error::new(ErrorKind::Http, "x").with_status(StatusCode::from_u16(s).unwrap());
+        assert_eq!(classify(&b(status(503))), Class::Transient);
+        assert_eq!(classify(&b(status(404))), Class::Fatal);
+        assert_eq!(classify(&b(status(429))), Class::RateLimited(None));
+        assert_eq!(
+            classify(&b(Error::timeout(TimeoutKind::Overall, Duration::ZERO))),
+            Class::Fatal
+        );
+        assert_eq!(
+            classify(&b(Error::timeout(TimeoutKind::Attempt, Duration::ZERO))),
+            Class::Transient
+        );
+        assert_eq!(
+            classify(&b(Error::new(ErrorKind::Decode, "x"))),
+            Class::Fatal
+        );
+    }
+}
