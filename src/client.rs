@@ -9,11 +9,16 @@ use tower::util::BoxCloneSyncService;
 use tower::{ServiceBuilder, ServiceExt};
 
 use crate::api_call::ApiCallLayer;
-use crate::auth::{AccessToken, AuthLayer, Credentials, CredentialsInner};
+use crate::auth::{
+    AccessToken, AuthLayer, Credentials, CredentialsInner, DEFAULT_REFRESH_MARGIN,
+    TenantTokenSource,
+};
 use crate::error::Error;
 use crate::request::AilyRequest;
+use crate::retry::{RetryConfig, RetryPolicy, retry_layer};
 use crate::runs::{CancelRequest, CancelResponse};
 use crate::timeout::{DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT, TimeoutLayer};
+use crate::trace::OperationSpanLayer;
 use crate::transport::{
     BaseUriLayer, BaseUrl, CollectBodyLayer, DEFAULT_MAX_BODY_BYTES, HttpService, TransportConfig,
     hyper_client,
@@ -47,13 +52,14 @@ pub struct Client {
 #[derive(Debug)]
 struct Settings {
     base_url: BaseUrl,
+    retry: RetryPolicy,
     attempt_timeout: Duration,
     overall_timeout: Duration,
 }
 
 impl Client {
     /// A builder with the defaults: Feishu's base URL, 5 s connect, 10 s attempt and
-    /// 30 s overall timeouts, 1 MiB reply limit.
+    /// 30 s overall timeouts, 3 attempts, 1 MiB reply limit.
     pub fn builder() -> ClientBuilder {
         ClientBuilder::default()
     }
@@ -99,7 +105,9 @@ impl Client {
     ///
     /// ```text
     /// map_err(Error::from_box)   one crate Error at the edge
-    /// TimeoutLayer::overall      the whole call
+    /// OperationSpanLayer         one span per call: aily.run.cancel
+    /// TimeoutLayer::overall      the whole call; sets the deadline retry must respect
+    /// RetryLayer(RetryPolicy)    tower::retry; budget shared by all clones of the client
     /// TimeoutLayer::attempt      one attempt: token, send, whole body
     /// ApiCallLayer               R -> http::Request; reply -> R::Response | Error
     /// ── HTTP tier ──
@@ -112,7 +120,9 @@ impl Client {
         let s = &self.settings;
         let stack = ServiceBuilder::new()
             .map_err(Error::from_box)
+            .layer(OperationSpanLayer::new())
             .layer(TimeoutLayer::overall(s.overall_timeout))
+            .layer(retry_layer(s.retry.clone()))
             .layer(TimeoutLayer::attempt(s.attempt_timeout))
             .layer(ApiCallLayer::new())
             .service(self.http.clone());
@@ -152,6 +162,8 @@ pub struct ClientBuilder {
     attempt_timeout: Duration,
     overall_timeout: Duration,
     max_body_bytes: usize,
+    token_refresh_margin: Duration,
+    retry: RetryConfig,
 }
 
 impl Default for ClientBuilder {
@@ -165,6 +177,8 @@ impl Default for ClientBuilder {
             attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
             overall_timeout: DEFAULT_OVERALL_TIMEOUT,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            token_refresh_margin: DEFAULT_REFRESH_MARGIN,
+            retry: RetryConfig::default(),
         }
     }
 }
@@ -235,6 +249,26 @@ impl ClientBuilder {
         self
     }
 
+    /// How retries are made: attempts, backoff, rate-limit waits, budget
+    /// (see [`RetryConfig`] for the defaults).
+    pub fn retry(mut self, config: RetryConfig) -> Self {
+        self.retry = config;
+        self
+    }
+
+    /// At most this many attempts per call, the first included (default 3; 1 turns retry off).
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.retry.max_attempts = attempts;
+        self
+    }
+
+    /// With [`Credentials::app`]: refresh the tenant token this long before it expires
+    /// (default 3 min). Callers keep using the old token while the refresh runs.
+    pub fn token_refresh_margin(mut self, margin: Duration) -> Self {
+        self.token_refresh_margin = margin;
+        self
+    }
+
     /// Idle connections are kept this long (default 90 s).
     pub fn pool_idle_timeout(mut self, timeout: Duration) -> Self {
         self.transport.pool_idle_timeout = timeout;
@@ -254,35 +288,43 @@ impl ClientBuilder {
                  use https, or allow_insecure_http(true) for a trusted network"
             )));
         }
+        let retry = RetryPolicy::new(self.retry)?;
         let credentials = self
             .credentials
             .ok_or_else(|| Error::config("no credentials: call ClientBuilder::credentials(...)"))?;
+        let mut transport = self.transport;
+        transport
+            .extra_root_certificates
+            .extend(self.extra_roots_der.into_iter().map(CertificateDer::from));
+        // The HTTP tier without auth: what the token endpoint is called through.
+        let unauthenticated = ServiceBuilder::new()
+            .layer(BaseUriLayer::new(base_url.clone()))
+            .layer(CollectBodyLayer::new(self.max_body_bytes))
+            .service(hyper_client(&transport)?);
         let auth = match credentials.0 {
             CredentialsInner::Token { kind, token } => {
                 AuthLayer::fixed(AccessToken::new(kind, token.expose())?)
             }
             CredentialsInner::Source(source) => AuthLayer::from_source(source),
-            CredentialsInner::App { .. } => {
-                return Err(Error::config(
-                    "app credentials (app_id + app_secret) are not supported yet: \
-                     pass a tenant or user access token",
-                ));
+            CredentialsInner::App { app_id, app_secret } => {
+                if app_id.is_empty() || app_secret.expose().is_empty() {
+                    return Err(Error::config("the app_id and app_secret must not be empty"));
+                }
+                AuthLayer::from_source(Arc::new(TenantTokenSource::with_options(
+                    app_id,
+                    app_secret,
+                    HttpService::new(unauthenticated.clone()),
+                    self.token_refresh_margin,
+                    self.attempt_timeout,
+                )))
             }
         };
-        let mut transport = self.transport;
-        transport
-            .extra_root_certificates
-            .extend(self.extra_roots_der.into_iter().map(CertificateDer::from));
-        let hyper = hyper_client(&transport)?;
-        let http = ServiceBuilder::new()
-            .layer(auth)
-            .layer(BaseUriLayer::new(base_url.clone()))
-            .layer(CollectBodyLayer::new(self.max_body_bytes))
-            .service(hyper);
+        let http = ServiceBuilder::new().layer(auth).service(unauthenticated);
         Ok(Client {
             http: HttpService::new(http),
             settings: Arc::new(Settings {
                 base_url,
+                retry,
                 attempt_timeout: self.attempt_timeout,
                 overall_timeout: self.overall_timeout,
             }),

@@ -228,34 +228,42 @@ pub(crate) fn decode<T: DeserializeOwned>(
                 .with_status(status)
                 .with_log_id(header_log_id)
                 .with_source(data_err)),
-                Err(_) if !status.is_success() => Err(Error::new(
-                    ErrorKind::Http,
-                    format!(
-                        "server answered HTTP {} without a Feishu envelope{}",
-                        status.as_u16(),
-                        content_type_note(headers)
-                    ),
-                )
-                .with_status(status)
-                .with_log_id(header_log_id)
-                .with_retry_after(if status == StatusCode::TOO_MANY_REQUESTS {
-                    rate_limit_wait(headers)
-                } else {
-                    None
-                })),
-                Err(_) => Err(Error::new(
-                    ErrorKind::Decode,
-                    format!(
-                        "reply is not a Feishu envelope{}",
-                        content_type_note(headers)
-                    ),
-                )
-                .with_status(status)
-                .with_log_id(header_log_id)
-                .with_source(data_err)),
+                Err(_) => Err(not_an_envelope(response, "reply").with_source(data_err)),
             }
         }
     }
+}
+
+/// The error for a reply that is not JSON of the expected shape at all: an HTTP error
+/// (a proxy's or gateway's page) for a non-success status, a decode error otherwise.
+/// `what` names the reply in the message. The body itself is never quoted.
+pub(crate) fn not_an_envelope(response: &Response<Bytes>, what: &str) -> Error {
+    let status = response.status();
+    let headers = response.headers();
+    let err = if status.is_success() {
+        Error::new(
+            ErrorKind::Decode,
+            format!(
+                "{what} is not a Feishu envelope{}",
+                content_type_note(headers)
+            ),
+        )
+    } else {
+        Error::new(
+            ErrorKind::Http,
+            format!(
+                "server answered HTTP {} without a Feishu envelope{}",
+                status.as_u16(),
+                content_type_note(headers)
+            ),
+        )
+        .with_retry_after(if status == StatusCode::TOO_MANY_REQUESTS {
+            rate_limit_wait(headers)
+        } else {
+            None
+        })
+    };
+    err.with_status(status).with_log_id(log_id_header(headers))
 }
 
 fn content_type_note(headers: &HeaderMap) -> String {

@@ -202,6 +202,30 @@ impl Error {
         Error::new(ErrorKind::Config, message)
     }
 
+    /// A copy of this error for one more receiver of a shared result (the token
+    /// single-flight): every field but the source, whose text joins the message.
+    pub(crate) fn duplicate(&self) -> Error {
+        let i = &self.inner;
+        let message = match &i.source {
+            Some(source) => Cow::Owned(format!("{}: {source}", i.message)),
+            None => i.message.clone(),
+        };
+        Error {
+            inner: Box::new(Inner {
+                kind: i.kind,
+                message,
+                timeout: i.timeout,
+                status: i.status,
+                code: i.code,
+                msg: i.msg.clone(),
+                log_id: i.log_id.clone(),
+                detail: i.detail.clone(),
+                retry_after: i.retry_after,
+                source: None,
+            }),
+        }
+    }
+
     /// A timeout error saying which timeout fired after how long.
     pub(crate) fn timeout(which: TimeoutKind, after: Duration) -> Error {
         let mut err = Error::new(
@@ -325,8 +349,18 @@ impl Error {
             Ok(err) => return *err,
             Err(err) => err,
         };
-        let kind = classify_foreign(err.as_ref());
-        let mut out = match kind {
+        let mut out = Error::peek(err.as_ref());
+        out.inner.source = Some(err);
+        out
+    }
+
+    /// The error `err` would become in [`Error::from_box`], without taking it: used to
+    /// classify an error that must stay where it is (the retry policy's).
+    pub(crate) fn peek(err: &(dyn std::error::Error + 'static)) -> Error {
+        if let Some(ours) = err.downcast_ref::<Error>() {
+            return ours.duplicate();
+        }
+        match classify_foreign(err) {
             Foreign::ConnectTimeout => {
                 let mut e = Error::new(ErrorKind::Timeout, "connect timeout elapsed");
                 e.inner.timeout = Some(TimeoutKind::Connect);
@@ -339,9 +373,7 @@ impl Error {
             ),
             Foreign::Elapsed => Error::new(ErrorKind::Timeout, "a timeout layer elapsed"),
             Foreign::Other => Error::new(ErrorKind::Other, "a layer of the stack failed"),
-        };
-        out.inner.source = Some(err);
-        out
+        }
     }
 }
 

@@ -22,7 +22,9 @@
 //! ```text
 //! typed tier   Service<R: AilyRequest>  (CancelRequest is small and Clone)
 //!   map_err(Error::from_box)   one crate Error at the edge
-//!   TimeoutLayer::overall      the whole call (30 s)
+//!   OperationSpanLayer         one span per call: aily.run.cancel
+//!   TimeoutLayer::overall      the whole call (30 s); sets the deadline retry respects
+//!   RetryLayer(RetryPolicy)    tower::retry; connect/5xx/timeouts/rate limits; shared budget
 //!   TimeoutLayer::attempt      one attempt: token, send, whole body (10 s)
 //!   ApiCallLayer               R -> http::Request; envelope -> R::Response | Error
 //! http tier    Service<http::Request<Full<Bytes>>, Response = http::Response<Bytes>>
@@ -48,8 +50,10 @@ mod client;
 pub mod envelope;
 mod error;
 pub mod request;
+pub mod retry;
 pub mod runs;
 pub mod timeout;
+pub mod trace;
 pub mod transport;
 
 #[cfg(feature = "testing")]

@@ -65,6 +65,11 @@ pub trait AilyRequest: Clone + Send + Sync + 'static {
     /// Decodes a complete reply into the typed response, or the error it describes.
     fn decode(response: Response<Bytes>) -> Result<Self::Response, Error>;
 
+    /// The operation span for one call of this request (see [`crate::trace`]): named
+    /// after [`OPERATION`](AilyRequest::OPERATION), carrying the request's IDs and empty
+    /// `otel.status_code`, `error.type`, `feishu.code` and `feishu.log_id` fields to fill in.
+    fn span(&self) -> tracing::Span;
+
     /// Sets the `X-Aily-BizUserID` header: a stable id of the end user (0–64 characters).
     fn with_biz_user_id(mut self, id: &str) -> Result<Self, Error> {
         self.options_mut().set_biz_user_id(id)?;
@@ -88,6 +93,20 @@ pub trait AilyRequest: Clone + Send + Sync + 'static {
         self.options_mut().attempt_timeout = Some(timeout);
         self
     }
+
+    /// At most this many attempts (at least 1; 1 turns retry off), overriding the client's default.
+    fn with_max_attempts(mut self, attempts: u32) -> Self {
+        self.options_mut().max_attempts = Some(attempts.max(1));
+        self
+    }
+
+    /// `false` stops retries of failures after which the request may have reached the
+    /// server (a reset connection, HTTP 500/502/503/504, an attempt timeout). Connect
+    /// errors and rate limits are still retried: the server did not act on those.
+    fn with_idempotent(mut self, idempotent: bool) -> Self {
+        self.options_mut().idempotent = Some(idempotent);
+        self
+    }
 }
 
 /// Options that any request may carry. Defaults come from the client.
@@ -97,6 +116,12 @@ pub struct RequestOptions {
     request_id: Option<HeaderValue>,
     overall_timeout: Option<Duration>,
     attempt_timeout: Option<Duration>,
+    max_attempts: Option<u32>,
+    idempotent: Option<bool>,
+    /// Set by the overall timeout layer, read by the retry policy: no wait may reach past it.
+    deadline: Option<tokio::time::Instant>,
+    /// 0 for the first attempt; set by the retry policy before each retry.
+    attempt: u32,
 }
 
 impl RequestOptions {
@@ -140,6 +165,36 @@ impl RequestOptions {
     /// The attempt timeout for this request, if it overrides the client's.
     pub fn attempt_timeout(&self) -> Option<Duration> {
         self.attempt_timeout
+    }
+
+    /// The most attempts for this request, if it overrides the client's (1 turns retry off).
+    pub fn max_attempts(&self) -> Option<u32> {
+        self.max_attempts
+    }
+
+    /// Whether a request that may have reached the server (a reset connection, HTTP
+    /// 500/502/503/504, an attempt timeout) may be sent again; `None` takes the
+    /// request type's default (cancelling is idempotent).
+    pub fn idempotent(&self) -> Option<bool> {
+        self.idempotent
+    }
+
+    /// Which attempt this is: 0 for the first, 1 for the first retry, …
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// The instant the overall timeout fires, once the overall timeout layer has seen the request.
+    pub fn deadline(&self) -> Option<tokio::time::Instant> {
+        self.deadline
+    }
+
+    pub(crate) fn set_deadline(&mut self, deadline: tokio::time::Instant) {
+        self.deadline = Some(deadline);
+    }
+
+    pub(crate) fn set_attempt(&mut self, attempt: u32) {
+        self.attempt = attempt;
     }
 
     /// Adds the option headers to an HTTP request.

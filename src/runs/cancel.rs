@@ -143,6 +143,20 @@ impl AilyRequest for CancelRequest {
         req
     }
 
+    fn span(&self) -> tracing::Span {
+        tracing::info_span!(
+            "aily.run.cancel",
+            otel.kind = "internal",
+            otel.name = "aily.run.cancel",
+            aily.session_id = %self.ids.session_id,
+            aily.run_id = %self.ids.run_id,
+            otel.status_code = tracing::field::Empty,
+            error.type = tracing::field::Empty,
+            feishu.code = tracing::field::Empty,
+            feishu.log_id = tracing::field::Empty,
+        )
+    }
+
     fn decode(response: Response<Bytes>) -> Result<CancelResponse, Error> {
         let (data, log_id) = envelope::decode::<CancelData>(&response)?;
         Ok(CancelResponse {

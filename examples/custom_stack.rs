@@ -1,0 +1,57 @@
+//! Rebuild the default stack from its public layers in your own `ServiceBuilder`,
+//! and add layers of your own at both tiers.
+//!
+//! ```text
+//! cargo run --example custom_stack --features testing
+//! ```
+
+use std::time::Duration;
+
+use aily_client::api_call::ApiCallLayer;
+use aily_client::auth::AuthLayer;
+use aily_client::testing::FakeAily;
+use aily_client::timeout::TimeoutLayer;
+use aily_client::transport::{
+    BaseUriLayer, BaseUrl, CollectBodyLayer, RequestBody, TransportConfig, hyper_client,
+};
+use aily_client::{AccessToken, CancelRequest, Error, TokenKind};
+use http::HeaderValue;
+use tower::{ServiceBuilder, ServiceExt};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let fake = FakeAily::start().await?;
+    fake.add_tenant_token("t-custom");
+    fake.add_run("s1", "r1");
+
+    let http = hyper_client(&TransportConfig::default())?;
+    let svc = ServiceBuilder::new()
+        // typed tier: your own layers see CancelRequest / CancelResponse
+        .map_err(Error::from_box)
+        .concurrency_limit(16)
+        .layer(TimeoutLayer::overall(Duration::from_secs(30)))
+        .layer(TimeoutLayer::attempt(Duration::from_secs(10)))
+        .layer(ApiCallLayer::new())
+        // HTTP tier: your own layers see http::Request / http::Response<Bytes>
+        .map_request(|mut req: http::Request<RequestBody>| {
+            req.headers_mut()
+                .insert("x-my-team", HeaderValue::from_static("payments"));
+            req
+        })
+        .layer(AuthLayer::fixed(AccessToken::new(
+            TokenKind::Tenant,
+            "t-custom",
+        )?))
+        .layer(BaseUriLayer::new(BaseUrl::parse(&fake.base_url())?))
+        .layer(CollectBodyLayer::new(64 * 1024))
+        .service(http);
+
+    let reply = svc.oneshot(CancelRequest::new("s1", "r1")?).await?;
+    println!("run {} is {}", reply.run.id, reply.run.status);
+    let seen = &fake.requests()[0];
+    println!(
+        "the server saw x-my-team: {:?}",
+        seen.headers.get("x-my-team")
+    );
+    Ok(())
+}

@@ -1,0 +1,222 @@
+//! `aily`: call the Feishu/Lark Aily OpenAPI from the shell.
+//!
+//! ```text
+//! aily cancel <SESSION_ID> <RUN_ID> [--base-url URL | --lark] [--timeout SECS]
+//! ```
+//!
+//! Credentials come only from the environment, never from argv:
+//! `FEISHU_TENANT_ACCESS_TOKEN`, `FEISHU_USER_ACCESS_TOKEN`, or
+//! `FEISHU_APP_ID` + `FEISHU_APP_SECRET`.
+//!
+//! Exit status: 0 on success (the run is printed as one JSON object on stdout);
+//! 2 for usage errors, missing credentials and invalid IDs (nothing is sent);
+//! 1 for every other failure, with one line on stderr naming the kind, code, msg
+//! and log id. `RUST_LOG` turns on tracing output on stderr.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use aily_client::{CancelRequest, Client, Credentials, Error, ErrorKind};
+use clap::{Args, Parser, Subcommand};
+
+const TENANT_TOKEN_VAR: &str = "FEISHU_TENANT_ACCESS_TOKEN";
+const USER_TOKEN_VAR: &str = "FEISHU_USER_ACCESS_TOKEN";
+const APP_ID_VAR: &str = "FEISHU_APP_ID";
+const APP_SECRET_VAR: &str = "FEISHU_APP_SECRET";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "aily",
+    version,
+    about = "Call the Feishu/Lark Aily OpenAPI",
+    after_help = "Credentials are read from the environment only: FEISHU_TENANT_ACCESS_TOKEN, \
+                  FEISHU_USER_ACCESS_TOKEN, or FEISHU_APP_ID + FEISHU_APP_SECRET.\n\
+                  RUST_LOG=debug prints tracing output on stderr."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Cancel a run; prints the run as JSON.
+    Cancel(CancelArgs),
+}
+
+#[derive(Args, Debug)]
+struct CancelArgs {
+    /// The session's ID (aily_session_id).
+    session_id: String,
+    /// The run's ID.
+    run_id: String,
+    #[command(flatten)]
+    connection: ConnectionArgs,
+}
+
+#[derive(Args, Debug)]
+struct ConnectionArgs {
+    #[arg(
+        long,
+        env = "FEISHU_BASE_URL",
+        value_name = "URL",
+        help = "The API's base URL [default: https://open.feishu.cn]"
+    )]
+    base_url: Option<String>,
+    #[arg(long, help = "Use Lark (https://open.larksuite.com) instead of Feishu")]
+    lark: bool,
+    /// Bound on the whole command, in seconds: it never runs longer.
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_secs)]
+    timeout: Duration,
+}
+
+fn parse_secs(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if !(secs > 0.0 && secs <= 86_400.0) {
+        return Err("must be more than 0 and at most 86400 seconds".into());
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// A failure, with the exit status it deserves.
+struct Failure {
+    code: u8,
+    line: String,
+}
+
+impl Failure {
+    fn usage(line: impl Into<String>) -> Failure {
+        Failure {
+            code: 2,
+            line: line.into(),
+        }
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(err: Error) -> Failure {
+        let code = match err.kind() {
+            ErrorKind::InvalidInput => 2,
+            _ => 1,
+        };
+        // One line, whatever the server put in its msg.
+        let line = err.to_string().replace(['\n', '\r'], " ");
+        Failure { code, line }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("aily: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("aily: {}", failure.line);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Cancel(args) => cancel(args).await,
+    }
+}
+
+async fn cancel(args: CancelArgs) -> Result<(), Failure> {
+    // Validate the input before anything else: an invalid ID sends nothing.
+    let request = CancelRequest::new(args.session_id, args.run_id)?;
+    let client = client(&args.connection)?;
+    let limit = args.connection.timeout;
+    let reply = tokio::time::timeout(limit, client.call(request))
+        .await
+        .map_err(|_| Failure {
+            code: 1,
+            line: format!(
+                "timeout: the command's --timeout of {} ms elapsed",
+                limit.as_millis()
+            ),
+        })??;
+    let json = serde_json::to_string(&reply.run).map_err(|e| Failure {
+        code: 1,
+        line: format!("cannot print the run: {e}"),
+    })?;
+    println!("{json}");
+    Ok(())
+}
+
+fn client(args: &ConnectionArgs) -> Result<Client, Failure> {
+    let mut builder = Client::builder()
+        .credentials(credentials_from_env()?)
+        .overall_timeout(args.timeout);
+    if args.lark && args.base_url.is_some() {
+        return Err(Failure::usage(
+            "error: --lark and --base-url (or FEISHU_BASE_URL) cannot be used together",
+        ));
+    }
+    if args.lark {
+        builder = builder.lark();
+    }
+    if let Some(url) = &args.base_url {
+        builder = builder.base_url(url.clone());
+    }
+    builder.build().map_err(|e| Failure {
+        code: if e.kind() == ErrorKind::Config { 2 } else { 1 },
+        line: e.to_string(),
+    })
+}
+
+fn credentials_from_env() -> Result<Credentials, Failure> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let tenant = var(TENANT_TOKEN_VAR);
+    let user = var(USER_TOKEN_VAR);
+    let app_id = var(APP_ID_VAR);
+    let app_secret = var(APP_SECRET_VAR);
+    let app = match (app_id, app_secret) {
+        (Some(id), Some(secret)) => Some(Credentials::app(id, secret)),
+        (None, None) => None,
+        _ => {
+            return Err(Failure::usage(format!(
+                "error: {APP_ID_VAR} and {APP_SECRET_VAR} must be set together"
+            )));
+        }
+    };
+    let mut found: Vec<(&str, Credentials)> = Vec::new();
+    if let Some(t) = tenant {
+        found.push((TENANT_TOKEN_VAR, Credentials::tenant_token(t)));
+    }
+    if let Some(t) = user {
+        found.push((USER_TOKEN_VAR, Credentials::user_token(t)));
+    }
+    if let Some(a) = app {
+        found.push((APP_ID_VAR, a));
+    }
+    match found.len() {
+        0 => Err(Failure::usage(format!(
+            "error: no credentials: set {TENANT_TOKEN_VAR}, or {USER_TOKEN_VAR}, \
+             or {APP_ID_VAR} and {APP_SECRET_VAR}"
+        ))),
+        1 => Ok(found.remove(0).1),
+        _ => Err(Failure::usage(format!(
+            "error: more than one kind of credentials is set ({}): set only one",
+            found.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+        ))),
+    }
+}

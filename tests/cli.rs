@@ -1,0 +1,215 @@
+//! The built `aily` binary against the fake Feishu server, over real TCP.
+#![cfg(all(feature = "cli", feature = "testing"))]
+
+use std::process::Output;
+use std::time::Duration;
+
+use aily_client::testing::{FakeAily, Fault, Route, Times};
+
+const TOKEN: &str = "t-cli-test-token";
+
+/// Runs `aily` with a clean environment plus `env`, bounded in time.
+async fn aily(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_aily"));
+    cmd.args(args).kill_on_drop(true);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("FEISHU_") || k == "RUST_LOG" {
+            cmd.env_remove(k);
+        }
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    tokio::time::timeout(Duration::from_secs(60), cmd.output())
+        .await
+        .expect("aily finishes within 60 s")
+        .expect("aily runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test]
+async fn cancel_prints_the_run_as_json() {
+    let fake = FakeAily::start().await.unwrap();
+    fake.add_tenant_token(TOKEN);
+    fake.add_run("session_1", "run_1");
+    let base = fake.base_url();
+    let out = aily(
+        &["cancel", "session_1", "run_1", "--base-url", &base],
+        &[("FEISHU_TENANT_ACCESS_TOKEN", TOKEN)],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.lines().count(), 1, "one JSON object: {stdout}");
+    let run: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(run["id"], "run_1");
+    assert_eq!(run["status"], "CANCELLED");
+    assert!(run["created_at"].is_string());
+    assert_eq!(fake.request_count(Route::CancelRun), 1);
+
+    // The base URL from the environment works the same, with a user token.
+    fake.add_user_token("u-cli-user");
+    fake.add_run("session_1", "run_2");
+    let out = aily(
+        &["cancel", "session_1", "run_2"],
+        &[
+            ("FEISHU_USER_ACCESS_TOKEN", "u-cli-user"),
+            ("FEISHU_BASE_URL", &base),
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    assert_eq!(
+        fake.requests().last().unwrap().headers["authorization"],
+        "Bearer u-cli-user"
+    );
+}
+
+#[tokio::test]
+async fn invalid_input_exits_2_and_sends_nothing() {
+    let fake = FakeAily::start().await.unwrap();
+    fake.add_tenant_token(TOKEN);
+    let base = fake.base_url();
+    let token = [("FEISHU_TENANT_ACCESS_TOKEN", TOKEN)];
+
+    for (args, expect) in [
+        (vec!["cancel", "session_1", ".."], "run_id"),
+        (vec!["cancel", "", "run_1"], "aily_session_id"),
+        (vec!["cancel", "session 1", "run_1"], "aily_session_id"),
+        (vec!["cancel", "session_1"], "RUN_ID"),
+        (vec!["cancel", "s", "r", "--timeout", "0"], "--timeout"),
+        (vec!["frobnicate"], "frobnicate"),
+    ] {
+        let mut full = args.clone();
+        full.extend(["--base-url", &base]);
+        let out = aily(&full, &token).await;
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains(expect),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(out.stdout.is_empty());
+    }
+
+    // Missing credentials name the variables to set.
+    let out = aily(&["cancel", "s", "r", "--base-url", &base], &[]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    for var in [
+        "FEISHU_TENANT_ACCESS_TOKEN",
+        "FEISHU_USER_ACCESS_TOKEN",
+        "FEISHU_APP_ID",
+        "FEISHU_APP_SECRET",
+    ] {
+        assert!(err.contains(var), "{err}");
+    }
+    // A plain-http remote base URL is refused before anything is sent.
+    let out = aily(
+        &["cancel", "s", "r", "--base-url", "http://192.0.2.1"],
+        &token,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+
+    assert_eq!(fake.requests().len(), 0, "nothing may be sent");
+}
+
+#[tokio::test]
+async fn api_errors_exit_1_with_one_line_naming_code_and_log_id() {
+    let fake = FakeAily::start().await.unwrap();
+    fake.add_tenant_token(TOKEN);
+    let base = fake.base_url();
+    let out = aily(
+        &["cancel", "session_1", "no_such_run", "--base-url", &base],
+        &[("FEISHU_TENANT_ACCESS_TOKEN", TOKEN)],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("api error"), "{stderr}");
+    assert!(stderr.contains("2700001"), "{stderr}");
+    assert!(stderr.contains("param is invalid"), "{stderr}");
+    let log_id = stderr.split("log_id ").nth(1).map(str::trim);
+    assert!(log_id.is_some_and(|l| !l.trim().is_empty()), "{stderr}");
+    assert!(!stderr.contains(TOKEN));
+
+    // A token the server rejects: kind auth, exit 1, token not echoed.
+    let out = aily(
+        &["cancel", "session_1", "run_1", "--base-url", &base],
+        &[("FEISHU_TENANT_ACCESS_TOKEN", "t-wrong-token")],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("auth error") && stderr.contains("99991663"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("t-wrong-token"));
+}
+
+#[tokio::test]
+async fn timeout_bounds_the_whole_command() {
+    let fake = FakeAily::start().await.unwrap();
+    fake.add_tenant_token(TOKEN);
+    fake.add_run("s", "r");
+    fake.push_fault(
+        Route::Any,
+        Fault::DelayHeaders(Duration::from_secs(30)),
+        Times::Always,
+    );
+    let started = std::time::Instant::now();
+    let out = aily(
+        &[
+            "cancel",
+            "s",
+            "r",
+            "--base-url",
+            &fake.base_url(),
+            "--timeout",
+            "0.5",
+        ],
+        &[("FEISHU_TENANT_ACCESS_TOKEN", TOKEN)],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("timeout"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the command must stop near its --timeout"
+    );
+}
+
+#[tokio::test]
+async fn rust_log_turns_on_tracing_on_stderr() {
+    let fake = FakeAily::start().await.unwrap();
+    fake.add_tenant_token(TOKEN);
+    fake.add_run("s", "r");
+    let out = aily(
+        &["cancel", "s", "r", "--base-url", &fake.base_url()],
+        &[("FEISHU_TENANT_ACCESS_TOKEN", TOKEN), ("RUST_LOG", "trace")],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = text(&out.stderr);
+    assert!(!stderr.is_empty(), "RUST_LOG=trace prints something");
+    assert!(
+        !stderr.contains(TOKEN),
+        "tracing output must not show the token"
+    );
+}
