@@ -13,7 +13,7 @@ use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
 use crate::error::BoxError;
-use crate::request::AilyRequest;
+use crate::request::{AilyRequest, Attempt};
 use crate::transport::RequestBody;
 
 /// Turns any [`AilyRequest`] into HTTP and decodes the reply.
@@ -81,8 +81,13 @@ where
     }
 
     fn call(&mut self, req: R) -> Self::Future {
+        let mut http = req.to_http();
+        let attempt = req.options().attempt();
+        if attempt > 0 {
+            http.extensions_mut().insert(Attempt(attempt));
+        }
         ApiCallFuture {
-            inner: self.inner.call(req.to_http()),
+            inner: self.inner.call(http),
             _request: PhantomData,
         }
     }

@@ -140,6 +140,7 @@ struct Inner {
     log_id: Option<String>,
     detail: Option<ErrorDetail>,
     retry_after: Option<Duration>,
+    attempts: Option<u32>,
     source: Option<BoxError>,
 }
 
@@ -162,6 +163,7 @@ impl Error {
                 log_id: None,
                 detail: None,
                 retry_after: None,
+                attempts: None,
                 source: None,
             }),
         }
@@ -221,6 +223,7 @@ impl Error {
                 log_id: i.log_id.clone(),
                 detail: i.detail.clone(),
                 retry_after: i.retry_after,
+                attempts: i.attempts,
                 source: None,
             }),
         }
@@ -275,6 +278,16 @@ impl Error {
     /// (`x-ogw-ratelimit-reset`, else `Retry-After`).
     pub fn retry_after(&self) -> Option<Duration> {
         self.inner.retry_after
+    }
+
+    /// How many attempts the call made before failing, when the retry layer saw it
+    /// (`None` when the error came from above it, e.g. the overall timeout).
+    pub fn attempts(&self) -> Option<u32> {
+        self.inner.attempts
+    }
+
+    pub(crate) fn set_attempts(&mut self, attempts: u32) {
+        self.inner.attempts = Some(attempts);
     }
 
     /// The human-readable message, without the kind and the API fields.
@@ -454,6 +467,9 @@ impl fmt::Debug for Error {
         if let Some(r) = i.retry_after {
             d.field("retry_after", &r);
         }
+        if let Some(n) = i.attempts {
+            d.field("attempts", &n);
+        }
         if let Some(s) = &i.source {
             d.field("source", s);
         }
@@ -480,6 +496,9 @@ impl fmt::Display for Error {
         }
         if let Some(r) = i.retry_after {
             extra.push(format!("retry after {} ms", r.as_millis()));
+        }
+        if let Some(n) = i.attempts.filter(|n| *n > 1) {
+            extra.push(format!("after {n} attempts"));
         }
         if !extra.is_empty() {
             write!(f, " ({})", extra.join(", "))?;

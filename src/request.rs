@@ -21,6 +21,12 @@ pub const MAX_ID_BYTES: usize = 256;
 const MAX_BIZ_USER_ID_CHARS: usize = 64;
 const MAX_REQUEST_ID_BYTES: usize = 128;
 
+/// The attempt number of an HTTP request, in its extensions from the first retry on
+/// (1 for the first retry, 2 for the second, …): for tracing and for your own
+/// HTTP-tier layers. The first attempt carries none, which costs nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Attempt(pub u32);
+
 /// A typed Aily API request: how it becomes an HTTP request and how its reply is decoded.
 ///
 /// Implemented by [`CancelRequest`](crate::CancelRequest); the typed tier of the stack

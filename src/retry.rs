@@ -198,6 +198,58 @@ fn classify(err: &BoxError) -> Class {
     }
 }
 
+impl RetryPolicy {
+    /// Whether to retry after this failure, and after what delay.
+    fn decide<R: AilyRequest>(&self, req: &R, err: &BoxError) -> Option<(Duration, &'static str)> {
+        let options = req.options();
+        let max_attempts = options.max_attempts().unwrap_or(self.config.max_attempts);
+        let idempotent = options.idempotent().unwrap_or(true);
+        let (delay, reason) = match classify(err) {
+            Class::Fatal => return None,
+            Class::Transient if !idempotent => return None,
+            Class::Connect => (self.backoff(self.attempts - 1), "connect"),
+            Class::Transient => (self.backoff(self.attempts - 1), "transient"),
+            Class::RateLimited(Some(wait)) if wait > self.config.max_rate_limit_wait => {
+                return None;
+            }
+            Class::RateLimited(Some(wait)) => (wait, "rate_limited"),
+            Class::RateLimited(None) => (self.backoff(self.attempts - 1), "rate_limited"),
+        };
+        if self.attempts >= max_attempts {
+            return None;
+        }
+        if options
+            .deadline()
+            .is_some_and(|deadline| Instant::now() + delay >= deadline)
+        {
+            // Never sleep past the overall deadline: fail now with this error.
+            return None;
+        }
+        if !self.budget.withdraw() {
+            tracing::debug!(
+                attempt = self.attempts,
+                reason,
+                "retry budget exhausted; not retrying"
+            );
+            return None;
+        }
+        Some((delay, reason))
+    }
+}
+
+/// Writes the number of attempts into the final error, making it a crate [`Error`]
+/// if it is not one yet.
+fn record_attempts(err: &mut BoxError, attempts: u32) {
+    if let Some(ours) = err.downcast_mut::<Error>() {
+        ours.set_attempts(attempts);
+        return;
+    }
+    let foreign = std::mem::replace(err, Box::new(Error::new(ErrorKind::Other, "")));
+    let mut ours = Error::from_box(foreign);
+    ours.set_attempts(attempts);
+    *err = Box::new(ours);
+}
+
 impl<R, Res> Policy<R, Res, BoxError> for RetryPolicy
 where
     R: AilyRequest,
@@ -210,49 +262,25 @@ where
             self.budget.deposit();
         }
         self.attempts += 1;
-        let err = result.as_ref().err()?;
-        let class = classify(err);
-        let options = req.options();
-        let max_attempts = options.max_attempts().unwrap_or(self.config.max_attempts);
-        let idempotent = options.idempotent().unwrap_or(true);
-        let (delay, reason) = match class {
-            Class::Fatal => return None,
-            Class::Transient if !idempotent => return None,
-            Class::Connect => (self.backoff(self.attempts - 1), "connect"),
-            Class::Transient => (self.backoff(self.attempts - 1), "transient"),
-            Class::RateLimited(Some(wait)) => {
-                if wait > self.config.max_rate_limit_wait {
-                    return None;
-                }
-                (wait, "rate_limited")
+        let err = result.as_mut().err()?;
+        let decision = self.decide(req, err);
+        match decision {
+            Some((delay, reason)) => {
+                tracing::warn!(
+                    attempt = self.attempts,
+                    reason,
+                    delay_ms = delay.as_millis() as u64,
+                    error = %err,
+                    "retrying"
+                );
+                req.options_mut().set_attempt(self.attempts);
+                Some(tokio::time::sleep(delay))
             }
-            Class::RateLimited(None) => (self.backoff(self.attempts - 1), "rate_limited"),
-        };
-        if self.attempts >= max_attempts {
-            return None;
+            None => {
+                record_attempts(err, self.attempts);
+                None
+            }
         }
-        let wake = Instant::now() + delay;
-        if options.deadline().is_some_and(|deadline| wake >= deadline) {
-            // Never sleep past the overall deadline: fail now with this error.
-            return None;
-        }
-        if !self.budget.withdraw() {
-            tracing::warn!(
-                attempt = self.attempts,
-                reason,
-                "retry budget exhausted; not retrying"
-            );
-            return None;
-        }
-        tracing::warn!(
-            attempt = self.attempts,
-            reason,
-            delay_ms = delay.as_millis() as u64,
-            error = %err,
-            "retrying"
-        );
-        req.options_mut().set_attempt(self.attempts);
-        Some(tokio::time::sleep_until(wake))
     }
 
     fn clone_request(&mut self, req: &R) -> Option<R> {

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! aily cancel <SESSION_ID> <RUN_ID> [--base-url URL | --lark] [--timeout SECS]
+//!             [--attempt-timeout SECS] [--max-attempts N]
 //! ```
 //!
 //! Credentials come only from the environment, never from argv:
@@ -68,6 +69,12 @@ struct ConnectionArgs {
     /// Bound on the whole command, in seconds: it never runs longer.
     #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_secs)]
     timeout: Duration,
+    /// Bound on one attempt (token, send, whole reply), in seconds.
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_secs)]
+    attempt_timeout: Duration,
+    /// Attempts per call, the first included (1 turns retry off).
+    #[arg(long, value_name = "N", default_value = "3", value_parser = clap::value_parser!(u32).range(1..=100))]
+    max_attempts: u32,
 }
 
 fn parse_secs(text: &str) -> Result<Duration, String> {
@@ -165,7 +172,9 @@ async fn cancel(args: CancelArgs) -> Result<(), Failure> {
 fn client(args: &ConnectionArgs) -> Result<Client, Failure> {
     let mut builder = Client::builder()
         .credentials(credentials_from_env()?)
-        .overall_timeout(args.timeout);
+        .overall_timeout(args.timeout)
+        .attempt_timeout(args.attempt_timeout)
+        .max_attempts(args.max_attempts);
     if args.lark && args.base_url.is_some() {
         return Err(Failure::usage(
             "error: --lark and --base-url (or FEISHU_BASE_URL) cannot be used together",
