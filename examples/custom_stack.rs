@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use aily_client::api_call::ApiCallLayer;
 use aily_client::auth::AuthLayer;
+use aily_client::retry::{RetryConfig, RetryPolicy, retry_layer};
 use aily_client::testing::FakeAily;
 use aily_client::timeout::TimeoutLayer;
+use aily_client::trace::{AttemptSpanLayer, OperationSpanLayer};
 use aily_client::transport::{
     BaseUriLayer, BaseUrl, CollectBodyLayer, RequestBody, TransportConfig, hyper_client,
 };
@@ -24,12 +26,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     fake.add_tenant_token("t-custom");
     fake.add_run("s1", "r1");
 
+    let base = BaseUrl::parse(&fake.base_url())?;
     let http = hyper_client(&TransportConfig::default())?;
     let svc = ServiceBuilder::new()
         // typed tier: your own layers see CancelRequest / CancelResponse
         .map_err(Error::from_box)
         .concurrency_limit(16)
+        .layer(OperationSpanLayer::new())
         .layer(TimeoutLayer::overall(Duration::from_secs(30)))
+        .layer(retry_layer(RetryPolicy::new(RetryConfig::default())?))
+        .layer(AttemptSpanLayer::new().server(&base))
         .layer(TimeoutLayer::attempt(Duration::from_secs(10)))
         .layer(ApiCallLayer::new())
         // HTTP tier: your own layers see http::Request / http::Response<Bytes>
@@ -42,7 +48,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             TokenKind::Tenant,
             "t-custom",
         )?))
-        .layer(BaseUriLayer::new(BaseUrl::parse(&fake.base_url())?))
+        .layer(BaseUriLayer::new(base))
         .layer(CollectBodyLayer::new(64 * 1024))
         .service(http);
 

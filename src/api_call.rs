@@ -12,8 +12,10 @@ use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
+use crate::envelope::LOG_ID_HEADER;
 use crate::error::BoxError;
 use crate::request::{AilyRequest, Attempt};
+use crate::trace::fields;
 use crate::transport::RequestBody;
 
 /// Turns any [`AilyRequest`] into HTTP and decodes the reply.
@@ -112,6 +114,21 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let response = ready!(self.project().inner.poll(cx)).map_err(Into::into)?;
+        // Under the attempt span, when there is one: what the server answered.
+        let span = tracing::Span::current();
+        if !span.is_disabled() {
+            span.record(
+                fields::HTTP_RESPONSE_STATUS_CODE,
+                response.status().as_u16(),
+            );
+            if let Some(log_id) = response
+                .headers()
+                .get(LOG_ID_HEADER)
+                .and_then(|v| v.to_str().ok())
+            {
+                span.record(fields::FEISHU_LOG_ID, log_id);
+            }
+        }
         Poll::Ready(R::decode(response).map_err(Into::into))
     }
 }

@@ -18,7 +18,7 @@ use crate::request::AilyRequest;
 use crate::retry::{RetryConfig, RetryPolicy, retry_layer};
 use crate::runs::{CancelRequest, CancelResponse};
 use crate::timeout::{DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT, TimeoutLayer};
-use crate::trace::OperationSpanLayer;
+use crate::trace::{AttemptSpanLayer, OperationSpanLayer};
 use crate::transport::{
     BaseUriLayer, BaseUrl, CollectBodyLayer, DEFAULT_MAX_BODY_BYTES, HttpService, TransportConfig,
     hyper_client,
@@ -53,6 +53,8 @@ pub struct Client {
 struct Settings {
     base_url: BaseUrl,
     retry: RetryPolicy,
+    operation_span_level: tracing::Level,
+    attempt_span: AttemptSpanLayer,
     attempt_timeout: Duration,
     overall_timeout: Duration,
 }
@@ -108,6 +110,7 @@ impl Client {
     /// OperationSpanLayer         one span per call: aily.run.cancel
     /// TimeoutLayer::overall      the whole call; sets the deadline retry must respect
     /// RetryLayer(RetryPolicy)    tower::retry; budget shared by all clones of the client
+    /// AttemptSpanLayer           one span per attempt: POST /open-apis/…/cancel
     /// TimeoutLayer::attempt      one attempt: token, send, whole body
     /// ApiCallLayer               R -> http::Request; reply -> R::Response | Error
     /// ── HTTP tier ──
@@ -120,9 +123,10 @@ impl Client {
         let s = &self.settings;
         let stack = ServiceBuilder::new()
             .map_err(Error::from_box)
-            .layer(OperationSpanLayer::new())
+            .layer(OperationSpanLayer::with_level(s.operation_span_level))
             .layer(TimeoutLayer::overall(s.overall_timeout))
             .layer(retry_layer(s.retry.clone()))
+            .layer(s.attempt_span.clone())
             .layer(TimeoutLayer::attempt(s.attempt_timeout))
             .layer(ApiCallLayer::new())
             .service(self.http.clone());
@@ -164,6 +168,9 @@ pub struct ClientBuilder {
     max_body_bytes: usize,
     token_refresh_margin: Duration,
     retry: RetryConfig,
+    operation_span_level: tracing::Level,
+    attempt_span_level: tracing::Level,
+    record_url_full: bool,
 }
 
 impl Default for ClientBuilder {
@@ -179,6 +186,9 @@ impl Default for ClientBuilder {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             token_refresh_margin: DEFAULT_REFRESH_MARGIN,
             retry: RetryConfig::default(),
+            operation_span_level: tracing::Level::INFO,
+            attempt_span_level: tracing::Level::DEBUG,
+            record_url_full: false,
         }
     }
 }
@@ -262,6 +272,31 @@ impl ClientBuilder {
         self
     }
 
+    /// The level of the operation span, `aily.run.cancel` (default INFO).
+    pub fn operation_span_level(mut self, level: tracing::Level) -> Self {
+        self.operation_span_level = level;
+        self
+    }
+
+    /// The level of the attempt spans (default DEBUG).
+    pub fn attempt_span_level(mut self, level: tracing::Level) -> Self {
+        self.attempt_span_level = level;
+        self
+    }
+
+    /// The level of the event logged for each retry (default WARN).
+    pub fn retry_event_level(mut self, level: tracing::Level) -> Self {
+        self.retry.event_level = level;
+        self
+    }
+
+    /// Record `url.full` on attempt spans (default off: the path holds session and run
+    /// IDs, which may count as personal data).
+    pub fn record_url_full(mut self, enabled: bool) -> Self {
+        self.record_url_full = enabled;
+        self
+    }
+
     /// With [`Credentials::app`]: refresh the tenant token this long before it expires
     /// (default 3 min). Callers keep using the old token while the refresh runs.
     pub fn token_refresh_margin(mut self, margin: Duration) -> Self {
@@ -323,6 +358,11 @@ impl ClientBuilder {
         Ok(Client {
             http: HttpService::new(http),
             settings: Arc::new(Settings {
+                attempt_span: AttemptSpanLayer::new()
+                    .with_level(self.attempt_span_level)
+                    .server(&base_url)
+                    .record_url_full(self.record_url_full),
+                operation_span_level: self.operation_span_level,
                 base_url,
                 retry,
                 attempt_timeout: self.attempt_timeout,

@@ -25,6 +25,7 @@
 //!   OperationSpanLayer         one span per call: aily.run.cancel
 //!   TimeoutLayer::overall      the whole call (30 s); sets the deadline retry respects
 //!   RetryLayer(RetryPolicy)    tower::retry; connect/5xx/timeouts/rate limits; shared budget
+//!   AttemptSpanLayer           one span per attempt: POST /open-apis/…/cancel
 //!   TimeoutLayer::attempt      one attempt: token, send, whole body (10 s)
 //!   ApiCallLayer               R -> http::Request; envelope -> R::Response | Error
 //! http tier    Service<http::Request<Full<Bytes>>, Response = http::Response<Bytes>>

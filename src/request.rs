@@ -71,10 +71,21 @@ pub trait AilyRequest: Clone + Send + Sync + 'static {
     /// Decodes a complete reply into the typed response, or the error it describes.
     fn decode(response: Response<Bytes>) -> Result<Self::Response, Error>;
 
-    /// The operation span for one call of this request (see [`crate::trace`]): named
-    /// after [`OPERATION`](AilyRequest::OPERATION), carrying the request's IDs and empty
-    /// `otel.status_code`, `error.type`, `feishu.code` and `feishu.log_id` fields to fill in.
-    fn span(&self) -> tracing::Span;
+    /// The encoded request path (no scheme or host).
+    fn path(&self) -> &str;
+
+    /// The log id of a typed response, for tracing.
+    fn response_log_id(response: &Self::Response) -> Option<&str>;
+
+    /// The operation span for one call of this request at `level` (see [`crate::trace`]):
+    /// named after [`OPERATION`](AilyRequest::OPERATION), carrying the request's IDs and
+    /// empty `otel.status_code`, `error.type`, `feishu.code`, `feishu.log_id` and
+    /// `http.request.resend_count` fields to fill in.
+    fn span(&self, level: tracing::Level) -> tracing::Span;
+
+    /// The span of one attempt of this request at `level`: named
+    /// `"{METHOD} {URL_TEMPLATE}"`, with the OpenTelemetry HTTP client fields.
+    fn attempt_span(&self, level: tracing::Level) -> tracing::Span;
 
     /// Sets the `X-Aily-BizUserID` header: a stable id of the end user (0–64 characters).
     fn with_biz_user_id(mut self, id: &str) -> Result<Self, Error> {

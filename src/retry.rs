@@ -28,6 +28,7 @@ use tower::retry::budget::{Budget, TpsBudget};
 
 use crate::error::{BoxError, Error, ErrorKind, TimeoutKind};
 use crate::request::AilyRequest;
+use crate::trace::{event_at, fields};
 
 /// How retries are made. Validated by [`RetryConfig::validate`] (the client builder calls it).
 ///
@@ -53,6 +54,8 @@ pub struct RetryConfig {
     pub budget_min_per_sec: u32,
     /// How long a call counts toward the budget (1 to 60 s). Default 10 s.
     pub budget_ttl: Duration,
+    /// The level of the event logged for each retry. Default WARN.
+    pub event_level: tracing::Level,
 }
 
 impl Default for RetryConfig {
@@ -65,6 +68,7 @@ impl Default for RetryConfig {
             budget_ratio: 0.2,
             budget_min_per_sec: 10,
             budget_ttl: Duration::from_secs(10),
+            event_level: tracing::Level::WARN,
         }
     }
 }
@@ -266,13 +270,16 @@ where
         let decision = self.decide(req, err);
         match decision {
             Some((delay, reason)) => {
-                tracing::warn!(
+                event_at!(
+                    self.config.event_level,
                     attempt = self.attempts,
                     reason,
                     delay_ms = delay.as_millis() as u64,
                     error = %err,
                     "retrying"
                 );
+                // On the operation span, when there is one: retries made so far.
+                tracing::Span::current().record(fields::HTTP_REQUEST_RESEND_COUNT, self.attempts);
                 req.options_mut().set_attempt(self.attempts);
                 Some(tokio::time::sleep(delay))
             }

@@ -12,6 +12,7 @@ use crate::envelope;
 use crate::error::Error;
 use crate::request::{AilyRequest, RequestOptions, USER_AGENT, push_encoded_segment, validate_id};
 use crate::runs::model::Run;
+use crate::trace;
 use crate::transport::RequestBody;
 
 /// `POST /open-apis/aily/v1/sessions/:aily_session_id/runs/:run_id/cancel`.
@@ -143,17 +144,29 @@ impl AilyRequest for CancelRequest {
         req
     }
 
-    fn span(&self) -> tracing::Span {
-        tracing::info_span!(
+    fn path(&self) -> &str {
+        self.path.as_str()
+    }
+
+    fn response_log_id(response: &CancelResponse) -> Option<&str> {
+        response.log_id.as_deref()
+    }
+
+    fn span(&self, level: tracing::Level) -> tracing::Span {
+        trace::operation_span!(
+            level,
             "aily.run.cancel",
-            otel.kind = "internal",
-            otel.name = "aily.run.cancel",
-            aily.session_id = %self.ids.session_id,
-            aily.run_id = %self.ids.run_id,
-            otel.status_code = tracing::field::Empty,
-            error.type = tracing::field::Empty,
-            feishu.code = tracing::field::Empty,
-            feishu.log_id = tracing::field::Empty,
+            self.ids.session_id,
+            self.ids.run_id
+        )
+    }
+
+    fn attempt_span(&self, level: tracing::Level) -> tracing::Span {
+        trace::attempt_span!(
+            level,
+            "POST /open-apis/aily/v1/sessions/{aily_session_id}/runs/{run_id}/cancel",
+            "POST",
+            Self::URL_TEMPLATE
         )
     }
 

@@ -1,0 +1,431 @@
+//! Spans and events, recorded by a real `tracing` subscriber, for calls against the
+//! fake server: names, tree, field names and values — and no secrets.
+#![cfg(feature = "testing")]
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use aily_client::testing::{FakeAily, Fault, Route, Times};
+use aily_client::{Client, Credentials};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
+
+const TOKEN: &str = "t-observability-token-secret";
+const APP_ID: &str = "cli_obs_app";
+const APP_SECRET: &str = "obs-app-secret-value";
+/// The token-span test's own app, so other tests' fetches don't count.
+const TOKEN_TEST_APP: &str = "cli_obs_token_app";
+const ATTEMPT: &str = "POST /open-apis/aily/v1/sessions/{aily_session_id}/runs/{run_id}/cancel";
+
+#[derive(Clone, Debug, Default)]
+struct SpanRec {
+    name: &'static str,
+    level: String,
+    parent: Option<usize>,
+    fields: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct EventRec {
+    level: String,
+    parent: Option<usize>,
+    fields: BTreeMap<String, String>,
+}
+
+#[derive(Default)]
+struct Store {
+    spans: Vec<SpanRec>,
+    open: HashMap<u64, usize>,
+    events: Vec<EventRec>,
+}
+
+/// A subscriber layer that keeps every span (with its parent) and event, with fields.
+#[derive(Clone, Default)]
+struct Recorder(Arc<Mutex<Store>>);
+
+struct Fields<'a>(&'a mut BTreeMap<String, String>);
+
+impl Visit for Fields<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().to_owned(), value.to_owned());
+    }
+}
+
+impl<S> tracing_subscriber::Layer<S> for Recorder
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let mut store = self.0.lock().unwrap();
+        let parent = ctx
+            .span(id)
+            .and_then(|s| s.parent())
+            .and_then(|p| store.open.get(&p.id().into_u64()).copied());
+        let mut rec = SpanRec {
+            name: attrs.metadata().name(),
+            level: attrs.metadata().level().to_string(),
+            parent,
+            fields: BTreeMap::new(),
+        };
+        attrs.record(&mut Fields(&mut rec.fields));
+        store.spans.push(rec);
+        let index = store.spans.len() - 1;
+        store.open.insert(id.into_u64(), index);
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, _ctx: Context<'_, S>) {
+        let mut store = self.0.lock().unwrap();
+        if let Some(&i) = store.open.get(&id.into_u64()) {
+            values.record(&mut Fields(&mut store.spans[i].fields));
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let mut store = self.0.lock().unwrap();
+        let parent = ctx
+            .event_span(event)
+            .and_then(|s| store.open.get(&s.id().into_u64()).copied());
+        let mut rec = EventRec {
+            level: event.metadata().level().to_string(),
+            parent,
+            fields: BTreeMap::new(),
+        };
+        event.record(&mut Fields(&mut rec.fields));
+        store.events.push(rec);
+    }
+
+    fn on_close(&self, id: Id, _ctx: Context<'_, S>) {
+        self.0.lock().unwrap().open.remove(&id.into_u64());
+    }
+}
+
+fn recorder() -> &'static Recorder {
+    static RECORDER: OnceLock<Recorder> = OnceLock::new();
+    RECORDER.get_or_init(|| {
+        let recorder = Recorder::default();
+        let subscriber = tracing_subscriber::registry()
+            .with(recorder.clone())
+            .with(tracing_subscriber::filter::LevelFilter::TRACE);
+        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+        recorder
+    })
+}
+
+/// The operation span of the one call made with `session`, its attempt spans, and
+/// the events under it.
+fn call_tree(session: &str) -> (SpanRec, Vec<SpanRec>, Vec<EventRec>, Vec<SpanRec>) {
+    let store = recorder().0.lock().unwrap();
+    let ops: Vec<usize> = store
+        .spans
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| {
+            s.name == "aily.run.cancel"
+                && s.fields.get("aily.session_id").map(String::as_str) == Some(session)
+        })
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(ops.len(), 1, "one operation span for {session}");
+    let op = ops[0];
+    let attempts: Vec<SpanRec> = store
+        .spans
+        .iter()
+        .filter(|s| s.parent == Some(op))
+        .cloned()
+        .collect();
+    let attempt_ids: Vec<usize> = store
+        .spans
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.parent == Some(op))
+        .map(|(i, _)| i)
+        .collect();
+    let grandchildren = store
+        .spans
+        .iter()
+        .filter(|s| s.parent.is_some_and(|p| attempt_ids.contains(&p)))
+        .cloned()
+        .collect();
+    let events = store
+        .events
+        .iter()
+        .filter(|e| e.parent == Some(op))
+        .cloned()
+        .collect();
+    (store.spans[op].clone(), attempts, events, grandchildren)
+}
+
+fn field<'a>(span: &'a SpanRec, name: &str) -> Option<&'a str> {
+    span.fields.get(name).map(String::as_str)
+}
+
+async fn fake(session: &str) -> FakeAily {
+    let fake = FakeAily::start().await.unwrap();
+    fake.add_tenant_token(TOKEN);
+    fake.add_run(session, "run_1");
+    fake
+}
+
+fn client(fake: &FakeAily) -> Client {
+    Client::builder()
+        .credentials(Credentials::tenant_token(TOKEN))
+        .base_url(fake.base_url())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_successful_call_has_one_operation_span_over_one_attempt_span() {
+    recorder();
+    let fake = fake("obs_success").await;
+    let reply = client(&fake)
+        .cancel_run("obs_success", "run_1")
+        .await
+        .unwrap();
+    let log_id = reply.log_id.unwrap();
+
+    let (op, attempts, _, _) = call_tree("obs_success");
+    assert_eq!(op.level, "INFO");
+    assert_eq!(field(&op, "otel.kind"), Some("internal"));
+    assert_eq!(field(&op, "otel.name"), Some("aily.run.cancel"));
+    assert_eq!(field(&op, "aily.run_id"), Some("run_1"));
+    assert_eq!(field(&op, "feishu.log_id"), Some(log_id.as_str()));
+    assert_eq!(field(&op, "otel.status_code"), None);
+    assert_eq!(field(&op, "http.request.resend_count"), None);
+
+    assert_eq!(attempts.len(), 1);
+    let a = &attempts[0];
+    assert_eq!(a.name, ATTEMPT);
+    assert_eq!(a.level, "DEBUG");
+    assert_eq!(field(a, "otel.kind"), Some("client"));
+    assert_eq!(field(a, "otel.name"), Some(ATTEMPT));
+    assert_eq!(field(a, "http.request.method"), Some("POST"));
+    assert_eq!(
+        field(a, "url.template"),
+        Some("/open-apis/aily/v1/sessions/{aily_session_id}/runs/{run_id}/cancel")
+    );
+    assert_eq!(field(a, "server.address"), Some("127.0.0.1"));
+    assert_eq!(
+        field(a, "server.port"),
+        Some(fake.addr().port().to_string().as_str())
+    );
+    assert_eq!(field(a, "http.response.status_code"), Some("200"));
+    assert_eq!(field(a, "feishu.log_id"), Some(log_id.as_str()));
+    assert_eq!(field(a, "http.request.resend_count"), None);
+    assert_eq!(field(a, "url.full"), None, "url.full is opt-in");
+    assert_eq!(field(a, "otel.status_code"), None);
+}
+
+#[tokio::test]
+async fn an_api_error_marks_both_spans() {
+    recorder();
+    let fake = fake("obs_api_error").await;
+    let err = client(&fake)
+        .cancel_run("obs_api_error", "no_such_run")
+        .await
+        .unwrap_err();
+    let (op, attempts, _, _) = call_tree("obs_api_error");
+    for span in [&op, &attempts[0]] {
+        assert_eq!(field(span, "otel.status_code"), Some("ERROR"));
+        assert_eq!(field(span, "error.type"), Some("api"));
+        assert_eq!(field(span, "feishu.code"), Some("2700001"));
+        assert_eq!(field(span, "feishu.log_id"), err.log_id());
+    }
+    assert_eq!(
+        field(&attempts[0], "http.response.status_code"),
+        Some("400")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retried_call_numbers_its_attempts_and_warns_per_retry() {
+    recorder();
+    let fake = fake("obs_retry").await;
+    fake.push_fault(Route::CancelRun, Fault::Status(503), Times::N(2));
+    client(&fake)
+        .cancel_run("obs_retry", "run_1")
+        .await
+        .unwrap();
+
+    let (op, attempts, events, _) = call_tree("obs_retry");
+    assert_eq!(field(&op, "http.request.resend_count"), Some("2"));
+    assert_eq!(field(&op, "otel.status_code"), None, "the call succeeded");
+    assert_eq!(attempts.len(), 3);
+    let counts: Vec<Option<&str>> = attempts
+        .iter()
+        .map(|a| field(a, "http.request.resend_count"))
+        .collect();
+    assert_eq!(counts, [None, Some("1"), Some("2")]);
+    let statuses: Vec<Option<&str>> = attempts
+        .iter()
+        .map(|a| field(a, "http.response.status_code"))
+        .collect();
+    assert_eq!(statuses, [Some("503"), Some("503"), Some("200")]);
+    assert_eq!(field(&attempts[0], "otel.status_code"), Some("ERROR"));
+    assert_eq!(field(&attempts[0], "error.type"), Some("api"));
+    assert_eq!(field(&attempts[2], "otel.status_code"), None);
+
+    let retries: Vec<&EventRec> = events
+        .iter()
+        .filter(|e| e.fields.get("message").map(String::as_str) == Some("retrying"))
+        .collect();
+    assert_eq!(retries.len(), 2);
+    for (i, e) in retries.iter().enumerate() {
+        assert_eq!(e.level, "WARN");
+        assert_eq!(e.fields["attempt"], (i + 1).to_string());
+        assert_eq!(e.fields["reason"], "transient");
+        assert!(e.fields.contains_key("delay_ms"));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_attempt_timeout_is_recorded_on_the_attempt_span() {
+    recorder();
+    let fake = fake("obs_timeout").await;
+    fake.push_fault(
+        Route::CancelRun,
+        Fault::DelayHeaders(Duration::from_secs(60)),
+        Times::Always,
+    );
+    let client = Client::builder()
+        .credentials(Credentials::tenant_token(TOKEN))
+        .base_url(fake.base_url())
+        .attempt_timeout(Duration::from_secs(1))
+        .max_attempts(1)
+        .build()
+        .unwrap();
+    client.cancel_run("obs_timeout", "run_1").await.unwrap_err();
+    let (op, attempts, _, _) = call_tree("obs_timeout");
+    assert_eq!(attempts.len(), 1);
+    for span in [&op, &attempts[0]] {
+        assert_eq!(field(span, "otel.status_code"), Some("ERROR"));
+        assert_eq!(field(span, "error.type"), Some("timeout"));
+    }
+    assert_eq!(field(&attempts[0], "http.response.status_code"), None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn token_fetches_have_their_own_span_under_the_attempt() {
+    recorder();
+    let fake = fake("obs_token").await;
+    fake.add_app(TOKEN_TEST_APP, APP_SECRET);
+    fake.set_token_ttl(Duration::from_secs(7200));
+    let client = Client::builder()
+        .credentials(Credentials::app(TOKEN_TEST_APP, APP_SECRET))
+        .base_url(fake.base_url())
+        .build()
+        .unwrap();
+    client.cancel_run("obs_token", "run_1").await.unwrap();
+    let (_, attempts, _, under_attempts) = call_tree("obs_token");
+    assert_eq!(attempts.len(), 1);
+    let fetch = under_attempts
+        .iter()
+        .find(|s| s.name == "aily.token.fetch")
+        .expect("the cold fetch is a child of the attempt");
+    assert_eq!(field(fetch, "app_id"), Some(TOKEN_TEST_APP));
+    assert!(field(fetch, "feishu.log_id").is_some());
+
+    // A refresh inside the margin runs in the background: its own span, and the
+    // call that started it is not delayed.
+    tokio::time::advance(Duration::from_secs(7100)).await;
+    fake.add_run("obs_token_2", "run_1");
+    client.cancel_run("obs_token_2", "run_1").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(fake.request_count(Route::TenantToken), 2);
+    let fetches = recorder()
+        .0
+        .lock()
+        .unwrap()
+        .spans
+        .iter()
+        .filter(|s| s.name == "aily.token.fetch" && field(s, "app_id") == Some(TOKEN_TEST_APP))
+        .count();
+    assert_eq!(fetches, 2);
+}
+
+#[tokio::test]
+async fn url_full_is_recorded_only_when_asked_for() {
+    recorder();
+    let fake = fake("obs_url_full").await;
+    let client = Client::builder()
+        .credentials(Credentials::tenant_token(TOKEN))
+        .base_url(fake.base_url())
+        .record_url_full(true)
+        .build()
+        .unwrap();
+    client.cancel_run("obs_url_full", "run_1").await.unwrap();
+    let (_, attempts, _, _) = call_tree("obs_url_full");
+    assert_eq!(
+        field(&attempts[0], "url.full"),
+        Some(
+            format!(
+                "{}/open-apis/aily/v1/sessions/obs_url_full/runs/run_1/cancel",
+                fake.base_url()
+            )
+            .as_str()
+        )
+    );
+}
+
+#[tokio::test]
+async fn levels_are_configurable() {
+    recorder();
+    let fake = fake("obs_levels").await;
+    let client = Client::builder()
+        .credentials(Credentials::tenant_token(TOKEN))
+        .base_url(fake.base_url())
+        .operation_span_level(tracing::Level::DEBUG)
+        .attempt_span_level(tracing::Level::TRACE)
+        .build()
+        .unwrap();
+    client.cancel_run("obs_levels", "run_1").await.unwrap();
+    let (op, attempts, _, _) = call_tree("obs_levels");
+    assert_eq!(op.level, "DEBUG");
+    assert_eq!(attempts[0].level, "TRACE");
+}
+
+#[tokio::test(start_paused = true)]
+async fn nothing_recorded_holds_a_token_or_secret() {
+    recorder();
+    // Exercise every path once more in this test, then scan everything recorded so far.
+    let fake = fake("obs_secrets").await;
+    fake.add_app(APP_ID, APP_SECRET);
+    let app = Client::builder()
+        .credentials(Credentials::app(APP_ID, APP_SECRET))
+        .base_url(fake.base_url())
+        .build()
+        .unwrap();
+    fake.push_fault(Route::CancelRun, Fault::TokenInvalid, Times::Once);
+    app.cancel_run("obs_secrets", "run_1").await.unwrap();
+    client(&fake)
+        .cancel_run("obs_secrets", "nope")
+        .await
+        .unwrap_err();
+    let mut secrets: Vec<String> = fake
+        .requests()
+        .iter()
+        .filter_map(|r| r.bearer_token().map(str::to_owned))
+        .collect();
+    secrets.push(APP_SECRET.to_owned());
+    secrets.push(TOKEN.to_owned());
+    let store = recorder().0.lock().unwrap();
+    let everything = store
+        .spans
+        .iter()
+        .flat_map(|s| s.fields.iter())
+        .chain(store.events.iter().flat_map(|e| e.fields.iter()))
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(everything.contains("aily.run.cancel"));
+    for secret in secrets {
+        assert!(!everything.contains(&secret), "a secret was recorded");
+    }
+}
