@@ -16,7 +16,10 @@ use crate::auth::{
 use crate::error::Error;
 use crate::request::AilyRequest;
 use crate::retry::{RetryConfig, RetryPolicy, retry_layer};
-use crate::runs::{CancelRequest, CancelResponse};
+use crate::runs::{
+    CancelRequest, CancelResponse, GetRunRequest, GetRunResponse, RunResponse, WaitOptions,
+    cancel_and_wait,
+};
 use crate::timeout::{DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT, TimeoutLayer};
 use crate::trace::{AttemptSpanLayer, OperationSpanLayer};
 use crate::transport::{
@@ -78,6 +81,45 @@ impl Client {
         self.call(CancelRequest::new(session_id, run_id)?).await
     }
 
+    /// Reads run `run_id` of session `session_id`: its status now.
+    pub async fn get_run(
+        &self,
+        session_id: impl Into<String>,
+        run_id: impl Into<String>,
+    ) -> Result<GetRunResponse, Error> {
+        self.call(GetRunRequest::new(session_id, run_id)?).await
+    }
+
+    /// Cancels the run, then reads it until its status is terminal (`CANCELLED`,
+    /// `COMPLETED`, `FAILED`, `EXPIRED`), reads spaced 250 ms growing to 2 s, for at
+    /// most 30 s (see [`WaitOptions`]). At the deadline the error is a
+    /// [`TimeoutKind::Wait`](crate::TimeoutKind::Wait) timeout carrying the last run
+    /// seen ([`Error::last_run`]).
+    ///
+    /// ```no_run
+    /// # async fn f(client: aily_client::Client) -> Result<(), aily_client::Error> {
+    /// let done = client
+    ///     .cancel_and_wait("session_1", "run_1", aily_client::WaitOptions::new())
+    ///     .await?;
+    /// assert!(done.run.status.is_terminal());
+    /// # Ok(()) }
+    /// ```
+    pub async fn cancel_and_wait(
+        &self,
+        session_id: impl Into<String>,
+        run_id: impl Into<String>,
+        options: WaitOptions,
+    ) -> Result<RunResponse, Error> {
+        cancel_and_wait(
+            self.cancel_service(),
+            self.get_run_service(),
+            session_id,
+            run_id,
+            options,
+        )
+        .await
+    }
+
     /// Sends any typed request through the default stack.
     pub async fn call<R: AilyRequest>(&self, request: R) -> Result<R::Response, Error> {
         self.service::<R>().oneshot(request).await
@@ -99,6 +141,11 @@ impl Client {
     /// ```
     pub fn cancel_service(&self) -> CancelService {
         self.service::<CancelRequest>()
+    }
+
+    /// The get-run service of the default stack.
+    pub fn get_run_service(&self) -> AilyService<GetRunRequest> {
+        self.service::<GetRunRequest>()
     }
 
     /// The typed service of the default stack for request type `R`.

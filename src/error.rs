@@ -13,6 +13,7 @@ use std::time::Duration;
 use http::StatusCode;
 
 use crate::envelope::ErrorDetail;
+use crate::runs::Run;
 
 /// The boxed error every layer of the stack returns (tower's convention).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -101,6 +102,9 @@ pub enum TimeoutKind {
     Attempt,
     /// The whole call, retries and waits included, took too long.
     Overall,
+    /// Waiting for a run to reach a terminal status took too long
+    /// ([`Client::cancel_and_wait`](crate::Client::cancel_and_wait)); see [`Error::last_run`].
+    Wait,
 }
 
 impl fmt::Display for TimeoutKind {
@@ -109,6 +113,7 @@ impl fmt::Display for TimeoutKind {
             TimeoutKind::Connect => "connect timeout",
             TimeoutKind::Attempt => "attempt timeout",
             TimeoutKind::Overall => "overall timeout",
+            TimeoutKind::Wait => "wait for a terminal status",
         })
     }
 }
@@ -141,6 +146,7 @@ struct Inner {
     detail: Option<ErrorDetail>,
     retry_after: Option<Duration>,
     attempts: Option<u32>,
+    last_run: Option<Box<Run>>,
     source: Option<BoxError>,
 }
 
@@ -164,6 +170,7 @@ impl Error {
                 detail: None,
                 retry_after: None,
                 attempts: None,
+                last_run: None,
                 source: None,
             }),
         }
@@ -224,6 +231,7 @@ impl Error {
                 detail: i.detail.clone(),
                 retry_after: i.retry_after,
                 attempts: i.attempts,
+                last_run: i.last_run.clone(),
                 source: None,
             }),
         }
@@ -286,6 +294,15 @@ impl Error {
         self.inner.attempts
     }
 
+    /// For a [`TimeoutKind::Wait`] error: the last run seen before the deadline.
+    pub fn last_run(&self) -> Option<&Run> {
+        self.inner.last_run.as_deref()
+    }
+
+    pub(crate) fn set_last_run(&mut self, run: Run) {
+        self.inner.last_run = Some(Box::new(run));
+    }
+
     pub(crate) fn set_attempts(&mut self, attempts: u32) {
         self.inner.attempts = Some(attempts);
     }
@@ -336,7 +353,10 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self.inner.kind {
             ErrorKind::Connect | ErrorKind::Transport | ErrorKind::RateLimited => true,
-            ErrorKind::Timeout => self.inner.timeout != Some(TimeoutKind::Overall),
+            ErrorKind::Timeout => !matches!(
+                self.inner.timeout,
+                Some(TimeoutKind::Overall | TimeoutKind::Wait)
+            ),
             ErrorKind::Api | ErrorKind::Http => matches!(
                 self.inner.status.map(|s| s.as_u16()),
                 Some(500 | 502 | 503 | 504)
@@ -470,6 +490,9 @@ impl fmt::Debug for Error {
         if let Some(n) = i.attempts {
             d.field("attempts", &n);
         }
+        if let Some(run) = &i.last_run {
+            d.field("last_run", run);
+        }
         if let Some(s) = &i.source {
             d.field("source", s);
         }
@@ -499,6 +522,9 @@ impl fmt::Display for Error {
         }
         if let Some(n) = i.attempts.filter(|n| *n > 1) {
             extra.push(format!("after {n} attempts"));
+        }
+        if let Some(run) = &i.last_run {
+            extra.push(format!("last status {}", run.status));
         }
         if !extra.is_empty() {
             write!(f, " ({})", extra.join(", "))?;

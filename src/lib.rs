@@ -64,4 +64,7 @@ pub use auth::{AccessToken, Credentials, SecretString, TokenFuture, TokenKind, T
 pub use client::{AilyService, CancelService, Client, ClientBuilder};
 pub use error::{BoxError, Error, ErrorKind, TimeoutKind};
 pub use request::{AilyRequest, RequestOptions};
-pub use runs::{CancelRequest, CancelResponse, Run, RunError, RunStatus, Timestamp};
+pub use runs::{
+    CancelRequest, CancelResponse, GetRunRequest, GetRunResponse, Run, RunError, RunResponse,
+    RunStatus, Timestamp, WaitOptions,
+};

@@ -213,3 +213,92 @@ async fn rust_log_turns_on_tracing_on_stderr() {
         "tracing output must not show the token"
     );
 }
+
+#[tokio::test]
+async fn get_prints_the_run() {
+    let fake = FakeAily::start().await.unwrap();
+    fake.add_tenant_token(TOKEN);
+    fake.add_run_with_status("session_1", "run_1", "QUEUED");
+    let out = aily(
+        &["get", "session_1", "run_1", "--base-url", &fake.base_url()],
+        &[("FEISHU_TENANT_ACCESS_TOKEN", TOKEN)],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let run: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    assert_eq!(run["status"], "QUEUED");
+    assert_eq!(fake.request_count(Route::GetRun), 1);
+    assert_eq!(fake.request_count(Route::CancelRun), 0);
+
+    let out = aily(
+        &["get", "session_1", "..", "--base-url", &fake.base_url()],
+        &[("FEISHU_TENANT_ACCESS_TOKEN", TOKEN)],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(fake.request_count(Route::GetRun), 1, "nothing sent");
+}
+
+#[tokio::test]
+async fn cancel_wait_prints_the_final_run() {
+    let fake = FakeAily::start().await.unwrap();
+    fake.add_tenant_token(TOKEN);
+    fake.add_run("session_1", "run_1");
+    fake.set_cancel_delay(Duration::from_millis(300));
+    let base = fake.base_url();
+    let token = [("FEISHU_TENANT_ACCESS_TOKEN", TOKEN)];
+    let out = aily(
+        &[
+            "cancel",
+            "session_1",
+            "run_1",
+            "--wait",
+            "--base-url",
+            &base,
+        ],
+        &token,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let run: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    assert_eq!(run["status"], "CANCELLED");
+    assert!(fake.request_count(Route::GetRun) >= 1, "it read the run");
+
+    // A run that never finishes: a wait timeout, exit 1, the last status named.
+    fake.add_run("session_1", "run_2");
+    fake.set_cancel_delay(Duration::from_secs(3600));
+    let out = aily(
+        &[
+            "cancel",
+            "session_1",
+            "run_2",
+            "--wait",
+            "--wait-timeout",
+            "0.6",
+            "--base-url",
+            &base,
+        ],
+        &token,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("wait for a terminal status"), "{stderr}");
+    assert!(stderr.contains("IN_PROGRESS"), "{stderr}");
+
+    // --wait-timeout without --wait is a usage error.
+    let out = aily(
+        &[
+            "cancel",
+            "s",
+            "r",
+            "--wait-timeout",
+            "3",
+            "--base-url",
+            &base,
+        ],
+        &token,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -1,8 +1,9 @@
 //! `aily`: call the Feishu/Lark Aily OpenAPI from the shell.
 //!
 //! ```text
-//! aily cancel <SESSION_ID> <RUN_ID> [--base-url URL | --lark] [--timeout SECS]
-//!             [--attempt-timeout SECS] [--max-attempts N]
+//! aily cancel <SESSION_ID> <RUN_ID> [--wait [--wait-timeout SECS]]
+//!             [--base-url URL | --lark] [--timeout SECS] [--attempt-timeout SECS] [--max-attempts N]
+//! aily get <SESSION_ID> <RUN_ID> [same connection options]
 //! ```
 //!
 //! Credentials come only from the environment, never from argv:
@@ -17,7 +18,9 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use aily_client::{CancelRequest, Client, Credentials, Error, ErrorKind};
+use aily_client::{
+    CancelRequest, Client, Credentials, Error, ErrorKind, GetRunRequest, Run, WaitOptions,
+};
 use clap::{Args, Parser, Subcommand};
 
 const TENANT_TOKEN_VAR: &str = "FEISHU_TENANT_ACCESS_TOKEN";
@@ -43,10 +46,28 @@ struct Cli {
 enum Command {
     /// Cancel a run; prints the run as JSON.
     Cancel(CancelArgs),
+    /// Read a run; prints it as JSON.
+    Get(GetArgs),
 }
 
 #[derive(Args, Debug)]
 struct CancelArgs {
+    /// The session's ID (aily_session_id).
+    session_id: String,
+    /// The run's ID.
+    run_id: String,
+    /// Then read the run until its status is terminal, and print that.
+    #[arg(long)]
+    wait: bool,
+    /// With --wait: how long to wait at most, in seconds (never beyond --timeout).
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_secs, requires = "wait")]
+    wait_timeout: Duration,
+    #[command(flatten)]
+    connection: ConnectionArgs,
+}
+
+#[derive(Args, Debug)]
+struct GetArgs {
     /// The session's ID (aily_session_id).
     session_id: String,
     /// The run's ID.
@@ -145,24 +166,54 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Cancel(args) => cancel(args).await,
+        Command::Get(args) => get(args).await,
     }
 }
 
 async fn cancel(args: CancelArgs) -> Result<(), Failure> {
     // Validate the input before anything else: an invalid ID sends nothing.
-    let request = CancelRequest::new(args.session_id, args.run_id)?;
+    let request = CancelRequest::new(args.session_id.clone(), args.run_id.clone())?;
     let client = client(&args.connection)?;
     let limit = args.connection.timeout;
-    let reply = tokio::time::timeout(limit, client.call(request))
-        .await
-        .map_err(|_| Failure {
+    let reply = if args.wait {
+        let options = WaitOptions::new().timeout(args.wait_timeout.min(limit));
+        bounded(
+            limit,
+            client.cancel_and_wait(args.session_id, args.run_id, options),
+        )
+        .await?
+    } else {
+        bounded(limit, client.call(request)).await?
+    };
+    print_run(&reply.run)
+}
+
+async fn get(args: GetArgs) -> Result<(), Failure> {
+    let request = GetRunRequest::new(args.session_id, args.run_id)?;
+    let client = client(&args.connection)?;
+    let reply = bounded(args.connection.timeout, client.call(request)).await?;
+    print_run(&reply.run)
+}
+
+/// Runs `call`, but never longer than the command's `--timeout`.
+async fn bounded<T>(
+    limit: Duration,
+    call: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<T, Failure> {
+    match tokio::time::timeout(limit, call).await {
+        Ok(result) => Ok(result?),
+        Err(_) => Err(Failure {
             code: 1,
             line: format!(
                 "timeout: the command's --timeout of {} ms elapsed",
                 limit.as_millis()
             ),
-        })??;
-    let json = serde_json::to_string(&reply.run).map_err(|e| Failure {
+        }),
+    }
+}
+
+fn print_run(run: &Run) -> Result<(), Failure> {
+    let json = serde_json::to_string(run).map_err(|e| Failure {
         code: 1,
         line: format!("cannot print the run: {e}"),
     })?;

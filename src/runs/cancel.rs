@@ -1,17 +1,11 @@
-//! Cancel a run: [`CancelRequest`] and [`CancelResponse`].
-
-use std::sync::Arc;
+//! Cancel a run: [`CancelRequest`].
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, USER_AGENT as USER_AGENT_HEADER};
-use http::uri::PathAndQuery;
-use http::{HeaderValue, Method, Request, Response};
-use serde::Deserialize;
+use http::{Method, Request, Response};
 
-use crate::envelope;
 use crate::error::Error;
-use crate::request::{AilyRequest, RequestOptions, USER_AGENT, push_encoded_segment, validate_id};
-use crate::runs::model::Run;
+use crate::request::{AilyRequest, RequestOptions};
+use crate::runs::target::{RunResponse, RunTarget, decode_run};
 use crate::trace;
 use crate::transport::RequestBody;
 
@@ -34,20 +28,15 @@ use crate::transport::RequestBody;
 /// ```
 #[derive(Clone, Debug)]
 pub struct CancelRequest {
-    ids: Arc<RunIds>,
-    path: PathAndQuery,
-    options: RequestOptions,
+    target: RunTarget,
 }
 
-#[derive(Debug)]
-struct RunIds {
-    session_id: String,
-    run_id: String,
-}
+/// The reply to a cancel. The run may still say `IN_PROGRESS`: cancellation can be
+/// asynchronous (see [`Client::cancel_and_wait`](crate::Client::cancel_and_wait)).
+pub type CancelResponse = RunResponse;
 
 /// The cancel request's body: the JSON object with no fields (what the Node SDK sends).
 const EMPTY_JSON_OBJECT: &[u8] = b"{}";
-const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
 
 impl CancelRequest {
     /// A request to cancel run `run_id` of session `session_id`.
@@ -56,65 +45,25 @@ impl CancelRequest {
     /// field, when an ID is empty, longer than 256 bytes, contains whitespace or a
     /// control character, or is `.` or `..`.
     pub fn new(session_id: impl Into<String>, run_id: impl Into<String>) -> Result<Self, Error> {
-        let session_id = session_id.into();
-        let run_id = run_id.into();
-        validate_id("aily_session_id", &session_id)?;
-        validate_id("run_id", &run_id)?;
-        let path = run_path(&session_id, &run_id, "/cancel");
         Ok(CancelRequest {
-            ids: Arc::new(RunIds { session_id, run_id }),
-            path,
-            options: RequestOptions::default(),
+            target: RunTarget::new(session_id.into(), run_id.into(), "/cancel")?,
         })
     }
 
     /// The session's ID, as given.
     pub fn session_id(&self) -> &str {
-        &self.ids.session_id
+        self.target.session_id()
     }
 
     /// The run's ID, as given.
     pub fn run_id(&self) -> &str {
-        &self.ids.run_id
+        self.target.run_id()
     }
 
     /// The encoded request path.
     pub fn path(&self) -> &str {
-        self.path.as_str()
+        self.target.path()
     }
-}
-
-/// Builds `/open-apis/aily/v1/sessions/{session}/runs/{run}{suffix}` from validated IDs.
-pub(crate) fn run_path(session_id: &str, run_id: &str, suffix: &str) -> PathAndQuery {
-    const PREFIX: &str = "/open-apis/aily/v1/sessions/";
-    let mut path = String::with_capacity(
-        PREFIX.len() + 6 + suffix.len() + 3 * (session_id.len() + run_id.len()),
-    );
-    path.push_str(PREFIX);
-    push_encoded_segment(&mut path, session_id);
-    path.push_str("/runs/");
-    push_encoded_segment(&mut path, run_id);
-    path.push_str(suffix);
-    // Every byte is unreserved or a %XX escape, so this always parses.
-    PathAndQuery::from_maybe_shared(Bytes::from(path))
-        .expect("an encoded path is a valid path-and-query")
-}
-
-/// The reply to a cancel: the run as it is now, and the request's log id.
-///
-/// The run may still say `IN_PROGRESS`: cancellation can be asynchronous.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct CancelResponse {
-    /// The run.
-    pub run: Run,
-    /// The request's log id (`X-Tt-Logid`), to quote to Feishu support.
-    pub log_id: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct CancelData {
-    run: Run,
 }
 
 impl AilyRequest for CancelRequest {
@@ -126,26 +75,19 @@ impl AilyRequest for CancelRequest {
         "/open-apis/aily/v1/sessions/{aily_session_id}/runs/{run_id}/cancel";
 
     fn options(&self) -> &RequestOptions {
-        &self.options
+        &self.target.options
     }
 
     fn options_mut(&mut self) -> &mut RequestOptions {
-        &mut self.options
+        &mut self.target.options
     }
 
     fn to_http(&self) -> Request<RequestBody> {
-        let mut req = Request::new(RequestBody::new(Bytes::from_static(EMPTY_JSON_OBJECT)));
-        *req.method_mut() = Method::POST;
-        *req.uri_mut() = self.path.clone().into();
-        let headers = req.headers_mut();
-        headers.insert(USER_AGENT_HEADER, HeaderValue::from_static(USER_AGENT));
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
-        self.options.apply_headers(headers);
-        req
+        self.target.to_http(Method::POST, Some(EMPTY_JSON_OBJECT))
     }
 
     fn path(&self) -> &str {
-        self.path.as_str()
+        self.target.path()
     }
 
     fn response_log_id(response: &CancelResponse) -> Option<&str> {
@@ -153,12 +95,7 @@ impl AilyRequest for CancelRequest {
     }
 
     fn span(&self, level: tracing::Level) -> tracing::Span {
-        trace::operation_span!(
-            level,
-            "aily.run.cancel",
-            self.ids.session_id,
-            self.ids.run_id
-        )
+        trace::operation_span!(level, "aily.run.cancel", self.session_id(), self.run_id())
     }
 
     fn attempt_span(&self, level: tracing::Level) -> tracing::Span {
@@ -171,17 +108,14 @@ impl AilyRequest for CancelRequest {
     }
 
     fn decode(response: Response<Bytes>) -> Result<CancelResponse, Error> {
-        let (data, log_id) = envelope::decode::<CancelData>(&response)?;
-        Ok(CancelResponse {
-            run: data.run,
-            log_id,
-        })
+        decode_run(response)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::header::USER_AGENT as USER_AGENT_HEADER;
 
     #[test]
     fn http_request_shape() {
@@ -192,7 +126,14 @@ mod tests {
         let http = req.to_http();
         assert_eq!(http.method(), Method::POST);
         assert_eq!(http.uri(), "/open-apis/aily/v1/sessions/s/runs/r/cancel");
-        assert_eq!(http.headers()[USER_AGENT_HEADER], USER_AGENT);
+        assert_eq!(
+            http.headers()[USER_AGENT_HEADER],
+            crate::request::USER_AGENT
+        );
+        assert_eq!(
+            http.headers()["content-type"],
+            "application/json; charset=utf-8"
+        );
         assert_eq!(http.headers()["x-aily-bizuserid"], "ou_1");
     }
 

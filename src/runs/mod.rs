@@ -1,7 +1,14 @@
-//! Aily runs: the [`Run`] model and the requests that act on runs.
+//! Aily runs: the [`Run`] model, the requests that act on one run, and waiting for a
+//! cancellation to take effect.
 
 pub mod cancel;
+pub mod get;
 pub mod model;
+mod target;
+pub mod wait;
 
 pub use cancel::{CancelRequest, CancelResponse};
+pub use get::{GetRunRequest, GetRunResponse};
 pub use model::{Run, RunError, RunStatus, Timestamp};
+pub use target::RunResponse;
+pub use wait::{WaitOptions, cancel_and_wait};

@@ -1,0 +1,159 @@
+//! Cancel and wait: [`cancel_and_wait`] cancels a run, then reads it until its
+//! status is terminal, with a growing interval between reads and a deadline.
+//!
+//! The cancel reply may still say `IN_PROGRESS`: cancellation can be asynchronous.
+//! `REQUIRES_MESSAGE` and statuses this version does not know are waited on, not
+//! taken as final. A failed read is returned as it is: the stack below has already
+//! retried what was worth retrying, so the wait loop never retries on its own.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tower::{Service, ServiceExt};
+use tracing::Instrument;
+
+use crate::error::{Error, TimeoutKind};
+use crate::runs::{CancelRequest, CancelResponse, GetRunRequest, GetRunResponse, RunResponse};
+
+/// How [`cancel_and_wait`] waits.
+///
+/// ```
+/// use std::time::Duration;
+/// let opts = aily_client::WaitOptions::new()
+///     .timeout(Duration::from_secs(10))
+///     .interval(Duration::from_millis(100), Duration::from_secs(1));
+/// assert_eq!(opts.timeout, Duration::from_secs(10));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WaitOptions {
+    /// The whole wait, the cancel included, ends by then. Default 30 s.
+    pub timeout: Duration,
+    /// The first interval between reads; it doubles after each read. Default 250 ms.
+    pub initial_interval: Duration,
+    /// The largest interval between reads. Default 2 s.
+    pub max_interval: Duration,
+}
+
+impl Default for WaitOptions {
+    fn default() -> Self {
+        WaitOptions {
+            timeout: Duration::from_secs(30),
+            initial_interval: Duration::from_millis(250),
+            max_interval: Duration::from_secs(2),
+        }
+    }
+}
+
+impl WaitOptions {
+    /// The defaults: 30 s, reads 250 ms apart growing to 2 s.
+    pub fn new() -> Self {
+        WaitOptions::default()
+    }
+
+    /// The whole wait ends by `timeout` after it starts.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Reads start `initial` apart, doubling up to `max`.
+    pub fn interval(mut self, initial: Duration, max: Duration) -> Self {
+        self.initial_interval = initial;
+        self.max_interval = max.max(initial);
+        self
+    }
+}
+
+/// Cancels run `run_id` of session `session_id` through `cancel`, then reads it through
+/// `get` until its status is terminal, and returns the last reply.
+///
+/// At the deadline — not later — it fails with a [`Timeout`](crate::ErrorKind::Timeout)
+/// error of kind [`TimeoutKind::Wait`] that carries the last run seen
+/// ([`Error::last_run`]). [`Client::cancel_and_wait`](crate::Client::cancel_and_wait)
+/// calls it with the client's own services; call it yourself to wait through a stack
+/// of your own.
+pub async fn cancel_and_wait<C, G>(
+    cancel: C,
+    get: G,
+    session_id: impl Into<String>,
+    run_id: impl Into<String>,
+    options: WaitOptions,
+) -> Result<RunResponse, Error>
+where
+    C: Service<CancelRequest, Response = CancelResponse, Error = Error>,
+    G: Service<GetRunRequest, Response = GetRunResponse, Error = Error>,
+{
+    let session_id = session_id.into();
+    let run_id = run_id.into();
+    let read = GetRunRequest::new(session_id.clone(), run_id.clone())?;
+    let cancel_request = CancelRequest::new(session_id, run_id)?;
+    let span = tracing::info_span!(
+        "aily.run.cancel_and_wait",
+        aily.session_id = %read.session_id(),
+        aily.run_id = %read.run_id(),
+        aily.reads = tracing::field::Empty,
+    );
+    wait(cancel, get, cancel_request, read, options)
+        .instrument(span)
+        .await
+}
+
+async fn wait<C, G>(
+    cancel: C,
+    mut get: G,
+    cancel_request: CancelRequest,
+    read: GetRunRequest,
+    options: WaitOptions,
+) -> Result<RunResponse, Error>
+where
+    C: Service<CancelRequest, Response = CancelResponse, Error = Error>,
+    G: Service<GetRunRequest, Response = GetRunResponse, Error = Error>,
+{
+    let deadline = Instant::now() + options.timeout;
+    let timed_out = |last: Option<RunResponse>| Error::wait_timeout(options.timeout, last);
+
+    let mut last = match tokio::time::timeout_at(deadline, cancel.oneshot(cancel_request)).await {
+        Err(_) => return Err(timed_out(None)),
+        Ok(reply) => reply?,
+    };
+    let mut interval = options.initial_interval;
+    let mut reads = 0u32;
+    while !last.run.status.is_terminal() {
+        let wake = Instant::now() + interval;
+        if wake >= deadline {
+            tokio::time::sleep_until(deadline).await;
+            tracing::Span::current().record("aily.reads", reads);
+            return Err(timed_out(Some(last)));
+        }
+        tokio::time::sleep_until(wake).await;
+        reads += 1;
+        let reply = tokio::time::timeout_at(deadline, async {
+            get.ready().await?.call(read.clone()).await
+        })
+        .await;
+        last = match reply {
+            Err(_) => {
+                tracing::Span::current().record("aily.reads", reads);
+                return Err(timed_out(Some(last)));
+            }
+            Ok(reply) => reply?,
+        };
+        tracing::debug!(status = %last.run.status, reads, "read the run");
+        interval = (interval * 2).min(options.max_interval);
+    }
+    tracing::Span::current().record("aily.reads", reads);
+    Ok(last)
+}
+
+impl Error {
+    /// The wait for a terminal status ran out; `last` is the last reply seen.
+    pub(crate) fn wait_timeout(after: Duration, last: Option<RunResponse>) -> Error {
+        let mut err = Error::timeout(TimeoutKind::Wait, after);
+        if let Some(last) = last {
+            err = err.with_log_id(last.log_id.clone());
+            err.set_last_run(last.run);
+        }
+        err
+    }
+}
