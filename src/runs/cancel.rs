@@ -5,15 +5,19 @@ use http::{Method, Request, Response};
 
 use crate::error::Error;
 use crate::request::{AilyRequest, RequestOptions};
-use crate::runs::target::{RunResponse, RunTarget, decode_run};
+use crate::runs::request::{RunOp, RunRequest, RunResponse, decode_run};
 use crate::trace;
 use crate::transport::RequestBody;
 
+/// The cancel operation (marker type of [`CancelRequest`]).
+#[derive(Debug)]
+pub enum Cancel {}
+
+impl RunOp for Cancel {
+    const SUFFIX: &'static str = "/cancel";
+}
+
 /// `POST /open-apis/aily/v1/sessions/:aily_session_id/runs/:run_id/cancel`.
-///
-/// Both IDs are validated when the request is made — before any I/O — and
-/// percent-encoded into the path, so no ID can change the path. Cloning is cheap
-/// (reference counts only), which is what retry needs.
 ///
 /// ```
 /// use aily_client::CancelRequest;
@@ -26,10 +30,7 @@ use crate::transport::RequestBody;
 /// assert!(CancelRequest::new("session_1", "").is_err());
 /// # Ok::<(), aily_client::Error>(())
 /// ```
-#[derive(Clone, Debug)]
-pub struct CancelRequest {
-    target: RunTarget,
-}
+pub type CancelRequest = RunRequest<Cancel>;
 
 /// The reply to a cancel. The run may still say `IN_PROGRESS`: cancellation can be
 /// asynchronous (see [`Client::cancel_and_wait`](crate::Client::cancel_and_wait)).
@@ -37,34 +38,6 @@ pub type CancelResponse = RunResponse;
 
 /// The cancel request's body: the JSON object with no fields (what the Node SDK sends).
 const EMPTY_JSON_OBJECT: &[u8] = b"{}";
-
-impl CancelRequest {
-    /// A request to cancel run `run_id` of session `session_id`.
-    ///
-    /// Fails with [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput), naming the
-    /// field, when an ID is empty, longer than 256 bytes, contains whitespace or a
-    /// control character, or is `.` or `..`.
-    pub fn new(session_id: impl Into<String>, run_id: impl Into<String>) -> Result<Self, Error> {
-        Ok(CancelRequest {
-            target: RunTarget::new(session_id.into(), run_id.into(), "/cancel")?,
-        })
-    }
-
-    /// The session's ID, as given.
-    pub fn session_id(&self) -> &str {
-        self.target.session_id()
-    }
-
-    /// The run's ID, as given.
-    pub fn run_id(&self) -> &str {
-        self.target.run_id()
-    }
-
-    /// The encoded request path.
-    pub fn path(&self) -> &str {
-        self.target.path()
-    }
-}
 
 impl AilyRequest for CancelRequest {
     type Response = CancelResponse;
@@ -75,19 +48,19 @@ impl AilyRequest for CancelRequest {
         "/open-apis/aily/v1/sessions/{aily_session_id}/runs/{run_id}/cancel";
 
     fn options(&self) -> &RequestOptions {
-        &self.target.options
+        &self.options
     }
 
     fn options_mut(&mut self) -> &mut RequestOptions {
-        &mut self.target.options
+        &mut self.options
     }
 
     fn to_http(&self) -> Request<RequestBody> {
-        self.target.to_http(Method::POST, Some(EMPTY_JSON_OBJECT))
+        self.build_http(Method::POST, Some(EMPTY_JSON_OBJECT))
     }
 
     fn path(&self) -> &str {
-        self.target.path()
+        RunRequest::path(self)
     }
 
     fn response_log_id(response: &CancelResponse) -> Option<&str> {

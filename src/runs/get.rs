@@ -5,12 +5,19 @@ use http::{Method, Request, Response};
 
 use crate::error::Error;
 use crate::request::{AilyRequest, RequestOptions};
-use crate::runs::target::{RunResponse, RunTarget, decode_run};
+use crate::runs::request::{RunOp, RunRequest, RunResponse, decode_run};
 use crate::trace;
 use crate::transport::RequestBody;
 
+/// The read operation (marker type of [`GetRunRequest`]).
+#[derive(Debug)]
+pub enum Get {}
+
+impl RunOp for Get {
+    const SUFFIX: &'static str = "";
+}
+
 /// `GET /open-apis/aily/v1/sessions/:aily_session_id/runs/:run_id`: the run as it is now.
-///
 /// IDs are validated and encoded as for [`CancelRequest`](crate::CancelRequest).
 ///
 /// ```
@@ -20,38 +27,10 @@ use crate::transport::RequestBody;
 /// assert_eq!(req.path(), "/open-apis/aily/v1/sessions/session_1/runs/run_1");
 /// # Ok::<(), aily_client::Error>(())
 /// ```
-#[derive(Clone, Debug)]
-pub struct GetRunRequest {
-    target: RunTarget,
-}
+pub type GetRunRequest = RunRequest<Get>;
 
 /// The reply to a read: the run and the log id.
 pub type GetRunResponse = RunResponse;
-
-impl GetRunRequest {
-    /// A request to read run `run_id` of session `session_id`; the IDs are validated as
-    /// for a cancel.
-    pub fn new(session_id: impl Into<String>, run_id: impl Into<String>) -> Result<Self, Error> {
-        Ok(GetRunRequest {
-            target: RunTarget::new(session_id.into(), run_id.into(), "")?,
-        })
-    }
-
-    /// The session's ID, as given.
-    pub fn session_id(&self) -> &str {
-        self.target.session_id()
-    }
-
-    /// The run's ID, as given.
-    pub fn run_id(&self) -> &str {
-        self.target.run_id()
-    }
-
-    /// The encoded request path.
-    pub fn path(&self) -> &str {
-        self.target.path()
-    }
-}
 
 impl AilyRequest for GetRunRequest {
     type Response = GetRunResponse;
@@ -62,19 +41,19 @@ impl AilyRequest for GetRunRequest {
         "/open-apis/aily/v1/sessions/{aily_session_id}/runs/{run_id}";
 
     fn options(&self) -> &RequestOptions {
-        &self.target.options
+        &self.options
     }
 
     fn options_mut(&mut self) -> &mut RequestOptions {
-        &mut self.target.options
+        &mut self.options
     }
 
     fn to_http(&self) -> Request<RequestBody> {
-        self.target.to_http(Method::GET, None)
+        self.build_http(Method::GET, None)
     }
 
     fn path(&self) -> &str {
-        self.target.path()
+        RunRequest::path(self)
     }
 
     fn response_log_id(response: &GetRunResponse) -> Option<&str> {

@@ -4,11 +4,11 @@
 pub mod cancel;
 pub mod get;
 pub mod model;
-mod target;
+mod request;
 pub mod wait;
 
 pub use cancel::{CancelRequest, CancelResponse};
 pub use get::{GetRunRequest, GetRunResponse};
 pub use model::{Run, RunError, RunStatus, Timestamp};
-pub use target::RunResponse;
+pub use request::{RunOp, RunRequest, RunResponse};
 pub use wait::{WaitOptions, cancel_and_wait};

@@ -1,6 +1,11 @@
-//! What every request on one run shares: the validated IDs, the encoded path, the
-//! options, building the HTTP request, and decoding the `{run}` reply.
+//! What every request on one run shares: [`RunRequest`] (the validated IDs, the
+//! encoded path, the options, building the HTTP request) and decoding the `{run}`
+//! reply into a [`RunResponse`]. Each operation is a marker type ([`RunOp`]) with its
+//! own `AilyRequest` impl: [`CancelRequest`](crate::CancelRequest) is
+//! `RunRequest<Cancel>`, [`GetRunRequest`](crate::GetRunRequest) is `RunRequest<Get>`.
 
+use std::fmt;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -17,12 +22,20 @@ use crate::transport::RequestBody;
 
 const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
 
-/// One run of one session, validated and encoded once; cloning is reference counts.
-#[derive(Clone, Debug)]
-pub(crate) struct RunTarget {
+/// An operation on one run: what it appends to `/open-apis/aily/v1/sessions/{s}/runs/{r}`.
+pub trait RunOp: Send + Sync + 'static {
+    /// The path suffix, e.g. `/cancel` (empty for reading the run).
+    const SUFFIX: &'static str;
+}
+
+/// A request on one run of one session: both IDs validated when it is made — before
+/// any I/O — and percent-encoded into the path once, so no ID can change the path.
+/// Cloning is cheap (reference counts only), which is what retry needs.
+pub struct RunRequest<Op> {
     ids: Arc<RunIds>,
     path: PathAndQuery,
     pub(crate) options: RequestOptions,
+    _op: PhantomData<fn() -> Op>,
 }
 
 #[derive(Debug)]
@@ -31,46 +44,78 @@ struct RunIds {
     run_id: String,
 }
 
-impl RunTarget {
-    /// Validates both IDs (the error names the field) and builds
-    /// `/open-apis/aily/v1/sessions/{session}/runs/{run}{suffix}`.
-    pub(crate) fn new(session_id: String, run_id: String, suffix: &str) -> Result<Self, Error> {
+impl<Op> Clone for RunRequest<Op> {
+    fn clone(&self) -> Self {
+        RunRequest {
+            ids: self.ids.clone(),
+            path: self.path.clone(),
+            options: self.options.clone(),
+            _op: PhantomData,
+        }
+    }
+}
+
+impl<Op> fmt::Debug for RunRequest<Op> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunRequest")
+            .field("path", &self.path.as_str())
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+impl<Op: RunOp> RunRequest<Op> {
+    /// A request on run `run_id` of session `session_id`.
+    ///
+    /// Fails with [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput), naming the
+    /// field, when an ID is empty, longer than 256 bytes, contains whitespace or a
+    /// control character, or is `.` or `..`.
+    pub fn new(session_id: impl Into<String>, run_id: impl Into<String>) -> Result<Self, Error> {
+        let session_id = session_id.into();
+        let run_id = run_id.into();
         validate_id("aily_session_id", &session_id)?;
         validate_id("run_id", &run_id)?;
         const PREFIX: &str = "/open-apis/aily/v1/sessions/";
         let mut path = String::with_capacity(
-            PREFIX.len() + 6 + suffix.len() + 3 * (session_id.len() + run_id.len()),
+            PREFIX.len() + 6 + Op::SUFFIX.len() + 3 * (session_id.len() + run_id.len()),
         );
         path.push_str(PREFIX);
         push_encoded_segment(&mut path, &session_id);
         path.push_str("/runs/");
         push_encoded_segment(&mut path, &run_id);
-        path.push_str(suffix);
+        path.push_str(Op::SUFFIX);
         // Every byte is unreserved or a %XX escape, so this always parses.
         let path = PathAndQuery::from_maybe_shared(Bytes::from(path))
             .expect("an encoded path is a valid path-and-query");
-        Ok(RunTarget {
+        Ok(RunRequest {
             ids: Arc::new(RunIds { session_id, run_id }),
             path,
             options: RequestOptions::default(),
+            _op: PhantomData,
         })
     }
+}
 
-    pub(crate) fn session_id(&self) -> &str {
+impl<Op> RunRequest<Op> {
+    /// The session's ID, as given.
+    pub fn session_id(&self) -> &str {
         &self.ids.session_id
     }
 
-    pub(crate) fn run_id(&self) -> &str {
+    /// The run's ID, as given.
+    pub fn run_id(&self) -> &str {
         &self.ids.run_id
     }
 
-    pub(crate) fn path(&self) -> &str {
+    /// The encoded request path.
+    pub fn path(&self) -> &str {
         self.path.as_str()
     }
 
     /// The HTTP request: `method` to the path, `User-Agent`, the options' headers, and,
     /// when given, a JSON body.
-    pub(crate) fn to_http(
+    /// The HTTP request of this run request (see [`AilyRequest::to_http`](crate::AilyRequest::to_http)).
+    pub(crate) fn build_http(
         &self,
         method: Method,
         json_body: Option<&'static [u8]>,
