@@ -6,14 +6,14 @@ use std::time::Duration;
 
 use rustls::pki_types::CertificateDer;
 use tower::util::BoxCloneSyncService;
-use tower::{ServiceBuilder, ServiceExt};
+use tower::{Service, ServiceBuilder, ServiceExt};
 
 use crate::api_call::ApiCallLayer;
 use crate::auth::{
-    AccessToken, AuthLayer, Credentials, CredentialsInner, DEFAULT_REFRESH_MARGIN,
+    AccessToken, Auth, AuthLayer, Credentials, CredentialsInner, DEFAULT_REFRESH_MARGIN,
     TenantTokenSource,
 };
-use crate::error::Error;
+use crate::error::{BoxError, Error};
 use crate::request::AilyRequest;
 use crate::retry::{RetryConfig, RetryPolicy, retry_layer};
 use crate::runs::{
@@ -23,9 +23,12 @@ use crate::runs::{
 use crate::timeout::{DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT, TimeoutLayer};
 use crate::trace::{AttemptSpanLayer, OperationSpanLayer};
 use crate::transport::{
-    BaseUriLayer, BaseUrl, CollectBodyLayer, DEFAULT_MAX_BODY_BYTES, HttpService, TransportConfig,
-    hyper_client,
+    BaseUri, BaseUriLayer, BaseUrl, CollectBody, CollectBodyLayer, DEFAULT_MAX_BODY_BYTES,
+    HttpService, HyperClient, TransportConfig, hyper_client,
 };
+
+/// The HTTP tier of the default client, as its concrete type.
+type DefaultHttp = Auth<BaseUri<CollectBody<HyperClient>>>;
 
 /// A typed service of the default stack, erased: `Clone + Send + Sync`, no worker task.
 pub type AilyService<R> = BoxCloneSyncService<R, <R as AilyRequest>::Response, Error>;
@@ -48,7 +51,7 @@ pub type CancelService = AilyService<CancelRequest>;
 /// ```
 #[derive(Clone)]
 pub struct Client {
-    http: HttpService,
+    http: DefaultHttp,
     settings: Arc<Settings>,
 }
 
@@ -122,7 +125,7 @@ impl Client {
 
     /// Sends any typed request through the default stack.
     pub async fn call<R: AilyRequest>(&self, request: R) -> Result<R::Response, Error> {
-        self.service::<R>().oneshot(request).await
+        self.stack::<R>().oneshot(request).await
     }
 
     /// The cancel-run service of the default stack, for composing into your own tower stack.
@@ -130,7 +133,7 @@ impl Client {
     ///
     /// ```
     /// use aily_client::{CancelRequest, CancelService, Client, Credentials};
-    /// use tower::{ServiceBuilder, ServiceExt};
+    /// use tower::{Service, ServiceBuilder, ServiceExt};
     ///
     /// # fn main() -> Result<(), aily_client::Error> {
     /// let client = Client::builder().credentials(Credentials::tenant_token("t-x")).build()?;
@@ -167,23 +170,35 @@ impl Client {
     /// hyper-util Client          rustls, HTTP/1.1 + HTTP/2 by ALPN, pooled, connect timeout
     /// ```
     pub fn service<R: AilyRequest>(&self) -> AilyService<R> {
+        BoxCloneSyncService::new(self.stack::<R>())
+    }
+
+    /// The default stack for `R`, as its concrete type: the one place it is assembled.
+    /// Nothing here is boxed, so a call through it allocates only what its layers must;
+    /// [`service`](Client::service) erases it for callers who need a nameable type.
+    fn stack<R: AilyRequest>(
+        &self,
+    ) -> impl Service<R, Response = R::Response, Error = Error, Future: Send>
+    + Clone
+    + Send
+    + Sync
+    + 'static {
         let s = &self.settings;
-        let stack = ServiceBuilder::new()
-            .map_err(Error::from_box)
+        ServiceBuilder::new()
+            .map_err(Error::from_box as fn(BoxError) -> Error)
             .layer(OperationSpanLayer::with_level(s.operation_span_level))
             .layer(TimeoutLayer::overall(s.overall_timeout))
             .layer(retry_layer(s.retry.clone()))
             .layer(s.attempt_span.clone())
             .layer(TimeoutLayer::attempt(s.attempt_timeout))
             .layer(ApiCallLayer::new())
-            .service(self.http.clone());
-        BoxCloneSyncService::new(stack)
+            .service(self.http.clone())
     }
 
     /// The HTTP tier of this client (auth, base URI, body collection, connection pool),
     /// to build your own typed stack on.
     pub fn http_service(&self) -> HttpService {
-        self.http.clone()
+        HttpService::new(self.http.clone())
     }
 
     /// The base URL requests go to.
@@ -403,7 +418,7 @@ impl ClientBuilder {
         };
         let http = ServiceBuilder::new().layer(auth).service(unauthenticated);
         Ok(Client {
-            http: HttpService::new(http),
+            http,
             settings: Arc::new(Settings {
                 attempt_span: AttemptSpanLayer::new()
                     .with_level(self.attempt_span_level)
