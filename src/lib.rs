@@ -68,3 +68,8 @@ pub use runs::{
     CancelRequest, CancelResponse, GetRunRequest, GetRunResponse, Run, RunError, RunResponse,
     RunStatus, Timestamp, WaitOptions,
 };
+
+/// The README's Rust examples, compiled as doctests so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
