@@ -51,6 +51,39 @@ pub fn is_token_code(code: i64) -> bool {
     )
 }
 
+/// The envelope's top-level `code`, read cheaply: from the leading `{"code":N` that
+/// Feishu writes first, else by parsing the envelope. `None` when it is not an envelope.
+///
+/// ```
+/// use aily_client::envelope::envelope_code;
+/// assert_eq!(envelope_code(br#"{"code":99991663,"msg":"x"}"#), Some(99991663));
+/// assert_eq!(envelope_code(br#"{"msg":"x","data":{"code":1},"code":0}"#), Some(0));
+/// assert_eq!(envelope_code(b"<html>"), None);
+/// ```
+pub fn envelope_code(body: &[u8]) -> Option<i64> {
+    const LEAD: &[u8] = br#"{"code":"#;
+    if let Some(rest) = body.strip_prefix(LEAD) {
+        let digits = rest
+            .iter()
+            .take_while(|b| b.is_ascii_digit() || **b == b'-')
+            .count();
+        let after = rest.get(digits).copied();
+        if digits > 0 && matches!(after, Some(b',' | b'}')) {
+            if let Some(code) = std::str::from_utf8(&rest[..digits])
+                .ok()
+                .and_then(|s| s.parse().ok())
+            {
+                return Some(code);
+            }
+        }
+    }
+    #[derive(Deserialize)]
+    struct Code {
+        code: i64,
+    }
+    serde_json::from_slice::<Code>(body).ok().map(|c| c.code)
+}
+
 /// The `{code, msg, data, error}` envelope of every Feishu OpenAPI reply.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 pub struct Envelope<T> {

@@ -204,6 +204,24 @@ async fn a_persistent_token_invalid_reply_is_an_auth_error_after_two_attempts() 
 }
 
 #[tokio::test]
+async fn on_a_warm_cache_a_token_invalid_reply_is_also_replayed_exactly_once() {
+    let fake = fake_with_app().await;
+    let client = app_client(&fake);
+    client.cancel_run("s", "r").await.unwrap(); // warm
+    fake.clear_requests();
+    fake.push_fault(Route::CancelRun, Fault::TokenInvalid, Times::Once);
+    client.cancel_run("s", "r").await.unwrap();
+    assert_eq!(fake.request_count(Route::CancelRun), 2);
+    assert_eq!(fake.request_count(Route::TenantToken), 1);
+
+    fake.clear_requests();
+    fake.push_fault(Route::CancelRun, Fault::TokenInvalid, Times::Always);
+    let err = client.cancel_run("s", "r").await.unwrap_err();
+    assert_eq!((err.kind(), err.code()), (ErrorKind::Auth, Some(99991663)));
+    assert_eq!(fake.request_count(Route::CancelRun), 2, "never loops");
+}
+
+#[tokio::test]
 async fn a_revoked_token_is_replaced_by_a_new_one() {
     let fake = fake_with_app().await;
     let client = app_client(&fake);

@@ -13,13 +13,12 @@ mod token;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use http::header::AUTHORIZATION;
 use http::{Request, Response};
 use pin_project_lite::pin_project;
-use serde::Deserialize;
 use tower::{Layer, Service};
 
 pub use tenant::{
@@ -28,7 +27,7 @@ pub use tenant::{
 pub(crate) use token::CredentialsInner;
 pub use token::{AccessToken, Credentials, SecretString, TokenFuture, TokenKind, TokenSource};
 
-use crate::envelope::is_token_code;
+use crate::envelope::{envelope_code, is_token_code};
 use crate::error::BoxError;
 use crate::transport::RequestBody;
 
@@ -112,38 +111,93 @@ where
 {
     type Response = Response<Bytes>;
     type Error = BoxError;
-    type Future = AuthFuture<S::Future>;
+    type Future = AuthFuture<S, S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
     fn call(&mut self, mut req: Request<RequestBody>) -> Self::Future {
-        match &self.tokens {
+        let source = match &self.tokens {
             Tokens::Fixed(token) => {
                 req.headers_mut()
                     .insert(AUTHORIZATION, token.header_value().clone());
-                AuthFuture {
+                return AuthFuture {
                     state: AuthState::Fixed {
-                        inner: self.inner.call(req),
+                        future: self.inner.call(req),
                     },
-                }
+                };
             }
-            Tokens::Source(source) => {
-                // The ready service goes into the future; a fresh clone stays behind.
-                let clone = self.inner.clone();
-                let inner = std::mem::replace(&mut self.inner, clone);
+            Tokens::Source(source) => source.clone(),
+        };
+        // The ready service goes into the future; a fresh clone stays behind.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        match source.cached() {
+            // Warm: send now, keeping what a replay would need.
+            Some(token) => {
+                let replay = copy_request(&req);
+                req.headers_mut()
+                    .insert(AUTHORIZATION, token.header_value().clone());
                 AuthFuture {
-                    state: AuthState::Source {
-                        inner: Box::pin(call_with_source(inner, source.clone(), req)),
+                    state: AuthState::Sent {
+                        future: inner.call(req),
+                        replay: Some(Replay {
+                            inner,
+                            source,
+                            token,
+                            request: replay,
+                        }),
                     },
                 }
             }
+            // Cold: the token must be awaited first.
+            None => AuthFuture {
+                state: AuthState::Slow {
+                    future: Box::pin(fetch_then_send(inner, source, req)),
+                },
+            },
         }
     }
 }
 
-async fn call_with_source<S>(
+/// What replaying a request with a fresh token needs.
+struct Replay<S> {
+    inner: S,
+    source: Arc<dyn TokenSource>,
+    token: AccessToken,
+    request: Request<RequestBody>,
+}
+
+impl<S> Replay<S>
+where
+    S: Service<Request<RequestBody>, Response = Response<Bytes>> + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+{
+    /// After a reply: the reply itself, or — if it rejects the token and the source has
+    /// a fresher one — the replay, once.
+    fn after(
+        self,
+        response: Response<Bytes>,
+    ) -> Result<Response<Bytes>, BoxFuture<Result<Response<Bytes>, BoxError>>> {
+        if !rejects_token(&response) || !self.source.invalidate(&self.token) {
+            return Ok(response);
+        }
+        Err(Box::pin(async move {
+            let Replay {
+                mut inner,
+                source,
+                request,
+                ..
+            } = self;
+            let fresh = source.token().await?;
+            send(&mut inner, request, &fresh).await
+        }))
+    }
+}
+
+async fn fetch_then_send<S>(
     mut inner: S,
     source: Arc<dyn TokenSource>,
     req: Request<RequestBody>,
@@ -160,12 +214,10 @@ where
         return Ok(response);
     }
     let fresh = source.token().await?;
-    tower::ServiceExt::ready(&mut inner)
-        .await
-        .map_err(Into::into)?;
     send(&mut inner, replay, &fresh).await
 }
 
+/// Readies `inner` and sends `req` with `token`.
 async fn send<S>(
     inner: &mut S,
     mut req: Request<RequestBody>,
@@ -177,6 +229,9 @@ where
 {
     req.headers_mut()
         .insert(AUTHORIZATION, token.header_value().clone());
+    tower::ServiceExt::ready(&mut *inner)
+        .await
+        .map_err(Into::into)?;
     inner.call(req).await.map_err(Into::into)
 }
 
@@ -191,41 +246,55 @@ fn copy_request(req: &Request<RequestBody>) -> Request<RequestBody> {
 
 /// True when the reply's envelope says the token is invalid or expired.
 fn rejects_token(response: &Response<Bytes>) -> bool {
-    #[derive(Deserialize)]
-    struct Code {
-        code: i64,
-    }
-    serde_json::from_slice::<Code>(response.body()).is_ok_and(|c| is_token_code(c.code))
+    envelope_code(response.body()).is_some_and(is_token_code)
 }
 
 pin_project! {
-    /// The future of [`Auth`]: the inner future as it is for a fixed token, a boxed one
-    /// for a token source (which must await the token, and may replay).
-    pub struct AuthFuture<F> {
+    /// The future of [`Auth`]. A fixed token forwards the inner future as it is; a
+    /// source's cached token sends at once and keeps what a replay needs; only a token
+    /// that must be awaited, or a replay, is boxed.
+    pub struct AuthFuture<S, F> {
         #[pin]
-        state: AuthState<F>,
+        state: AuthState<S, F>,
     }
 }
 
 pin_project! {
     #[project = AuthStateProj]
-    enum AuthState<F> {
-        Fixed { #[pin] inner: F },
-        Source { inner: BoxFuture<Result<Response<Bytes>, BoxError>> },
+    enum AuthState<S, F> {
+        Fixed { #[pin] future: F },
+        Sent { #[pin] future: F, replay: Option<Replay<S>> },
+        Slow { future: BoxFuture<Result<Response<Bytes>, BoxError>> },
     }
 }
 
-impl<F, E> Future for AuthFuture<F>
+impl<S, F, E> Future for AuthFuture<S, F>
 where
     F: Future<Output = Result<Response<Bytes>, E>>,
     E: Into<BoxError>,
+    S: Service<Request<RequestBody>, Response = Response<Bytes>> + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
 {
     type Output = Result<Response<Bytes>, BoxError>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().state.project() {
-            AuthStateProj::Fixed { inner } => inner.poll(cx).map_err(Into::into),
-            AuthStateProj::Source { inner } => inner.as_mut().poll(cx),
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            let mut this = self.as_mut().project();
+            match this.state.as_mut().project() {
+                AuthStateProj::Fixed { future } => return future.poll(cx).map_err(Into::into),
+                AuthStateProj::Slow { future } => return future.as_mut().poll(cx),
+                AuthStateProj::Sent { future, replay } => {
+                    let response = ready!(future.poll(cx)).map_err(Into::into)?;
+                    let Some(replay) = replay.take() else {
+                        return Poll::Ready(Ok(response));
+                    };
+                    match replay.after(response) {
+                        Ok(response) => return Poll::Ready(Ok(response)),
+                        Err(future) => this.state.set(AuthState::Slow { future }),
+                    }
+                }
+            }
         }
     }
 }

@@ -174,6 +174,12 @@ pub trait TokenSource: fmt::Debug + Send + Sync + 'static {
     /// The token to send now.
     fn token(&self) -> TokenFuture<'_>;
 
+    /// The token to send now, if it is at hand without waiting (a warm cache): lets the
+    /// auth layer skip awaiting [`token`](TokenSource::token). The default says never.
+    fn cached(&self) -> Option<AccessToken> {
+        None
+    }
+
     /// Called when the server rejected `token` as invalid or expired. Return `true` if
     /// a fresh token is now available, so the call may be replayed once with it; the
     /// default says no fresher token can be had.
