@@ -302,3 +302,45 @@ async fn cancel_wait_prints_the_final_run() {
     .await;
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[tokio::test]
+async fn app_credentials_from_the_environment_work() {
+    let fake = FakeAily::start().await.unwrap();
+    fake.add_app("cli_from_env", "env-secret");
+    fake.add_run("session_1", "run_1");
+    let base = fake.base_url();
+    let out = aily(
+        &["cancel", "session_1", "run_1", "--base-url", &base],
+        &[
+            ("FEISHU_APP_ID", "cli_from_env"),
+            ("FEISHU_APP_SECRET", "env-secret"),
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(fake.request_count(Route::TenantToken), 1);
+    assert_eq!(fake.request_count(Route::CancelRun), 1);
+
+    // A wrong secret: exit 1, the endpoint's code, the secret never echoed.
+    let out = aily(
+        &["cancel", "session_1", "run_1", "--base-url", &base],
+        &[
+            ("FEISHU_APP_ID", "cli_from_env"),
+            ("FEISHU_APP_SECRET", "not-the-env-secret"),
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("10014"), "{stderr}");
+    assert!(!stderr.contains("not-the-env-secret"));
+    assert_eq!(fake.request_count(Route::CancelRun), 1, "no cancel sent");
+
+    // Only one of the pair: a usage error.
+    let out = aily(
+        &["cancel", "session_1", "run_1", "--base-url", &base],
+        &[("FEISHU_APP_ID", "cli_from_env")],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+}
