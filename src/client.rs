@@ -1,9 +1,13 @@
 //! [`Client`] and [`ClientBuilder`]: the one place where the default stack is assembled.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use pin_project_lite::pin_project;
 use rustls::pki_types::CertificateDer;
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceBuilder, ServiceExt};
@@ -24,11 +28,11 @@ use crate::timeout::{DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT, TimeoutLa
 use crate::trace::{AttemptSpanLayer, OperationSpanLayer};
 use crate::transport::{
     BaseUri, BaseUriLayer, BaseUrl, CollectBody, CollectBodyLayer, DEFAULT_MAX_BODY_BYTES,
-    HttpService, HyperClient, TransportConfig, hyper_client,
+    HttpService, SharedClient, TransportConfig, hyper_client,
 };
 
 /// The HTTP tier of the default client, as its concrete type.
-type DefaultHttp = Auth<BaseUri<CollectBody<HyperClient>>>;
+type DefaultHttp = Auth<BaseUri<CollectBody<SharedClient>>>;
 
 /// A typed service of the default stack, erased: `Clone + Send + Sync`, no worker task.
 pub type AilyService<R> = BoxCloneSyncService<R, <R as AilyRequest>::Response, Error>;
@@ -76,21 +80,24 @@ impl Client {
     ///
     /// The IDs are validated first; an invalid one fails with
     /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) and nothing is sent.
-    pub async fn cancel_run(
+    ///
+    /// The returned future owns what it needs (it does not borrow the client), so it
+    /// can be spawned.
+    pub fn cancel_run(
         &self,
-        session_id: impl Into<String>,
-        run_id: impl Into<String>,
-    ) -> Result<CancelResponse, Error> {
-        self.call(CancelRequest::new(session_id, run_id)?).await
+        session_id: impl AsRef<str>,
+        run_id: impl AsRef<str>,
+    ) -> impl Future<Output = Result<CancelResponse, Error>> + Send + 'static {
+        self.call_checked(CancelRequest::new(session_id, run_id))
     }
 
     /// Reads run `run_id` of session `session_id`: its status now.
-    pub async fn get_run(
+    pub fn get_run(
         &self,
-        session_id: impl Into<String>,
-        run_id: impl Into<String>,
-    ) -> Result<GetRunResponse, Error> {
-        self.call(GetRunRequest::new(session_id, run_id)?).await
+        session_id: impl AsRef<str>,
+        run_id: impl AsRef<str>,
+    ) -> impl Future<Output = Result<GetRunResponse, Error>> + Send + 'static {
+        self.call_checked(GetRunRequest::new(session_id, run_id))
     }
 
     /// Cancels the run, then reads it until its status is terminal (`CANCELLED`,
@@ -109,8 +116,8 @@ impl Client {
     /// ```
     pub async fn cancel_and_wait(
         &self,
-        session_id: impl Into<String>,
-        run_id: impl Into<String>,
+        session_id: impl AsRef<str>,
+        run_id: impl AsRef<str>,
         options: WaitOptions,
     ) -> Result<RunResponse, Error> {
         cancel_and_wait(
@@ -124,8 +131,25 @@ impl Client {
     }
 
     /// Sends any typed request through the default stack.
-    pub async fn call<R: AilyRequest>(&self, request: R) -> Result<R::Response, Error> {
-        self.stack::<R>().oneshot(request).await
+    pub fn call<R: AilyRequest>(
+        &self,
+        request: R,
+    ) -> impl Future<Output = Result<R::Response, Error>> + Send + 'static {
+        self.stack::<R>().oneshot(request)
+    }
+
+    /// A call of a request that may have failed validation: the error at once, or the
+    /// call. No `async` frame around the stack's future, so nothing is copied twice.
+    fn call_checked<R: AilyRequest>(
+        &self,
+        request: Result<R, Error>,
+    ) -> CallFuture<impl Future<Output = Result<R::Response, Error>> + Send + 'static> {
+        match request {
+            Ok(request) => CallFuture::Call {
+                future: self.call(request),
+            },
+            Err(error) => CallFuture::Invalid { error: Some(error) },
+        }
     }
 
     /// The cancel-run service of the default stack, for composing into your own tower stack.
@@ -158,10 +182,10 @@ impl Client {
     /// ```text
     /// map_err(Error::from_box)   one crate Error at the edge
     /// OperationSpanLayer         one span per call: aily.run.cancel
-    /// TimeoutLayer::overall      the whole call; sets the deadline retry must respect
+    /// TimeoutLayer::deadline     the whole call: sets the deadline the layers below keep
     /// RetryLayer(RetryPolicy)    tower::retry; budget shared by all clones of the client
     /// AttemptSpanLayer           one span per attempt: POST /open-apis/…/cancel
-    /// TimeoutLayer::attempt      one attempt: token, send, whole body
+    /// TimeoutLayer::attempt      one attempt: token, send, whole body; never past the deadline
     /// ApiCallLayer               R -> http::Request; reply -> R::Response | Error
     /// ── HTTP tier ──
     /// AuthLayer                  Authorization: Bearer <token> (sensitive)
@@ -187,7 +211,7 @@ impl Client {
         ServiceBuilder::new()
             .map_err(Error::from_box as fn(BoxError) -> Error)
             .layer(OperationSpanLayer::with_level(s.operation_span_level))
-            .layer(TimeoutLayer::overall(s.overall_timeout))
+            .layer(TimeoutLayer::deadline(s.overall_timeout))
             .layer(retry_layer(s.retry.clone()))
             .layer(s.attempt_span.clone())
             .layer(TimeoutLayer::attempt(s.attempt_timeout))
@@ -204,6 +228,31 @@ impl Client {
     /// The base URL requests go to.
     pub fn base_url(&self) -> &BaseUrl {
         &self.settings.base_url
+    }
+}
+
+pin_project! {
+    /// The future of [`Client::cancel_run`] and [`Client::get_run`].
+    #[project = CallFutureProj]
+    enum CallFuture<F> {
+        Invalid { error: Option<Error> },
+        Call { #[pin] future: F },
+    }
+}
+
+impl<F, T> Future for CallFuture<F>
+where
+    F: Future<Output = Result<T, Error>>,
+{
+    type Output = Result<T, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            CallFutureProj::Call { future } => future.poll(cx),
+            CallFutureProj::Invalid { error } => Poll::Ready(Err(error
+                .take()
+                .expect("a CallFuture is not polled after it is ready"))),
+        }
     }
 }
 
@@ -397,7 +446,7 @@ impl ClientBuilder {
         let unauthenticated = ServiceBuilder::new()
             .layer(BaseUriLayer::new(base_url.clone()))
             .layer(CollectBodyLayer::new(self.max_body_bytes))
-            .service(hyper_client(&transport)?);
+            .service(SharedClient::new(hyper_client(&transport)?));
         let auth = match credentials.0 {
             CredentialsInner::Token { kind, token } => {
                 AuthLayer::fixed(AccessToken::new(kind, token.expose())?)

@@ -226,7 +226,7 @@ pub(crate) fn decode<T: DeserializeOwned>(
     let status = response.status();
     let headers = response.headers();
     let header_log_id = log_id_header(headers);
-    match serde_json::from_slice::<Envelope<T>>(response.body()) {
+    match serde_json::from_slice::<Reply<'_, T>>(response.body()) {
         Ok(env) if env.code == 0 => match env.data {
             Some(data) => Ok((data, header_log_id)),
             None => Err(
@@ -240,7 +240,7 @@ pub(crate) fn decode<T: DeserializeOwned>(
             headers,
             header_log_id,
             env.code,
-            env.msg,
+            env.msg.into_owned(),
             env.error,
         )),
         Err(data_err) => {
@@ -265,6 +265,19 @@ pub(crate) fn decode<T: DeserializeOwned>(
             }
         }
     }
+}
+
+/// The envelope as [`decode`] reads it: like [`Envelope`], but `msg` borrows from the
+/// body when it can, so a success costs no allocation for a message nobody reads.
+#[derive(Deserialize)]
+struct Reply<'a, T> {
+    code: i64,
+    #[serde(default, borrow)]
+    msg: std::borrow::Cow<'a, str>,
+    #[serde(default = "none")]
+    data: Option<T>,
+    #[serde(default)]
+    error: Option<ErrorDetail>,
 }
 
 /// The error for a reply that is not JSON of the expected shape at all: an HTTP error

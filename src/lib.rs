@@ -23,10 +23,10 @@
 //! typed tier   Service<R: AilyRequest>  (CancelRequest is small and Clone)
 //!   map_err(Error::from_box)   one crate Error at the edge
 //!   OperationSpanLayer         one span per call: aily.run.cancel
-//!   TimeoutLayer::overall      the whole call (30 s); sets the deadline retry respects
+//!   TimeoutLayer::deadline     the whole call (30 s): sets the deadline the layers below keep
 //!   RetryLayer(RetryPolicy)    tower::retry; connect/5xx/timeouts/rate limits; shared budget
 //!   AttemptSpanLayer           one span per attempt: POST /open-apis/…/cancel
-//!   TimeoutLayer::attempt      one attempt: token, send, whole body (10 s)
+//!   TimeoutLayer::attempt      one attempt: token, send, whole body (10 s); never past the deadline
 //!   ApiCallLayer               R -> http::Request; envelope -> R::Response | Error
 //! http tier    Service<http::Request<Full<Bytes>>, Response = http::Response<Bytes>>
 //!   AuthLayer                  Authorization: Bearer <token> (sensitive)

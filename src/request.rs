@@ -135,8 +135,9 @@ pub struct RequestOptions {
     attempt_timeout: Option<Duration>,
     max_attempts: Option<u32>,
     idempotent: Option<bool>,
-    /// Set by the overall timeout layer, read by the retry policy: no wait may reach past it.
-    deadline: Option<tokio::time::Instant>,
+    /// Set by the overall timeout layer (with the overall timeout it comes from), read
+    /// by the attempt timeout and the retry policy: no wait may reach past it.
+    deadline: Option<(tokio::time::Instant, Duration)>,
     /// 0 for the first attempt; set by the retry policy before each retry.
     attempt: u32,
 }
@@ -201,13 +202,14 @@ impl RequestOptions {
         self.attempt
     }
 
-    /// The instant the overall timeout fires, once the overall timeout layer has seen the request.
-    pub fn deadline(&self) -> Option<tokio::time::Instant> {
+    /// The instant the overall timeout fires and the overall timeout it comes from,
+    /// once the overall timeout layer has seen the request.
+    pub fn deadline(&self) -> Option<(tokio::time::Instant, Duration)> {
         self.deadline
     }
 
-    pub(crate) fn set_deadline(&mut self, deadline: tokio::time::Instant) {
-        self.deadline = Some(deadline);
+    pub(crate) fn set_deadline(&mut self, deadline: tokio::time::Instant, overall: Duration) {
+        self.deadline = Some((deadline, overall));
     }
 
     pub(crate) fn set_attempt(&mut self, attempt: u32) {
@@ -273,6 +275,18 @@ pub fn validate_id(field: &str, value: &str) -> Result<(), Error> {
     Err(Error::invalid_input(format!("invalid {field}: {problem}")))
 }
 
+/// The length of `segment` once [`push_encoded_segment`] has encoded it.
+pub(crate) fn encoded_len(segment: &str) -> usize {
+    segment
+        .bytes()
+        .map(|b| if is_unreserved(b) { 1 } else { 3 })
+        .sum()
+}
+
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
 /// Appends `segment` to `out`, percent-encoding every byte but the URI's unreserved
 /// characters (`A-Z a-z 0-9 - . _ ~`), so a segment can never add a `/`, `?` or `#`.
 ///
@@ -284,7 +298,7 @@ pub fn validate_id(field: &str, value: &str) -> Result<(), Error> {
 pub fn push_encoded_segment(out: &mut String, segment: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &b in segment.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+        if is_unreserved(b) {
             out.push(b as char);
         } else {
             out.push('%');

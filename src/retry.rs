@@ -224,7 +224,7 @@ impl RetryPolicy {
         }
         if options
             .deadline()
-            .is_some_and(|deadline| Instant::now() + delay >= deadline)
+            .is_some_and(|(deadline, _)| Instant::now() + delay >= deadline)
         {
             // Never sleep past the overall deadline: fail now with this error.
             return None;
@@ -303,12 +303,14 @@ fn is_tls_failure(err: &(dyn std::error::Error + 'static)) -> bool {
         if e.is::<rustls::Error>() {
             return true;
         }
-        if let Some(io) = e.downcast_ref::<std::io::Error>()
-            && io
-                .get_ref()
-                .is_some_and(|inner| inner.is::<rustls::Error>())
-        {
-            return true;
+        // hyper-rustls wraps tokio-rustls's io::Error in another one: look through every level.
+        let mut io = e.downcast_ref::<std::io::Error>();
+        while let Some(outer) = io {
+            let inner = outer.get_ref();
+            if inner.is_some_and(|inner| inner.is::<rustls::Error>()) {
+                return true;
+            }
+            io = inner.and_then(|inner| inner.downcast_ref::<std::io::Error>());
         }
         cur = e.source();
     }

@@ -3,6 +3,14 @@
 //! Unlike `tower::timeout`, the error says which timeout fired
 //! ([`TimeoutKind`]), and a request may override the duration
 //! ([`AilyRequest::with_attempt_timeout`], [`AilyRequest::with_overall_timeout`]).
+//!
+//! The overall layer writes the call's deadline into the request's options; the
+//! attempt layer below it never waits past that deadline (when the deadline comes
+//! first, its error is the overall timeout), and the retry policy never sleeps past
+//! it. So in the default stack one timer per attempt bounds the whole call:
+//! [`TimeoutLayer::deadline`] sets the deadline without a timer of its own.
+//! [`TimeoutLayer::overall`] also arms its own timer, for stacks whose inner layers
+//! do not honour the deadline.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,7 +18,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use pin_project_lite::pin_project;
-use tokio::time::Sleep;
+use tokio::time::{Instant, Sleep};
 use tower::{Layer, Service};
 
 use crate::error::{BoxError, Error, TimeoutKind};
@@ -41,23 +49,68 @@ pub const DEFAULT_OVERALL_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Clone, Copy, Debug)]
 pub struct TimeoutLayer {
     duration: Duration,
-    kind: TimeoutKind,
+    mode: Mode,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// Sets the deadline and arms a timer for it.
+    Overall,
+    /// Sets the deadline; the layers below enforce it.
+    Deadline,
+    /// Arms a timer for one attempt, never past the deadline.
+    Attempt,
 }
 
 impl TimeoutLayer {
-    /// The bound on the whole call.
+    /// The bound on the whole call: sets the deadline the layers below respect, and
+    /// arms a timer that fails the call when it passes, whatever the layers below do.
     pub fn overall(duration: Duration) -> Self {
         TimeoutLayer {
             duration,
-            kind: TimeoutKind::Overall,
+            mode: Mode::Overall,
         }
     }
 
-    /// The bound on one attempt.
+    /// The bound on the whole call, enforced by the layers below: sets the deadline
+    /// and arms no timer. Use it only over a [`TimeoutLayer::attempt`] (which never
+    /// waits past the deadline, failing with [`TimeoutKind::Overall`] when it is the
+    /// deadline that passes) and a retry policy that never sleeps past it
+    /// ([`RetryPolicy`](crate::retry::RetryPolicy)), as the default stack does: then
+    /// each attempt costs one timer, not two.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use aily_client::timeout::TimeoutLayer;
+    /// use aily_client::{CancelRequest, Error, TimeoutKind};
+    /// use tower::{ServiceBuilder, ServiceExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let never = tower::service_fn(|_req: CancelRequest| std::future::pending::<Result<(), aily_client::BoxError>>());
+    /// let svc = ServiceBuilder::new()
+    ///     .layer(TimeoutLayer::deadline(Duration::from_secs(2)))
+    ///     .layer(TimeoutLayer::attempt(Duration::from_secs(10)))
+    ///     .service(never);
+    /// let started = tokio::time::Instant::now();
+    /// let err = svc.oneshot(CancelRequest::new("s", "r").unwrap()).await.unwrap_err();
+    /// assert_eq!(Error::from_box(err).timeout_kind(), Some(TimeoutKind::Overall));
+    /// assert_eq!(started.elapsed(), Duration::from_secs(2));
+    /// # }
+    /// ```
+    pub fn deadline(duration: Duration) -> Self {
+        TimeoutLayer {
+            duration,
+            mode: Mode::Deadline,
+        }
+    }
+
+    /// The bound on one attempt. When the request carries an overall deadline that
+    /// comes first, the attempt ends there instead, with an overall-timeout error.
     pub fn attempt(duration: Duration) -> Self {
         TimeoutLayer {
             duration,
-            kind: TimeoutKind::Attempt,
+            mode: Mode::Attempt,
         }
     }
 }
@@ -68,7 +121,7 @@ impl<S> Layer<S> for TimeoutLayer {
         Timeout {
             inner,
             duration: self.duration,
-            kind: self.kind,
+            mode: self.mode,
         }
     }
 }
@@ -78,7 +131,7 @@ impl<S> Layer<S> for TimeoutLayer {
 pub struct Timeout<S> {
     inner: S,
     duration: Duration,
-    kind: TimeoutKind,
+    mode: Mode,
 }
 
 impl<S, R> Service<R> for Timeout<S>
@@ -97,22 +150,42 @@ where
 
     fn call(&mut self, mut req: R) -> Self::Future {
         let options = req.options();
-        let duration = match self.kind {
-            TimeoutKind::Overall => options.overall_timeout(),
-            _ => options.attempt_timeout(),
-        }
-        .unwrap_or(self.duration);
-        if self.kind == TimeoutKind::Overall {
-            // Tell the layers below (retry) when the call must be over.
-            let deadline = tokio::time::Instant::now() + duration;
-            req.options_mut().set_deadline(deadline);
-        }
+        let now = Instant::now();
+        let (timer, kind, duration) = if self.mode == Mode::Attempt {
+            let attempt = options.attempt_timeout().unwrap_or(self.duration);
+            match options.deadline() {
+                // The overall deadline comes first: end the attempt there.
+                Some((deadline, overall)) if deadline <= now + attempt => {
+                    (Some(deadline), TimeoutKind::Overall, overall)
+                }
+                _ => (Some(now + attempt), TimeoutKind::Attempt, attempt),
+            }
+        } else {
+            let overall = options.overall_timeout().unwrap_or(self.duration);
+            // Tell the layers below (attempt timeout, retry) when the call must be over.
+            req.options_mut().set_deadline(now + overall, overall);
+            let timer = (self.mode == Mode::Overall).then_some(now + overall);
+            (timer, TimeoutKind::Overall, overall)
+        };
         TimeoutFuture {
             inner: self.inner.call(req),
-            sleep: tokio::time::sleep(duration),
+            timer: match timer {
+                Some(at) => Timer::Armed {
+                    sleep: tokio::time::sleep_until(at),
+                },
+                None => Timer::Unarmed,
+            },
             duration,
-            kind: self.kind,
+            kind,
         }
+    }
+}
+
+pin_project! {
+    #[project = TimerProj]
+    enum Timer {
+        Armed { #[pin] sleep: Sleep },
+        Unarmed,
     }
 }
 
@@ -122,7 +195,7 @@ pin_project! {
         #[pin]
         inner: F,
         #[pin]
-        sleep: Sleep,
+        timer: Timer,
         duration: Duration,
         kind: TimeoutKind,
     }
@@ -140,9 +213,14 @@ where
         if let Poll::Ready(out) = this.inner.poll(cx) {
             return Poll::Ready(out.map_err(Into::into));
         }
-        match this.sleep.poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(Error::timeout(*this.kind, *this.duration).into())),
-            Poll::Pending => Poll::Pending,
+        match this.timer.project() {
+            TimerProj::Armed { sleep } => match sleep.poll(cx) {
+                Poll::Ready(()) => {
+                    Poll::Ready(Err(Error::timeout(*this.kind, *this.duration).into()))
+                }
+                Poll::Pending => Poll::Pending,
+            },
+            TimerProj::Unarmed => Poll::Pending,
         }
     }
 }

@@ -172,7 +172,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
 
 async fn cancel(args: CancelArgs) -> Result<(), Failure> {
     // Validate the input before anything else: an invalid ID sends nothing.
-    let request = CancelRequest::new(args.session_id.clone(), args.run_id.clone())?;
+    let request = CancelRequest::new(&args.session_id, &args.run_id)?;
     let client = client(&args.connection)?;
     let limit = args.connection.timeout;
     let reply = if args.wait {

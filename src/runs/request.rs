@@ -6,7 +6,6 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, USER_AGENT as USER_AGENT_HEADER};
@@ -16,7 +15,7 @@ use serde::Deserialize;
 
 use crate::envelope;
 use crate::error::Error;
-use crate::request::{RequestOptions, USER_AGENT, push_encoded_segment, validate_id};
+use crate::request::{RequestOptions, USER_AGENT, encoded_len, push_encoded_segment, validate_id};
 use crate::runs::model::Run;
 use crate::transport::RequestBody;
 
@@ -30,25 +29,25 @@ pub trait RunOp: Send + Sync + 'static {
 
 /// A request on one run of one session: both IDs validated when it is made — before
 /// any I/O — and percent-encoded into the path once, so no ID can change the path.
-/// Cloning is cheap (reference counts only), which is what retry needs.
+/// The path and both IDs share one buffer, so making a request allocates it and
+/// cloning one (which retry needs) only counts references.
 pub struct RunRequest<Op> {
-    ids: Arc<RunIds>,
+    /// The encoded path, then the session ID, then the run ID, as given.
+    buf: Bytes,
+    /// The first part of `buf`, parsed once.
     path: PathAndQuery,
+    /// Where the run ID starts in `buf` (the session ID starts where the path ends).
+    run_id_at: usize,
     pub(crate) options: RequestOptions,
     _op: PhantomData<fn() -> Op>,
-}
-
-#[derive(Debug)]
-struct RunIds {
-    session_id: String,
-    run_id: String,
 }
 
 impl<Op> Clone for RunRequest<Op> {
     fn clone(&self) -> Self {
         RunRequest {
-            ids: self.ids.clone(),
+            buf: self.buf.clone(),
             path: self.path.clone(),
+            run_id_at: self.run_id_at,
             options: self.options.clone(),
             _op: PhantomData,
         }
@@ -70,26 +69,34 @@ impl<Op: RunOp> RunRequest<Op> {
     /// Fails with [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput), naming the
     /// field, when an ID is empty, longer than 256 bytes, contains whitespace or a
     /// control character, or is `.` or `..`.
-    pub fn new(session_id: impl Into<String>, run_id: impl Into<String>) -> Result<Self, Error> {
-        let session_id = session_id.into();
-        let run_id = run_id.into();
-        validate_id("aily_session_id", &session_id)?;
-        validate_id("run_id", &run_id)?;
+    pub fn new(session_id: impl AsRef<str>, run_id: impl AsRef<str>) -> Result<Self, Error> {
+        let (session_id, run_id) = (session_id.as_ref(), run_id.as_ref());
+        validate_id("aily_session_id", session_id)?;
+        validate_id("run_id", run_id)?;
         const PREFIX: &str = "/open-apis/aily/v1/sessions/";
-        let mut path = String::with_capacity(
-            PREFIX.len() + 6 + Op::SUFFIX.len() + 3 * (session_id.len() + run_id.len()),
-        );
-        path.push_str(PREFIX);
-        push_encoded_segment(&mut path, &session_id);
-        path.push_str("/runs/");
-        push_encoded_segment(&mut path, &run_id);
-        path.push_str(Op::SUFFIX);
-        // Every byte is unreserved or a %XX escape, so this always parses.
-        let path = PathAndQuery::from_maybe_shared(Bytes::from(path))
+        const RUNS: &str = "/runs/";
+        let path_len = PREFIX.len()
+            + encoded_len(session_id)
+            + RUNS.len()
+            + encoded_len(run_id)
+            + Op::SUFFIX.len();
+        let mut buf = String::with_capacity(path_len + session_id.len() + run_id.len());
+        buf.push_str(PREFIX);
+        push_encoded_segment(&mut buf, session_id);
+        buf.push_str(RUNS);
+        push_encoded_segment(&mut buf, run_id);
+        buf.push_str(Op::SUFFIX);
+        debug_assert_eq!(buf.len(), path_len);
+        buf.push_str(session_id);
+        buf.push_str(run_id);
+        let buf = Bytes::from(buf);
+        // Every byte of the path is unreserved or a %XX escape, so this always parses.
+        let path = PathAndQuery::from_maybe_shared(buf.slice(..path_len))
             .expect("an encoded path is a valid path-and-query");
         Ok(RunRequest {
-            ids: Arc::new(RunIds { session_id, run_id }),
+            buf,
             path,
+            run_id_at: path_len + session_id.len(),
             options: RequestOptions::default(),
             _op: PhantomData,
         })
@@ -99,12 +106,17 @@ impl<Op: RunOp> RunRequest<Op> {
 impl<Op> RunRequest<Op> {
     /// The session's ID, as given.
     pub fn session_id(&self) -> &str {
-        &self.ids.session_id
+        self.id_at(self.path.as_str().len(), self.run_id_at)
     }
 
     /// The run's ID, as given.
     pub fn run_id(&self) -> &str {
-        &self.ids.run_id
+        self.id_at(self.run_id_at, self.buf.len())
+    }
+
+    fn id_at(&self, start: usize, end: usize) -> &str {
+        // Both IDs were copied from `&str`s, whole, so the slice is UTF-8.
+        std::str::from_utf8(&self.buf[start..end]).unwrap_or_default()
     }
 
     /// The encoded request path.

@@ -76,17 +76,16 @@ impl WaitOptions {
 pub async fn cancel_and_wait<C, G>(
     cancel: C,
     get: G,
-    session_id: impl Into<String>,
-    run_id: impl Into<String>,
+    session_id: impl AsRef<str>,
+    run_id: impl AsRef<str>,
     options: WaitOptions,
 ) -> Result<RunResponse, Error>
 where
     C: Service<CancelRequest, Response = CancelResponse, Error = Error>,
     G: Service<GetRunRequest, Response = GetRunResponse, Error = Error>,
 {
-    let session_id = session_id.into();
-    let run_id = run_id.into();
-    let read = GetRunRequest::new(session_id.clone(), run_id.clone())?;
+    let (session_id, run_id) = (session_id.as_ref(), run_id.as_ref());
+    let read = GetRunRequest::new(session_id, run_id)?;
     let cancel_request = CancelRequest::new(session_id, run_id)?;
     let span = tracing::info_span!(
         "aily.run.cancel_and_wait",

@@ -11,6 +11,7 @@ mod base_uri;
 mod collect;
 
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -18,6 +19,7 @@ use http::{Request, Response};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::pki_types::CertificateDer;
+use tower::Service;
 use tower::util::BoxCloneSyncService;
 
 pub use base_uri::{BaseUri, BaseUriLayer, BaseUrl};
@@ -33,6 +35,51 @@ pub type HttpsConnector = hyper_rustls::HttpsConnector<HttpConnector>;
 
 /// hyper-util's pooled client with the rustls connector: the bottom of the stack.
 pub type HyperClient = hyper_util::client::legacy::Client<HttpsConnector, RequestBody>;
+
+/// [`HyperClient`] behind one reference count, as the bottom of the default stack.
+///
+/// `tower::retry` clones the service below it for every call; cloning a
+/// `HyperClient` copies and counts up its half-dozen shared handles (pool,
+/// connector, TLS config, executor, timers), cloning this is one atomic increment.
+/// Calls go through [`HyperClient::request`], which takes `&self`.
+///
+/// ```
+/// use aily_client::transport::{SharedClient, TransportConfig, hyper_client};
+///
+/// let shared = SharedClient::new(hyper_client(&TransportConfig::default())?);
+/// let also = shared.clone(); // the same pool
+/// # let _ = also;
+/// # Ok::<(), aily_client::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct SharedClient(Arc<HyperClient>);
+
+impl SharedClient {
+    /// Shares `client`.
+    pub fn new(client: HyperClient) -> SharedClient {
+        SharedClient(Arc::new(client))
+    }
+
+    /// The shared client.
+    pub fn get_ref(&self) -> &HyperClient {
+        &self.0
+    }
+}
+
+impl Service<Request<RequestBody>> for SharedClient {
+    type Response = Response<hyper::body::Incoming>;
+    type Error = hyper_util::client::legacy::Error;
+    type Future = hyper_util::client::legacy::ResponseFuture;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // hyper-util's client is always ready: it checks a connection out inside the call.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<RequestBody>) -> Self::Future {
+        self.0.request(req)
+    }
+}
 
 /// The HTTP tier, erased: complete requests in, complete responses out.
 pub type HttpService = BoxCloneSyncService<Request<RequestBody>, Response<Bytes>, BoxError>;
