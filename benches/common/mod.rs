@@ -856,10 +856,10 @@ pub fn layer_stacks() -> Vec<(&'static str, &'static str, Box<dyn LayerStack>)> 
         ),
         (
             "m8_overall_timeout",
-            "+ TimeoutLayer::overall",
+            "+ TimeoutLayer::deadline (no timer)",
             Box::new(Typed(
                 ServiceBuilder::new()
-                    .layer(TimeoutLayer::overall(OVERALL))
+                    .layer(TimeoutLayer::deadline(OVERALL))
                     .layer(retry())
                     .layer(attempt_span())
                     .layer(TimeoutLayer::attempt(ATTEMPT))
@@ -876,7 +876,7 @@ pub fn layer_stacks() -> Vec<(&'static str, &'static str, Box<dyn LayerStack>)> 
             Box::new(Typed(
                 ServiceBuilder::new()
                     .layer(OperationSpanLayer::with_level(tracing::Level::INFO))
-                    .layer(TimeoutLayer::overall(OVERALL))
+                    .layer(TimeoutLayer::deadline(OVERALL))
                     .layer(retry())
                     .layer(attempt_span())
                     .layer(TimeoutLayer::attempt(ATTEMPT))
@@ -926,7 +926,7 @@ pub fn full_typed(
     ServiceBuilder::new()
         .map_err(Error::from_box as fn(BoxError) -> Error)
         .layer(OperationSpanLayer::with_level(tracing::Level::INFO))
-        .layer(TimeoutLayer::overall(OVERALL))
+        .layer(TimeoutLayer::deadline(OVERALL))
         .layer(retry())
         .layer(attempt_span())
         .layer(TimeoutLayer::attempt(ATTEMPT))
