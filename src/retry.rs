@@ -9,7 +9,7 @@
 //! | connect error (nothing was sent) | retry after backoff |
 //! | reset/closed connection, HTTP 500/502/503/504, attempt timeout | retry after backoff if the request is idempotent (cancel is, unless [`AilyRequest::with_idempotent`]`(false)`) |
 //! | HTTP 429 or code 99991400 | wait `x-ogw-ratelimit-reset` (else `Retry-After`, else backoff) if that fits in the time left and under `max_rate_limit_wait`; otherwise fail at once, the wait attached |
-//! | anything else (4xx, other codes, decode errors, oversized bodies, auth errors, the overall timeout) | never retried |
+//! | anything else (4xx, other codes, decode errors, a reply hyper cannot parse, oversized bodies, auth errors, TLS failures, the overall timeout) | never retried |
 //!
 //! Backoff is full-jitter exponential (200 ms initial, doubling, 5 s cap). No wait
 //! ever reaches past the overall deadline. A [`TpsBudget`] shared by all clones of a
@@ -171,6 +171,11 @@ fn classify(err: &BoxError) -> Class {
         // A certificate or protocol failure will fail the same way again.
         return Class::Fatal;
     }
+    if is_malformed_reply(err.as_ref()) {
+        // A reply hyper cannot parse (a head over its limits, conflicting lengths):
+        // like a decode error, the same server will send it again.
+        return Class::Fatal;
+    }
     let owned;
     let e: &Error = match err.downcast_ref::<Error>() {
         Some(e) => e,
@@ -311,6 +316,20 @@ fn is_tls_failure(err: &(dyn std::error::Error + 'static)) -> bool {
                 return true;
             }
             io = inner.and_then(|inner| inner.downcast_ref::<std::io::Error>());
+        }
+        cur = e.source();
+    }
+    false
+}
+
+/// True when the chain holds hyper's error for a response it could not parse.
+fn is_malformed_reply(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        if e.downcast_ref::<hyper::Error>()
+            .is_some_and(|h| h.is_parse() || h.is_parse_status())
+        {
+            return true;
         }
         cur = e.source();
     }
