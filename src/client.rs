@@ -24,7 +24,9 @@ use crate::runs::{
     CancelRequest, CancelResponse, GetRunRequest, GetRunResponse, RunResponse, WaitOptions,
     cancel_and_wait,
 };
-use crate::timeout::{DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT, TimeoutLayer};
+use crate::timeout::{
+    DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT, DeadlineLayer, TimeoutLayer,
+};
 use crate::trace::{AttemptSpanLayer, OperationSpanLayer};
 use crate::transport::{
     BaseUri, BaseUriLayer, BaseUrl, CollectBody, CollectBodyLayer, DEFAULT_MAX_BODY_BYTES,
@@ -182,7 +184,7 @@ impl Client {
     /// ```text
     /// map_err(Error::from_box)   one crate Error at the edge
     /// OperationSpanLayer         one span per call: aily.run.cancel
-    /// TimeoutLayer::deadline     the whole call: sets the deadline the layers below keep
+    /// DeadlineLayer              the whole call: sets the deadline the layers below keep
     /// RetryLayer(RetryPolicy)    tower::retry; budget shared by all clones of the client
     /// AttemptSpanLayer           one span per attempt: POST /open-apis/…/cancel
     /// TimeoutLayer::attempt      one attempt: token, send, whole body; never past the deadline
@@ -211,7 +213,7 @@ impl Client {
         ServiceBuilder::new()
             .map_err(Error::from_box as fn(BoxError) -> Error)
             .layer(OperationSpanLayer::with_level(s.operation_span_level))
-            .layer(TimeoutLayer::deadline(s.overall_timeout))
+            .layer(DeadlineLayer::new(s.overall_timeout))
             .layer(retry_layer(s.retry.clone()))
             .layer(s.attempt_span.clone())
             .layer(TimeoutLayer::attempt(s.attempt_timeout))

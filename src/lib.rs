@@ -23,7 +23,7 @@
 //! typed tier   Service<R: AilyRequest>  (CancelRequest is small and Clone)
 //!   map_err(Error::from_box)   one crate Error at the edge
 //!   OperationSpanLayer         one span per call: aily.run.cancel
-//!   TimeoutLayer::deadline     the whole call (30 s): sets the deadline the layers below keep
+//!   DeadlineLayer              the whole call (30 s): sets the deadline the layers below keep
 //!   RetryLayer(RetryPolicy)    tower::retry; connect/5xx/timeouts/rate limits; shared budget
 //!   AttemptSpanLayer           one span per attempt: POST /open-apis/…/cancel
 //!   TimeoutLayer::attempt      one attempt: token, send, whole body (10 s); never past the deadline

@@ -129,8 +129,8 @@ pub trait AilyRequest: Clone + Send + Sync + 'static {
 /// Options that any request may carry. Defaults come from the client.
 #[derive(Clone, Debug, Default)]
 pub struct RequestOptions {
-    biz_user_id: Option<HeaderValue>,
-    request_id: Option<HeaderValue>,
+    /// Rarely set, so boxed: every layer moves the request, and most carry neither.
+    headers: Option<Box<OptionHeaders>>,
     overall_timeout: Option<Duration>,
     attempt_timeout: Option<Duration>,
     max_attempts: Option<u32>,
@@ -142,7 +142,17 @@ pub struct RequestOptions {
     attempt: u32,
 }
 
+#[derive(Clone, Debug, Default)]
+struct OptionHeaders {
+    biz_user_id: Option<HeaderValue>,
+    request_id: Option<HeaderValue>,
+}
+
 impl RequestOptions {
+    fn headers_mut(&mut self) -> &mut OptionHeaders {
+        self.headers.get_or_insert_with(Box::default)
+    }
+
     /// Sets the `X-Aily-BizUserID` header (0–64 characters, no control characters).
     pub fn set_biz_user_id(&mut self, id: &str) -> Result<(), Error> {
         if id.chars().count() > MAX_BIZ_USER_ID_CHARS {
@@ -150,7 +160,7 @@ impl RequestOptions {
                 "invalid biz_user_id: at most {MAX_BIZ_USER_ID_CHARS} characters are allowed"
             )));
         }
-        self.biz_user_id = Some(header_value("biz_user_id", id)?);
+        self.headers_mut().biz_user_id = Some(header_value("biz_user_id", id)?);
         Ok(())
     }
 
@@ -161,18 +171,18 @@ impl RequestOptions {
                 "invalid request_id: must be 1 to {MAX_REQUEST_ID_BYTES} bytes long"
             )));
         }
-        self.request_id = Some(header_value("request_id", id)?);
+        self.headers_mut().request_id = Some(header_value("request_id", id)?);
         Ok(())
     }
 
     /// The `X-Aily-BizUserID` value, if set.
     pub fn biz_user_id(&self) -> Option<&HeaderValue> {
-        self.biz_user_id.as_ref()
+        self.headers.as_ref()?.biz_user_id.as_ref()
     }
 
     /// The caller's request id, if set.
     pub fn request_id(&self) -> Option<&HeaderValue> {
-        self.request_id.as_ref()
+        self.headers.as_ref()?.request_id.as_ref()
     }
 
     /// The overall timeout for this request, if it overrides the client's.
@@ -218,10 +228,11 @@ impl RequestOptions {
 
     /// Adds the option headers to an HTTP request.
     pub(crate) fn apply_headers(&self, headers: &mut http::HeaderMap) {
-        if let Some(v) = &self.biz_user_id {
+        let Some(extra) = &self.headers else { return };
+        if let Some(v) = &extra.biz_user_id {
             headers.insert(BIZ_USER_ID_HEADER, v.clone());
         }
-        if let Some(v) = &self.request_id {
+        if let Some(v) = &extra.request_id {
             headers.insert(REQUEST_ID_HEADER, v.clone());
         }
     }

@@ -8,7 +8,7 @@
 //! attempt layer below it never waits past that deadline (when the deadline comes
 //! first, its error is the overall timeout), and the retry policy never sleeps past
 //! it. So in the default stack one timer per attempt bounds the whole call:
-//! [`TimeoutLayer::deadline`] sets the deadline without a timer of its own.
+//! [`DeadlineLayer`] sets the deadline without a timer of its own.
 //! [`TimeoutLayer::overall`] also arms its own timer, for stacks whose inner layers
 //! do not honour the deadline.
 
@@ -49,17 +49,7 @@ pub const DEFAULT_OVERALL_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Clone, Copy, Debug)]
 pub struct TimeoutLayer {
     duration: Duration,
-    mode: Mode,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Mode {
-    /// Sets the deadline and arms a timer for it.
-    Overall,
-    /// Sets the deadline; the layers below enforce it.
-    Deadline,
-    /// Arms a timer for one attempt, never past the deadline.
-    Attempt,
+    kind: TimeoutKind,
 }
 
 impl TimeoutLayer {
@@ -68,40 +58,7 @@ impl TimeoutLayer {
     pub fn overall(duration: Duration) -> Self {
         TimeoutLayer {
             duration,
-            mode: Mode::Overall,
-        }
-    }
-
-    /// The bound on the whole call, enforced by the layers below: sets the deadline
-    /// and arms no timer. Use it only over a [`TimeoutLayer::attempt`] (which never
-    /// waits past the deadline, failing with [`TimeoutKind::Overall`] when it is the
-    /// deadline that passes) and a retry policy that never sleeps past it
-    /// ([`RetryPolicy`](crate::retry::RetryPolicy)), as the default stack does: then
-    /// each attempt costs one timer, not two.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use aily_client::timeout::TimeoutLayer;
-    /// use aily_client::{CancelRequest, Error, TimeoutKind};
-    /// use tower::{ServiceBuilder, ServiceExt};
-    ///
-    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-    /// # async fn main() {
-    /// let never = tower::service_fn(|_req: CancelRequest| std::future::pending::<Result<(), aily_client::BoxError>>());
-    /// let svc = ServiceBuilder::new()
-    ///     .layer(TimeoutLayer::deadline(Duration::from_secs(2)))
-    ///     .layer(TimeoutLayer::attempt(Duration::from_secs(10)))
-    ///     .service(never);
-    /// let started = tokio::time::Instant::now();
-    /// let err = svc.oneshot(CancelRequest::new("s", "r").unwrap()).await.unwrap_err();
-    /// assert_eq!(Error::from_box(err).timeout_kind(), Some(TimeoutKind::Overall));
-    /// assert_eq!(started.elapsed(), Duration::from_secs(2));
-    /// # }
-    /// ```
-    pub fn deadline(duration: Duration) -> Self {
-        TimeoutLayer {
-            duration,
-            mode: Mode::Deadline,
+            kind: TimeoutKind::Overall,
         }
     }
 
@@ -110,7 +67,7 @@ impl TimeoutLayer {
     pub fn attempt(duration: Duration) -> Self {
         TimeoutLayer {
             duration,
-            mode: Mode::Attempt,
+            kind: TimeoutKind::Attempt,
         }
     }
 }
@@ -121,7 +78,7 @@ impl<S> Layer<S> for TimeoutLayer {
         Timeout {
             inner,
             duration: self.duration,
-            mode: self.mode,
+            kind: self.kind,
         }
     }
 }
@@ -131,7 +88,7 @@ impl<S> Layer<S> for TimeoutLayer {
 pub struct Timeout<S> {
     inner: S,
     duration: Duration,
-    mode: Mode,
+    kind: TimeoutKind,
 }
 
 impl<S, R> Service<R> for Timeout<S>
@@ -151,41 +108,27 @@ where
     fn call(&mut self, mut req: R) -> Self::Future {
         let options = req.options();
         let now = Instant::now();
-        let (timer, kind, duration) = if self.mode == Mode::Attempt {
+        let (at, kind, duration) = if self.kind == TimeoutKind::Overall {
+            let overall = options.overall_timeout().unwrap_or(self.duration);
+            // Tell the layers below (attempt timeout, retry) when the call must be over.
+            req.options_mut().set_deadline(now + overall, overall);
+            (now + overall, TimeoutKind::Overall, overall)
+        } else {
             let attempt = options.attempt_timeout().unwrap_or(self.duration);
             match options.deadline() {
                 // The overall deadline comes first: end the attempt there.
                 Some((deadline, overall)) if deadline <= now + attempt => {
-                    (Some(deadline), TimeoutKind::Overall, overall)
+                    (deadline, TimeoutKind::Overall, overall)
                 }
-                _ => (Some(now + attempt), TimeoutKind::Attempt, attempt),
+                _ => (now + attempt, self.kind, attempt),
             }
-        } else {
-            let overall = options.overall_timeout().unwrap_or(self.duration);
-            // Tell the layers below (attempt timeout, retry) when the call must be over.
-            req.options_mut().set_deadline(now + overall, overall);
-            let timer = (self.mode == Mode::Overall).then_some(now + overall);
-            (timer, TimeoutKind::Overall, overall)
         };
         TimeoutFuture {
             inner: self.inner.call(req),
-            timer: match timer {
-                Some(at) => Timer::Armed {
-                    sleep: tokio::time::sleep_until(at),
-                },
-                None => Timer::Unarmed,
-            },
+            sleep: tokio::time::sleep_until(at),
             duration,
             kind,
         }
-    }
-}
-
-pin_project! {
-    #[project = TimerProj]
-    enum Timer {
-        Armed { #[pin] sleep: Sleep },
-        Unarmed,
     }
 }
 
@@ -195,7 +138,7 @@ pin_project! {
         #[pin]
         inner: F,
         #[pin]
-        timer: Timer,
+        sleep: Sleep,
         duration: Duration,
         kind: TimeoutKind,
     }
@@ -213,14 +156,110 @@ where
         if let Poll::Ready(out) = this.inner.poll(cx) {
             return Poll::Ready(out.map_err(Into::into));
         }
-        match this.timer.project() {
-            TimerProj::Armed { sleep } => match sleep.poll(cx) {
-                Poll::Ready(()) => {
-                    Poll::Ready(Err(Error::timeout(*this.kind, *this.duration).into()))
-                }
-                Poll::Pending => Poll::Pending,
-            },
-            TimerProj::Unarmed => Poll::Pending,
+        match this.sleep.poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(Error::timeout(*this.kind, *this.duration).into())),
+            Poll::Pending => Poll::Pending,
         }
+    }
+}
+
+/// The bound on the whole call, enforced by the layers below: sets the deadline
+/// and arms no timer. Use it only over a [`TimeoutLayer::attempt`] (which never
+/// waits past the deadline, failing with [`TimeoutKind::Overall`] when it is the
+/// deadline that passes) and a retry policy that never sleeps past it
+/// ([`RetryPolicy`](crate::retry::RetryPolicy)), as the default stack does: then
+/// each attempt costs one timer, not two. Over anything else, use
+/// [`TimeoutLayer::overall`].
+///
+/// ```
+/// use std::time::Duration;
+/// use aily_client::timeout::{DeadlineLayer, TimeoutLayer};
+/// use aily_client::{CancelRequest, Error, TimeoutKind};
+/// use tower::{ServiceBuilder, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let never = tower::service_fn(|_req: CancelRequest| std::future::pending::<Result<(), aily_client::BoxError>>());
+/// let svc = ServiceBuilder::new()
+///     .layer(DeadlineLayer::new(Duration::from_secs(2)))
+///     .layer(TimeoutLayer::attempt(Duration::from_secs(10)))
+///     .service(never);
+/// let started = tokio::time::Instant::now();
+/// let err = svc.oneshot(CancelRequest::new("s", "r").unwrap()).await.unwrap_err();
+/// assert_eq!(Error::from_box(err).timeout_kind(), Some(TimeoutKind::Overall));
+/// assert_eq!(started.elapsed(), Duration::from_secs(2));
+/// # }
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct DeadlineLayer {
+    duration: Duration,
+}
+
+impl DeadlineLayer {
+    /// The whole call may take `duration` (a request may override it with
+    /// [`AilyRequest::with_overall_timeout`]).
+    pub fn new(duration: Duration) -> Self {
+        DeadlineLayer { duration }
+    }
+}
+
+impl<S> Layer<S> for DeadlineLayer {
+    type Service = Deadline<S>;
+    fn layer(&self, inner: S) -> Deadline<S> {
+        Deadline {
+            inner,
+            duration: self.duration,
+        }
+    }
+}
+
+/// The service of [`DeadlineLayer`].
+#[derive(Clone, Debug)]
+pub struct Deadline<S> {
+    inner: S,
+    duration: Duration,
+}
+
+impl<S, R> Service<R> for Deadline<S>
+where
+    R: AilyRequest,
+    S: Service<R>,
+    S::Error: Into<BoxError>,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = DeadlineFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, mut req: R) -> Self::Future {
+        let overall = req.options().overall_timeout().unwrap_or(self.duration);
+        req.options_mut()
+            .set_deadline(Instant::now() + overall, overall);
+        DeadlineFuture {
+            inner: self.inner.call(req),
+        }
+    }
+}
+
+pin_project! {
+    /// The future of [`Deadline`]: the inner future, its error boxed.
+    pub struct DeadlineFuture<F> {
+        #[pin]
+        inner: F,
+    }
+}
+
+impl<F, T, E> Future for DeadlineFuture<F>
+where
+    F: Future<Output = Result<T, E>>,
+    E: Into<BoxError>,
+{
+    type Output = Result<T, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project().inner.poll(cx).map_err(Into::into)
     }
 }

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use aily_client::api_call::ApiCallLayer;
 use aily_client::auth::{AuthLayer, TenantTokenSource};
 use aily_client::retry::{RetryConfig, RetryPolicy, retry_layer};
-use aily_client::timeout::TimeoutLayer;
+use aily_client::timeout::{DeadlineLayer, TimeoutLayer};
 use aily_client::trace::{AttemptSpanLayer, OperationSpanLayer};
 use aily_client::transport::{
     BaseUriLayer, BaseUrl, CollectBodyLayer, DEFAULT_MAX_BODY_BYTES, HttpService, RequestBody,
@@ -856,10 +856,10 @@ pub fn layer_stacks() -> Vec<(&'static str, &'static str, Box<dyn LayerStack>)> 
         ),
         (
             "m8_overall_timeout",
-            "+ TimeoutLayer::deadline (no timer)",
+            "+ DeadlineLayer (overall; no timer)",
             Box::new(Typed(
                 ServiceBuilder::new()
-                    .layer(TimeoutLayer::deadline(OVERALL))
+                    .layer(DeadlineLayer::new(OVERALL))
                     .layer(retry())
                     .layer(attempt_span())
                     .layer(TimeoutLayer::attempt(ATTEMPT))
@@ -876,7 +876,7 @@ pub fn layer_stacks() -> Vec<(&'static str, &'static str, Box<dyn LayerStack>)> 
             Box::new(Typed(
                 ServiceBuilder::new()
                     .layer(OperationSpanLayer::with_level(tracing::Level::INFO))
-                    .layer(TimeoutLayer::deadline(OVERALL))
+                    .layer(DeadlineLayer::new(OVERALL))
                     .layer(retry())
                     .layer(attempt_span())
                     .layer(TimeoutLayer::attempt(ATTEMPT))
@@ -926,7 +926,7 @@ pub fn full_typed(
     ServiceBuilder::new()
         .map_err(Error::from_box as fn(BoxError) -> Error)
         .layer(OperationSpanLayer::with_level(tracing::Level::INFO))
-        .layer(TimeoutLayer::deadline(OVERALL))
+        .layer(DeadlineLayer::new(OVERALL))
         .layer(retry())
         .layer(attempt_span())
         .layer(TimeoutLayer::attempt(ATTEMPT))

@@ -142,12 +142,12 @@ where
                 AuthFuture {
                     state: AuthState::Sent {
                         future: inner.call(req),
-                        replay: Some(Replay {
+                        replay: Some(Box::new(Replay {
                             inner,
                             source,
                             token,
                             request: replay,
-                        }),
+                        })),
                     },
                 }
             }
@@ -178,7 +178,7 @@ where
     /// After a reply: the reply itself, or — if it rejects the token and the source has
     /// a fresher one — the replay, once.
     fn after(
-        self,
+        self: Box<Self>,
         response: Response<Bytes>,
     ) -> Result<Response<Bytes>, BoxFuture<Result<Response<Bytes>, BoxError>>> {
         if !rejects_token(&response) || !self.source.invalidate(&self.token) {
@@ -190,7 +190,7 @@ where
                 source,
                 request,
                 ..
-            } = self;
+            } = *self;
             let fresh = source.token().await?;
             send(&mut inner, request, &fresh).await
         }))
@@ -263,7 +263,9 @@ pin_project! {
     #[project = AuthStateProj]
     enum AuthState<S, F> {
         Fixed { #[pin] future: F },
-        Sent { #[pin] future: F, replay: Option<Replay<S>> },
+        // Boxed: what a replay needs is a few hundred bytes, and every layer above
+        // moves this future; a fixed token's call should not carry them.
+        Sent { #[pin] future: F, replay: Option<Box<Replay<S>>> },
         Slow { future: BoxFuture<Result<Response<Bytes>, BoxError>> },
     }
 }
