@@ -30,11 +30,12 @@ use crate::timeout::{
 use crate::trace::{AttemptSpanLayer, OperationSpanLayer};
 use crate::transport::{
     BaseUri, BaseUriLayer, BaseUrl, CollectBody, CollectBodyLayer, DEFAULT_MAX_BODY_BYTES,
-    HttpService, SharedClient, TransportConfig, hyper_client,
+    DEFAULT_MAX_IN_FLIGHT, HttpService, InFlightLimit, InFlightLimitLayer, SharedClient,
+    TransportConfig, hyper_client,
 };
 
 /// The HTTP tier of the default client, as its concrete type.
-type DefaultHttp = Auth<BaseUri<CollectBody<SharedClient>>>;
+type DefaultHttp = InFlightLimit<Auth<BaseUri<CollectBody<SharedClient>>>>;
 
 /// A typed service of the default stack, erased: `Clone + Send + Sync`, no worker task.
 pub type AilyService<R> = BoxCloneSyncService<R, <R as AilyRequest>::Response, Error>;
@@ -190,6 +191,7 @@ impl Client {
     /// TimeoutLayer::attempt      one attempt: token, send, whole body; never past the deadline
     /// ApiCallLayer               R -> http::Request; reply -> R::Response | Error
     /// ── HTTP tier ──
+    /// InFlightLimitLayer         at most 256 requests on the wire; the rest wait their turn
     /// AuthLayer                  Authorization: Bearer <token> (sensitive)
     /// BaseUriLayer               https://open.feishu.cn | https://open.larksuite.com | custom
     /// CollectBodyLayer           whole body, bounded
@@ -279,6 +281,7 @@ pub struct ClientBuilder {
     attempt_timeout: Duration,
     overall_timeout: Duration,
     max_body_bytes: usize,
+    max_in_flight: usize,
     token_refresh_margin: Duration,
     retry: RetryConfig,
     operation_span_level: tracing::Level,
@@ -297,6 +300,7 @@ impl Default for ClientBuilder {
             attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
             overall_timeout: DEFAULT_OVERALL_TIMEOUT,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             token_refresh_margin: DEFAULT_REFRESH_MARGIN,
             retry: RetryConfig::default(),
             operation_span_level: tracing::Level::INFO,
@@ -417,6 +421,17 @@ impl ClientBuilder {
         self
     }
 
+    /// At most this many requests of this client (and its clones) on the wire at once
+    /// (default 256); the others wait their turn, inside their attempt timeout.
+    ///
+    /// Over HTTP/1.1 each request in flight is a connection (two file descriptors when
+    /// the server is in the same process), and hyper-util's pool has no cap of its
+    /// own: without this bound a burst of 10,000 calls opens 10,000 sockets at once.
+    pub fn max_in_flight(mut self, max: usize) -> Self {
+        self.max_in_flight = max;
+        self
+    }
+
     /// Idle connections are kept this long (default 90 s).
     pub fn pool_idle_timeout(mut self, timeout: Duration) -> Self {
         self.transport.pool_idle_timeout = timeout;
@@ -467,7 +482,10 @@ impl ClientBuilder {
                 )))
             }
         };
-        let http = ServiceBuilder::new().layer(auth).service(unauthenticated);
+        let http = ServiceBuilder::new()
+            .layer(InFlightLimitLayer::new(self.max_in_flight))
+            .layer(auth)
+            .service(unauthenticated);
         Ok(Client {
             http,
             settings: Arc::new(Settings {

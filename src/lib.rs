@@ -29,6 +29,7 @@
 //!   TimeoutLayer::attempt      one attempt: token, send, whole body (10 s); never past the deadline
 //!   ApiCallLayer               R -> http::Request; envelope -> R::Response | Error
 //! http tier    Service<http::Request<Full<Bytes>>, Response = http::Response<Bytes>>
+//!   InFlightLimitLayer         at most 256 requests on the wire per client; the rest wait
 //!   AuthLayer                  Authorization: Bearer <token> (sensitive)
 //!   BaseUriLayer               https://open.feishu.cn | https://open.larksuite.com | custom
 //!   CollectBodyLayer           whole body, bounded (1 MiB)

@@ -413,3 +413,68 @@ async fn a_replayed_attempt_carries_its_number() {
         .unwrap();
     assert_eq!(*seen.lock().unwrap(), [None, Some(1), Some(2)]);
 }
+
+/// Six calls at once, each answered after 200 ms (paused clock): with
+/// `max_in_flight(2)` they go in three waves, with the default limit in one; every
+/// call succeeds either way, and a waiting call's wait counts against its attempt
+/// timeout, so a limit too tight for the attempt timeout fails with that timeout.
+#[tokio::test(start_paused = true)]
+async fn max_in_flight_makes_a_burst_wait_its_turn() {
+    async fn burst(
+        fake: &FakeAily,
+        client: &Client,
+    ) -> (Vec<Result<(), aily_client::Error>>, Duration) {
+        fake.clear_requests();
+        let started = Instant::now();
+        // The calls' futures own what they need, so they can be spawned.
+        let calls: Vec<_> = (0..6)
+            .map(|_| tokio::spawn(client.cancel_run("s", "r")))
+            .collect();
+        let mut results = Vec::new();
+        for call in calls {
+            results.push(call.await.expect("the call task").map(|_| ()));
+        }
+        (results, started.elapsed())
+    }
+    let fake = fake().await;
+    fake.push_fault(
+        Route::CancelRun,
+        Fault::DelayHeaders(Duration::from_millis(200)),
+        Times::Always,
+    );
+
+    let limited = builder(&fake).max_in_flight(2).build().unwrap();
+    let (results, took) = burst(&fake, &limited).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(fake.request_count(Route::CancelRun), 6);
+    assert!(
+        took >= Duration::from_millis(600) && took < Duration::from_millis(800),
+        "three waves of two: {took:?}"
+    );
+
+    let unlimited = default_client(&fake);
+    let (results, took) = burst(&fake, &unlimited).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert!(took < Duration::from_millis(400), "one wave: {took:?}");
+
+    // One at a time with a 300 ms attempt timeout: the first call is answered at
+    // 200 ms, the second would wait until 200 ms and be answered at 400 ms, past its
+    // attempt timeout; so the queue costs attempts, never an unbounded wait.
+    let tight = builder(&fake)
+        .max_in_flight(1)
+        .max_attempts(1)
+        .attempt_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let (results, took) = burst(&fake, &tight).await;
+    assert!(results[0].is_ok(), "{:?}", results[0]);
+    let timed_out = results
+        .iter()
+        .filter(|r| {
+            r.as_ref()
+                .is_err_and(|e| e.timeout_kind() == Some(aily_client::TimeoutKind::Attempt))
+        })
+        .count();
+    assert_eq!(timed_out, 5, "{results:?}");
+    assert!(took <= Duration::from_millis(300), "{took:?}");
+}
