@@ -4,7 +4,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use pin_project_lite::pin_project;
@@ -138,7 +138,19 @@ impl Client {
         &self,
         request: R,
     ) -> impl Future<Output = Result<R::Response, Error>> + Send + 'static {
-        self.stack::<R>().oneshot(request)
+        let mut stack = self.stack::<R>();
+        // Every layer of the default stack is ready at once (the in-flight limit waits
+        // inside the call, under the attempt timeout), so the call is made here rather
+        // than through tower's Oneshot, whose future would carry the stack and the
+        // request as well. Should a layer ever be not ready, Oneshot does it properly.
+        match stack.poll_ready(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(Ok(())) => CallFuture::Call {
+                future: stack.call(request),
+            },
+            _ => CallFuture::NotReady {
+                future: Box::pin(stack.oneshot(request)),
+            },
+        }
     }
 
     /// A call of a request that may have failed validation: the error at once, or the
@@ -146,12 +158,12 @@ impl Client {
     fn call_checked<R: AilyRequest>(
         &self,
         request: Result<R, Error>,
-    ) -> CallFuture<impl Future<Output = Result<R::Response, Error>> + Send + 'static> {
+    ) -> CheckedFuture<impl Future<Output = Result<R::Response, Error>> + Send + 'static> {
         match request {
-            Ok(request) => CallFuture::Call {
+            Ok(request) => CheckedFuture::Call {
                 future: self.call(request),
             },
-            Err(error) => CallFuture::Invalid { error: Some(error) },
+            Err(error) => CheckedFuture::Invalid { error: Some(error) },
         }
     }
 
@@ -235,16 +247,19 @@ impl Client {
     }
 }
 
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
 pin_project! {
-    /// The future of [`Client::cancel_run`] and [`Client::get_run`].
+    /// The future of [`Client::call`]: the stack's own future, or (never with the
+    /// default stack) a boxed `Oneshot` that waits for readiness first.
     #[project = CallFutureProj]
-    enum CallFuture<F> {
-        Invalid { error: Option<Error> },
+    enum CallFuture<F, T> {
         Call { #[pin] future: F },
+        NotReady { future: BoxFuture<Result<T, Error>> },
     }
 }
 
-impl<F, T> Future for CallFuture<F>
+impl<F, T> Future for CallFuture<F, T>
 where
     F: Future<Output = Result<T, Error>>,
 {
@@ -253,9 +268,33 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project() {
             CallFutureProj::Call { future } => future.poll(cx),
-            CallFutureProj::Invalid { error } => Poll::Ready(Err(error
+            CallFutureProj::NotReady { future } => future.as_mut().poll(cx),
+        }
+    }
+}
+
+pin_project! {
+    /// The future of [`Client::cancel_run`] and [`Client::get_run`]: the validation
+    /// error at once, or the call.
+    #[project = CheckedFutureProj]
+    enum CheckedFuture<F> {
+        Invalid { error: Option<Error> },
+        Call { #[pin] future: F },
+    }
+}
+
+impl<F, T> Future for CheckedFuture<F>
+where
+    F: Future<Output = Result<T, Error>>,
+{
+    type Output = Result<T, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            CheckedFutureProj::Call { future } => future.poll(cx),
+            CheckedFutureProj::Invalid { error } => Poll::Ready(Err(error
                 .take()
-                .expect("a CallFuture is not polled after it is ready"))),
+                .expect("a CheckedFuture is not polled after it is ready"))),
         }
     }
 }
