@@ -9,13 +9,14 @@ use std::time::Duration;
 
 use aily_client::api_call::ApiCallLayer;
 use aily_client::auth::AuthLayer;
+use aily_client::in_flight::InFlightLimitLayer;
 use aily_client::retry::{RetryConfig, RetryPolicy, retry_layer};
 use aily_client::testing::FakeAily;
 use aily_client::timeout::{DeadlineLayer, TimeoutLayer};
 use aily_client::trace::{AttemptSpanLayer, OperationSpanLayer};
 use aily_client::transport::{
-    BaseUriLayer, BaseUrl, CollectBodyLayer, InFlightLimitLayer, RequestBody, SharedClient,
-    TransportConfig, hyper_client,
+    BaseUriLayer, BaseUrl, CollectBodyLayer, RequestBody, SharedClient, TransportConfig,
+    hyper_client,
 };
 use aily_client::{AccessToken, CancelRequest, Error, TokenKind};
 use http::HeaderValue;
@@ -37,11 +38,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         // the deadline for the layers below; the attempt timeout keeps it
         .layer(DeadlineLayer::new(Duration::from_secs(30)))
         .layer(retry_layer(RetryPolicy::new(RetryConfig::default())?))
+        .layer(InFlightLimitLayer::new(64))
         .layer(AttemptSpanLayer::new().server(&base))
         .layer(TimeoutLayer::attempt(Duration::from_secs(10)))
         .layer(ApiCallLayer::new())
         // HTTP tier: your own layers see http::Request / http::Response<Bytes>
-        .layer(InFlightLimitLayer::new(64))
         .map_request(|mut req: http::Request<RequestBody>| {
             req.headers_mut()
                 .insert("x-my-team", HeaderValue::from_static("payments"));

@@ -18,6 +18,7 @@ use crate::auth::{
     TenantTokenSource,
 };
 use crate::error::{BoxError, Error};
+use crate::in_flight::{DEFAULT_MAX_IN_FLIGHT, InFlightLimitLayer};
 use crate::request::AilyRequest;
 use crate::retry::{RetryConfig, RetryPolicy, retry_layer};
 use crate::runs::{
@@ -30,12 +31,11 @@ use crate::timeout::{
 use crate::trace::{AttemptSpanLayer, OperationSpanLayer};
 use crate::transport::{
     BaseUri, BaseUriLayer, BaseUrl, CollectBody, CollectBodyLayer, DEFAULT_MAX_BODY_BYTES,
-    DEFAULT_MAX_IN_FLIGHT, HttpService, InFlightLimit, InFlightLimitLayer, SharedClient,
-    TransportConfig, hyper_client,
+    HttpService, SharedClient, TransportConfig, hyper_client,
 };
 
 /// The HTTP tier of the default client, as its concrete type.
-type DefaultHttp = InFlightLimit<Auth<BaseUri<CollectBody<SharedClient>>>>;
+type DefaultHttp = Auth<BaseUri<CollectBody<SharedClient>>>;
 
 /// A typed service of the default stack, erased: `Clone + Send + Sync`, no worker task.
 pub type AilyService<R> = BoxCloneSyncService<R, <R as AilyRequest>::Response, Error>;
@@ -66,6 +66,7 @@ pub struct Client {
 struct Settings {
     base_url: BaseUrl,
     retry: RetryPolicy,
+    in_flight: InFlightLimitLayer,
     operation_span_level: tracing::Level,
     attempt_span: AttemptSpanLayer,
     attempt_timeout: Duration,
@@ -199,11 +200,11 @@ impl Client {
     /// OperationSpanLayer         one span per call: aily.run.cancel
     /// DeadlineLayer              the whole call: sets the deadline the layers below keep
     /// RetryLayer(RetryPolicy)    tower::retry; budget shared by all clones of the client
+    /// InFlightLimitLayer         at most 256 attempts on the wire; the rest wait (deadline-bounded)
     /// AttemptSpanLayer           one span per attempt: POST /open-apis/…/cancel
     /// TimeoutLayer::attempt      one attempt: token, send, whole body; never past the deadline
     /// ApiCallLayer               R -> http::Request; reply -> R::Response | Error
     /// ── HTTP tier ──
-    /// InFlightLimitLayer         at most 256 requests on the wire; the rest wait their turn
     /// AuthLayer                  Authorization: Bearer <token> (sensitive)
     /// BaseUriLayer               https://open.feishu.cn | https://open.larksuite.com | custom
     /// CollectBodyLayer           whole body, bounded
@@ -229,6 +230,7 @@ impl Client {
             .layer(OperationSpanLayer::with_level(s.operation_span_level))
             .layer(DeadlineLayer::new(s.overall_timeout))
             .layer(retry_layer(s.retry.clone()))
+            .layer(s.in_flight.clone())
             .layer(s.attempt_span.clone())
             .layer(TimeoutLayer::attempt(s.attempt_timeout))
             .layer(ApiCallLayer::new())
@@ -460,8 +462,9 @@ impl ClientBuilder {
         self
     }
 
-    /// At most this many requests of this client (and its clones) on the wire at once
-    /// (default 256); the others wait their turn, inside their attempt timeout.
+    /// At most this many attempts of this client (and its clones) on the wire at once
+    /// (default 256); the others wait their turn, until their call's overall deadline
+    /// at most (the wait is not part of an attempt, so a queue never costs attempts).
     ///
     /// Over HTTP/1.1 each request in flight is a connection (two file descriptors when
     /// the server is in the same process), and hyper-util's pool has no cap of its
@@ -495,6 +498,8 @@ impl ClientBuilder {
             .credentials
             .ok_or_else(|| Error::config("no credentials: call ClientBuilder::credentials(...)"))?;
         let mut transport = self.transport;
+        // Connections a burst opened beyond the in-flight limit are not kept idle.
+        transport.pool_max_idle_per_host = transport.pool_max_idle_per_host.min(self.max_in_flight);
         transport
             .extra_root_certificates
             .extend(self.extra_roots_der.into_iter().map(CertificateDer::from));
@@ -521,10 +526,7 @@ impl ClientBuilder {
                 )))
             }
         };
-        let http = ServiceBuilder::new()
-            .layer(InFlightLimitLayer::new(self.max_in_flight))
-            .layer(auth)
-            .service(unauthenticated);
+        let http = ServiceBuilder::new().layer(auth).service(unauthenticated);
         Ok(Client {
             http,
             settings: Arc::new(Settings {
@@ -535,6 +537,7 @@ impl ClientBuilder {
                 operation_span_level: self.operation_span_level,
                 base_url,
                 retry,
+                in_flight: InFlightLimitLayer::new(self.max_in_flight),
                 attempt_timeout: self.attempt_timeout,
                 overall_timeout: self.overall_timeout,
             }),

@@ -25,11 +25,11 @@
 //!   OperationSpanLayer         one span per call: aily.run.cancel
 //!   DeadlineLayer              the whole call (30 s): sets the deadline the layers below keep
 //!   RetryLayer(RetryPolicy)    tower::retry; connect/5xx/timeouts/rate limits; shared budget
+//!   InFlightLimitLayer         at most 256 attempts on the wire per client; the rest wait
 //!   AttemptSpanLayer           one span per attempt: POST /open-apis/…/cancel
 //!   TimeoutLayer::attempt      one attempt: token, send, whole body (10 s); never past the deadline
 //!   ApiCallLayer               R -> http::Request; envelope -> R::Response | Error
 //! http tier    Service<http::Request<Full<Bytes>>, Response = http::Response<Bytes>>
-//!   InFlightLimitLayer         at most 256 requests on the wire per client; the rest wait
 //!   AuthLayer                  Authorization: Bearer <token> (sensitive)
 //!   BaseUriLayer               https://open.feishu.cn | https://open.larksuite.com | custom
 //!   CollectBodyLayer           whole body, bounded (1 MiB)
@@ -51,6 +51,7 @@ pub mod auth;
 mod client;
 pub mod envelope;
 mod error;
+pub mod in_flight;
 pub mod request;
 pub mod retry;
 pub mod runs;

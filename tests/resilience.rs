@@ -416,8 +416,8 @@ async fn a_replayed_attempt_carries_its_number() {
 
 /// Six calls at once, each answered after 200 ms (paused clock): with
 /// `max_in_flight(2)` they go in three waves, with the default limit in one; every
-/// call succeeds either way, and a waiting call's wait counts against its attempt
-/// timeout, so a limit too tight for the attempt timeout fails with that timeout.
+/// call succeeds either way; a wait is not part of an attempt but ends at the call's
+/// overall deadline.
 #[tokio::test(start_paused = true)]
 async fn max_in_flight_makes_a_burst_wait_its_turn() {
     async fn burst(
@@ -457,24 +457,26 @@ async fn max_in_flight_makes_a_burst_wait_its_turn() {
     assert!(results.iter().all(Result::is_ok), "{results:?}");
     assert!(took < Duration::from_millis(400), "one wave: {took:?}");
 
-    // One at a time with a 300 ms attempt timeout: the first call is answered at
-    // 200 ms, the second would wait until 200 ms and be answered at 400 ms, past its
-    // attempt timeout; so the queue costs attempts, never an unbounded wait.
+    // One at a time, 300 ms attempts, a 500 ms deadline: waiting is not part of an
+    // attempt, so the second call (sent at 200 ms, answered at 400 ms) succeeds; the
+    // third is sent at 400 ms and cut at its deadline; the rest are still waiting at
+    // the deadline and fail with the overall timeout, never sent.
     let tight = builder(&fake)
         .max_in_flight(1)
-        .max_attempts(1)
         .attempt_timeout(Duration::from_millis(300))
+        .overall_timeout(Duration::from_millis(500))
         .build()
         .unwrap();
     let (results, took) = burst(&fake, &tight).await;
-    assert!(results[0].is_ok(), "{:?}", results[0]);
-    let timed_out = results
-        .iter()
-        .filter(|r| {
-            r.as_ref()
-                .is_err_and(|e| e.timeout_kind() == Some(aily_client::TimeoutKind::Attempt))
-        })
-        .count();
-    assert_eq!(timed_out, 5, "{results:?}");
-    assert!(took <= Duration::from_millis(300), "{took:?}");
+    assert!(results[..2].iter().all(Result::is_ok), "{results:?}");
+    for r in &results[2..] {
+        let e = r.as_ref().expect_err("waited past the deadline");
+        assert_eq!(
+            e.timeout_kind(),
+            Some(aily_client::TimeoutKind::Overall),
+            "{e}"
+        );
+    }
+    assert_eq!(fake.request_count(Route::CancelRun), 3);
+    assert!(took <= Duration::from_millis(500), "{took:?}");
 }

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use aily_client::api_call::ApiCallLayer;
 use aily_client::auth::{AuthLayer, TenantTokenSource};
+use aily_client::in_flight::InFlightLimitLayer;
 use aily_client::retry::{RetryConfig, RetryPolicy, retry_layer};
 use aily_client::timeout::{DeadlineLayer, TimeoutLayer};
 use aily_client::trace::{AttemptSpanLayer, OperationSpanLayer};
@@ -841,10 +842,11 @@ pub fn layer_stacks() -> Vec<(&'static str, &'static str, Box<dyn LayerStack>)> 
         ),
         (
             "m7_retry",
-            "+ retry_layer(RetryPolicy)",
+            "+ retry_layer(RetryPolicy), InFlightLimitLayer",
             Box::new(Typed(
                 ServiceBuilder::new()
                     .layer(retry())
+                    .layer(in_flight())
                     .layer(attempt_span())
                     .layer(TimeoutLayer::attempt(ATTEMPT))
                     .layer(ApiCallLayer::new())
@@ -861,6 +863,7 @@ pub fn layer_stacks() -> Vec<(&'static str, &'static str, Box<dyn LayerStack>)> 
                 ServiceBuilder::new()
                     .layer(DeadlineLayer::new(OVERALL))
                     .layer(retry())
+                    .layer(in_flight())
                     .layer(attempt_span())
                     .layer(TimeoutLayer::attempt(ATTEMPT))
                     .layer(ApiCallLayer::new())
@@ -878,6 +881,7 @@ pub fn layer_stacks() -> Vec<(&'static str, &'static str, Box<dyn LayerStack>)> 
                     .layer(OperationSpanLayer::with_level(tracing::Level::INFO))
                     .layer(DeadlineLayer::new(OVERALL))
                     .layer(retry())
+                    .layer(in_flight())
                     .layer(attempt_span())
                     .layer(TimeoutLayer::attempt(ATTEMPT))
                     .layer(ApiCallLayer::new())
@@ -914,6 +918,11 @@ pub fn in_chain(id: &str) -> bool {
         .is_some_and(|n| (1..=10).contains(&n))
 }
 
+/// The in-flight limit of the default stack, one per stack as a client has one.
+fn in_flight() -> InFlightLimitLayer {
+    InFlightLimitLayer::new(aily_client::in_flight::DEFAULT_MAX_IN_FLIGHT)
+}
+
 /// The whole default stack (the order of `Client::stack`) over the in-memory inner.
 pub fn full_typed(
     auth: AuthLayer,
@@ -928,6 +937,7 @@ pub fn full_typed(
         .layer(OperationSpanLayer::with_level(tracing::Level::INFO))
         .layer(DeadlineLayer::new(OVERALL))
         .layer(retry())
+        .layer(in_flight())
         .layer(attempt_span())
         .layer(TimeoutLayer::attempt(ATTEMPT))
         .layer(ApiCallLayer::new())

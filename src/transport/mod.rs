@@ -9,7 +9,6 @@
 
 mod base_uri;
 mod collect;
-mod in_flight;
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -25,7 +24,6 @@ use tower::util::BoxCloneSyncService;
 
 pub use base_uri::{BaseUri, BaseUriLayer, BaseUrl};
 pub use collect::{CollectBody, CollectBodyLayer, CollectFuture, DEFAULT_MAX_BODY_BYTES};
-pub use in_flight::{DEFAULT_MAX_IN_FLIGHT, InFlightFuture, InFlightLimit, InFlightLimitLayer};
 
 use crate::error::{BoxError, Error};
 

@@ -1,47 +1,53 @@
-//! [`InFlightLimitLayer`]: at most N requests on the wire at once, shared by every
+//! [`InFlightLimitLayer`]: at most N attempts on the wire at once, shared by every
 //! clone of a client.
 //!
 //! hyper-util's pool opens a new HTTP/1.1 connection for every request that finds no
 //! idle one, with no cap: a burst of 10,000 calls would try to open 10,000 sockets,
 //! overflow the server's accept queue, and run the process out of file descriptors.
-//! This layer makes the burst wait instead, first come first served. The wait is
-//! inside the attempt timeout (the layer sits below it), so a call never waits longer
-//! than it may take; and the permit is held until the whole body is read.
+//! This layer makes the burst wait instead, first come first served.
+//!
+//! It sits below retry and above the attempt timeout: each attempt takes a permit
+//! and holds it until the whole body is read; the wait for a permit is not part of
+//! the attempt (a long queue must not turn into attempt timeouts and retries) but is
+//! bounded by the call's overall deadline, when the request carries one (then it
+//! fails with [`TimeoutKind::Overall`]). The wait needs a timer only when there is
+//! a wait: taking a free permit is one atomic operation.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use http::Request;
 use pin_project_lite::pin_project;
-use tokio::sync::{AcquireError, OwnedSemaphorePermit, Semaphore, TryAcquireError};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 use tower::{Layer, Service};
 
-use crate::error::BoxError;
+use crate::error::{BoxError, Error, TimeoutKind};
+use crate::request::AilyRequest;
 
-/// The default limit on requests in flight per client.
+/// The default limit on attempts in flight per client.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 256;
 
-/// Lets at most `max` requests through at once; the others wait their turn.
-/// Clones of the layer (and of the services it makes) share the limit.
+/// Lets at most `max` requests through at once; the others wait their turn, until
+/// the request's overall deadline at most. Clones of the layer (and of the services
+/// it makes) share the limit.
 ///
 /// ```
-/// use aily_client::transport::InFlightLimitLayer;
+/// use aily_client::in_flight::InFlightLimitLayer;
+/// use aily_client::CancelRequest;
 /// use tower::{Layer, ServiceExt};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
-/// let echo = tower::service_fn(|req: http::Request<()>| async move {
-///     Ok::<_, aily_client::BoxError>(req.uri().path().to_owned())
+/// let echo = tower::service_fn(|req: CancelRequest| async move {
+///     tokio::task::yield_now().await;
+///     Ok::<_, aily_client::BoxError>(req.run_id().to_owned())
 /// });
 /// let limited = InFlightLimitLayer::new(2).layer(echo);
-/// let (a, b, c) = tokio::join!(
-///     limited.clone().oneshot(http::Request::get("/a").body(()).unwrap()),
-///     limited.clone().oneshot(http::Request::get("/b").body(()).unwrap()),
-///     limited.clone().oneshot(http::Request::get("/c").body(()).unwrap()), // waits for a or b
-/// );
-/// assert_eq!((a.unwrap(), b.unwrap(), c.unwrap()), ("/a".into(), "/b".into(), "/c".into()));
+/// let call = |run: &str| limited.clone().oneshot(CancelRequest::new("s", run).unwrap());
+/// // The third waits until one of the first two is done.
+/// let (a, b, c) = tokio::join!(call("a"), call("b"), call("c"));
+/// assert_eq!((a.unwrap(), b.unwrap(), c.unwrap()), ("a".into(), "b".into(), "c".into()));
 /// # }
 /// ```
 #[derive(Clone, Debug)]
@@ -87,22 +93,24 @@ impl<S> InFlightLimit<S> {
     }
 }
 
-type Acquire = Pin<Box<dyn Future<Output = Result<OwnedSemaphorePermit, AcquireError>> + Send>>;
+/// Waiting for a permit: `None` once the permit is closed (never), `Err` at the deadline.
+type Acquire = Pin<Box<dyn Future<Output = Result<Option<OwnedSemaphorePermit>, Error>> + Send>>;
 
-impl<S, B> Service<Request<B>> for InFlightLimit<S>
+impl<S, R> Service<R> for InFlightLimit<S>
 where
-    S: Service<Request<B>> + Clone,
+    R: AilyRequest,
+    S: Service<R> + Clone,
     S::Error: Into<BoxError>,
 {
     type Response = S::Response;
     type Error = BoxError;
-    type Future = InFlightFuture<S, S::Future, B>;
+    type Future = InFlightFuture<S, S::Future, R>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
-    fn call(&mut self, req: Request<B>) -> Self::Future {
+    fn call(&mut self, req: R) -> Self::Future {
         let state = match self.permits.clone().try_acquire_owned() {
             Ok(permit) => State::Sending {
                 future: self.inner.call(req),
@@ -116,8 +124,18 @@ where
             Err(TryAcquireError::NoPermits) => {
                 // The ready service waits with the request; a fresh clone stays behind.
                 let clone = self.inner.clone();
+                let acquire = self.permits.clone().acquire_owned();
+                let deadline = req.options().deadline();
                 State::Waiting {
-                    acquire: Some(Box::pin(self.permits.clone().acquire_owned())),
+                    acquire: Some(Box::pin(async move {
+                        match deadline {
+                            None => Ok(acquire.await.ok()),
+                            Some((at, overall)) => tokio::time::timeout_at(at, acquire)
+                                .await
+                                .map(Result::ok)
+                                .map_err(|_| Error::timeout(TimeoutKind::Overall, overall)),
+                        }
+                    })),
                     permit: None,
                     inner: Some(std::mem::replace(&mut self.inner, clone)),
                     req: Some(req),
@@ -130,28 +148,28 @@ where
 
 pin_project! {
     /// The future of [`InFlightLimit`].
-    pub struct InFlightFuture<S, F, B> {
+    pub struct InFlightFuture<S, F, R> {
         #[pin]
-        state: State<S, F, B>,
+        state: State<S, F, R>,
     }
 }
 
 pin_project! {
     #[project = StateProj]
-    enum State<S, F, B> {
+    enum State<S, F, R> {
         Waiting {
             acquire: Option<Acquire>,
             permit: Option<OwnedSemaphorePermit>,
             inner: Option<S>,
-            req: Option<Request<B>>,
+            req: Option<R>,
         },
         Sending { #[pin] future: F, permit: Option<OwnedSemaphorePermit> },
     }
 }
 
-impl<S, F, B, T, E> Future for InFlightFuture<S, F, B>
+impl<S, F, R, T, E> Future for InFlightFuture<S, F, R>
 where
-    S: Service<Request<B>, Future = F, Error = E>,
+    S: Service<R, Future = F, Error = E>,
     F: Future<Output = Result<T, E>>,
     E: Into<BoxError>,
 {
@@ -163,7 +181,7 @@ where
             match state.as_mut().project() {
                 StateProj::Sending { future, permit } => {
                     let out = ready!(future.poll(cx));
-                    // The reply (its whole body, below) is in: let the next one go.
+                    // The attempt is over (its whole body read, below): let the next one go.
                     drop(permit.take());
                     return Poll::Ready(out.map_err(Into::into));
                 }
@@ -174,7 +192,7 @@ where
                     req,
                 } => {
                     if let Some(waiting) = acquire.as_mut() {
-                        *permit = ready!(waiting.as_mut().poll(cx)).ok();
+                        *permit = ready!(waiting.as_mut().poll(cx))?;
                         *acquire = None;
                     }
                     let Some(service) = inner.as_mut() else {
