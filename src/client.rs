@@ -139,6 +139,15 @@ impl Client {
         &self,
         request: R,
     ) -> impl Future<Output = Result<R::Response, Error>> + Send + 'static {
+        self.start(request)
+    }
+
+    /// The future of one call of the default stack.
+    fn start<R: AilyRequest>(
+        &self,
+        request: R,
+    ) -> CallFuture<impl Future<Output = Result<R::Response, Error>> + Send + 'static, R::Response>
+    {
         let mut stack = self.stack::<R>();
         // Every layer of the default stack is ready at once (the in-flight limit waits
         // inside the call, under the attempt timeout), so the call is made here rather
@@ -159,12 +168,10 @@ impl Client {
     fn call_checked<R: AilyRequest>(
         &self,
         request: Result<R, Error>,
-    ) -> CheckedFuture<impl Future<Output = Result<R::Response, Error>> + Send + 'static> {
+    ) -> impl Future<Output = Result<R::Response, Error>> + Send + 'static {
         match request {
-            Ok(request) => CheckedFuture::Call {
-                future: self.call(request),
-            },
-            Err(error) => CheckedFuture::Invalid { error: Some(error) },
+            Ok(request) => self.start(request),
+            Err(error) => CallFuture::Invalid { error: Some(error) },
         }
     }
 
@@ -252,12 +259,14 @@ impl Client {
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 pin_project! {
-    /// The future of [`Client::call`]: the stack's own future, or (never with the
-    /// default stack) a boxed `Oneshot` that waits for readiness first.
+    /// The future of a [`Client`] call: the stack's own future; or (never with the
+    /// default stack) a boxed `Oneshot` that waits for readiness first; or the
+    /// request's validation error, at once.
     #[project = CallFutureProj]
     enum CallFuture<F, T> {
         Call { #[pin] future: F },
         NotReady { future: BoxFuture<Result<T, Error>> },
+        Invalid { error: Option<Error> },
     }
 }
 
@@ -271,32 +280,9 @@ where
         match self.project() {
             CallFutureProj::Call { future } => future.poll(cx),
             CallFutureProj::NotReady { future } => future.as_mut().poll(cx),
-        }
-    }
-}
-
-pin_project! {
-    /// The future of [`Client::cancel_run`] and [`Client::get_run`]: the validation
-    /// error at once, or the call.
-    #[project = CheckedFutureProj]
-    enum CheckedFuture<F> {
-        Invalid { error: Option<Error> },
-        Call { #[pin] future: F },
-    }
-}
-
-impl<F, T> Future for CheckedFuture<F>
-where
-    F: Future<Output = Result<T, Error>>,
-{
-    type Output = Result<T, Error>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project() {
-            CheckedFutureProj::Call { future } => future.poll(cx),
-            CheckedFutureProj::Invalid { error } => Poll::Ready(Err(error
+            CallFutureProj::Invalid { error } => Poll::Ready(Err(error
                 .take()
-                .expect("a CheckedFuture is not polled after it is ready"))),
+                .expect("a call's future is not polled after it is ready"))),
         }
     }
 }
