@@ -150,7 +150,7 @@ impl Client {
     {
         let mut stack = self.stack::<R>();
         // Every layer of the default stack is ready at once (the in-flight limit waits
-        // inside the call, under the attempt timeout), so the call is made here rather
+        // inside the call, until the deadline at most), so the call is made here rather
         // than through tower's Oneshot, whose future would carry the stack and the
         // request as well. Should a layer ever be not ready, Oneshot does it properly.
         match stack.poll_ready(&mut Context::from_waker(Waker::noop())) {
