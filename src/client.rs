@@ -4,7 +4,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use pin_project_lite::pin_project;
@@ -142,24 +142,15 @@ impl Client {
         self.start(request)
     }
 
-    /// The future of one call of the default stack.
+    /// The future of one call of the default stack. Nothing runs until it is first
+    /// polled (tower's `Oneshot` readies the stack, then calls it), so the future may
+    /// be made outside a tokio runtime and run inside one.
     fn start<R: AilyRequest>(
         &self,
         request: R,
-    ) -> CallFuture<impl Future<Output = Result<R::Response, Error>> + Send + 'static, R::Response>
-    {
-        let mut stack = self.stack::<R>();
-        // Every layer of the default stack is ready at once (the in-flight limit waits
-        // inside the call, until the deadline at most), so the call is made here rather
-        // than through tower's Oneshot, whose future would carry the stack and the
-        // request as well. Should a layer ever be not ready, Oneshot does it properly.
-        match stack.poll_ready(&mut Context::from_waker(Waker::noop())) {
-            Poll::Ready(Ok(())) => CallFuture::Call {
-                future: stack.call(request),
-            },
-            _ => CallFuture::NotReady {
-                future: Box::pin(stack.oneshot(request)),
-            },
+    ) -> CallFuture<impl Future<Output = Result<R::Response, Error>> + Send + 'static> {
+        CallFuture::Call {
+            future: self.stack::<R>().oneshot(request),
         }
     }
 
@@ -256,21 +247,17 @@ impl Client {
     }
 }
 
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-
 pin_project! {
-    /// The future of a [`Client`] call: the stack's own future; or (never with the
-    /// default stack) a boxed `Oneshot` that waits for readiness first; or the
-    /// request's validation error, at once.
+    /// The future of a [`Client`] call: the call, or the request's validation error
+    /// at once.
     #[project = CallFutureProj]
-    enum CallFuture<F, T> {
+    enum CallFuture<F> {
         Call { #[pin] future: F },
-        NotReady { future: BoxFuture<Result<T, Error>> },
         Invalid { error: Option<Error> },
     }
 }
 
-impl<F, T> Future for CallFuture<F, T>
+impl<F, T> Future for CallFuture<F>
 where
     F: Future<Output = Result<T, Error>>,
 {
@@ -279,7 +266,6 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project() {
             CallFutureProj::Call { future } => future.poll(cx),
-            CallFutureProj::NotReady { future } => future.as_mut().poll(cx),
             CallFutureProj::Invalid { error } => Poll::Ready(Err(error
                 .take()
                 .expect("a call's future is not polled after it is ready"))),

@@ -571,3 +571,39 @@ fn services_are_clone_send_sync() {
     assert_traits(&req);
     assert_eq!(<CancelRequest as AilyRequest>::OPERATION, "aily.run.cancel");
 }
+
+/// The call futures do nothing until polled, so they may be made outside a tokio
+/// runtime (in sync code, say) and run inside one; they own what they need, so they
+/// outlive the client that made them.
+#[test]
+fn a_call_future_made_outside_the_runtime_runs_inside_it() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let fake = rt.block_on(fake_with_run("session_1", "run_1"));
+    fake.add_app("cli_outside", "s3cret");
+    for credentials in [
+        Credentials::tenant_token(TOKEN),
+        Credentials::app("cli_outside", "s3cret"),
+    ] {
+        let client = Client::builder()
+            .credentials(credentials)
+            .base_url(fake.base_url())
+            .build()
+            .unwrap();
+        // No runtime is entered here.
+        let cancel = client.cancel_run("session_1", "run_1");
+        let get = client.get_run("session_1", "run_1");
+        let invalid = client.cancel_run("session_1", "..");
+        drop(client);
+        let cancelled = rt.block_on(cancel).unwrap();
+        assert_eq!(cancelled.run.status, aily_client::RunStatus::Cancelled);
+        assert_eq!(rt.block_on(get).unwrap().run.id, "run_1");
+        assert_eq!(
+            rt.block_on(invalid).unwrap_err().kind(),
+            aily_client::ErrorKind::InvalidInput
+        );
+    }
+    assert_eq!(fake.request_count(Route::CancelRun), 2);
+}
