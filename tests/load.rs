@@ -291,8 +291,9 @@ async fn settle_tasks() -> usize {
 
 /// Drops the client, then the fake, checking that first the client's connections
 /// (and the fake's ends of them) close, then the fake's listener: back to `before`,
-/// with no task left on the runtime. Returns the live heap bytes at the end.
-async fn drop_and_check(client: Client, fake: FakeAily, before: Fds) -> usize {
+/// with no task left on the runtime, and the live heap back within
+/// [`HEAP_RESIDUE_BOUND`] of `heap_before`.
+async fn drop_and_check(client: Client, fake: FakeAily, before: Fds, heap_before: usize) {
     drop(client);
     // The fake's listening socket is all that is left of the load.
     let (after_client, took) = settle_fds(before.plus(1, 1)).await;
@@ -315,7 +316,18 @@ async fn drop_and_check(client: Client, fake: FakeAily, before: Fds) -> usize {
         "tasks still alive after dropping the client and the fake"
     );
     eprintln!("  fake dropped: descriptors back to the baseline within {took:.2?}, no task alive");
-    heap_live()
+    let heap_after = heap_live();
+    eprintln!(
+        "  at the end: RSS {:.1} MiB, heap {:.2} MiB ({:+} bytes since the start)",
+        mib(rss_kib()),
+        mib_bytes(heap_after),
+        heap_after as i64 - heap_before as i64
+    );
+    assert!(
+        heap_after <= heap_before + HEAP_RESIDUE_BOUND,
+        "{} bytes more on the heap than at the start, with everything dropped",
+        heap_after - heap_before
+    );
 }
 
 /// One line per distinct error with its source chain, and how often it occurred.
@@ -512,18 +524,7 @@ fn ten_thousand_concurrent_cancels(transport: Transport, bounds: Bounds) {
             bounds.rss_growth_mib
         );
 
-        let heap_after = drop_and_check(client, fake, before).await;
-        eprintln!(
-            "  at the end: RSS {:.1} MiB, heap {:.2} MiB ({:+} bytes since the start)",
-            mib(rss_kib()),
-            mib_bytes(heap_after),
-            heap_after as i64 - heap_before as i64
-        );
-        assert!(
-            heap_after <= heap_before + HEAP_RESIDUE_BOUND,
-            "{} bytes more on the heap than at the start, with everything dropped",
-            heap_after - heap_before
-        );
+        drop_and_check(client, fake, before, heap_before).await;
     });
 }
 
@@ -782,17 +783,7 @@ fn soak(name: &str, soak: Soak) {
             "{connections} connections for {SOAK_IN_FLIGHT} calls in flight"
         );
 
-        let heap_after = drop_and_check(client, fake, before).await;
-        eprintln!(
-            "  at the end: heap {:.2} MiB ({:+} bytes since the start)",
-            mib_bytes(heap_after),
-            heap_after as i64 - heap_before as i64
-        );
-        assert!(
-            heap_after <= heap_before + HEAP_RESIDUE_BOUND,
-            "{} bytes more on the heap than at the start, with everything dropped",
-            heap_after - heap_before
-        );
+        drop_and_check(client, fake, before, heap_before).await;
     });
 }
 
