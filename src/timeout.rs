@@ -109,10 +109,8 @@ where
         let options = req.options();
         let now = Instant::now();
         let (at, kind, duration) = if self.kind == TimeoutKind::Overall {
-            let overall = options.overall_timeout().unwrap_or(self.duration);
-            // Tell the layers below (attempt timeout, retry) when the call must be over.
-            req.options_mut().set_deadline(now + overall, overall);
-            (now + overall, TimeoutKind::Overall, overall)
+            let (deadline, overall) = set_deadline(&mut req, self.duration, now);
+            (deadline, TimeoutKind::Overall, overall)
         } else {
             let attempt = options.attempt_timeout().unwrap_or(self.duration);
             match options.deadline() {
@@ -130,6 +128,19 @@ where
             kind,
         }
     }
+}
+
+/// Tells the layers below (attempt timeout, in-flight limit, retry) when the call
+/// must be over: `now` plus the request's overall timeout, else `default`. Returns
+/// the deadline and the overall timeout it comes from.
+fn set_deadline<R: AilyRequest>(
+    req: &mut R,
+    default: Duration,
+    now: Instant,
+) -> (Instant, Duration) {
+    let overall = req.options().overall_timeout().unwrap_or(default);
+    req.options_mut().set_deadline(now + overall, overall);
+    (now + overall, overall)
 }
 
 pin_project! {
@@ -235,9 +246,7 @@ where
     }
 
     fn call(&mut self, mut req: R) -> Self::Future {
-        let overall = req.options().overall_timeout().unwrap_or(self.duration);
-        req.options_mut()
-            .set_deadline(Instant::now() + overall, overall);
+        set_deadline(&mut req, self.duration, Instant::now());
         DeadlineFuture {
             inner: self.inner.call(req),
         }
