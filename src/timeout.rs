@@ -25,6 +25,22 @@ use tower::{Layer, Service};
 use crate::error::{BoxError, Error, TimeoutKind};
 use crate::request::AilyRequest;
 
+/// Each layer here is a duration and the service it wraps around the inner one:
+/// this writes that `Layer` impl once.
+macro_rules! layer_of_duration {
+    ($layer:ident => $service:ident) => {
+        impl<S> Layer<S> for $layer {
+            type Service = $service<S>;
+            fn layer(&self, inner: S) -> $service<S> {
+                $service {
+                    inner,
+                    duration: self.duration,
+                }
+            }
+        }
+    };
+}
+
 /// Default bound on one attempt (token, send and reading the whole body).
 pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default bound on the whole call, retries and waits included.
@@ -101,15 +117,7 @@ impl DeadlineLayer {
     }
 }
 
-impl<S> Layer<S> for DeadlineLayer {
-    type Service = Deadline<S>;
-    fn layer(&self, inner: S) -> Deadline<S> {
-        Deadline {
-            inner,
-            duration: self.duration,
-        }
-    }
-}
+layer_of_duration!(DeadlineLayer => Deadline);
 
 /// The service of [`DeadlineLayer`]: the inner service, its future and its error as
 /// they are.
@@ -181,15 +189,7 @@ impl AttemptTimeoutLayer {
     }
 }
 
-impl<S> Layer<S> for AttemptTimeoutLayer {
-    type Service = AttemptTimeout<S>;
-    fn layer(&self, inner: S) -> AttemptTimeout<S> {
-        AttemptTimeout {
-            inner,
-            duration: self.duration,
-        }
-    }
-}
+layer_of_duration!(AttemptTimeoutLayer => AttemptTimeout);
 
 /// The service of [`AttemptTimeoutLayer`].
 #[derive(Clone, Debug)]
@@ -258,15 +258,7 @@ impl OverallTimeoutLayer {
     }
 }
 
-impl<S> Layer<S> for OverallTimeoutLayer {
-    type Service = OverallTimeout<S>;
-    fn layer(&self, inner: S) -> OverallTimeout<S> {
-        OverallTimeout {
-            inner,
-            duration: self.duration,
-        }
-    }
-}
+layer_of_duration!(OverallTimeoutLayer => OverallTimeout);
 
 /// The service of [`OverallTimeoutLayer`].
 #[derive(Clone, Debug)]

@@ -252,30 +252,30 @@ fn replays(response: &Response<Bytes>, source: &dyn TokenSource, token: &AccessT
     rejects_token(response) && source.invalidate(token)
 }
 
+/// The HTTP tier below the auth layer, as the slow paths need it.
+trait Http: Service<Request<RequestBody>, Response = Response<Bytes>, Error: Into<BoxError>> {}
+
+impl<S> Http for S where
+    S: Service<Request<RequestBody>, Response = Response<Bytes>, Error: Into<BoxError>>
+{
+}
+
 /// The one replay: a fresh token from `source`, and `request` sent with it.
-async fn resend<S>(
+async fn resend<S: Http>(
     mut inner: S,
     source: Arc<dyn TokenSource>,
     request: Request<RequestBody>,
-) -> Result<Response<Bytes>, BoxError>
-where
-    S: Service<Request<RequestBody>, Response = Response<Bytes>>,
-    S::Error: Into<BoxError>,
-{
+) -> Result<Response<Bytes>, BoxError> {
     let fresh = source.token().await?;
     send(&mut inner, request, &fresh).await
 }
 
-async fn fetch_then_send<S>(
+/// The cold path: await the token, send, and replay once if the reply rejects it.
+async fn fetch_then_send<S: Http>(
     mut inner: S,
     source: Arc<dyn TokenSource>,
     req: Request<RequestBody>,
-) -> Result<Response<Bytes>, BoxError>
-where
-    S: Service<Request<RequestBody>, Response = Response<Bytes>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-{
+) -> Result<Response<Bytes>, BoxError> {
     let replay = copy_request(&req);
     let token = source.token().await?;
     let response = send(&mut inner, req, &token).await?;
@@ -286,15 +286,11 @@ where
 }
 
 /// Readies `inner` and sends `req` with `token`.
-async fn send<S>(
+async fn send<S: Http>(
     inner: &mut S,
     mut req: Request<RequestBody>,
     token: &AccessToken,
-) -> Result<Response<Bytes>, BoxError>
-where
-    S: Service<Request<RequestBody>, Response = Response<Bytes>>,
-    S::Error: Into<BoxError>,
-{
+) -> Result<Response<Bytes>, BoxError> {
     req.headers_mut()
         .insert(AUTHORIZATION, token.header_value().clone());
     tower::ServiceExt::ready(&mut *inner)

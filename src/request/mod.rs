@@ -22,7 +22,9 @@ use crate::error::Error;
 use crate::transport::RequestBody;
 
 pub use operation::Operation;
-pub use path::{ApiPath, MAX_ID_BYTES, MAX_PATH_IDS, Segment, push_encoded_segment, validate_id};
+pub use path::{
+    ApiPath, MAX_ID_BYTES, MAX_PATH_IDS, Query, Segment, push_encoded_segment, validate_id,
+};
 
 /// The header naming the end user on whose behalf a call is made (0–64 characters).
 pub const BIZ_USER_ID_HEADER: &str = "x-aily-bizuserid";

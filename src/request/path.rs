@@ -147,6 +147,69 @@ impl fmt::Debug for ApiPath {
     }
 }
 
+impl ApiPath {
+    /// This path with `query` appended (`path?query`; the path alone when the query
+    /// is empty): what a list request sends.
+    ///
+    /// ```
+    /// use aily_client::request::{ApiPath, Query, Segment};
+    ///
+    /// let path = ApiPath::new(&[Segment::Literal("/open-apis/aily/v1/sessions/s/runs")])?;
+    /// let mut query = Query::new();
+    /// query.push("page_size", "20").push_opt("page_token", Some("a b&c"));
+    /// assert_eq!(
+    ///     path.with_query(&query).as_str(),
+    ///     "/open-apis/aily/v1/sessions/s/runs?page_size=20&page_token=a%20b%26c"
+    /// );
+    /// # Ok::<(), aily_client::Error>(())
+    /// ```
+    pub fn with_query(&self, query: &Query) -> PathAndQuery {
+        if query.0.is_empty() {
+            return self.path.clone();
+        }
+        let text = format!("{}?{}", self.path.as_str(), query.0);
+        // Keys are the caller's literals; every value byte is unreserved or escaped.
+        PathAndQuery::from_maybe_shared(Bytes::from(text)).unwrap_or_else(|_| self.path.clone())
+    }
+}
+
+/// A query string: `key=value` pairs, each value percent-encoded like a path
+/// segment (so no value can add a `&`, `=` or `#`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Query(String);
+
+impl Query {
+    /// An empty query.
+    pub fn new() -> Self {
+        Query::default()
+    }
+
+    /// Appends `key=value`. `key` is the caller's literal, sent as it is.
+    pub fn push(&mut self, key: &str, value: impl AsRef<str>) -> &mut Self {
+        if !self.0.is_empty() {
+            self.0.push('&');
+        }
+        self.0.push_str(key);
+        self.0.push('=');
+        push_encoded_segment(&mut self.0, value.as_ref());
+        self
+    }
+
+    /// Appends `key=value` when there is a value: `false` and `0` are values, sent
+    /// as they are.
+    pub fn push_opt(&mut self, key: &str, value: Option<impl AsRef<str>>) -> &mut Self {
+        if let Some(value) = value {
+            self.push(key, value);
+        }
+        self
+    }
+
+    /// The query as sent, without the `?`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// Checks one path ID: not empty, at most [`MAX_ID_BYTES`] bytes, no whitespace or
 /// control characters, not `.` or `..`. The error names the field.
 ///

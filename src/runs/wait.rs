@@ -90,7 +90,7 @@ impl WaitOptions {
 /// ```
 pub async fn cancel_and_wait<C, G>(
     cancel: C,
-    get: G,
+    mut get: G,
     session_id: impl AsRef<str>,
     run_id: impl AsRef<str>,
     options: WaitOptions,
@@ -110,60 +110,47 @@ where
         aily.run_id = %read.run_id(),
         aily.reads = tracing::field::Empty,
     );
-    wait(cancel, get, cancel_request, read, options)
-        .instrument(span)
-        .await
-}
+    async move {
+        let deadline = Instant::now() + options.timeout;
+        let timed_out = |last: Option<RunResponse>| {
+            Error::wait_timeout(options.timeout, last.map(|r| (r.run, r.log_id)))
+        };
+        let error = |e: C::Error| Error::from_box(e.into());
 
-async fn wait<C, G>(
-    cancel: C,
-    mut get: G,
-    cancel_request: CancelRequest,
-    read: GetRunRequest,
-    options: WaitOptions,
-) -> Result<RunResponse, Error>
-where
-    C: Service<CancelRequest, Response = CancelResponse>,
-    C::Error: Into<BoxError>,
-    G: Service<GetRunRequest, Response = GetRunResponse>,
-    G::Error: Into<BoxError>,
-{
-    let deadline = Instant::now() + options.timeout;
-    let timed_out = |last: Option<RunResponse>| {
-        Error::wait_timeout(options.timeout, last.map(|r| (r.run, r.log_id)))
-    };
-    let error = |e: C::Error| Error::from_box(e.into());
-
-    let mut last = match tokio::time::timeout_at(deadline, cancel.oneshot(cancel_request)).await {
-        Err(_) => return Err(timed_out(None)),
-        Ok(reply) => reply.map_err(error)?,
-    };
-    let mut interval = options.initial_interval;
-    let mut reads = 0u32;
-    while !last.run.status.is_terminal() {
-        let wake = Instant::now() + interval;
-        if wake >= deadline {
-            tokio::time::sleep_until(deadline).await;
-            tracing::Span::current().record("aily.reads", reads);
-            return Err(timed_out(Some(last)));
-        }
-        tokio::time::sleep_until(wake).await;
-        reads += 1;
-        let reply = tokio::time::timeout_at(deadline, async {
-            get.ready().await?.call(read.clone()).await
-        })
-        .await
-        .map(|reply| reply.map_err(|e| Error::from_box(e.into())));
-        last = match reply {
-            Err(_) => {
+        let mut last = match tokio::time::timeout_at(deadline, cancel.oneshot(cancel_request)).await
+        {
+            Err(_) => return Err(timed_out(None)),
+            Ok(reply) => reply.map_err(error)?,
+        };
+        let mut interval = options.initial_interval;
+        let mut reads = 0u32;
+        while !last.run.status.is_terminal() {
+            let wake = Instant::now() + interval;
+            if wake >= deadline {
+                tokio::time::sleep_until(deadline).await;
                 tracing::Span::current().record("aily.reads", reads);
                 return Err(timed_out(Some(last)));
             }
-            Ok(reply) => reply?,
-        };
-        tracing::debug!(status = %last.run.status, reads, "read the run");
-        interval = (interval * 2).min(options.max_interval);
+            tokio::time::sleep_until(wake).await;
+            reads += 1;
+            let reply = tokio::time::timeout_at(deadline, async {
+                get.ready().await?.call(read.clone()).await
+            })
+            .await
+            .map(|reply| reply.map_err(|e| Error::from_box(e.into())));
+            last = match reply {
+                Err(_) => {
+                    tracing::Span::current().record("aily.reads", reads);
+                    return Err(timed_out(Some(last)));
+                }
+                Ok(reply) => reply?,
+            };
+            tracing::debug!(status = %last.run.status, reads, "read the run");
+            interval = (interval * 2).min(options.max_interval);
+        }
+        tracing::Span::current().record("aily.reads", reads);
+        Ok(last)
     }
-    tracing::Span::current().record("aily.reads", reads);
-    Ok(last)
+    .instrument(span)
+    .await
 }
