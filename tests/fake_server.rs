@@ -646,12 +646,14 @@ async fn other_routes_are_404() {
                 format!("{}/", cancel_path("session_1", "run_1")),
             ),
             (Method::GET, "/".to_owned()),
+            // GET …/runs (list runs) and DELETE …/sessions/:id (delete
+            // session) are served since issue 13; these shapes are not.
             (
-                Method::GET,
+                Method::DELETE,
                 "/open-apis/aily/v1/sessions/session_1/runs".to_owned(),
             ),
             (
-                Method::DELETE,
+                Method::PATCH,
                 "/open-apis/aily/v1/sessions/session_1".to_owned(),
             ),
         ];
