@@ -78,7 +78,9 @@ impl MessageRecord {
 
 /// A message as it is now: where it sorts, whether it is complete, its JSON.
 struct Rendered {
-    key: (Instant, u64),
+    /// When it appeared; at the same instant the user's message comes before
+    /// the answer to it; then creation order.
+    key: (Instant, u8, u64),
     complete: bool,
     json: Value,
 }
@@ -139,7 +141,7 @@ impl SessionRecord {
                     .map(|id| file_json(id, message.created_at_ms))
                     .collect();
                 out.insert("files".into(), Value::Array(files));
-                ((message.posted, message.seq), true)
+                ((message.posted, 0, message.seq), true)
             }
             Kind::Answer => {
                 let run = self.runs.get(message.run_id.as_deref()?)?;
@@ -159,7 +161,7 @@ impl SessionRecord {
                 );
                 out.insert("mentions".into(), json!([]));
                 out.insert("files".into(), json!([]));
-                ((view.since, message.seq), view.complete)
+                ((view.since, 1, message.seq), view.complete)
             }
         };
         let status = if complete { "COMPLETED" } else { "IN_PROGRESS" };

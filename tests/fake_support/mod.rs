@@ -222,3 +222,85 @@ pub fn assert_run_shape(run: &Value, session: &str, id: &str, status: &str) {
     }
 }
 
+// ---- the conversation endpoints --------------------------------------------
+
+/// `/open-apis/aily/v1/sessions`.
+pub const SESSIONS: &str = "/open-apis/aily/v1/sessions";
+
+/// A fake with the tenant token `t-test` and nothing else.
+pub async fn fake_with_token() -> FakeAily {
+    let fake = FakeAily::start().await.expect("start");
+    fake.add_tenant_token("t-test");
+    fake
+}
+
+/// An HTTP/1.1 call with `Authorization: Bearer t-test` and, if given, a JSON
+/// body.
+pub async fn call(fake: &FakeAily, method: Method, path: &str, body: Option<Value>) -> Reply {
+    let text = body.map(|b| b.to_string()).unwrap_or_default();
+    let mut req = request(fake, method, path, Some("t-test"), &text);
+    if !text.is_empty() {
+        req.headers_mut().insert(
+            "content-type",
+            http::HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+    }
+    send(&http1_client(), req).await
+}
+
+/// `POST /open-apis/aily/v1/sessions` with `{}`; the new session's id.
+pub async fn create_session(fake: &FakeAily) -> String {
+    let data = call(fake, Method::POST, SESSIONS, Some(serde_json::json!({})))
+        .await
+        .data();
+    data["session"]["id"]
+        .as_str()
+        .expect("session id")
+        .to_owned()
+}
+
+/// Creates a `TEXT` message; returns `data.message`.
+pub async fn create_message(
+    fake: &FakeAily,
+    session: &str,
+    idempotent_id: &str,
+    text: &str,
+) -> Value {
+    let body = serde_json::json!({
+        "idempotent_id": idempotent_id, "content_type": "TEXT", "content": text,
+    });
+    let path = format!("{SESSIONS}/{session}/messages");
+    call(fake, Method::POST, &path, Some(body)).await.data()["message"].clone()
+}
+
+/// Creates a run of `spring_test__c`; returns `data.run`.
+pub async fn create_run(fake: &FakeAily, session: &str) -> Value {
+    let path = format!("{SESSIONS}/{session}/runs");
+    let body = serde_json::json!({"app_id": "spring_test__c"});
+    call(fake, Method::POST, &path, Some(body)).await.data()["run"].clone()
+}
+
+impl Reply {
+    /// Asserts success (HTTP 200, code 0, `msg` "success") and returns `data`.
+    pub fn data(&self) -> Value {
+        assert_eq!(self.status, StatusCode::OK, "{self:?}");
+        let json = self.json();
+        assert_eq!(json["code"], 0, "{json}");
+        assert_eq!(json["msg"], "success");
+        json["data"].clone()
+    }
+
+    /// Asserts HTTP 400 / 2700001 with one field violation naming `field`;
+    /// returns the violation.
+    pub fn assert_param_error(&self, field: &str) -> Value {
+        let json = self.assert_error(400, 2700001);
+        assert_eq!(json["msg"], "param is invalid");
+        let violations = json["error"]["field_violations"]
+            .as_array()
+            .expect("field_violations");
+        assert_eq!(violations.len(), 1, "{json}");
+        assert_eq!(violations[0]["field"], field, "{json}");
+        assert!(violations[0]["description"].is_string());
+        violations[0].clone()
+    }
+}
