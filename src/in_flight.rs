@@ -207,6 +207,20 @@ mod tests {
     use crate::error::ErrorKind;
     use crate::{AilyRequest, CancelRequest};
 
+    /// Bounds a test's wait, so a broken contract fails instead of hanging (on the
+    /// paused clock, an hour passes at once when nothing else can run).
+    trait Bounded: Future + Sized {
+        fn bounded(self) -> impl Future<Output = Self::Output> {
+            async move {
+                tokio::time::timeout(std::time::Duration::from_secs(3600), self)
+                    .await
+                    .expect("hung: the call never ended")
+            }
+        }
+    }
+
+    impl<F: Future> Bounded for F {}
+
     type Limited = InFlightLimit<Mock<CancelRequest, String>>;
 
     fn limited(max: usize) -> (InFlightLimitLayer, Limited, Handle<CancelRequest, String>) {
@@ -250,15 +264,15 @@ mod tests {
         assert_eq!(layer.available(), 0);
 
         sb.send_response(format!("done {}", rb.run_id()));
-        assert_eq!(b.await.unwrap().unwrap(), "done b");
+        assert_eq!(b.bounded().await.unwrap().unwrap(), "done b");
         let (rc, sc) = next(&mut handle).await.expect("c goes once b is done");
         assert_eq!(rc.run_id(), "c");
         assert!(next(&mut handle).await.is_none());
 
         sa.send_response(format!("done {}", ra.run_id()));
         sc.send_response(format!("done {}", rc.run_id()));
-        assert_eq!(a.await.unwrap().unwrap(), "done a");
-        assert_eq!(c.await.unwrap().unwrap(), "done c");
+        assert_eq!(a.bounded().await.unwrap().unwrap(), "done a");
+        assert_eq!(c.bounded().await.unwrap().unwrap(), "done c");
         assert_eq!(layer.available(), 2);
     }
 
@@ -285,13 +299,13 @@ mod tests {
             _ = tokio::time::sleep(Duration::from_millis(500)) => {}
         }
         assert_eq!(layer.available(), 0, "held while the inner future runs");
-        assert_eq!(complete(&mut fast).await.unwrap(), "fast");
+        assert_eq!(complete(&mut fast).bounded().await.unwrap(), "fast");
         assert_eq!(
             layer.available(),
             1,
             "released on completion, before the drop"
         );
-        let mut handle = answer.await.unwrap();
+        let mut handle = answer.bounded().await.unwrap();
         drop(fast);
 
         // Slow path: the one permit is taken, so the call waits, then holds it in turn.
@@ -305,7 +319,7 @@ mod tests {
             _ = tokio::time::sleep(Duration::from_millis(500)) => {}
         }
         s1.send_response("first".into());
-        assert_eq!(first.await.unwrap(), "first");
+        assert_eq!(first.bounded().await.unwrap(), "first");
         let answer = tokio::spawn(async move {
             let (r, send) = handle.next_request().await.unwrap();
             tokio::time::sleep(Duration::from_secs(1)).await;
@@ -320,13 +334,13 @@ mod tests {
             0,
             "the waiter holds the permit while sending"
         );
-        assert_eq!(complete(&mut slow).await.unwrap(), "slow");
+        assert_eq!(complete(&mut slow).bounded().await.unwrap(), "slow");
         assert_eq!(
             layer.available(),
             1,
             "released on completion, before the drop"
         );
-        answer.await.unwrap();
+        answer.bounded().await.unwrap();
     }
 
     #[tokio::test(start_paused = true)]
@@ -338,9 +352,9 @@ mod tests {
         assert!(next(&mut handle).await.is_none(), "b waits");
 
         b.abort();
-        assert!(b.await.unwrap_err().is_cancelled());
+        assert!(b.bounded().await.unwrap_err().is_cancelled());
         a.abort();
-        assert!(a.await.unwrap_err().is_cancelled());
+        assert!(a.bounded().await.unwrap_err().is_cancelled());
         assert_eq!(
             layer.available(),
             1,
@@ -355,7 +369,7 @@ mod tests {
         let (rc, sc) = next(&mut handle).await.expect("c goes at once");
         assert_eq!(rc.run_id(), "c");
         sc.send_response("c".into());
-        assert_eq!(c.await.unwrap().unwrap(), "c");
+        assert_eq!(c.bounded().await.unwrap().unwrap(), "c");
     }
 
     #[tokio::test(start_paused = true)]
@@ -369,14 +383,14 @@ mod tests {
         let mut b = req("b");
         b.options_mut()
             .set_deadline(start + Duration::from_secs(3), Duration::from_secs(7));
-        let err = svc.clone().oneshot(b).await.unwrap_err();
+        let err = svc.clone().oneshot(b).bounded().await.unwrap_err();
         assert_eq!(start.elapsed(), Duration::from_secs(3));
         let err = Error::from_box(err);
         assert_eq!(err.timeout_kind(), Some(TimeoutKind::Overall), "{err}");
         assert!(err.to_string().contains("7000 ms"), "{err}");
 
         sa.send_response("a".into());
-        assert_eq!(a.await.unwrap().unwrap(), "a");
+        assert_eq!(a.bounded().await.unwrap().unwrap(), "a");
         assert!(
             next(&mut handle).await.is_none(),
             "b never reached the inner service"
@@ -397,12 +411,12 @@ mod tests {
         let b = spawn_call(&svc, b);
         tokio::time::sleep(Duration::from_secs(2)).await;
         sa.send_response("a".into());
-        a.await.unwrap().unwrap();
+        a.bounded().await.unwrap().unwrap();
         let (rb, sb) = next(&mut handle).await.expect("b goes before its deadline");
         // Past the deadline now: the limiter bounds the wait, not the attempt.
         tokio::time::sleep(Duration::from_secs(5)).await;
         sb.send_response(rb.run_id().to_owned());
-        assert_eq!(b.await.unwrap().unwrap(), "b");
+        assert_eq!(b.bounded().await.unwrap().unwrap(), "b");
     }
 
     #[tokio::test(start_paused = true)]
@@ -419,10 +433,10 @@ mod tests {
         let b = spawn_call(&svc2, req("b"));
         assert!(next(&mut handle2).await.is_none(), "b waits for a's permit");
         sa.send_response("a".into());
-        a.await.unwrap().unwrap();
+        a.bounded().await.unwrap().unwrap();
         let (rb, sb) = next(&mut handle2).await.expect("b goes once a is done");
         sb.send_response(rb.run_id().to_owned());
-        assert_eq!(b.await.unwrap().unwrap(), "b");
+        assert_eq!(b.bounded().await.unwrap().unwrap(), "b");
         assert_eq!(layer1.available(), 1);
     }
 
@@ -432,7 +446,7 @@ mod tests {
         let a = spawn_call(&svc, req("a"));
         let (_ra, sa) = next(&mut handle).await.expect("a is sent");
         sa.send_error(Error::new(ErrorKind::Api, "no").with_api(2700001, "no".into(), None));
-        let err = Error::from_box(a.await.unwrap().unwrap_err());
+        let err = Error::from_box(a.bounded().await.unwrap().unwrap_err());
         assert_eq!(err.code(), Some(2700001));
         assert_eq!(layer.available(), 1);
     }

@@ -350,6 +350,20 @@ mod tests {
 
     use super::*;
     use crate::CancelRequest;
+
+    /// Bounds a test's wait, so a broken contract fails instead of hanging (on the
+    /// paused clock, an hour passes at once when nothing else can run).
+    trait Bounded: Future + Sized {
+        fn bounded(self) -> impl Future<Output = Self::Output> {
+            async move {
+                tokio::time::timeout(std::time::Duration::from_secs(3600), self)
+                    .await
+                    .expect("hung: the call never ended")
+            }
+        }
+    }
+
+    impl<F: Future> Bounded for F {}
     use crate::error::ErrorKind;
 
     fn req() -> CancelRequest {
@@ -408,6 +422,7 @@ mod tests {
         let seen = DeadlineLayer::new(Duration::from_secs(5))
             .layer(svc)
             .oneshot(req())
+            .bounded()
             .await
             .unwrap();
         assert_eq!(
@@ -424,6 +439,7 @@ mod tests {
         let seen = DeadlineLayer::new(Duration::from_secs(30))
             .layer(svc)
             .oneshot(req().with_overall_timeout(Duration::from_secs(2)))
+            .bounded()
             .await
             .unwrap();
         assert_eq!(
@@ -450,6 +466,7 @@ mod tests {
         let out = DeadlineLayer::new(Duration::from_secs(1))
             .layer(slow)
             .oneshot(req())
+            .bounded()
             .await
             .unwrap();
         assert_eq!(
@@ -460,6 +477,7 @@ mod tests {
         let err = DeadlineLayer::new(Duration::from_secs(1))
             .layer(failing)
             .oneshot(req())
+            .bounded()
             .await
             .unwrap_err();
         assert_eq!(Error::from_box(err).code(), Some(2700001));
@@ -471,6 +489,7 @@ mod tests {
         let err = AttemptTimeoutLayer::new(Duration::from_secs(3))
             .layer(never())
             .oneshot(req())
+            .bounded()
             .await
             .unwrap_err();
         assert_eq!(start.elapsed(), Duration::from_secs(3));
@@ -485,6 +504,7 @@ mod tests {
         let err = AttemptTimeoutLayer::new(Duration::from_secs(10))
             .layer(never())
             .oneshot(req().with_attempt_timeout(Duration::from_millis(1500)))
+            .bounded()
             .await
             .unwrap_err();
         assert_eq!(start.elapsed(), Duration::from_millis(1500));
@@ -504,6 +524,7 @@ mod tests {
                 Duration::from_secs(2),
                 Duration::from_secs(7),
             ))
+            .bounded()
             .await
             .unwrap_err();
         assert_eq!(start.elapsed(), Duration::from_secs(2));
@@ -521,6 +542,7 @@ mod tests {
                 Duration::from_secs(20),
                 Duration::from_secs(30),
             ))
+            .bounded()
             .await
             .unwrap_err();
         assert_eq!(start.elapsed(), Duration::from_secs(3));
@@ -536,6 +558,7 @@ mod tests {
             .service(never());
         let err = svc
             .oneshot(req().with_overall_timeout(Duration::from_secs(4)))
+            .bounded()
             .await
             .unwrap_err();
         assert_eq!(start.elapsed(), Duration::from_secs(4));
@@ -550,12 +573,14 @@ mod tests {
         let out = AttemptTimeoutLayer::new(Duration::from_secs(1))
             .layer(ok)
             .oneshot(req())
+            .bounded()
             .await
             .unwrap();
         assert_eq!(out, "r");
         let out = OverallTimeoutLayer::new(Duration::from_secs(1))
             .layer(ok)
             .oneshot(req())
+            .bounded()
             .await
             .unwrap();
         assert_eq!(out, "r");
@@ -564,6 +589,7 @@ mod tests {
         let err = AttemptTimeoutLayer::new(Duration::from_secs(1))
             .layer(failing)
             .oneshot(req())
+            .bounded()
             .await
             .unwrap_err();
         let err = Error::from_box(err);
@@ -571,6 +597,7 @@ mod tests {
         let err = OverallTimeoutLayer::new(Duration::from_secs(1))
             .layer(failing)
             .oneshot(req())
+            .bounded()
             .await
             .unwrap_err();
         let err = Error::from_box(err);
@@ -587,12 +614,14 @@ mod tests {
         let out = AttemptTimeoutLayer::new(Duration::from_secs(2))
             .layer(tie)
             .oneshot(req())
+            .bounded()
             .await
             .unwrap();
         assert_eq!(out, "answered");
         let out = OverallTimeoutLayer::new(Duration::from_secs(2))
             .layer(tie)
             .oneshot(req())
+            .bounded()
             .await
             .unwrap();
         assert_eq!(out, "answered");
@@ -605,6 +634,7 @@ mod tests {
         let err = OverallTimeoutLayer::new(Duration::from_secs(4))
             .layer(spy)
             .oneshot(req())
+            .bounded()
             .await
             .unwrap_err();
         assert_eq!(start.elapsed(), Duration::from_secs(4));
@@ -627,6 +657,7 @@ mod tests {
         let err = OverallTimeoutLayer::new(Duration::from_secs(30))
             .layer(spy)
             .oneshot(req().with_overall_timeout(Duration::from_secs(1)))
+            .bounded()
             .await
             .unwrap_err();
         assert_eq!(start.elapsed(), Duration::from_secs(1));

@@ -387,6 +387,20 @@ mod tests {
     use crate::envelope::CODE_TOKEN_INVALID;
     use crate::error::ErrorKind;
 
+    /// Bounds a test's wait, so a broken contract fails instead of hanging (on the
+    /// paused clock, an hour passes at once when nothing else can run).
+    trait Bounded: Future + Sized {
+        fn bounded(self) -> impl Future<Output = Self::Output> {
+            async move {
+                tokio::time::timeout(std::time::Duration::from_secs(3600), self)
+                    .await
+                    .expect("hung: the call never ended")
+            }
+        }
+    }
+
+    impl<F: Future> Bounded for F {}
+
     type Http = Mock<Request<RequestBody>, Response<Bytes>>;
     type HttpHandle = Handle<Request<RequestBody>, Response<Bytes>>;
 
@@ -500,7 +514,11 @@ mod tests {
     async fn sent(
         handle: &mut HttpHandle,
     ) -> (Request<RequestBody>, String, SendResponse<Response<Bytes>>) {
-        let (req, send) = handle.next_request().await.expect("a request is sent");
+        let (req, send) = handle
+            .next_request()
+            .bounded()
+            .await
+            .expect("a request is sent");
         let auth = req.headers()[AUTHORIZATION].clone();
         assert!(auth.is_sensitive());
         let bearer = auth.to_str().unwrap().to_owned();
@@ -509,7 +527,10 @@ mod tests {
 
     /// Once the call is over and the layer dropped, nothing more was sent.
     async fn nothing_more(handle: &mut HttpHandle) {
-        assert!(handle.next_request().await.is_none(), "no further request");
+        assert!(
+            handle.next_request().bounded().await.is_none(),
+            "no further request"
+        );
     }
 
     async fn body_of(req: Request<RequestBody>) -> Bytes {
@@ -520,7 +541,7 @@ mod tests {
         crate::envelope::envelope_code(resp.body())
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_fixed_token_is_a_sensitive_bearer_header_and_never_replayed() {
         let (svc, mut handle) = auth_over_mock(AuthLayer::fixed(token("t-fixed")));
         let call = tokio::spawn(svc.oneshot(request()));
@@ -529,12 +550,12 @@ mod tests {
         assert_eq!(req.headers()["x-aily-bizuserid"], "ou_1");
         send.send_response(reply(CODE_TOKEN_INVALID));
         // A rejected fixed token has nothing fresher: the reply is the answer.
-        let resp = call.await.unwrap().unwrap();
+        let resp = call.bounded().await.unwrap().unwrap();
         assert_eq!(code_of(&resp), Some(CODE_TOKEN_INVALID));
         nothing_more(&mut handle).await;
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_warm_source_sends_once_with_its_cached_token() {
         let source = Arc::new(TestSource::warm("t-warm", &[]));
         let (svc, mut handle) = auth_over_mock(AuthLayer::from_source(source.clone()));
@@ -542,13 +563,13 @@ mod tests {
         let (_req, bearer, send) = sent(&mut handle).await;
         assert_eq!(bearer, "Bearer t-warm");
         send.send_response(reply(0));
-        assert_eq!(code_of(&call.await.unwrap().unwrap()), Some(0));
+        assert_eq!(code_of(&call.bounded().await.unwrap().unwrap()), Some(0));
         nothing_more(&mut handle).await;
         assert_eq!(source.token_calls(), 0, "a warm token is not awaited");
         assert!(source.invalidated().is_empty());
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_rejected_token_is_invalidated_and_the_call_replayed_once_with_the_fresh_one() {
         let source = Arc::new(TestSource::warm("t-old", &["t-new"]));
         let (svc, mut handle) = auth_over_mock(AuthLayer::from_source(source.clone()));
@@ -567,11 +588,11 @@ mod tests {
         assert_eq!(body_of(replay).await, "{}");
         send.send_response(reply(0));
 
-        assert_eq!(code_of(&call.await.unwrap().unwrap()), Some(0));
+        assert_eq!(code_of(&call.bounded().await.unwrap().unwrap()), Some(0));
         nothing_more(&mut handle).await;
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_replay_rejected_again_is_not_replayed_a_second_time() {
         let source = Arc::new(TestSource::warm("t-1", &["t-2", "t-3"]));
         let (svc, mut handle) = auth_over_mock(AuthLayer::from_source(source.clone()));
@@ -584,13 +605,13 @@ mod tests {
         send.send_response(reply(CODE_TOKEN_INVALID));
         // The second rejection is the answer (the API-call layer makes it an auth error).
         assert_eq!(
-            code_of(&call.await.unwrap().unwrap()),
+            code_of(&call.bounded().await.unwrap().unwrap()),
             Some(CODE_TOKEN_INVALID)
         );
         nothing_more(&mut handle).await;
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn no_replay_when_the_source_has_nothing_fresher() {
         let source = Arc::new(TestSource {
             refreshes: false,
@@ -602,7 +623,7 @@ mod tests {
         assert_eq!(bearer, "Bearer t-only");
         send.send_response(reply(CODE_TOKEN_INVALID));
         assert_eq!(
-            code_of(&call.await.unwrap().unwrap()),
+            code_of(&call.bounded().await.unwrap().unwrap()),
             Some(CODE_TOKEN_INVALID)
         );
         nothing_more(&mut handle).await;
@@ -610,14 +631,17 @@ mod tests {
         assert_eq!(source.token_calls(), 0);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn other_failures_are_not_token_rejections() {
         let source = Arc::new(TestSource::warm("t-1", &["t-2"]));
         let (svc, mut handle) = auth_over_mock(AuthLayer::from_source(source.clone()));
         let call = tokio::spawn(svc.oneshot(request()));
         let (_r, _bearer, send) = sent(&mut handle).await;
         send.send_response(reply(2700001));
-        assert_eq!(code_of(&call.await.unwrap().unwrap()), Some(2700001));
+        assert_eq!(
+            code_of(&call.bounded().await.unwrap().unwrap()),
+            Some(2700001)
+        );
         nothing_more(&mut handle).await;
         assert!(source.invalidated().is_empty());
     }
@@ -638,12 +662,12 @@ mod tests {
         let (_r, bearer, send) = sent(&mut handle).await;
         assert_eq!(bearer, "Bearer t-cold");
         send.send_response(reply(0));
-        assert_eq!(code_of(&call.await.unwrap().unwrap()), Some(0));
+        assert_eq!(code_of(&call.bounded().await.unwrap().unwrap()), Some(0));
         nothing_more(&mut handle).await;
         assert_eq!(source.token_calls(), 1);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_cold_source_replays_once_too() {
         let source = Arc::new(TestSource::cold(&["t-1", "t-2", "t-3"]));
         let (svc, mut handle) = auth_over_mock(AuthLayer::from_source(source.clone()));
@@ -658,7 +682,7 @@ mod tests {
         assert_eq!(body_of(replay).await, "{}");
         send.send_response(reply(CODE_TOKEN_INVALID));
         assert_eq!(
-            code_of(&call.await.unwrap().unwrap()),
+            code_of(&call.bounded().await.unwrap().unwrap()),
             Some(CODE_TOKEN_INVALID)
         );
         nothing_more(&mut handle).await;
@@ -669,41 +693,41 @@ mod tests {
         );
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_token_error_propagates_and_nothing_is_sent() {
         let source = Arc::new(TestSource {
             fails: true,
             ..TestSource::cold(&[])
         });
         let (svc, mut handle) = auth_over_mock(AuthLayer::from_source(source.clone()));
-        let err = svc.oneshot(request()).await.unwrap_err();
+        let err = svc.oneshot(request()).bounded().await.unwrap_err();
         let err = Error::from_box(err);
         assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
         assert!(err.to_string().contains("no token to be had"), "{err}");
         nothing_more(&mut handle).await;
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_token_error_on_the_replay_propagates_after_one_send() {
         let source = Arc::new(TestSource::warm("t-1", &[]));
         let (svc, mut handle) = auth_over_mock(AuthLayer::from_source(source.clone()));
         let call = tokio::spawn(svc.oneshot(request()));
         let (_r, _bearer, send) = sent(&mut handle).await;
         send.send_response(reply(CODE_TOKEN_INVALID));
-        let err = Error::from_box(call.await.unwrap().unwrap_err());
+        let err = Error::from_box(call.bounded().await.unwrap().unwrap_err());
         assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
         assert!(err.to_string().contains("no fresh token left"), "{err}");
         nothing_more(&mut handle).await;
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn an_inner_error_passes_through() {
         let (svc, mut handle) =
             auth_over_mock(AuthLayer::from_source(Arc::new(TestSource::warm("t", &[]))));
         let call = tokio::spawn(svc.oneshot(request()));
         let (_r, _bearer, send) = sent(&mut handle).await;
         send.send_error(Error::new(ErrorKind::Transport, "reset"));
-        let err = Error::from_box(call.await.unwrap().unwrap_err());
+        let err = Error::from_box(call.bounded().await.unwrap().unwrap_err());
         assert_eq!(err.kind(), ErrorKind::Transport);
         nothing_more(&mut handle).await;
     }
