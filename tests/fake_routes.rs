@@ -12,7 +12,8 @@ use fake_support::*;
 use http::{HeaderName, HeaderValue, Method, StatusCode};
 use serde_json::{Value, json};
 
-/// Every Aily route with a request that succeeds against [`fixture`].
+/// Every Aily route, and the scripted one, with a request that succeeds
+/// against [`fixture`].
 fn every_route() -> Vec<(Route, Method, String, Option<Value>)> {
     let s = format!("{SESSIONS}/session_1");
     vec![
@@ -62,6 +63,7 @@ fn every_route() -> Vec<(Route, Method, String, Option<Value>)> {
             Some(json!({"app_id": "spring_test__c"})),
         ),
         (Route::DeleteSession, Method::DELETE, s, None),
+        (Route::Scripted, Method::GET, "/custom".to_owned(), None),
     ]
 }
 
@@ -105,9 +107,7 @@ async fn every_route_is_classified_and_served() {
 async fn every_route_checks_the_token_first() {
     bounded(async {
         let fake = fixture().await;
-        let mut routes = every_route();
-        routes.push((Route::Scripted, Method::GET, "/custom".to_owned(), None));
-        for (route, method, path, body) in routes {
+        for (route, method, path, body) in every_route() {
             let text = body.map(|b| b.to_string()).unwrap_or_default();
             for (token, code) in [
                 (None, 99991661),
@@ -134,9 +134,7 @@ async fn every_route_checks_the_token_first() {
 async fn faults_apply_on_every_route() {
     bounded(async {
         let fake = fixture().await;
-        let mut routes = every_route();
-        routes.push((Route::Scripted, Method::GET, "/custom".to_owned(), None));
-        for (route, method, path, body) in routes {
+        for (route, method, path, body) in every_route() {
             fake.push_fault(route, Fault::Status(503), Times::Once);
             fake.push_fault(route, Fault::rate_limited(2), Times::Once);
             let first = call(&fake, method.clone(), &path, body.clone()).await;

@@ -209,17 +209,11 @@ impl FakeAily {
     /// no such session.
     pub fn session_runs(&self, session_id: &str) -> Option<Vec<Run>> {
         let mut state = self.shared.lock();
-        let session = state.conv.sessions.get_mut(session_id)?;
-        let now = Instant::now();
-        let mut runs: Vec<&mut RunRecord> = session.runs.values_mut().collect();
-        runs.sort_by_key(|r| r.seq);
-        let json = runs
-            .into_iter()
-            .map(|run| {
-                run.settle(now);
-                run.to_json(session_id)
-            })
-            .collect();
+        let json = state
+            .conv
+            .sessions
+            .get_mut(session_id)?
+            .runs_json(Instant::now());
         Some(decode_all(json))
     }
 
