@@ -66,8 +66,8 @@ impl FakeAily {
             .insert(run_id.to_owned(), RunRecord::fixed(run_id, seq, status));
     }
 
-    /// The run's current status (after any delayed cancel that is due), or
-    /// `None` if there is no such run.
+    /// The run's current status (after the steps of its schedule and any
+    /// delayed cancel that are due), or `None` if there is no such run.
     pub fn run_status(&self, session_id: &str, run_id: &str) -> Option<String> {
         let mut state = self.shared.lock();
         let run = state
