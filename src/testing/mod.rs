@@ -474,6 +474,10 @@ impl FakeAily {
     /// );
     /// // Every token request fails with a 500.
     /// fake.push_fault(Route::TenantToken, Fault::Status(500), Times::Always);
+    /// // The next created message is stored, but its reply is lost.
+    /// fake.push_fault(Route::CreateMessage, Fault::ResetAfterHandling, Times::Once);
+    /// // Listing messages never ends for a client that follows tokens blindly.
+    /// fake.push_fault(Route::ListMessages, Fault::RepeatPageToken, Times::Always);
     /// # Ok(())
     /// # }
     /// ```

@@ -207,6 +207,21 @@ impl FakeAily {
 
     /// The session's runs now, oldest first (all pages); `None` if there is
     /// no such session.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let fake = aily_client::testing::FakeAily::start().await?;
+    /// fake.add_run_with_status("s", "r1", "COMPLETED");
+    /// fake.add_run("s", "r2");
+    /// let runs = fake.session_runs("s").unwrap_or_default();
+    /// let ids: Vec<&str> = runs.iter().map(|r| r.id.as_str()).collect();
+    /// assert_eq!(ids, ["r1", "r2"]);
+    /// assert!(runs[0].status.is_terminal());
+    /// assert!(fake.session_runs("nope").is_none());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn session_runs(&self, session_id: &str) -> Option<Vec<Run>> {
         let mut state = self.shared.lock();
         let json = state
