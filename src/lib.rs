@@ -5,7 +5,9 @@
 #![warn(missing_docs)]
 
 pub mod api_call;
+pub mod ask;
 pub mod auth;
+pub mod background;
 mod client;
 pub mod envelope;
 mod error;
