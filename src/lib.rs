@@ -49,6 +49,7 @@
 pub mod api_call;
 pub mod auth;
 mod client;
+mod env;
 pub mod envelope;
 mod error;
 pub mod in_flight;

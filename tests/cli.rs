@@ -344,3 +344,35 @@ async fn app_credentials_from_the_environment_work() {
     .await;
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[tokio::test]
+async fn two_kinds_of_credentials_exit_2_naming_both_and_send_nothing() {
+    let fake = FakeAily::start().await.unwrap();
+    fake.add_tenant_token(TOKEN);
+    fake.add_app("cli_two_kinds", "two-kinds-secret");
+    fake.add_run("session_1", "run_1");
+    let out = aily(
+        &[
+            "cancel",
+            "session_1",
+            "run_1",
+            "--base-url",
+            &fake.base_url(),
+        ],
+        &[
+            ("FEISHU_TENANT_ACCESS_TOKEN", TOKEN),
+            ("FEISHU_APP_ID", "cli_two_kinds"),
+            ("FEISHU_APP_SECRET", "two-kinds-secret"),
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("set only one"), "{stderr}");
+    assert!(
+        stderr.contains("FEISHU_TENANT_ACCESS_TOKEN") && stderr.contains("FEISHU_APP_ID"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(TOKEN) && !stderr.contains("two-kinds-secret"));
+    assert_eq!(fake.request_count(Route::Any), 0, "nothing sent");
+}

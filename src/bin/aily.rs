@@ -23,11 +23,6 @@ use aily_client::{
 };
 use clap::{Args, Parser, Subcommand};
 
-const TENANT_TOKEN_VAR: &str = "FEISHU_TENANT_ACCESS_TOKEN";
-const USER_TOKEN_VAR: &str = "FEISHU_USER_ACCESS_TOKEN";
-const APP_ID_VAR: &str = "FEISHU_APP_ID";
-const APP_SECRET_VAR: &str = "FEISHU_APP_SECRET";
-
 #[derive(Parser, Debug)]
 #[command(
     name = "aily",
@@ -222,8 +217,10 @@ fn print_run(run: &Run) -> Result<(), Failure> {
 }
 
 fn client(args: &ConnectionArgs) -> Result<Client, Failure> {
+    // Missing or conflicting credentials are refused configuration: exit 2, nothing sent.
+    let credentials = Credentials::from_env().map_err(refused)?;
     let mut builder = Client::builder()
-        .credentials(credentials_from_env()?)
+        .credentials(credentials)
         .overall_timeout(args.timeout)
         .attempt_timeout(args.attempt_timeout)
         .max_attempts(args.max_attempts);
@@ -238,46 +235,17 @@ fn client(args: &ConnectionArgs) -> Result<Client, Failure> {
     if let Some(url) = &args.base_url {
         builder = builder.base_url(url.clone());
     }
-    builder.build().map_err(|e| Failure {
-        code: if e.kind() == ErrorKind::Config { 2 } else { 1 },
-        line: e.to_string(),
-    })
+    builder.build().map_err(refused)
 }
 
-fn credentials_from_env() -> Result<Credentials, Failure> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let tenant = var(TENANT_TOKEN_VAR);
-    let user = var(USER_TOKEN_VAR);
-    let app_id = var(APP_ID_VAR);
-    let app_secret = var(APP_SECRET_VAR);
-    let app = match (app_id, app_secret) {
-        (Some(id), Some(secret)) => Some(Credentials::app(id, secret)),
-        (None, None) => None,
-        _ => {
-            return Err(Failure::usage(format!(
-                "error: {APP_ID_VAR} and {APP_SECRET_VAR} must be set together"
-            )));
-        }
-    };
-    let mut found: Vec<(&str, Credentials)> = Vec::new();
-    if let Some(t) = tenant {
-        found.push((TENANT_TOKEN_VAR, Credentials::tenant_token(t)));
-    }
-    if let Some(t) = user {
-        found.push((USER_TOKEN_VAR, Credentials::user_token(t)));
-    }
-    if let Some(a) = app {
-        found.push((APP_ID_VAR, a));
-    }
-    match found.len() {
-        0 => Err(Failure::usage(format!(
-            "error: no credentials: set {TENANT_TOKEN_VAR}, or {USER_TOKEN_VAR}, \
-             or {APP_ID_VAR} and {APP_SECRET_VAR}"
-        ))),
-        1 => Ok(found.remove(0).1),
-        _ => Err(Failure::usage(format!(
-            "error: more than one kind of credentials is set ({}): set only one",
-            found.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
-        ))),
+/// A failure to configure the client: exit 2 for configuration errors, else 1.
+fn refused(err: Error) -> Failure {
+    Failure {
+        code: if err.kind() == ErrorKind::Config {
+            2
+        } else {
+            1
+        },
+        line: err.to_string(),
     }
 }
