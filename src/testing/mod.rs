@@ -539,6 +539,33 @@ impl FakeAily {
         self.shared.lock().add_run(session_id, run_id, status);
     }
 
+    /// With `true`, a cancel or read of a run the fake does not know (with ids that
+    /// pass its checks) first adds that run as `IN_PROGRESS`, as if
+    /// [`FakeAily::add_run`] had been called: what `aily fake` serves. Default `false`:
+    /// unknown runs are HTTP 400 code 2700001.
+    ///
+    /// ```
+    /// use aily_client::{Client, Credentials};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let fake = aily_client::testing::FakeAily::start().await?;
+    /// fake.add_tenant_token("t-any");
+    /// fake.set_accept_any_ids(true);
+    /// assert_eq!(fake.run_status("any_session", "any_run"), None, "added on first use");
+    /// let client = Client::builder()
+    ///     .credentials(Credentials::tenant_token("t-any"))
+    ///     .base_url(fake.base_url())
+    ///     .build()?;
+    /// client.get_run("any_session", "any_run").await?;
+    /// assert_eq!(fake.run_status("any_session", "any_run").as_deref(), Some("IN_PROGRESS"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn set_accept_any_ids(&self, accept: bool) {
+        self.shared.lock().accept_any_ids = accept;
+    }
+
     /// The run's current status (after any delayed cancel that is due), or
     /// `None` if there is no such run.
     pub fn run_status(&self, session_id: &str, run_id: &str) -> Option<String> {

@@ -177,6 +177,8 @@ pub(crate) struct State {
     request_log_limit: Option<usize>,
     /// Requests per route since the last clear, kept or not.
     counts: HashMap<Route, usize>,
+    /// Unknown (but valid) ids become an `IN_PROGRESS` run on first use.
+    pub(crate) accept_any_ids: bool,
 }
 
 impl Default for State {
@@ -191,6 +193,7 @@ impl Default for State {
             requests: VecDeque::new(),
             request_log_limit: None,
             counts: HashMap::new(),
+            accept_any_ids: false,
         }
     }
 }
@@ -352,6 +355,11 @@ impl State {
         run_id: &str,
     ) -> Result<&mut RunRecord, ParamError> {
         let now = Instant::now();
+        if self.accept_any_ids {
+            self.runs
+                .entry((session_id.to_owned(), run_id.to_owned()))
+                .or_insert_with(|| RunRecord::new("IN_PROGRESS"));
+        }
         if !self.runs.keys().any(|(s, _)| s == session_id) {
             return Err(ParamError {
                 field: "aily_session_id",
