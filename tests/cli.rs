@@ -376,3 +376,50 @@ async fn two_kinds_of_credentials_exit_2_naming_both_and_send_nothing() {
     assert!(!stderr.contains(TOKEN) && !stderr.contains("two-kinds-secret"));
     assert_eq!(fake.request_count(Route::Any), 0, "nothing sent");
 }
+
+#[tokio::test]
+async fn log_output_into_a_pipe_or_file_has_no_colour() {
+    let fake = FakeAily::start().await.unwrap();
+    fake.add_tenant_token(TOKEN);
+    fake.add_run("session_1", "run_1");
+    let base = fake.base_url();
+    // `aily()` pipes stderr: not a terminal, so no escape sequences, with or
+    // without NO_COLOR.
+    for no_color in [None, Some("1")] {
+        let mut env = vec![("FEISHU_TENANT_ACCESS_TOKEN", TOKEN), ("RUST_LOG", "debug")];
+        env.extend(no_color.map(|v| ("NO_COLOR", v)));
+        let out = aily(&["cancel", "session_1", "run_1", "--base-url", &base], &env).await;
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains("aily.run.cancel"),
+            "tracing is on: {stderr}"
+        );
+        assert!(!stderr.contains("\x1b["), "escape sequences: {stderr:?}");
+    }
+
+    // And into a file, as `2>file` does.
+    let path = std::env::temp_dir().join(format!("aily-cli-log-{}.txt", std::process::id()));
+    let file = std::fs::File::create(&path).unwrap();
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_aily"));
+    cmd.args(["cancel", "session_1", "run_1", "--base-url", &base])
+        .env_remove("NO_COLOR")
+        .env_remove("FEISHU_USER_ACCESS_TOKEN")
+        .env_remove("FEISHU_APP_ID")
+        .env_remove("FEISHU_APP_SECRET")
+        .env_remove("FEISHU_BASE_URL")
+        .env("FEISHU_TENANT_ACCESS_TOKEN", TOKEN)
+        .env("RUST_LOG", "debug")
+        .stdout(std::process::Stdio::null())
+        .stderr(file)
+        .kill_on_drop(true);
+    let status = tokio::time::timeout(Duration::from_secs(60), cmd.status())
+        .await
+        .expect("aily finishes within 60 s")
+        .expect("aily runs");
+    assert!(status.success());
+    let logged = std::fs::read_to_string(&path).unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert!(logged.contains("aily.run.cancel"), "{logged}");
+    assert!(!logged.contains("\x1b["), "escape sequences: {logged:?}");
+}

@@ -13,8 +13,10 @@
 //! Exit status: 0 on success (the run is printed as one JSON object on stdout);
 //! 2 for usage errors, missing credentials and invalid IDs (nothing is sent);
 //! 1 for every other failure, with one line on stderr naming the kind, code, msg
-//! and log id. `RUST_LOG` turns on tracing output on stderr.
+//! and log id. `RUST_LOG` turns on tracing output on stderr, coloured only when
+//! stderr is a terminal and `NO_COLOR` is unset or empty.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -133,10 +135,15 @@ impl From<Error> for Failure {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if std::env::var_os("RUST_LOG").is_some() {
+        let ansi = colour(
+            std::io::stderr().is_terminal(),
+            std::env::var_os("NO_COLOR").as_deref(),
+        );
         tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
             .with_writer(std::io::stderr)
+            .with_ansi(ansi)
             .init();
     }
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -156,6 +163,12 @@ fn main() -> ExitCode {
             ExitCode::from(failure.code)
         }
     }
+}
+
+/// Whether the log output on stderr is coloured: only on a terminal, and never when
+/// `NO_COLOR` is set to anything but the empty string (<https://no-color.org>).
+fn colour(stderr_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(|value| value.is_empty())
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
@@ -247,5 +260,24 @@ fn refused(err: Error) -> Failure {
             1
         },
         line: err.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::colour;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(colour(true, None));
+        assert!(
+            colour(true, Some(OsStr::new(""))),
+            "an empty NO_COLOR is unset"
+        );
+        assert!(!colour(true, Some(OsStr::new("1"))));
+        assert!(!colour(true, Some(OsStr::new("0"))), "any non-empty value");
+        assert!(!colour(false, None));
+        assert!(!colour(false, Some(OsStr::new(""))));
     }
 }
