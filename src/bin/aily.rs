@@ -4,6 +4,7 @@
 //! aily cancel <SESSION_ID> <RUN_ID> [--wait [--wait-timeout SECS]]
 //!             [--base-url URL | --lark] [--timeout SECS] [--attempt-timeout SECS] [--max-attempts N]
 //! aily get <SESSION_ID> <RUN_ID> [same connection options]
+//! aily fake [--port N]      (feature `testing`: a fake Feishu on 127.0.0.1)
 //! ```
 //!
 //! Credentials come only from the environment, never from argv:
@@ -45,6 +46,19 @@ enum Command {
     Cancel(CancelArgs),
     /// Read a run; prints it as JSON.
     Get(GetArgs),
+    /// Serve a fake Feishu on 127.0.0.1 until SIGINT/SIGTERM (feature `testing`).
+    ///
+    /// The first line on stdout is `export FEISHU_BASE_URL=… FEISHU_APP_ID=…
+    /// FEISHU_APP_SECRET=…`, for `eval`. Any valid session and run id is a run,
+    /// IN_PROGRESS until it is cancelled.
+    Fake(FakeArgs),
+}
+
+#[derive(Args, Debug)]
+struct FakeArgs {
+    /// The port on 127.0.0.1 to listen on (0: a free one).
+    #[arg(long, value_name = "N", default_value = "0")]
+    port: u16,
 }
 
 #[derive(Args, Debug)]
@@ -175,7 +189,80 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Cancel(args) => cancel(args).await,
         Command::Get(args) => get(args).await,
+        Command::Fake(args) => fake(args).await,
     }
+}
+
+/// The fake's app: a throwaway id and secret, valid only against this process.
+#[cfg(feature = "testing")]
+const FAKE_APP_ID: &str = "cli_aily_fake";
+#[cfg(feature = "testing")]
+const FAKE_APP_SECRET: &str = "aily-fake-secret";
+
+#[cfg(feature = "testing")]
+async fn fake(args: FakeArgs) -> Result<(), Failure> {
+    use std::io::Write;
+
+    let fake = aily_client::testing::FakeAily::start_on_port(args.port)
+        .await
+        .map_err(|e| Failure {
+            code: 1,
+            line: format!("cannot listen on 127.0.0.1:{}: {e}", args.port),
+        })?;
+    fake.add_app(FAKE_APP_ID, FAKE_APP_SECRET);
+    fake.set_accept_any_ids(true);
+    let base = fake.base_url();
+    let mut stdout = std::io::stdout().lock();
+    writeln!(
+        stdout,
+        "export FEISHU_BASE_URL={base} FEISHU_APP_ID={FAKE_APP_ID} FEISHU_APP_SECRET={FAKE_APP_SECRET}"
+    )
+    .and_then(|()| stdout.flush())
+    .map_err(|e| Failure {
+        code: 1,
+        line: format!("cannot write to stdout: {e}"),
+    })?;
+    drop(stdout);
+    eprintln!(
+        "aily: fake Feishu on {base} (app {FAKE_APP_ID}); any valid session/run id is a run; \
+         SIGINT or SIGTERM stops it"
+    );
+    let signal = shutdown_signal().await.map_err(|e| Failure {
+        code: 1,
+        line: format!("cannot wait for a signal: {e}"),
+    })?;
+    drop(fake);
+    eprintln!("aily: fake stopped ({signal})");
+    Ok(())
+}
+
+/// Waits for SIGINT (Ctrl-C) or, on Unix, SIGTERM; returns its name.
+#[cfg(feature = "testing")]
+async fn shutdown_signal() -> std::io::Result<&'static str> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        tokio::select! {
+            _ = interrupt.recv() => Ok("SIGINT"),
+            _ = terminate.recv() => Ok("SIGTERM"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await?;
+        Ok("Ctrl-C")
+    }
+}
+
+#[cfg(not(feature = "testing"))]
+async fn fake(args: FakeArgs) -> Result<(), Failure> {
+    let _ = args.port;
+    Err(Failure::usage(
+        "error: `aily fake` needs the `testing` feature: \
+         cargo install --path . --features cli,testing",
+    ))
 }
 
 async fn cancel(args: CancelArgs) -> Result<(), Failure> {
