@@ -424,10 +424,13 @@ async fn log_output_into_a_pipe_or_file_has_no_colour() {
     assert!(!logged.contains("\x1b["), "escape sequences: {logged:?}");
 }
 
+/// `VAR=value` pairs.
+type Vars = Vec<(String, String)>;
+
 /// The `aily` commands of the README's CLI quick start: every line of its `sh`
 /// blocks whose command, after leading `VAR=value` assignments, is `aily` (but not
 /// `aily fake` itself), without the trailing comment. Returns (assignments, args).
-fn readme_cli_commands() -> Vec<(Vec<(String, String)>, Vec<String>)> {
+fn readme_cli_commands() -> Vec<(Vars, Vec<String>)> {
     let readme = include_str!("../README.md");
     let section = readme
         .split("\n## ")
@@ -488,7 +491,7 @@ async fn start_fake(args: &[&str]) -> (tokio::process::Child, String) {
 }
 
 /// Parses `export K=V K=V …` into its pairs.
-fn parse_export(line: &str) -> Vec<(String, String)> {
+fn parse_export(line: &str) -> Vars {
     let rest = line
         .trim_end()
         .strip_prefix("export ")

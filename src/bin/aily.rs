@@ -203,6 +203,12 @@ const FAKE_APP_SECRET: &str = "aily-fake-secret";
 async fn fake(args: FakeArgs) -> Result<(), Failure> {
     use std::io::Write;
 
+    // Listen for the signals before the first line is out: whoever reads it may
+    // send one at once.
+    let signals = Shutdown::listen().map_err(|e| Failure {
+        code: 1,
+        line: format!("cannot listen for signals: {e}"),
+    })?;
     let fake = aily_client::testing::FakeAily::start_on_port(args.port)
         .await
         .map_err(|e| Failure {
@@ -227,32 +233,59 @@ async fn fake(args: FakeArgs) -> Result<(), Failure> {
         "aily: fake Feishu on {base} (app {FAKE_APP_ID}); any valid session/run id is a run; \
          SIGINT or SIGTERM stops it"
     );
-    let signal = shutdown_signal().await.map_err(|e| Failure {
-        code: 1,
-        line: format!("cannot wait for a signal: {e}"),
-    })?;
+    let signal = signals.wait().await;
     drop(fake);
     eprintln!("aily: fake stopped ({signal})");
     Ok(())
 }
 
-/// Waits for SIGINT (Ctrl-C) or, on Unix, SIGTERM; returns its name.
+/// SIGINT (Ctrl-C) and, on Unix, SIGTERM, listened for from [`Shutdown::listen`] on.
 #[cfg(feature = "testing")]
-async fn shutdown_signal() -> std::io::Result<&'static str> {
+struct Shutdown {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut interrupt = signal(SignalKind::interrupt())?;
-        let mut terminate = signal(SignalKind::terminate())?;
-        tokio::select! {
-            _ = interrupt.recv() => Ok("SIGINT"),
-            _ = terminate.recv() => Ok("SIGTERM"),
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+#[cfg(feature = "testing")]
+impl Shutdown {
+    fn listen() -> std::io::Result<Shutdown> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Shutdown {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(Shutdown {})
         }
     }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c().await?;
-        Ok("Ctrl-C")
+
+    /// Waits for the first signal; returns its name.
+    async fn wait(self) -> &'static str {
+        #[cfg(unix)]
+        {
+            let Shutdown {
+                mut interrupt,
+                mut terminate,
+            } = self;
+            tokio::select! {
+                _ = interrupt.recv() => "SIGINT",
+                _ = terminate.recv() => "SIGTERM",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            // Registered on first poll only: a Ctrl-C before this point ends the process.
+            match tokio::signal::ctrl_c().await {
+                Ok(()) => "Ctrl-C",
+                Err(_) => "no Ctrl-C handler could be installed",
+            }
+        }
     }
 }
 
