@@ -427,10 +427,20 @@ async fn log_output_into_a_pipe_or_file_has_no_colour() {
 /// `VAR=value` pairs.
 type Vars = Vec<(String, String)>;
 
+/// One `aily` command line of the README.
+struct ReadmeCommand {
+    /// The line as written, without its trailing comment.
+    line: String,
+    /// Its leading `VAR=value` assignments.
+    assignments: Vars,
+    /// The arguments after `aily`.
+    args: Vec<String>,
+}
+
 /// The `aily` commands of the README's CLI quick start: every line of its `sh`
 /// blocks whose command, after leading `VAR=value` assignments, is `aily` (but not
-/// `aily fake` itself), without the trailing comment. Returns (assignments, args).
-fn readme_cli_commands() -> Vec<(Vars, Vec<String>)> {
+/// `aily fake` itself), without the trailing comment.
+fn readme_cli_commands() -> Vec<ReadmeCommand> {
     let readme = include_str!("../README.md");
     let section = readme
         .split("\n## ")
@@ -460,9 +470,48 @@ fn readme_cli_commands() -> Vec<(Vars, Vec<String>)> {
         if args.first().map(String::as_str) == Some("fake") {
             continue;
         }
-        commands.push((assignments, args));
+        commands.push(ReadmeCommand {
+            line: code.trim().to_owned(),
+            assignments,
+            args,
+        });
     }
     commands
+}
+
+/// Runs `sh -c 'eval "$export_line" && eval "$command"'` with the built `aily` first
+/// on `PATH` and no `FEISHU_*`, `RUST_LOG` or `NO_COLOR` of ours, bounded in time.
+async fn sh_after_eval(export_line: &str, command: &str) -> Output {
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_aily"))
+        .parent()
+        .expect("the binary is in a directory");
+    let path = match std::env::var_os("PATH") {
+        Some(path) => {
+            let mut dirs = vec![bin_dir.to_path_buf()];
+            dirs.extend(std::env::split_paths(&path));
+            std::env::join_paths(dirs).expect("PATH joins")
+        }
+        None => bin_dir.as_os_str().to_owned(),
+    };
+    let mut cmd = tokio::process::Command::new("sh");
+    cmd.args([
+        "-c",
+        r#"eval "$1" && eval "$2""#,
+        "sh",
+        export_line,
+        command,
+    ])
+    .env("PATH", path)
+    .kill_on_drop(true);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("FEISHU_") || k == "RUST_LOG" || k == "NO_COLOR" {
+            cmd.env_remove(k);
+        }
+    }
+    tokio::time::timeout(Duration::from_secs(60), cmd.output())
+        .await
+        .expect("the command finishes within 60 s")
+        .expect("sh runs")
 }
 
 /// `aily fake` with `args`, and the first line of its stdout.
@@ -535,8 +584,9 @@ async fn stop(
 #[cfg(unix)]
 #[tokio::test]
 async fn every_readme_command_works_against_aily_fake_until_sigterm() {
-    let (child, line) = start_fake(&["--port", "0"]).await;
-    let vars = parse_export(&line);
+    let (child, first_line) = start_fake(&["--port", "0"]).await;
+    let line = first_line.trim_end();
+    let vars = parse_export(line);
     let names: Vec<&str> = vars.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(
         names,
@@ -556,7 +606,7 @@ async fn every_readme_command_works_against_aily_fake_until_sigterm() {
             "-c",
             r#"eval "$1"; sh -c 'printf "%s %s %s" "$FEISHU_BASE_URL" "$FEISHU_APP_ID" "$FEISHU_APP_SECRET"'"#,
             "sh",
-            &line,
+            line,
         ])
         .output()
         .expect("sh runs");
@@ -566,48 +616,36 @@ async fn every_readme_command_works_against_aily_fake_until_sigterm() {
     );
 
     let commands = readme_cli_commands();
-    let shown: Vec<String> = commands.iter().map(|(_, a)| a.join(" ")).collect();
+    let shown: Vec<&str> = commands.iter().map(|c| c.line.as_str()).collect();
     assert!(commands.len() >= 6, "the README's commands: {shown:?}");
-    for needle in ["cancel", "get", "--wait", "--base-url"] {
+    for needle in ["cancel", "get", "--wait", "--base-url", "RUST_LOG="] {
         assert!(
             shown.iter().any(|c| c.contains(needle)),
             "{needle}: {shown:?}"
         );
     }
-    for (assignments, args) in &commands {
-        // The README's example port is the fake's.
-        let args: Vec<String> = args
-            .iter()
-            .map(|a| a.replace("http://127.0.0.1:8080", &base))
-            .collect();
-        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-        let env: Vec<(&str, &str)> = vars
-            .iter()
-            .chain(assignments)
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        let out = aily(&argv, &env).await;
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{assignments:?} aily {argv:?}: {}",
-            text(&out.stderr)
-        );
+    for command in &commands {
+        // As written, by a shell that has `eval`ed the fake's line; the README's
+        // example port is the fake's.
+        let line = command.line.replace("http://127.0.0.1:8080", &base);
+        let out = sh_after_eval(&first_line, &line).await;
+        let argv = &command.args;
+        assert_eq!(out.status.code(), Some(0), "{line}: {}", text(&out.stderr));
         let stdout = text(&out.stdout);
-        assert_eq!(stdout.lines().count(), 1, "{argv:?}: {stdout}");
+        assert_eq!(stdout.lines().count(), 1, "{line}: {stdout}");
         let run: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-        assert_eq!(run["session_id"], argv[1], "{argv:?}: {stdout}");
-        assert_eq!(run["id"], argv[2], "{argv:?}: {stdout}");
+        assert_eq!(run["session_id"], argv[1].as_str(), "{line}: {stdout}");
+        assert_eq!(run["id"], argv[2].as_str(), "{line}: {stdout}");
         if argv[0] == "cancel" {
-            assert_eq!(run["status"], "CANCELLED", "{argv:?}: {stdout}");
+            assert_eq!(run["status"], "CANCELLED", "{line}: {stdout}");
         } else {
-            assert!(run["status"].is_string(), "{argv:?}: {stdout}");
+            assert!(run["status"].is_string(), "{line}: {stdout}");
         }
-        if assignments.iter().any(|(k, _)| k == "RUST_LOG") {
-            assert!(!out.stderr.is_empty(), "RUST_LOG prints tracing: {argv:?}");
+        if command.assignments.iter().any(|(k, _)| k == "RUST_LOG") {
+            assert!(!out.stderr.is_empty(), "RUST_LOG prints tracing: {line}");
         }
         let secret = &vars[2].1;
-        assert!(!text(&out.stderr).contains(secret.as_str()), "{argv:?}");
+        assert!(!text(&out.stderr).contains(secret.as_str()), "{line}");
     }
 
     // A run the fake has never seen is IN_PROGRESS until cancelled.
