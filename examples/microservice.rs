@@ -12,7 +12,8 @@
 //! `aily.run.cancel` span, which is the parent of one span per HTTP attempt.
 //!
 //! [`error_response`] is the mapping from the client's errors to HTTP a service
-//! should copy (the table is in the README):
+//! should copy (the same table is in the README; `tests/microservice.rs` tests each
+//! row but the last):
 //!
 //! | error | status | what else |
 //! | --- | --- | --- |

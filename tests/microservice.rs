@@ -314,3 +314,46 @@ async fn overload_is_503_and_sheds_without_sending() {
     let (status, _, body) = post(addr, CANCEL).await;
     assert_eq!(status, 200, "{body}");
 }
+
+#[tokio::test]
+async fn a_rejected_token_and_an_unreachable_feishu_are_502() {
+    // Feishu rejects the service's token: an `Auth` error, with Feishu's log id.
+    let fake = FakeAily::start().await.unwrap();
+    fake.add_run("session_1", "run_1");
+    let client = Client::builder()
+        .credentials(Credentials::tenant_token("t-not-known-to-the-fake"))
+        .base_url(fake.base_url())
+        .build()
+        .unwrap();
+    let addr = microservice::serve(microservice::app(client))
+        .await
+        .unwrap();
+    let (status, headers, body) = post(addr, CANCEL).await;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(body["error"], "auth", "{body}");
+    assert_eq!(body["code"], 99991663, "{body}");
+    let log_id = body["log_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a log id: {body}"));
+    assert_eq!(headers[microservice::LOG_ID_HEADER], log_id);
+    assert!(!body.to_string().contains("t-not-known-to-the-fake"));
+
+    // Nothing listens: a `Connect` error, and no log id since nothing answered.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let client = Client::builder()
+        .credentials(Credentials::tenant_token(TOKEN))
+        .base_url(format!("http://127.0.0.1:{port}"))
+        .max_attempts(1)
+        .build()
+        .unwrap();
+    let addr = microservice::serve(microservice::app(client))
+        .await
+        .unwrap();
+    let (status, headers, body) = post(addr, CANCEL).await;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(body["error"], "connect", "{body}");
+    assert!(body["log_id"].is_null(), "{body}");
+    assert!(headers.get(microservice::LOG_ID_HEADER).is_none());
+}
