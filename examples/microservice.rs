@@ -20,7 +20,7 @@
 //! | `InvalidInput` (an ID the client refuses; nothing was sent) | 400 | |
 //! | `RateLimited` | 429 | `Retry-After`: `retry_after()` in whole seconds, rounded up (when Feishu said) |
 //! | `Timeout` (attempt, overall) | 504 | |
-//! | overloaded (this service's `LoadShed`) | 503 | |
+//! | `Overloaded` (this service's `LoadShed` shed the call; nothing was sent) | 503 | |
 //! | Feishu answered with an error: `Api`, `Auth`, `Http`, `Decode`, `BodyTooLarge` | 502 | the log id in `X-Feishu-Log-Id` and the body |
 //! | Feishu could not be reached: `Connect`, `Transport` | 502 | |
 //! | anything else (`Config`, `Other`) | 500 | |
@@ -100,24 +100,6 @@ async fn cancel(
     }
 }
 
-/// Whether `err` is tower's load-shed `Overloaded`, anywhere in its source chain.
-///
-/// The crate is getting an `ErrorKind::Overloaded` (tower's `Overloaded` will map to
-/// it in `Error::from_box`); once it has it, match the kind instead of walking the
-/// chain here.
-pub fn is_overloaded(err: &(dyn std::error::Error + 'static)) -> bool {
-    let mut next = Some(err);
-    // Bounded: a source chain is finite, but never trust it to be short.
-    for _ in 0..32 {
-        match next {
-            Some(e) if e.is::<tower::load_shed::error::Overloaded>() => return true,
-            Some(e) => next = e.source(),
-            None => return false,
-        }
-    }
-    false
-}
-
 /// `wait` in whole seconds, rounded up: the value of a `Retry-After` header.
 pub fn retry_after_secs(wait: Duration) -> u64 {
     wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
@@ -125,20 +107,14 @@ pub fn retry_after_secs(wait: Duration) -> u64 {
 
 /// The HTTP response for an error of the cancel stack (see the module docs' table).
 pub fn error_response(err: BoxError) -> Response {
-    if is_overloaded(&*err) {
-        let body = serde_json::json!({"error": "overloaded", "code": null, "log_id": null});
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            [(header::CONTENT_TYPE, "application/json")],
-            body.to_string(),
-        )
-            .into_response();
-    }
+    // The crate's Error as it is, or what the foreign error was: tower's load-shed
+    // `Overloaded` becomes `ErrorKind::Overloaded`.
     let err = Error::from_box(err);
     let status = match err.kind() {
         ErrorKind::InvalidInput => StatusCode::BAD_REQUEST,
         ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
+        ErrorKind::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::Api
         | ErrorKind::Auth
         | ErrorKind::Http
