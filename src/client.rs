@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use futures_core::Stream;
 use pin_project_lite::pin_project;
 use rustls::pki_types::CertificateDer;
 use tower::util::BoxCloneSyncService;
@@ -18,11 +19,19 @@ use crate::api_call::ApiCallLayer;
 use crate::auth::{Auth, AuthLayer, Credentials, DEFAULT_REFRESH_MARGIN};
 use crate::error::{BoxError, Error};
 use crate::in_flight::{DEFAULT_MAX_IN_FLIGHT, InFlightLimitLayer};
+use crate::messages::{
+    CreateMessageRequest, GetMessageRequest, ListMessagesRequest, Message, MessageResponse,
+};
+use crate::paginate;
 use crate::request::AilyRequest;
 use crate::retry::{RetryConfig, RetryPolicy, retry_layer};
 use crate::runs::{
-    CancelRequest, CancelResponse, GetRunRequest, GetRunResponse, RunResponse, WaitOptions,
-    cancel_and_wait,
+    CancelRequest, CancelResponse, CreateRunRequest, GetRunRequest, GetRunResponse,
+    ListRunsRequest, Run, RunResponse, WaitOptions, cancel_and_wait,
+};
+use crate::sessions::{
+    CreateSessionRequest, DeleteSessionRequest, DeleteSessionResponse, GetSessionRequest,
+    ListResponse, SessionResponse, UpdateSessionRequest,
 };
 use crate::timeout::{
     AttemptTimeoutLayer, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT, DeadlineLayer,
@@ -135,6 +144,105 @@ impl Client {
             options,
         )
         .await
+    }
+
+    /// Creates a session (`POST /open-apis/aily/v1/sessions`). Not retried after it
+    /// may have reached the server unless the request opts in.
+    ///
+    /// ```no_run
+    /// # async fn f(client: aily_client::Client) -> Result<(), aily_client::Error> {
+    /// use aily_client::sessions::CreateSessionRequest;
+    /// let created = client.create_session(CreateSessionRequest::new()).await?;
+    /// println!("{}", created.session.id);
+    /// # Ok(()) }
+    /// ```
+    pub fn create_session(
+        &self,
+        request: CreateSessionRequest,
+    ) -> impl Future<Output = Result<SessionResponse, Error>> + Send + 'static {
+        self.start(request)
+    }
+
+    /// Reads session `session_id`.
+    pub fn get_session(
+        &self,
+        session_id: impl AsRef<str>,
+    ) -> impl Future<Output = Result<SessionResponse, Error>> + Send + 'static {
+        self.call_checked(GetSessionRequest::new(session_id))
+    }
+
+    /// Changes a session's `channel_context` or `metadata`.
+    pub fn update_session(
+        &self,
+        request: UpdateSessionRequest,
+    ) -> impl Future<Output = Result<SessionResponse, Error>> + Send + 'static {
+        self.start(request)
+    }
+
+    /// Deletes session `session_id`.
+    pub fn delete_session(
+        &self,
+        session_id: impl AsRef<str>,
+    ) -> impl Future<Output = Result<DeleteSessionResponse, Error>> + Send + 'static {
+        self.call_checked(DeleteSessionRequest::new(session_id))
+    }
+
+    /// Posts a message to a session; safe to retry (its `idempotent_id`).
+    pub fn create_message(
+        &self,
+        request: CreateMessageRequest,
+    ) -> impl Future<Output = Result<MessageResponse, Error>> + Send + 'static {
+        self.start(request)
+    }
+
+    /// Reads message `message_id` of session `session_id`.
+    pub fn get_message(
+        &self,
+        session_id: impl AsRef<str>,
+        message_id: impl AsRef<str>,
+    ) -> impl Future<Output = Result<MessageResponse, Error>> + Send + 'static {
+        self.call_checked(GetMessageRequest::new(session_id, message_id))
+    }
+
+    /// One page of a session's messages.
+    pub fn list_messages(
+        &self,
+        request: ListMessagesRequest,
+    ) -> impl Future<Output = Result<ListResponse<Message>, Error>> + Send + 'static {
+        self.start(request)
+    }
+
+    /// Every message of every page of `request`, in order (see [`paginate::pages`]).
+    pub fn messages_stream(
+        &self,
+        request: ListMessagesRequest,
+    ) -> impl Stream<Item = Result<Message, Error>> + Send + 'static {
+        paginate::pages(self.stack::<ListMessagesRequest>(), request)
+    }
+
+    /// Starts a run on a session. Not retried after it may have reached the server
+    /// unless the request opts in; the error then says the run may exist.
+    pub fn create_run(
+        &self,
+        request: CreateRunRequest,
+    ) -> impl Future<Output = Result<RunResponse, Error>> + Send + 'static {
+        self.start(request)
+    }
+
+    /// One page of a session's runs.
+    pub fn list_runs(
+        &self,
+        request: ListRunsRequest,
+    ) -> impl Future<Output = Result<ListResponse<Run>, Error>> + Send + 'static {
+        self.start(request)
+    }
+
+    /// Every run of every page of `request`, in order (see [`paginate::pages`]).
+    pub fn runs_stream(
+        &self,
+        request: ListRunsRequest,
+    ) -> impl Stream<Item = Result<Run, Error>> + Send + 'static {
+        paginate::pages(self.stack::<ListRunsRequest>(), request)
     }
 
     /// Sends any typed request through the default stack.

@@ -133,6 +133,20 @@ pub(crate) fn rate_limit_wait(headers: &HeaderMap) -> Option<Duration> {
         .map(Duration::from_secs)
 }
 
+/// Decodes a reply whose success carries no data (`{"code":0,"msg":"success"}` or
+/// `"data":{}`): the log id, or the [`Error`] the reply describes, as [`decode`].
+///
+/// ```
+/// let ok = http::Response::new(bytes::Bytes::from_static(br#"{"code":0,"msg":"success"}"#));
+/// assert_eq!(aily_client::envelope::decode_ack(&ok).unwrap(), None);
+/// ```
+pub fn decode_ack(response: &Response<Bytes>) -> Result<Option<String>, Error> {
+    match serde_json::from_slice::<Envelope<IgnoredAny>>(response.body()) {
+        Ok(env) if env.code == 0 => Ok(log_id_header(response.headers())),
+        _ => decode::<IgnoredAny>(response).map(|(_, log_id)| log_id),
+    }
+}
+
 /// Decodes a complete reply into the envelope's `data`, or into the [`Error`] it describes.
 ///
 /// Returns the data and the log id on `code == 0`. Otherwise the error carries what

@@ -278,6 +278,9 @@ struct Inner {
     retry_after: Option<Duration>,
     attempts: Option<u32>,
     last_run: Option<Box<Run>>,
+    /// Set when a request that is not idempotent failed after it may have reached
+    /// the server, so it was not sent again.
+    may_have_acted: bool,
     /// Set when the cause makes a retry pointless whatever the kind says (a TLS
     /// failure is a connect error; a reply hyper cannot parse, a transport error).
     permanent: bool,
@@ -305,6 +308,7 @@ impl Error {
                 retry_after: None,
                 attempts: None,
                 last_run: None,
+                may_have_acted: false,
                 permanent: false,
                 source: None,
             }),
@@ -444,6 +448,17 @@ impl Error {
     /// For a [`TimeoutKind::Wait`] error: the last run seen before the deadline.
     pub fn last_run(&self) -> Option<&Run> {
         self.inner.last_run.as_deref()
+    }
+
+    /// True when the request is not idempotent (creating a session or a run) and
+    /// failed after it may have reached the server, so it was not sent again: what it
+    /// creates may exist (list the session's runs, or sessions, to find it).
+    pub fn may_have_acted(&self) -> bool {
+        self.inner.may_have_acted
+    }
+
+    pub(crate) fn set_may_have_acted(&mut self) {
+        self.inner.may_have_acted = true;
     }
 
     pub(crate) fn set_attempts(&mut self, attempts: u32) {
@@ -745,6 +760,12 @@ impl fmt::Display for Error {
         }
         if let Some(run) = &i.last_run {
             extra.push(format!("last status {}", run.status));
+        }
+        if i.may_have_acted {
+            extra.push(
+                "not retried: it may have reached the server, so what it creates may exist"
+                    .to_owned(),
+            );
         }
         if !extra.is_empty() {
             write!(f, " ({})", extra.join(", "))?;

@@ -12,6 +12,7 @@ pub mod envelope;
 mod error;
 pub mod in_flight;
 pub mod messages;
+pub mod paginate;
 pub mod request;
 pub mod retry;
 pub mod runs;

@@ -213,7 +213,7 @@ impl RetryPolicy {
     fn decide<R: AilyRequest>(&self, req: &R, err: &BoxError) -> Option<(Duration, &'static str)> {
         let options = req.options();
         let max_attempts = options.max_attempts().unwrap_or(self.config.max_attempts);
-        let idempotent = options.idempotent().unwrap_or(true);
+        let idempotent = options.idempotent().unwrap_or(R::IDEMPOTENT);
         let (delay, reason) = match classify(err) {
             (Retryable::Never, _) => return None,
             (Retryable::IfIdempotent, _) if !idempotent => return None,
@@ -291,6 +291,12 @@ where
             }
             None => {
                 record_attempts(err, self.attempts);
+                let idempotent = req.options().idempotent().unwrap_or(R::IDEMPOTENT);
+                if !idempotent && classify(err).0 == Retryable::IfIdempotent {
+                    if let Some(ours) = err.downcast_mut::<Error>() {
+                        ours.set_may_have_acted();
+                    }
+                }
                 None
             }
         }

@@ -6,8 +6,13 @@
 //! partial [`MessageStatus::InProgress`] message.
 
 pub mod model;
+pub mod requests;
 
 pub use model::{
     ContentType, IdentityProvider, Mention, Message, MessageFile, MessageStatus, PreviewUrl,
     Sender, SenderType,
+};
+pub use requests::{
+    CreateMessage, CreateMessageRequest, GetMessage, GetMessageRequest, ListMessages,
+    ListMessagesRequest, MessageBody, MessageResponse,
 };

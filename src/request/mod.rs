@@ -8,6 +8,7 @@
 //! so an endpoint this crate does not have is written the same way outside it (see
 //! `examples/own_endpoint.rs`).
 
+mod endpoint;
 mod operation;
 mod path;
 
@@ -21,6 +22,7 @@ use http::{HeaderValue, Method, Request, Response};
 use crate::error::Error;
 use crate::transport::RequestBody;
 
+pub use endpoint::{ApiRequest, Endpoint, HasLogId};
 pub use operation::Operation;
 pub use path::{
     ApiPath, MAX_ID_BYTES, MAX_PATH_IDS, Query, Segment, push_encoded_segment, validate_id,
@@ -81,6 +83,12 @@ pub trait AilyRequest: Clone + Send + Sync + 'static {
     /// The low-cardinality URL template, e.g.
     /// `/open-apis/aily/v1/sessions/{aily_session_id}/runs/{run_id}/cancel`.
     const URL_TEMPLATE: &'static str = <Self::Operation as Operation>::URL_TEMPLATE;
+    /// Whether a failure after which the request may have reached the server (a reset
+    /// connection, HTTP 500/502/503/504, an attempt timeout) is retried unless the
+    /// caller says otherwise ([`with_idempotent`](AilyRequest::with_idempotent)):
+    /// true for reads, cancel, `PUT`, `DELETE` and requests with an idempotency key;
+    /// false for creating a session or a run.
+    const IDEMPOTENT: bool = true;
 
     /// The per-request options.
     fn options(&self) -> &RequestOptions;
@@ -315,6 +323,25 @@ pub fn http_request(
     }
     options.apply_headers(headers);
     req
+}
+
+/// Checks a body field: at most `max_chars` characters. The error names the field.
+pub(crate) fn check_text(field: &str, value: &str, max_chars: usize) -> Result<(), Error> {
+    if value.chars().count() > max_chars {
+        return Err(Error::invalid_input(format!(
+            "invalid {field}: at most {max_chars} characters are allowed"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a body field that carries JSON as text (`metadata`, `skill_input`,
+/// `channel_context`): valid JSON, at most 255 characters.
+pub(crate) fn check_json_text(field: &str, value: &str) -> Result<(), Error> {
+    check_text(field, value, 255)?;
+    serde_json::from_str::<serde::de::IgnoredAny>(value)
+        .map(|_| ())
+        .map_err(|e| Error::invalid_input(format!("invalid {field}: not JSON text ({e})")))
 }
 
 fn header_value(field: &str, value: &str) -> Result<HeaderValue, Error> {

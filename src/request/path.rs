@@ -195,6 +195,17 @@ impl Query {
         self
     }
 
+    /// Sets `key=value`: replaces the pairs of `key` already there, else appends.
+    pub fn set(&mut self, key: &str, value: impl AsRef<str>) -> &mut Self {
+        let kept: Vec<&str> = self
+            .0
+            .split('&')
+            .filter(|pair| !pair.is_empty() && pair.split('=').next() != Some(key))
+            .collect();
+        self.0 = kept.join("&");
+        self.push(key, value)
+    }
+
     /// Appends `key=value` when there is a value: `false` and `0` are values, sent
     /// as they are.
     pub fn push_opt(&mut self, key: &str, value: Option<impl AsRef<str>>) -> &mut Self {

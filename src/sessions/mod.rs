@@ -6,7 +6,13 @@
 
 pub mod model;
 pub mod page;
+pub mod requests;
 pub(crate) mod wire;
 
 pub use model::Session;
-pub use page::{Page, PageItem};
+pub use page::{ListEndpoint, ListResponse, Page, PageItem};
+pub use requests::{
+    CreateSession, CreateSessionRequest, DeleteSession, DeleteSessionRequest,
+    DeleteSessionResponse, GetSession, GetSessionRequest, SessionBody, SessionResponse,
+    UpdateSession, UpdateSessionRequest,
+};

@@ -247,3 +247,55 @@ mod tests {
         assert_eq!(serde_json::from_value::<Page<Run>>(json).unwrap(), page);
     }
 }
+
+/// A reply carrying one page of a list, and the request's log id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ListResponse<T> {
+    /// The page.
+    pub page: Page<T>,
+    /// The request's log id (`X-Tt-Logid`).
+    pub log_id: Option<String>,
+}
+
+impl<T> crate::request::HasLogId for ListResponse<T> {
+    fn log_id(&self) -> Option<&str> {
+        self.log_id.as_deref()
+    }
+}
+
+/// Decodes a list reply: `data` is the page.
+pub(crate) fn decode_page<T>(
+    response: http::Response<bytes::Bytes>,
+) -> Result<ListResponse<T>, crate::Error>
+where
+    T: serde::de::DeserializeOwned + PageItem,
+{
+    let (page, log_id) = crate::envelope::decode::<Page<T>>(&response)?;
+    Ok(ListResponse { page, log_id })
+}
+
+/// A list endpoint: its reply is one page of `Item`s.
+pub trait ListEndpoint:
+    crate::request::Endpoint<Response = ListResponse<<Self as ListEndpoint>::Item>>
+{
+    /// What the list holds.
+    type Item: serde::de::DeserializeOwned + PageItem + Send + 'static;
+}
+
+impl<E: ListEndpoint> crate::request::ApiRequest<E> {
+    /// At most `size` items per page (at least 1; the server's default is 20).
+    pub fn page_size(self, size: u32) -> Result<Self, crate::Error> {
+        if size == 0 {
+            return Err(crate::Error::invalid_input(
+                "invalid page_size: must be at least 1",
+            ));
+        }
+        Ok(self.with_query("page_size", size.to_string()))
+    }
+
+    /// The page that `token` (a previous page's [`Page::page_token`]) names.
+    pub fn page_token(self, token: impl AsRef<str>) -> Self {
+        self.with_query("page_token", token)
+    }
+}
