@@ -9,6 +9,7 @@ pub mod ask;
 pub mod auth;
 pub mod background;
 mod client;
+mod env;
 pub mod envelope;
 mod error;
 pub mod in_flight;
