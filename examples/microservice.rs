@@ -11,6 +11,12 @@
 //! The trace it prints: the inbound request span is the parent of the client's
 //! `aily.run.cancel` span, which is the parent of one span per HTTP attempt.
 //!
+//! `POST /ask` (`{"app_id": …, "text": …, "session_id"?: …}`) asks the Aily app and
+//! forwards the answer as it is written, as server-sent events (`started`, `delta`,
+//! `done`, `error`) from [`Client::ask_stream`](aily_client::Client::ask_stream). An
+//! HTTP client that disconnects drops the response body, hence the ask's stream,
+//! hence its run handle: the client cancels the Aily run.
+//!
 //! [`error_response`] is the mapping from the client's errors to HTTP a service
 //! should copy (the same table is in the README; `tests/microservice.rs` tests each
 //! row but the last):
@@ -21,7 +27,7 @@
 //! | `RateLimited` | 429 | `Retry-After`: `retry_after()` in whole seconds, rounded up (when Feishu said) |
 //! | `Timeout` (attempt, overall) | 504 | |
 //! | `Overloaded` (this service's `LoadShed` shed the call; nothing was sent) | 503 | |
-//! | Feishu answered with an error: `Api`, `Auth`, `Http`, `Decode`, `BodyTooLarge` | 502 | the log id in `X-Feishu-Log-Id` and the body |
+//! | Feishu answered with an error: `Api`, `Auth`, `Http`, `Decode`, `BodyTooLarge`, `RunEnded` | 502 | the log id in `X-Feishu-Log-Id` and the body |
 //! | Feishu could not be reached: `Connect`, `Transport` | 502 | |
 //! | anything else (`Config`, `Other`) | 500 | |
 //!
@@ -31,13 +37,17 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use aily_client::ask::AskEvent;
 use aily_client::testing::FakeAily;
 use aily_client::{BoxError, CancelRequest, CancelService, Client, Credentials, Error, ErrorKind};
+use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use futures_util::StreamExt;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
 use tower::limit::ConcurrencyLimit;
@@ -58,8 +68,16 @@ pub const LOG_ID_HEADER: &str = "x-feishu-log-id";
 /// than queue once `max_concurrent` cancels are in flight.
 pub type CancelStack = LoadShed<ConcurrencyLimit<CancelService>>;
 
+/// What the handlers share: the cancel stack and the client (for `/ask`).
+#[derive(Clone)]
+pub struct AppState {
+    cancels: CancelStack,
+    client: Client,
+}
+
 /// The service: `POST /runs/{session_id}/{run_id}/cancel` cancels the run and
-/// answers the run as JSON; errors map as [`error_response`] says.
+/// answers the run as JSON; errors map as [`error_response`] says. `POST /ask`
+/// streams an answer.
 pub fn app(client: Client) -> Router {
     app_with_limit(client, MAX_CONCURRENT_CANCELS)
 }
@@ -72,16 +90,67 @@ pub fn app_with_limit(client: Client, max_concurrent: usize) -> Router {
         .service(client.cancel_service());
     Router::new()
         .route("/runs/{session_id}/{run_id}/cancel", post(cancel))
+        .route("/ask", post(ask))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
-        .with_state(cancels)
+        .with_state(AppState { cancels, client })
+}
+
+/// The body of `POST /ask`.
+#[derive(serde::Deserialize)]
+pub struct AskBody {
+    app_id: String,
+    text: String,
+    #[serde(default)]
+    session_id: Option<String>,
+}
+
+/// `POST /ask`: the answer as server-sent events. Dropped by a disconnecting
+/// client, the stream takes the ask with it, and the client cancels the run.
+async fn ask(State(state): State<AppState>, Json(body): Json<AskBody>) -> Response {
+    let mut ask = state.client.ask(body.app_id).text(body.text);
+    if let Some(session_id) = body.session_id {
+        ask = ask.session(session_id);
+    }
+    let events = ask.stream().map(|event| {
+        let (name, data) = match event {
+            Ok(AskEvent::Started { session_id, run_id }) => (
+                "started",
+                serde_json::json!({"session_id": session_id, "run_id": run_id}),
+            ),
+            Ok(AskEvent::Delta { message_id, delta }) => (
+                "delta",
+                serde_json::json!({"message_id": message_id, "delta": delta}),
+            ),
+            Ok(AskEvent::Replaced { message_id, content }) => (
+                "replaced",
+                serde_json::json!({"message_id": message_id, "content": content}),
+            ),
+            Ok(AskEvent::Done(answer)) => (
+                "done",
+                serde_json::json!({
+                    "session_id": answer.session_id,
+                    "run_id": answer.run.id,
+                    "status": answer.run.status.as_str(),
+                    "text": answer.text(),
+                }),
+            ),
+            Ok(_) => ("other", serde_json::Value::Null),
+            Err(err) => (
+                "error",
+                serde_json::json!({"error": err.kind().as_str(), "code": err.code(), "log_id": err.log_id()}),
+            ),
+        };
+        Ok::<_, std::convert::Infallible>(Event::default().event(name).data(data.to_string()))
+    });
+    Sse::new(events).into_response()
 }
 
 async fn cancel(
-    State(cancels): State<CancelStack>,
+    State(AppState { cancels, .. }): State<AppState>,
     Path((session_id, run_id)): Path<(String, String)>,
 ) -> Response {
     // An invalid ID is refused here, before the stack: nothing is sent.
@@ -120,6 +189,7 @@ pub fn error_response(err: BoxError) -> Response {
         | ErrorKind::Http
         | ErrorKind::Decode
         | ErrorKind::BodyTooLarge
+        | ErrorKind::RunEnded
         | ErrorKind::Connect
         | ErrorKind::Transport => StatusCode::BAD_GATEWAY,
         _ => StatusCode::INTERNAL_SERVER_ERROR,

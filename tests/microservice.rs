@@ -357,3 +357,73 @@ async fn a_rejected_token_and_an_unreachable_feishu_are_502() {
     assert!(body["log_id"].is_null(), "{body}");
     assert!(headers.get(microservice::LOG_ID_HEADER).is_none());
 }
+
+/// `POST /ask` streams the answer; a client that disconnects mid-answer gets its
+/// Aily run cancelled (the handler's future and the ask's stream are dropped).
+#[tokio::test]
+async fn ask_streams_and_a_disconnect_cancels_the_run() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let fake = FakeAily::start().await.unwrap();
+    fake.add_tenant_token("t-ask-ms");
+    fake.add_session("session_ask");
+    fake.set_run_schedule(Duration::ZERO, Duration::from_secs(60));
+    let client = Client::builder()
+        .credentials(Credentials::tenant_token("t-ask-ms"))
+        .base_url(fake.base_url())
+        .build()
+        .unwrap();
+    let addr = microservice::serve(microservice::app(client.clone()))
+        .await
+        .unwrap();
+
+    let body = r#"{"app_id":"spring_ms__c","text":"hello","session_id":"session_ask"}"#;
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "POST /ask HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    conn.write_all(request.as_bytes()).await.unwrap();
+    // Read until the answer has started to grow.
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !String::from_utf8_lossy(&seen).contains("event: delta") {
+            let n = conn.read(&mut buf).await.unwrap();
+            assert!(
+                n > 0,
+                "the stream ended early: {}",
+                String::from_utf8_lossy(&seen)
+            );
+            seen.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await
+    .expect("the answer starts within 10 s");
+    let text = String::from_utf8_lossy(&seen).into_owned();
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.contains("text/event-stream"), "{text}");
+    assert!(text.contains("event: started"), "{text}");
+    let run_id = fake.session_runs("session_ask").unwrap()[0].id.clone();
+    assert_eq!(fake.request_count(Route::CancelRun), 0);
+
+    drop(conn);
+    let dropped = tokio::time::Instant::now();
+    while fake.request_count(Route::CancelRun) == 0 {
+        assert!(
+            dropped.elapsed() < Duration::from_secs(1),
+            "a cancel within a second"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    client.shutdown().await;
+    assert_eq!(
+        fake.request_count(Route::CancelRun),
+        1,
+        "exactly one cancel"
+    );
+    assert_eq!(
+        fake.run_status("session_ask", &run_id).as_deref(),
+        Some("CANCELLED")
+    );
+}
