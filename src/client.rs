@@ -71,6 +71,7 @@ struct Settings {
     attempt_span: AttemptSpanLayer,
     attempt_timeout: Duration,
     overall_timeout: Duration,
+    rate_limit: crate::rate_limit::RateLimitLayer,
 }
 
 impl Client {
@@ -198,6 +199,7 @@ impl Client {
     /// OperationSpanLayer         one span per call: aily.run.cancel
     /// DeadlineLayer              the whole call: sets the deadline the layers below keep
     /// RetryLayer(RetryPolicy)    tower::retry; budget shared by all clones of the client
+    /// RateLimitLayer             quota slot + fleet penalty box per attempt (off without a quota or store)
     /// InFlightLimitLayer         at most 256 attempts on the wire; the rest wait (deadline-bounded)
     /// AttemptSpanLayer           one span per attempt: POST /open-apis/…/cancel
     /// TimeoutLayer::attempt      one attempt: token, send, whole body; never past the deadline
@@ -228,6 +230,7 @@ impl Client {
             .layer(OperationSpanLayer::with_level(s.operation_span_level))
             .layer(DeadlineLayer::new(s.overall_timeout))
             .layer(retry_layer(s.retry.clone()))
+            .layer(s.rate_limit.clone())
             .layer(s.in_flight.clone())
             .layer(s.attempt_span.clone())
             .layer(TimeoutLayer::attempt(s.attempt_timeout))
@@ -300,6 +303,7 @@ pub struct ClientBuilder {
     operation_span_level: tracing::Level,
     attempt_span_level: tracing::Level,
     record_url_full: bool,
+    pub(crate) fleet: crate::fleet::FleetConfig,
 }
 
 impl Default for ClientBuilder {
@@ -319,6 +323,7 @@ impl Default for ClientBuilder {
             operation_span_level: tracing::Level::INFO,
             attempt_span_level: tracing::Level::DEBUG,
             record_url_full: false,
+            fleet: Default::default(),
         }
     }
 }
@@ -465,10 +470,14 @@ impl ClientBuilder {
                  use https, or allow_insecure_http(true) for a trusted network"
             )));
         }
+        let max_rate_limit_wait = self.retry.max_rate_limit_wait;
         let retry = RetryPolicy::new(self.retry)?;
         let credentials = self
             .credentials
             .ok_or_else(|| Error::config("no credentials: call ClientBuilder::credentials(...)"))?;
+        let fleet = self
+            .fleet
+            .resolve(&base_url, &credentials.0, max_rate_limit_wait)?;
         let mut transport = self.transport;
         // Connections a burst opened beyond the in-flight limit are not kept idle.
         transport.pool_max_idle_per_host = transport.pool_max_idle_per_host.min(self.max_in_flight);
@@ -489,13 +498,18 @@ impl ClientBuilder {
                 if app_id.is_empty() || app_secret.expose().is_empty() {
                     return Err(Error::config("the app_id and app_secret must not be empty"));
                 }
-                AuthLayer::from_source(Arc::new(TenantTokenSource::with_options(
+                let key = crate::fleet::token_key(&base_url, &app_id, &app_secret);
+                let mut source = TenantTokenSource::with_options(
                     app_id,
                     app_secret,
                     HttpService::new(unauthenticated.clone()),
                     self.token_refresh_margin,
                     self.attempt_timeout,
-                )))
+                );
+                if let Some(store) = fleet.token_store {
+                    source = source.with_token_store(store, key);
+                }
+                AuthLayer::from_source(Arc::new(source))
             }
         };
         let http = ServiceBuilder::new().layer(auth).service(unauthenticated);
@@ -512,6 +526,7 @@ impl ClientBuilder {
                 in_flight: InFlightLimitLayer::new(self.max_in_flight),
                 attempt_timeout: self.attempt_timeout,
                 overall_timeout: self.overall_timeout,
+                rate_limit: fleet.rate_limit,
             }),
         })
     }
