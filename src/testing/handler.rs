@@ -213,6 +213,9 @@ fn aily_run(
     if let Err(err) = shared.lock().check_auth(authorization) {
         return error_response(400, err.code, err.msg, log_id, None);
     }
+    if let Some(reset) = super::rate_limit::check(shared, route, authorization) {
+        return fault_response(&Fault::rate_limited(reset), log_id);
+    }
     if route == Route::CancelRun && !body_is_acceptable(body) {
         return error_response(400, 9499, "Bad Request", log_id, None);
     }

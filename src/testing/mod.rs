@@ -145,6 +145,7 @@
 
 mod body;
 mod handler;
+mod rate_limit;
 mod server;
 mod state;
 mod util;
@@ -155,6 +156,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+pub use self::rate_limit::{Arrival, FakeRateLimit, RateLimitCounts};
 use self::state::{Shared, TokenKind};
 
 /// Which endpoint a request was for (by method and path shape); also the

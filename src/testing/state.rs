@@ -177,6 +177,8 @@ pub(crate) struct State {
     request_log_limit: Option<usize>,
     /// Requests per route since the last clear, kept or not.
     counts: HashMap<Route, usize>,
+    /// Per-app rate limits (see `rate_limit.rs`).
+    pub(crate) rate_limits: super::rate_limit::Limits,
 }
 
 impl Default for State {
@@ -191,6 +193,7 @@ impl Default for State {
             requests: VecDeque::new(),
             request_log_limit: None,
             counts: HashMap::new(),
+            rate_limits: Default::default(),
         }
     }
 }
@@ -281,6 +284,14 @@ impl State {
             },
         );
         Ok((token, self.token_ttl.as_secs()))
+    }
+
+    /// The app whose current tenant token is `token`, if any.
+    pub(crate) fn app_of_token(&self, token: &str) -> Option<&str> {
+        self.apps
+            .iter()
+            .find(|(_, app)| app.current.as_deref() == Some(token))
+            .map(|(id, _)| id.as_str())
     }
 
     /// Checks an `Authorization` header value (`None`: absent).
