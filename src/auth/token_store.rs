@@ -343,6 +343,21 @@ where
         }
         match store.lock(key, bound).await {
             Ok(Some(lock)) => {
+                // Double check under the lock: the replica that held it before may
+                // have stored its token between our load and our lock.
+                if let Ok(Some(s)) = store.load(key).await
+                    && s.ttl > margin
+                    && rejected.as_ref() != Some(&s.token)
+                {
+                    if let Err(e) = store.unlock(key, &lock).await {
+                        tracing::debug!(error = %e, "token store: could not release the lock (it expires)");
+                    }
+                    return Ok(Obtained {
+                        token: s.token,
+                        ttl: s.ttl,
+                        recheck: None,
+                    });
+                }
                 let fetched = fetch().await;
                 if let Ok((token, ttl)) = &fetched
                     && let Err(e) = store.save(key, token, *ttl).await
