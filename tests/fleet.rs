@@ -370,3 +370,66 @@ async fn a_shared_quota_is_one_count_across_clients() {
     }
     assert_eq!(fake.request_count(Route::CancelRun), 1);
 }
+
+/// Calls through `clients` at once; every one must succeed.
+async fn all_succeed(clients: &[Client], each: usize) {
+    let mut calls = JoinSet::new();
+    for client in clients {
+        for _ in 0..each {
+            calls.spawn(client.cancel_run("s", "r"));
+        }
+    }
+    while let Some(r) = calls.join_next().await {
+        r.expect("task")
+            .expect("no call fails because Redis failed");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_slower_than_the_budget_is_skipped() {
+    let _serial = serial();
+    let redis = RedisServer::start();
+    let fake = fake().await;
+    // Redis stops answering for 2 s (it is busy in DEBUG SLEEP); the budget is 50 ms.
+    let mut sleeper = std::net::TcpStream::connect(("127.0.0.1", redis.port())).unwrap();
+    std::io::Write::write_all(&mut sleeper, b"DEBUG SLEEP 2\r\n").unwrap();
+    let clients: Vec<Client> = (0..REPLICAS)
+        .map(|_| {
+            Client::builder()
+                .credentials(Credentials::app(APP_ID, APP_SECRET))
+                .base_url(fake.base_url())
+                .redis(redis.url())
+                .quota(Quota::per_second(10_000))
+                .build()
+                .expect("client")
+        })
+        .collect();
+    all_succeed(&clients, 10).await;
+    // Each replica fell back to its own token fetch: the fleet's lock never answered.
+    assert_eq!(fake.request_count(Route::TenantToken), REPLICAS);
+    assert_eq!(fake.request_count(Route::CancelRun), REPLICAS * 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_answering_garbage_is_skipped() {
+    let _serial = serial();
+    let fake = fake().await;
+    // Not Redis at all: the fake's HTTP port answers RESP commands with HTTP errors.
+    let not_redis = fake.base_url().replace("http://", "redis://");
+    let clients: Vec<Client> = (0..REPLICAS)
+        .map(|_| {
+            Client::builder()
+                .credentials(Credentials::app(APP_ID, APP_SECRET))
+                .base_url(fake.base_url())
+                .redis_config(
+                    RedisConfig::new(not_redis.clone()).budget(Duration::from_millis(500)),
+                )
+                .quota(Quota::per_second(10_000))
+                .build()
+                .expect("client")
+        })
+        .collect();
+    all_succeed(&clients, 10).await;
+    assert_eq!(fake.request_count(Route::TenantToken), REPLICAS);
+    assert_eq!(fake.request_count(Route::CancelRun), REPLICAS * 10);
+}
