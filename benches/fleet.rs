@@ -118,7 +118,8 @@ fn main() {
         let mut group = c.benchmark_group("fleet_1_in_flight");
         for (limiter, client) in &clients {
             group.bench_function(limiter.id(), |b| {
-                b.to_async(&rt).iter(|| client.cancel_run(SESSION_ID, RUN_ID));
+                b.to_async(&rt)
+                    .iter(|| client.cancel_run(SESSION_ID, RUN_ID));
             });
         }
         group.finish();

@@ -1,4 +1,6 @@
-//! [`Client`] and [`ClientBuilder`]: the one place where the default stack is assembled.
+//! [`Client`] and [`ClientBuilder`]: the one place where the default stack (drawn in
+//! the crate docs, [The stack](crate#the-stack)) is assembled — `stack()` and
+//! `http_tier()` below.
 
 use std::fmt;
 use std::future::Future;
@@ -7,26 +9,32 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use futures_core::Stream;
 use pin_project_lite::pin_project;
 use rustls::pki_types::CertificateDer;
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceBuilder, ServiceExt};
 
 use crate::api_call::ApiCallLayer;
-use crate::auth::{
-    AccessToken, Auth, AuthLayer, Credentials, CredentialsInner, DEFAULT_REFRESH_MARGIN,
-    TenantTokenSource,
-};
+use crate::auth::{Auth, AuthLayer, Credentials, DEFAULT_REFRESH_MARGIN};
 use crate::error::{BoxError, Error};
 use crate::in_flight::{DEFAULT_MAX_IN_FLIGHT, InFlightLimitLayer};
+use crate::messages::{
+    CreateMessageRequest, GetMessageRequest, ListMessagesRequest, Message, MessageResponse,
+};
+use crate::paginate;
 use crate::request::AilyRequest;
 use crate::retry::{RetryConfig, RetryPolicy, retry_layer};
 use crate::runs::{
-    CancelRequest, CancelResponse, GetRunRequest, GetRunResponse, RunResponse, WaitOptions,
-    cancel_and_wait,
+    CancelRequest, CancelResponse, CreateRunRequest, GetRunRequest, GetRunResponse,
+    ListRunsRequest, Run, RunResponse, WaitOptions, cancel_and_wait,
+};
+use crate::sessions::{
+    CreateSessionRequest, DeleteSessionRequest, DeleteSessionResponse, GetSessionRequest,
+    ListResponse, SessionResponse, UpdateSessionRequest,
 };
 use crate::timeout::{
-    DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT, DeadlineLayer, TimeoutLayer,
+    AttemptTimeoutLayer, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT, DeadlineLayer,
 };
 use crate::trace::{AttemptSpanLayer, OperationSpanLayer};
 use crate::transport::{
@@ -34,8 +42,12 @@ use crate::transport::{
     HttpService, SharedClient, TransportConfig, hyper_client,
 };
 
+/// The HTTP tier of the default client without auth (what tenant tokens are fetched
+/// through), as its concrete type.
+type Unauthenticated = BaseUri<CollectBody<SharedClient>>;
+
 /// The HTTP tier of the default client, as its concrete type.
-type DefaultHttp = Auth<BaseUri<CollectBody<SharedClient>>>;
+type DefaultHttp = Auth<Unauthenticated>;
 
 /// A typed service of the default stack, erased: `Clone + Send + Sync`, no worker task.
 pub type AilyService<R> = BoxCloneSyncService<R, <R as AilyRequest>::Response, Error>;
@@ -135,6 +147,105 @@ impl Client {
         .await
     }
 
+    /// Creates a session (`POST /open-apis/aily/v1/sessions`). Not retried after it
+    /// may have reached the server unless the request opts in.
+    ///
+    /// ```no_run
+    /// # async fn f(client: aily_client::Client) -> Result<(), aily_client::Error> {
+    /// use aily_client::sessions::CreateSessionRequest;
+    /// let created = client.create_session(CreateSessionRequest::new()).await?;
+    /// println!("{}", created.session.id);
+    /// # Ok(()) }
+    /// ```
+    pub fn create_session(
+        &self,
+        request: CreateSessionRequest,
+    ) -> impl Future<Output = Result<SessionResponse, Error>> + Send + 'static {
+        self.start(request)
+    }
+
+    /// Reads session `session_id`.
+    pub fn get_session(
+        &self,
+        session_id: impl AsRef<str>,
+    ) -> impl Future<Output = Result<SessionResponse, Error>> + Send + 'static {
+        self.call_checked(GetSessionRequest::new(session_id))
+    }
+
+    /// Changes a session's `channel_context` or `metadata`.
+    pub fn update_session(
+        &self,
+        request: UpdateSessionRequest,
+    ) -> impl Future<Output = Result<SessionResponse, Error>> + Send + 'static {
+        self.start(request)
+    }
+
+    /// Deletes session `session_id`.
+    pub fn delete_session(
+        &self,
+        session_id: impl AsRef<str>,
+    ) -> impl Future<Output = Result<DeleteSessionResponse, Error>> + Send + 'static {
+        self.call_checked(DeleteSessionRequest::new(session_id))
+    }
+
+    /// Posts a message to a session; safe to retry (its `idempotent_id`).
+    pub fn create_message(
+        &self,
+        request: CreateMessageRequest,
+    ) -> impl Future<Output = Result<MessageResponse, Error>> + Send + 'static {
+        self.start(request)
+    }
+
+    /// Reads message `message_id` of session `session_id`.
+    pub fn get_message(
+        &self,
+        session_id: impl AsRef<str>,
+        message_id: impl AsRef<str>,
+    ) -> impl Future<Output = Result<MessageResponse, Error>> + Send + 'static {
+        self.call_checked(GetMessageRequest::new(session_id, message_id))
+    }
+
+    /// One page of a session's messages.
+    pub fn list_messages(
+        &self,
+        request: ListMessagesRequest,
+    ) -> impl Future<Output = Result<ListResponse<Message>, Error>> + Send + 'static {
+        self.start(request)
+    }
+
+    /// Every message of every page of `request`, in order (see [`paginate::pages`]).
+    pub fn messages_stream(
+        &self,
+        request: ListMessagesRequest,
+    ) -> impl Stream<Item = Result<Message, Error>> + Send + 'static {
+        paginate::pages(self.stack::<ListMessagesRequest>(), request)
+    }
+
+    /// Starts a run on a session. Not retried after it may have reached the server
+    /// unless the request opts in; the error then says the run may exist.
+    pub fn create_run(
+        &self,
+        request: CreateRunRequest,
+    ) -> impl Future<Output = Result<RunResponse, Error>> + Send + 'static {
+        self.start(request)
+    }
+
+    /// One page of a session's runs.
+    pub fn list_runs(
+        &self,
+        request: ListRunsRequest,
+    ) -> impl Future<Output = Result<ListResponse<Run>, Error>> + Send + 'static {
+        self.start(request)
+    }
+
+    /// Every run of every page of `request`, in order (see [`paginate::pages`]).
+    pub fn runs_stream(
+        &self,
+        request: ListRunsRequest,
+    ) -> impl Stream<Item = Result<Run, Error>> + Send + 'static {
+        paginate::pages(self.stack::<ListRunsRequest>(), request)
+    }
+
     /// Sends any typed request through the default stack.
     pub fn call<R: AilyRequest>(
         &self,
@@ -190,32 +301,20 @@ impl Client {
         self.service::<GetRunRequest>()
     }
 
-    /// The typed service of the default stack for request type `R`.
+    /// The typed service of the default stack for request type `R`, erased
+    /// (`Clone + Send + Sync`, no worker task).
     ///
-    /// The stack, outer to inner (the HTTP tier is shared by all typed services):
-    ///
-    /// ```text
-    /// map_err(Error::from_box)   one crate Error at the edge
-    /// OperationSpanLayer         one span per call: aily.run.cancel
-    /// DeadlineLayer              the whole call: sets the deadline the layers below keep
-    /// RetryLayer(RetryPolicy)    tower::retry; budget shared by all clones of the client
-    /// RateLimitLayer             quota slot + fleet penalty box per attempt (off without a quota or store)
-    /// InFlightLimitLayer         at most 256 attempts on the wire; the rest wait (deadline-bounded)
-    /// AttemptSpanLayer           one span per attempt: POST /open-apis/…/cancel
-    /// TimeoutLayer::attempt      one attempt: token, send, whole body; never past the deadline
-    /// ApiCallLayer               R -> http::Request; reply -> R::Response | Error
-    /// ── HTTP tier ──
-    /// AuthLayer                  Authorization: Bearer <token> (sensitive)
-    /// BaseUriLayer               https://open.feishu.cn | https://open.larksuite.com | custom
-    /// CollectBodyLayer           whole body, bounded
-    /// hyper-util Client          rustls, HTTP/1.1 + HTTP/2 by ALPN, pooled, connect timeout
-    /// ```
+    /// The stack, outer to inner, is drawn in the crate docs, [The stack](crate#the-stack);
+    /// `stack()` (the typed tier) and `http_tier()` (shared by every typed service of
+    /// a client and its clones) below build it. Every layer is public, so the same
+    /// stack can be rebuilt (and extended) in your own [`tower::ServiceBuilder`] over
+    /// [`http_service`](Client::http_service) — see `examples/custom_stack.rs`.
     pub fn service<R: AilyRequest>(&self) -> AilyService<R> {
         BoxCloneSyncService::new(self.stack::<R>())
     }
 
-    /// The default stack for `R`, as its concrete type: the one place it is assembled.
-    /// Nothing here is boxed, so a call through it allocates only what its layers must;
+    /// The typed tier of the default stack for `R` over the client's HTTP tier, as its
+    /// concrete type (drawn at [The stack](crate#the-stack)). Nothing here is boxed, so a call through it allocates only what its layers must;
     /// [`service`](Client::service) erases it for callers who need a nameable type.
     fn stack<R: AilyRequest>(
         &self,
@@ -233,7 +332,7 @@ impl Client {
             .layer(s.rate_limit.clone())
             .layer(s.in_flight.clone())
             .layer(s.attempt_span.clone())
-            .layer(TimeoutLayer::attempt(s.attempt_timeout))
+            .layer(AttemptTimeoutLayer::new(s.attempt_timeout))
             .layer(ApiCallLayer::new())
             .service(self.http.clone())
     }
@@ -248,6 +347,25 @@ impl Client {
     pub fn base_url(&self) -> &BaseUrl {
         &self.settings.base_url
     }
+}
+
+/// The HTTP tier without auth (drawn at [The stack](crate#the-stack)): base URI, bounded body,
+/// the hyper-util client. Tenant tokens are fetched through it.
+fn unauthenticated_tier(
+    base_url: &BaseUrl,
+    transport: &TransportConfig,
+    max_body_bytes: usize,
+) -> Result<Unauthenticated, Error> {
+    Ok(ServiceBuilder::new()
+        .layer(BaseUriLayer::new(base_url.clone()))
+        .layer(CollectBodyLayer::new(max_body_bytes))
+        .service(SharedClient::new(hyper_client(transport)?)))
+}
+
+/// The HTTP tier of the default stack (drawn at [The stack](crate#the-stack)): auth over the
+/// unauthenticated tier.
+fn http_tier(auth: AuthLayer, unauthenticated: Unauthenticated) -> DefaultHttp {
+    ServiceBuilder::new().layer(auth).service(unauthenticated)
 }
 
 pin_project! {
@@ -300,6 +418,10 @@ pub struct ClientBuilder {
     max_in_flight: usize,
     token_refresh_margin: Duration,
     retry: RetryConfig,
+    /// Set by [`ClientBuilder::max_attempts`]; wins over `retry`'s, in any order.
+    max_attempts: Option<u32>,
+    /// Set by [`ClientBuilder::retry_event_level`]; wins over `retry`'s, in any order.
+    retry_event_level: Option<tracing::Level>,
     operation_span_level: tracing::Level,
     attempt_span_level: tracing::Level,
     record_url_full: bool,
@@ -320,6 +442,8 @@ impl Default for ClientBuilder {
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             token_refresh_margin: DEFAULT_REFRESH_MARGIN,
             retry: RetryConfig::default(),
+            max_attempts: None,
+            retry_event_level: None,
             operation_span_level: tracing::Level::INFO,
             attempt_span_level: tracing::Level::DEBUG,
             record_url_full: false,
@@ -395,7 +519,9 @@ impl ClientBuilder {
     }
 
     /// How retries are made: attempts, backoff, rate-limit waits, budget
-    /// (see [`RetryConfig`] for the defaults).
+    /// (see [`RetryConfig`] for the defaults). [`max_attempts`](ClientBuilder::max_attempts)
+    /// and [`retry_event_level`](ClientBuilder::retry_event_level), when set, win over
+    /// the config's, whichever is called first.
     pub fn retry(mut self, config: RetryConfig) -> Self {
         self.retry = config;
         self
@@ -403,7 +529,7 @@ impl ClientBuilder {
 
     /// At most this many attempts per call, the first included (default 3; 1 turns retry off).
     pub fn max_attempts(mut self, attempts: u32) -> Self {
-        self.retry.max_attempts = attempts;
+        self.max_attempts = Some(attempts);
         self
     }
 
@@ -421,7 +547,7 @@ impl ClientBuilder {
 
     /// The level of the event logged for each retry (default WARN).
     pub fn retry_event_level(mut self, level: tracing::Level) -> Self {
-        self.retry.event_level = level;
+        self.retry_event_level = Some(level);
         self
     }
 
@@ -470,8 +596,11 @@ impl ClientBuilder {
                  use https, or allow_insecure_http(true) for a trusted network"
             )));
         }
-        let max_rate_limit_wait = self.retry.max_rate_limit_wait;
-        let retry = RetryPolicy::new(self.retry)?;
+        let mut retry = self.retry;
+        retry.max_attempts = self.max_attempts.unwrap_or(retry.max_attempts);
+        retry.event_level = self.retry_event_level.unwrap_or(retry.event_level);
+        let max_rate_limit_wait = retry.max_rate_limit_wait;
+        let retry = RetryPolicy::new(retry)?;
         let credentials = self
             .credentials
             .ok_or_else(|| Error::config("no credentials: call ClientBuilder::credentials(...)"))?;
@@ -484,35 +613,15 @@ impl ClientBuilder {
         transport
             .extra_root_certificates
             .extend(self.extra_roots_der.into_iter().map(CertificateDer::from));
-        // The HTTP tier without auth: what the token endpoint is called through.
-        let unauthenticated = ServiceBuilder::new()
-            .layer(BaseUriLayer::new(base_url.clone()))
-            .layer(CollectBodyLayer::new(self.max_body_bytes))
-            .service(SharedClient::new(hyper_client(&transport)?));
-        let auth = match credentials.0 {
-            CredentialsInner::Token { kind, token } => {
-                AuthLayer::fixed(AccessToken::new(kind, token.expose())?)
-            }
-            CredentialsInner::Source(source) => AuthLayer::from_source(source),
-            CredentialsInner::App { app_id, app_secret } => {
-                if app_id.is_empty() || app_secret.expose().is_empty() {
-                    return Err(Error::config("the app_id and app_secret must not be empty"));
-                }
-                let key = crate::fleet::token_key(&base_url, &app_id, &app_secret);
-                let mut source = TenantTokenSource::with_options(
-                    app_id,
-                    app_secret,
-                    HttpService::new(unauthenticated.clone()),
-                    self.token_refresh_margin,
-                    self.attempt_timeout,
-                );
-                if let Some(store) = fleet.token_store {
-                    source = source.with_token_store(store, key);
-                }
-                AuthLayer::from_source(Arc::new(source))
-            }
-        };
-        let http = ServiceBuilder::new().layer(auth).service(unauthenticated);
+        let unauthenticated = unauthenticated_tier(&base_url, &transport, self.max_body_bytes)?;
+        let auth = fleet.auth_layer(
+            &credentials,
+            &base_url,
+            HttpService::new(unauthenticated.clone()),
+            self.token_refresh_margin,
+            self.attempt_timeout,
+        )?;
+        let http = http_tier(auth, unauthenticated);
         Ok(Client {
             http,
             settings: Arc::new(Settings {

@@ -11,6 +11,7 @@ use http::{HeaderMap, Response, StatusCode};
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
 
+pub use crate::error::{Detail, ErrorDetail, FieldViolation, Help, PermissionViolation};
 use crate::error::{Error, ErrorKind};
 
 /// The header carrying the request's log id.
@@ -18,6 +19,9 @@ pub const LOG_ID_HEADER: &str = "x-tt-logid";
 /// The header carrying, on a rate-limited reply, the seconds until the quota window resets.
 pub const RATE_LIMIT_RESET_HEADER: &str = "x-ogw-ratelimit-reset";
 
+/// Code: a parameter is invalid — also the answer for a session, run or message the
+/// server does not know ([`Error::is_invalid_param`]).
+pub const CODE_INVALID_PARAM: i64 = crate::error::CODE_INVALID_PARAM;
 /// Code: the request was rate limited.
 pub const CODE_RATE_LIMITED: i64 = 99991400;
 /// Code: the `Authorization` header is missing or empty.
@@ -104,94 +108,6 @@ fn none<T>() -> Option<T> {
     None
 }
 
-/// The platform's error block (`error` in the envelope). Every field is optional.
-#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ErrorDetail {
-    /// The request's log id (the reference doc spells it `logid`; real replies `log_id`).
-    #[serde(default, alias = "logid")]
-    pub log_id: Option<String>,
-    /// A link to Feishu's troubleshooting page for this request.
-    #[serde(default)]
-    pub troubleshooter: Option<String>,
-    /// A longer message.
-    #[serde(default)]
-    pub message: Option<String>,
-    /// Which request fields were wrong.
-    #[serde(default)]
-    pub field_violations: Vec<FieldViolation>,
-    /// Which permissions are missing.
-    #[serde(default)]
-    pub permission_violations: Vec<PermissionViolation>,
-    /// Links to help pages.
-    #[serde(default)]
-    pub helps: Vec<Help>,
-    /// Free-form key/value details.
-    #[serde(default)]
-    pub details: Vec<Detail>,
-}
-
-/// One wrong request field.
-#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct FieldViolation {
-    /// The field's name.
-    #[serde(default)]
-    pub field: Option<String>,
-    /// The value sent.
-    #[serde(default)]
-    pub value: Option<String>,
-    /// What is wrong with it.
-    #[serde(default)]
-    pub description: Option<String>,
-}
-
-/// One missing permission. The documentation and real replies disagree on the shape,
-/// so both `{type, subject, description}` and `{scope, url}` are accepted.
-#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct PermissionViolation {
-    /// The violation's type, e.g. `action_privilege_required`.
-    #[serde(default, rename = "type")]
-    pub kind: Option<String>,
-    /// The scope or privilege concerned.
-    #[serde(default)]
-    pub subject: Option<String>,
-    /// A description.
-    #[serde(default)]
-    pub description: Option<String>,
-    /// The missing scope (documentation shape).
-    #[serde(default)]
-    pub scope: Option<String>,
-    /// Where to apply for it (documentation shape).
-    #[serde(default)]
-    pub url: Option<String>,
-}
-
-/// A link to a help page.
-#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Help {
-    /// The page.
-    #[serde(default)]
-    pub url: Option<String>,
-    /// What it helps with.
-    #[serde(default)]
-    pub description: Option<String>,
-}
-
-/// A free-form key/value detail.
-#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Detail {
-    /// The key.
-    #[serde(default)]
-    pub key: Option<String>,
-    /// The value.
-    #[serde(default)]
-    pub value: Option<String>,
-}
-
 /// The log id of a reply: the `X-Tt-Logid` header.
 pub(crate) fn log_id_header(headers: &HeaderMap) -> Option<String> {
     headers
@@ -217,10 +133,51 @@ pub(crate) fn rate_limit_wait(headers: &HeaderMap) -> Option<Duration> {
         .map(Duration::from_secs)
 }
 
+/// Decodes a reply whose success carries no data (`{"code":0,"msg":"success"}` or
+/// `"data":{}`): the log id, or the [`Error`] the reply describes, as [`decode`].
+///
+/// ```
+/// let ok = http::Response::new(bytes::Bytes::from_static(br#"{"code":0,"msg":"success"}"#));
+/// assert_eq!(aily_client::envelope::decode_ack(&ok).unwrap(), None);
+/// ```
+pub fn decode_ack(response: &Response<Bytes>) -> Result<Option<String>, Error> {
+    match serde_json::from_slice::<Envelope<IgnoredAny>>(response.body()) {
+        Ok(env) if env.code == 0 => Ok(log_id_header(response.headers())),
+        _ => decode::<IgnoredAny>(response).map(|(_, log_id)| log_id),
+    }
+}
+
 /// Decodes a complete reply into the envelope's `data`, or into the [`Error`] it describes.
 ///
-/// Returns the data and the log id on `code == 0`.
-pub(crate) fn decode<T: DeserializeOwned>(
+/// Returns the data and the log id on `code == 0`. Otherwise the error carries what
+/// the reply said — the kind (an auth code is [`Auth`](ErrorKind::Auth), 429 or
+/// 99991400 [`RateLimited`](ErrorKind::RateLimited) with its wait), the code, msg,
+/// HTTP status, log id and error block — so the retry policy and the spans treat an
+/// endpoint of your own as they treat the crate's.
+///
+/// ```
+/// use aily_client::envelope::decode;
+/// use aily_client::ErrorKind;
+///
+/// #[derive(Debug, serde::Deserialize)]
+/// struct Skills { skills: Vec<serde_json::Value> }
+///
+/// let ok = http::Response::builder()
+///     .header("x-tt-logid", "02abc")
+///     .body(bytes::Bytes::from_static(br#"{"code":0,"msg":"ok","data":{"skills":[{}]}}"#))?;
+/// let (data, log_id) = decode::<Skills>(&ok)?;
+/// assert_eq!((data.skills.len(), log_id.as_deref()), (1, Some("02abc")));
+///
+/// let limited = http::Response::builder()
+///     .status(429)
+///     .header("x-ogw-ratelimit-reset", "2")
+///     .body(bytes::Bytes::from_static(br#"{"code":99991400,"msg":"request trigger frequency limit"}"#))?;
+/// let err = decode::<Skills>(&limited).unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::RateLimited);
+/// assert_eq!(err.retry_after(), Some(std::time::Duration::from_secs(2)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn decode<T: DeserializeOwned>(
     response: &Response<Bytes>,
 ) -> Result<(T, Option<String>), Error> {
     let status = response.status();

@@ -8,12 +8,14 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::StatusCode;
+use serde::{Deserialize, Serialize};
 
-use crate::envelope::ErrorDetail;
-use crate::runs::Run;
+// The one module this one reads: the run model, a leaf (it imports nothing of the crate).
+use crate::runs::model::Run;
 
 /// The boxed error every layer of the stack returns (tower's convention).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -44,6 +46,9 @@ pub enum ErrorKind {
     Decode,
     /// The reply body was larger than the configured limit.
     BodyTooLarge,
+    /// A layer of the caller's stack refused the call because it is at capacity
+    /// (tower's `LoadShed`: [`tower::load_shed::error::Overloaded`]). Nothing was sent.
+    Overloaded,
     /// A layer of the stack failed in a way this crate does not classify (for example a user's own layer).
     Other,
 }
@@ -67,6 +72,7 @@ impl ErrorKind {
             ErrorKind::Http => "http",
             ErrorKind::Decode => "decode",
             ErrorKind::BodyTooLarge => "body_too_large",
+            ErrorKind::Overloaded => "overloaded",
             ErrorKind::Other => "other",
         }
     }
@@ -86,6 +92,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Http => "http error",
             ErrorKind::Decode => "decode error",
             ErrorKind::BodyTooLarge => "body too large",
+            ErrorKind::Overloaded => "overloaded",
             ErrorKind::Other => "error",
         };
         f.write_str(text)
@@ -118,6 +125,97 @@ impl fmt::Display for TimeoutKind {
     }
 }
 
+/// Feishu's code for "param is invalid" (see [`Error::is_invalid_param`]).
+pub(crate) const CODE_INVALID_PARAM: i64 = 2700001;
+
+/// The platform's error block (`error` in the envelope). Every field is optional.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ErrorDetail {
+    /// The request's log id (the reference doc spells it `logid`; real replies `log_id`).
+    #[serde(default, alias = "logid")]
+    pub log_id: Option<String>,
+    /// A link to Feishu's troubleshooting page for this request.
+    #[serde(default)]
+    pub troubleshooter: Option<String>,
+    /// A longer message.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// Which request fields were wrong.
+    #[serde(default)]
+    pub field_violations: Vec<FieldViolation>,
+    /// Which permissions are missing.
+    #[serde(default)]
+    pub permission_violations: Vec<PermissionViolation>,
+    /// Links to help pages.
+    #[serde(default)]
+    pub helps: Vec<Help>,
+    /// Free-form key/value details.
+    #[serde(default)]
+    pub details: Vec<Detail>,
+}
+
+/// One wrong request field.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FieldViolation {
+    /// The field's name.
+    #[serde(default)]
+    pub field: Option<String>,
+    /// The value sent.
+    #[serde(default)]
+    pub value: Option<String>,
+    /// What is wrong with it.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// One missing permission. The documentation and real replies disagree on the shape,
+/// so both `{type, subject, description}` and `{scope, url}` are accepted.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PermissionViolation {
+    /// The violation's type, e.g. `action_privilege_required`.
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    /// The scope or privilege concerned.
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// A description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The missing scope (documentation shape).
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// Where to apply for it (documentation shape).
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+/// A link to a help page.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Help {
+    /// The page.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// What it helps with.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// A free-form key/value detail.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Detail {
+    /// The key.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// The value.
+    #[serde(default)]
+    pub value: Option<String>,
+}
+
 /// The error of every call this crate makes.
 ///
 /// It has a [`kind`](Error::kind), and, when the server said so, the Feishu
@@ -131,10 +229,43 @@ impl fmt::Display for TimeoutKind {
 /// assert_eq!(err.kind(), ErrorKind::InvalidInput);
 /// assert!(err.to_string().contains("aily_session_id"));
 /// ```
+///
+/// It is cheap to clone (one allocation is shared), source included: every waiter of
+/// a shared token fetch gets the whole cause.
+#[derive(Clone)]
 pub struct Error {
     inner: Box<Inner>,
 }
 
+/// Whether a failed call may be tried again: the one classification that both the
+/// retry policy ([`RetryPolicy`](crate::retry::RetryPolicy)) and
+/// [`Error::is_retryable`] read.
+///
+/// ```
+/// use aily_client::{CancelRequest, Retryable};
+///
+/// let err = CancelRequest::new("", "r").unwrap_err();
+/// assert_eq!(err.retryable(), Retryable::Never);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Retryable {
+    /// Nothing reached the server (a connect error or connect timeout): always safe
+    /// to try again.
+    Always,
+    /// The request may have reached the server (a reset connection, HTTP
+    /// 500/502/503/504, an attempt timeout): safe only for an idempotent request.
+    IfIdempotent,
+    /// The server asked the caller to slow down (HTTP 429, code 99991400): again after
+    /// [`Error::retry_after`], when it says.
+    AfterWait,
+    /// Trying again will fail the same way: invalid input, other 4xx and codes, decode
+    /// errors, an untrusted certificate or a TLS protocol mismatch, a reply hyper
+    /// cannot parse, an oversized body, an overall or wait timeout.
+    Never,
+}
+
+#[derive(Clone)]
 struct Inner {
     kind: ErrorKind,
     message: Cow<'static, str>,
@@ -147,7 +278,13 @@ struct Inner {
     retry_after: Option<Duration>,
     attempts: Option<u32>,
     last_run: Option<Box<Run>>,
-    source: Option<BoxError>,
+    /// Set when a request that is not idempotent failed after it may have reached
+    /// the server, so it was not sent again.
+    may_have_acted: bool,
+    /// Set when the cause makes a retry pointless whatever the kind says (a TLS
+    /// failure is a connect error; a reply hyper cannot parse, a transport error).
+    permanent: bool,
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
 
 impl Error {
@@ -171,34 +308,55 @@ impl Error {
                 retry_after: None,
                 attempts: None,
                 last_run: None,
+                may_have_acted: false,
+                permanent: false,
                 source: None,
             }),
         }
     }
 
-    pub(crate) fn with_source(mut self, source: impl Into<BoxError>) -> Error {
-        self.inner.source = Some(source.into());
+    /// The error that caused this one (its [`source`](std::error::Error::source)).
+    /// A TLS failure or a reply hyper cannot parse in it makes this error
+    /// [`Retryable::Never`].
+    pub fn with_source(mut self, source: impl Into<BoxError>) -> Error {
+        let source = source.into();
+        self.inner.permanent |= is_permanent(source.as_ref());
+        self.inner.source = Some(Arc::from(source));
         self
     }
 
-    pub(crate) fn with_status(mut self, status: StatusCode) -> Error {
+    /// The HTTP status of the reply.
+    pub fn with_status(mut self, status: StatusCode) -> Error {
         self.inner.status = Some(status);
         self
     }
 
-    pub(crate) fn with_api(mut self, code: i64, msg: String, detail: Option<ErrorDetail>) -> Error {
+    /// The envelope's non-zero `code`, its `msg` and its `error` block.
+    ///
+    /// ```
+    /// use aily_client::{Error, ErrorKind};
+    /// let err = Error::new(ErrorKind::Api, "Feishu returned an error")
+    ///     .with_status(http::StatusCode::BAD_REQUEST)
+    ///     .with_api(2700001, "param is invalid".into(), None)
+    ///     .with_log_id(Some("0212345".into()));
+    /// assert!(err.is_invalid_param());
+    /// assert_eq!(err.log_id(), Some("0212345"));
+    /// ```
+    pub fn with_api(mut self, code: i64, msg: String, detail: Option<ErrorDetail>) -> Error {
         self.inner.code = Some(code);
         self.inner.msg = Some(msg);
         self.inner.detail = detail;
         self
     }
 
-    pub(crate) fn with_log_id(mut self, log_id: Option<String>) -> Error {
+    /// The request's log id.
+    pub fn with_log_id(mut self, log_id: Option<String>) -> Error {
         self.inner.log_id = log_id;
         self
     }
 
-    pub(crate) fn with_retry_after(mut self, wait: Option<Duration>) -> Error {
+    /// How long the server asked the caller to wait.
+    pub fn with_retry_after(mut self, wait: Option<Duration>) -> Error {
         self.inner.retry_after = wait;
         self
     }
@@ -211,32 +369,6 @@ impl Error {
         Error::new(ErrorKind::Config, message)
     }
 
-    /// A copy of this error for one more receiver of a shared result (the token
-    /// single-flight): every field but the source, whose text joins the message.
-    pub(crate) fn duplicate(&self) -> Error {
-        let i = &self.inner;
-        let message = match &i.source {
-            Some(source) => Cow::Owned(format!("{}: {source}", i.message)),
-            None => i.message.clone(),
-        };
-        Error {
-            inner: Box::new(Inner {
-                kind: i.kind,
-                message,
-                timeout: i.timeout,
-                status: i.status,
-                code: i.code,
-                msg: i.msg.clone(),
-                log_id: i.log_id.clone(),
-                detail: i.detail.clone(),
-                retry_after: i.retry_after,
-                attempts: i.attempts,
-                last_run: i.last_run.clone(),
-                source: None,
-            }),
-        }
-    }
-
     /// A timeout error saying which timeout fired after how long.
     pub(crate) fn timeout(which: TimeoutKind, after: Duration) -> Error {
         let mut err = Error::new(
@@ -244,6 +376,17 @@ impl Error {
             format!("{which} of {} ms elapsed", after.as_millis()),
         );
         err.inner.timeout = Some(which);
+        err
+    }
+
+    /// The wait for a terminal status ran out after `after`; `last` is the last run
+    /// seen and the log id of the reply that carried it.
+    pub(crate) fn wait_timeout(after: Duration, last: Option<(Run, Option<String>)>) -> Error {
+        let mut err = Error::timeout(TimeoutKind::Wait, after);
+        if let Some((run, log_id)) = last {
+            err.inner.log_id = log_id;
+            err.inner.last_run = Some(Box::new(run));
+        }
         err
     }
 
@@ -282,6 +425,14 @@ impl Error {
         self.inner.detail.as_ref()
     }
 
+    /// The request fields the server said were wrong (`error.field_violations`), if any.
+    pub fn field_violations(&self) -> &[FieldViolation] {
+        self.inner
+            .detail
+            .as_ref()
+            .map_or(&[], |d| d.field_violations.as_slice())
+    }
+
     /// For a rate-limited reply: how long the server asked the caller to wait
     /// (`x-ogw-ratelimit-reset`, else `Retry-After`).
     pub fn retry_after(&self) -> Option<Duration> {
@@ -299,8 +450,15 @@ impl Error {
         self.inner.last_run.as_deref()
     }
 
-    pub(crate) fn set_last_run(&mut self, run: Run) {
-        self.inner.last_run = Some(Box::new(run));
+    /// True when the request is not idempotent (creating a session or a run) and
+    /// failed after it may have reached the server, so it was not sent again: what it
+    /// creates may exist (list the session's runs, or sessions, to find it).
+    pub fn may_have_acted(&self) -> bool {
+        self.inner.may_have_acted
+    }
+
+    pub(crate) fn set_may_have_acted(&mut self) {
+        self.inner.may_have_acted = true;
     }
 
     pub(crate) fn set_attempts(&mut self, attempts: u32) {
@@ -348,21 +506,49 @@ impl Error {
         self.inner.kind == ErrorKind::Decode
     }
 
-    /// True when trying the same call again later may succeed: connect and transport
-    /// failures, attempt and connect timeouts, rate limits, and HTTP 500/502/503/504.
-    pub fn is_retryable(&self) -> bool {
-        match self.inner.kind {
-            ErrorKind::Connect | ErrorKind::Transport | ErrorKind::RateLimited => true,
-            ErrorKind::Timeout => !matches!(
-                self.inner.timeout,
-                Some(TimeoutKind::Overall | TimeoutKind::Wait)
-            ),
-            ErrorKind::Api | ErrorKind::Http => matches!(
-                self.inner.status.map(|s| s.as_u16()),
-                Some(500 | 502 | 503 | 504)
-            ),
-            _ => false,
+    /// True for code 2700001, `param is invalid`: a parameter is wrong — and also what
+    /// Feishu answers for a session, run or message it does not know (there is no
+    /// "not found"). See [`field_violations`](Error::field_violations) for which.
+    pub fn is_invalid_param(&self) -> bool {
+        self.inner.code == Some(CODE_INVALID_PARAM)
+    }
+
+    /// True when a caller's layer shed the call ([`ErrorKind::Overloaded`]).
+    pub fn is_overloaded(&self) -> bool {
+        self.inner.kind == ErrorKind::Overloaded
+    }
+
+    /// Whether trying the same call again may succeed, and on what condition: the
+    /// classification the retry policy reads too.
+    pub fn retryable(&self) -> Retryable {
+        let i = &self.inner;
+        if i.permanent {
+            return Retryable::Never;
         }
+        match i.kind {
+            ErrorKind::Connect => Retryable::Always,
+            ErrorKind::Transport => Retryable::IfIdempotent,
+            ErrorKind::Timeout => match i.timeout {
+                Some(TimeoutKind::Connect) => Retryable::Always,
+                Some(TimeoutKind::Attempt) => Retryable::IfIdempotent,
+                _ => Retryable::Never,
+            },
+            ErrorKind::RateLimited => Retryable::AfterWait,
+            ErrorKind::Api | ErrorKind::Http => match i.status.map(|s| s.as_u16()) {
+                Some(429) => Retryable::AfterWait,
+                Some(500 | 502 | 503 | 504) => Retryable::IfIdempotent,
+                _ => Retryable::Never,
+            },
+            _ => Retryable::Never,
+        }
+    }
+
+    /// True when trying the same call again later may succeed ([`retryable`](Error::retryable)
+    /// is not [`Retryable::Never`]): connect failures other than TLS, transport failures
+    /// other than a reply hyper cannot parse, attempt and connect timeouts, rate
+    /// limits, and HTTP 500/502/503/504.
+    pub fn is_retryable(&self) -> bool {
+        self.retryable() != Retryable::Never
     }
 
     /// Turns whatever error came up the stack into an [`Error`].
@@ -383,7 +569,7 @@ impl Error {
             Err(err) => err,
         };
         let mut out = Error::peek(err.as_ref());
-        out.inner.source = Some(err);
+        out.inner.source = Some(Arc::from(err));
         out
     }
 
@@ -391,9 +577,9 @@ impl Error {
     /// classify an error that must stay where it is (the retry policy's).
     pub(crate) fn peek(err: &(dyn std::error::Error + 'static)) -> Error {
         if let Some(ours) = err.downcast_ref::<Error>() {
-            return ours.duplicate();
+            return ours.clone();
         }
-        match classify_foreign(err) {
+        let mut out = match classify_foreign(err) {
             Foreign::ConnectTimeout => {
                 let mut e = Error::new(ErrorKind::Timeout, "connect timeout elapsed");
                 e.inner.timeout = Some(TimeoutKind::Connect);
@@ -405,8 +591,11 @@ impl Error {
                 "connection failed before a complete response",
             ),
             Foreign::Elapsed => Error::new(ErrorKind::Timeout, "a timeout layer elapsed"),
+            Foreign::Overloaded => Error::new(ErrorKind::Overloaded, "a layer shed the call"),
             Foreign::Other => Error::new(ErrorKind::Other, "a layer of the stack failed"),
-        }
+        };
+        out.inner.permanent = is_permanent(err);
+        out
     }
 }
 
@@ -415,6 +604,7 @@ enum Foreign {
     Connect,
     Transport,
     Elapsed,
+    Overloaded,
     Other,
 }
 
@@ -442,6 +632,9 @@ fn classify_foreign(err: &(dyn std::error::Error + 'static)) -> Foreign {
         if e.is::<tower::timeout::error::Elapsed>() {
             return Foreign::Elapsed;
         }
+        if e.is::<tower::load_shed::error::Overloaded>() {
+            return Foreign::Overloaded;
+        }
         if let Some(io) = e.downcast_ref::<std::io::Error>()
             && connect
             && io.kind() == std::io::ErrorKind::TimedOut
@@ -462,6 +655,48 @@ fn classify_foreign(err: &(dyn std::error::Error + 'static)) -> Foreign {
     } else {
         Foreign::Other
     }
+}
+
+/// A certificate or protocol failure fails the same way again; so does a reply hyper
+/// cannot parse (a head over its limits, conflicting lengths).
+fn is_permanent(err: &(dyn std::error::Error + 'static)) -> bool {
+    is_tls_failure(err) || is_malformed_reply(err)
+}
+
+/// True when the chain holds a rustls error (an untrusted certificate, a protocol
+/// mismatch). `io::Error::source` skips the error it wraps, so look inside it too.
+fn is_tls_failure(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        if e.is::<rustls::Error>() {
+            return true;
+        }
+        // hyper-rustls wraps tokio-rustls's io::Error in another one: look through every level.
+        let mut io = e.downcast_ref::<std::io::Error>();
+        while let Some(outer) = io {
+            let inner = outer.get_ref();
+            if inner.is_some_and(|inner| inner.is::<rustls::Error>()) {
+                return true;
+            }
+            io = inner.and_then(|inner| inner.downcast_ref::<std::io::Error>());
+        }
+        cur = e.source();
+    }
+    false
+}
+
+/// True when the chain holds hyper's error for a response it could not parse.
+fn is_malformed_reply(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        if e.downcast_ref::<hyper::Error>()
+            .is_some_and(|h| h.is_parse() || h.is_parse_status())
+        {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
 }
 
 impl fmt::Debug for Error {
@@ -525,6 +760,12 @@ impl fmt::Display for Error {
         }
         if let Some(run) = &i.last_run {
             extra.push(format!("last status {}", run.status));
+        }
+        if i.may_have_acted {
+            extra.push(
+                "not retried: it may have reached the server, so what it creates may exist"
+                    .to_owned(),
+            );
         }
         if !extra.is_empty() {
             write!(f, " ({})", extra.join(", "))?;

@@ -4,12 +4,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::auth::{CredentialsInner, TokenKey, TokenStore};
+use crate::Credentials;
+use crate::auth::{AuthLayer, CredentialsInner, TenantTokenSource, TokenKey, TokenStore};
 use crate::client::ClientBuilder;
 use crate::error::Error;
 use crate::rate_limit::{LocalRateLimitStore, Quota, RateLimitLayer, RateLimitStore};
 use crate::store::fingerprint;
-use crate::transport::BaseUrl;
+use crate::transport::{BaseUrl, HttpService};
 
 /// What the builder was told about fleet mode.
 #[derive(Clone, Debug, Default)]
@@ -80,6 +81,39 @@ impl FleetConfig {
     }
 }
 
+impl Fleet {
+    /// The auth layer of `credentials`: as [`Credentials::auth_layer`] makes it, except
+    /// that app credentials get their tenant token through the fleet's token store
+    /// when there is one.
+    pub(crate) fn auth_layer(
+        &self,
+        credentials: &Credentials,
+        base_url: &BaseUrl,
+        token_http: HttpService,
+        refresh_margin: Duration,
+        fetch_timeout: Duration,
+    ) -> Result<AuthLayer, Error> {
+        let (Some(store), CredentialsInner::App { app_id, app_secret }) =
+            (&self.token_store, &credentials.0)
+        else {
+            return credentials.auth_layer(token_http, refresh_margin, fetch_timeout);
+        };
+        if app_id.is_empty() || app_secret.expose().is_empty() {
+            return Err(Error::config("the app_id and app_secret must not be empty"));
+        }
+        let key = TokenKey::tenant(&base_url.to_string(), app_id, app_secret);
+        let source = TenantTokenSource::with_options(
+            app_id.clone(),
+            app_secret.clone(),
+            token_http,
+            refresh_margin,
+            fetch_timeout,
+        )
+        .with_token_store(store.clone(), key);
+        Ok(AuthLayer::from_source(Arc::new(source)))
+    }
+}
+
 /// The rate-limit scope of a client: its app, as a fingerprint (never a secret).
 fn app_scope(base_url: &BaseUrl, credentials: &CredentialsInner) -> String {
     let base = base_url.to_string();
@@ -88,15 +122,6 @@ fn app_scope(base_url: &BaseUrl, credentials: &CredentialsInner) -> String {
         CredentialsInner::Token { token, .. } => fingerprint(&["token", &base, token.expose()]),
         CredentialsInner::Source(_) => fingerprint(&["source", &base]),
     }
-}
-
-/// The token key of an app.
-pub(crate) fn token_key(
-    base_url: &BaseUrl,
-    app_id: &str,
-    app_secret: &crate::SecretString,
-) -> TokenKey {
-    TokenKey::tenant(&base_url.to_string(), app_id, app_secret)
 }
 
 impl ClientBuilder {

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use pin_project_lite::pin_project;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::{Layer, Service};
 
 use crate::error::{BoxError, Error, TimeoutKind};
@@ -93,122 +93,98 @@ impl<S> InFlightLimit<S> {
     }
 }
 
-/// Waiting for a permit: `None` once the permit is closed (never), `Err` at the deadline.
-type Acquire = Pin<Box<dyn Future<Output = Result<Option<OwnedSemaphorePermit>, Error>> + Send>>;
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 impl<S, R> Service<R> for InFlightLimit<S>
 where
     R: AilyRequest,
-    S: Service<R> + Clone,
+    S: Service<R> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Response: Send + 'static,
     S::Error: Into<BoxError>,
 {
     type Response = S::Response;
     type Error = BoxError;
-    type Future = InFlightFuture<S, S::Future, R>;
+    type Future = InFlightFuture<S::Future, S::Response>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
     fn call(&mut self, req: R) -> Self::Future {
-        let state = match self.permits.clone().try_acquire_owned() {
-            Ok(permit) => State::Sending {
-                future: self.inner.call(req),
-                permit: Some(permit),
-            },
-            // The semaphore is never closed; were it, the limit would no longer apply.
-            Err(TryAcquireError::Closed) => State::Sending {
-                future: self.inner.call(req),
-                permit: None,
-            },
-            Err(TryAcquireError::NoPermits) => {
-                // The ready service waits with the request; a fresh clone stays behind.
-                let clone = self.inner.clone();
-                let acquire = self.permits.clone().acquire_owned();
-                let deadline = req.options().deadline();
-                State::Waiting {
-                    acquire: Some(Box::pin(async move {
-                        match deadline {
-                            None => Ok(acquire.await.ok()),
-                            Some((at, overall)) => tokio::time::timeout_at(at, acquire)
-                                .await
-                                .map(Result::ok)
-                                .map_err(|_| Error::timeout(TimeoutKind::Overall, overall)),
-                        }
-                    })),
-                    permit: None,
-                    inner: Some(std::mem::replace(&mut self.inner, clone)),
-                    req: Some(req),
-                }
-            }
+        // Fast path: a free permit is one atomic operation, and the call goes out now.
+        if let Ok(permit) = self.permits.clone().try_acquire_owned() {
+            return InFlightFuture {
+                state: State::Sending {
+                    future: self.inner.call(req),
+                    permit: Some(permit),
+                },
+            };
+        }
+        // Slow path: wait for a permit (until the deadline at most), then ready and
+        // call the service. The ready service waits with the request; a fresh clone
+        // stays behind.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let acquire = self.permits.clone().acquire_owned();
+        let deadline = req.options().deadline();
+        let waiting = async move {
+            // The semaphore is never closed, so the permit is always had.
+            let _permit = match deadline {
+                None => acquire.await.ok(),
+                Some((at, overall)) => tokio::time::timeout_at(at, acquire)
+                    .await
+                    .map_err(|_| Error::timeout(TimeoutKind::Overall, overall))?
+                    .ok(),
+            };
+            tower::ServiceExt::ready(&mut inner)
+                .await
+                .map_err(Into::into)?;
+            // The attempt is over (its whole body read, below) when this returns, and
+            // the permit goes with it.
+            inner.call(req).await.map_err(Into::into)
         };
-        InFlightFuture { state }
+        InFlightFuture {
+            state: State::Waiting {
+                future: Box::pin(waiting),
+            },
+        }
     }
 }
 
 pin_project! {
-    /// The future of [`InFlightLimit`].
-    pub struct InFlightFuture<S, F, R> {
+    /// The future of [`InFlightLimit`]: the call with its permit, or — when every
+    /// permit is taken — the boxed wait for one followed by the call.
+    pub struct InFlightFuture<F, T> {
         #[pin]
-        state: State<S, F, R>,
+        state: State<F, T>,
     }
 }
 
 pin_project! {
     #[project = StateProj]
-    enum State<S, F, R> {
-        Waiting {
-            acquire: Option<Acquire>,
-            permit: Option<OwnedSemaphorePermit>,
-            inner: Option<S>,
-            req: Option<R>,
-        },
+    enum State<F, T> {
         Sending { #[pin] future: F, permit: Option<OwnedSemaphorePermit> },
+        Waiting { future: BoxFuture<Result<T, BoxError>> },
     }
 }
 
-impl<S, F, R, T, E> Future for InFlightFuture<S, F, R>
+impl<F, T, E> Future for InFlightFuture<F, T>
 where
-    S: Service<R, Future = F, Error = E>,
     F: Future<Output = Result<T, E>>,
     E: Into<BoxError>,
 {
     type Output = Result<T, BoxError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut state = self.project().state;
-        loop {
-            match state.as_mut().project() {
-                StateProj::Sending { future, permit } => {
-                    let out = ready!(future.poll(cx));
-                    // The attempt is over (its whole body read, below): let the next one go.
-                    drop(permit.take());
-                    return Poll::Ready(out.map_err(Into::into));
-                }
-                StateProj::Waiting {
-                    acquire,
-                    permit,
-                    inner,
-                    req,
-                } => {
-                    if let Some(waiting) = acquire.as_mut() {
-                        *permit = ready!(waiting.as_mut().poll(cx))?;
-                        *acquire = None;
-                    }
-                    let Some(service) = inner.as_mut() else {
-                        return Poll::Ready(Err("InFlightFuture polled after completion".into()));
-                    };
-                    if let Err(e) = ready!(service.poll_ready(cx)) {
-                        return Poll::Ready(Err(e.into()));
-                    }
-                    let (Some(mut service), Some(req)) = (inner.take(), req.take()) else {
-                        return Poll::Ready(Err("InFlightFuture polled after completion".into()));
-                    };
-                    let future = service.call(req);
-                    let permit = permit.take();
-                    state.set(State::Sending { future, permit });
-                }
+        match self.project().state.project() {
+            StateProj::Sending { future, permit } => {
+                let out = ready!(future.poll(cx));
+                // The attempt is over (its whole body read, below): let the next one go.
+                drop(permit.take());
+                Poll::Ready(out.map_err(Into::into))
             }
+            StateProj::Waiting { future } => future.as_mut().poll(cx),
         }
     }
 }

@@ -16,25 +16,30 @@
 //! client caps retries under an outage at a fraction of the calls (plus a small
 //! floor), so an outage never turns into a retry storm.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::StatusCode;
 use tokio::time::{Instant, Sleep};
 use tower::retry::Policy;
 use tower::retry::budget::{Budget, TpsBudget};
 
-use crate::error::{BoxError, Error, ErrorKind, TimeoutKind};
+use crate::error::{BoxError, Error, ErrorKind, Retryable};
 use crate::request::AilyRequest;
 use crate::trace::{event_at, fields};
 
 /// How retries are made. Validated by [`RetryConfig::validate`] (the client builder calls it).
 ///
+/// Built in one expression from the defaults with the `with_*` setters:
+///
 /// ```
-/// let cfg = aily_client::retry::RetryConfig::default();
-/// assert_eq!(cfg.max_attempts, 3);
+/// use std::time::Duration;
+/// use aily_client::retry::RetryConfig;
+///
+/// let cfg = RetryConfig::default()
+///     .with_max_attempts(5)
+///     .with_backoff(Duration::from_millis(50), Duration::from_secs(2));
+/// assert_eq!(cfg.max_attempts, 5);
+/// assert_eq!(RetryConfig::default().max_attempts, 3);
 /// assert!(cfg.validate().is_ok());
 /// ```
 #[derive(Clone, Debug, PartialEq)]
@@ -74,6 +79,45 @@ impl Default for RetryConfig {
 }
 
 impl RetryConfig {
+    /// The defaults (as [`Default`]).
+    pub fn new() -> Self {
+        RetryConfig::default()
+    }
+
+    /// Attempts per call, the first included (1 turns retry off).
+    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts;
+        self
+    }
+
+    /// The first backoff's upper bound and the largest backoff.
+    pub fn with_backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.initial_backoff = initial;
+        self.max_backoff = max;
+        self
+    }
+
+    /// The longest rate-limit wait honoured; a longer one fails at once.
+    pub fn with_max_rate_limit_wait(mut self, wait: Duration) -> Self {
+        self.max_rate_limit_wait = wait;
+        self
+    }
+
+    /// The retry budget: `ratio` retries per call made, on top of `min_per_sec`
+    /// always allowed, calls counting for `ttl`.
+    pub fn with_budget(mut self, ratio: f32, min_per_sec: u32, ttl: Duration) -> Self {
+        self.budget_ratio = ratio;
+        self.budget_min_per_sec = min_per_sec;
+        self.budget_ttl = ttl;
+        self
+    }
+
+    /// The level of the event logged for each retry.
+    pub fn with_event_level(mut self, level: tracing::Level) -> Self {
+        self.event_level = level;
+        self
+    }
+
     /// Checks the values: at least one attempt, backoffs in order, a budget ttl of 1 to
     /// 60 s and a ratio of 0 to 1000.
     pub fn validate(&self) -> Result<(), Error> {
@@ -122,19 +166,6 @@ pub struct RetryPolicy {
     attempts: u32,
 }
 
-/// Why an attempt failed, as far as retrying is concerned.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Class {
-    /// Nothing was sent: always safe to retry.
-    Connect,
-    /// May have reached the server: retry only if idempotent.
-    Transient,
-    /// The server asked us to slow down.
-    RateLimited(Option<Duration>),
-    /// Retrying will not help.
-    Fatal,
-}
-
 impl RetryPolicy {
     /// A policy with its own budget.
     pub fn new(config: RetryConfig) -> Result<Self, Error> {
@@ -166,44 +197,14 @@ impl RetryPolicy {
     }
 }
 
-fn classify(err: &BoxError) -> Class {
-    if is_tls_failure(err.as_ref()) {
-        // A certificate or protocol failure will fail the same way again.
-        return Class::Fatal;
-    }
-    if is_malformed_reply(err.as_ref()) {
-        // A reply hyper cannot parse (a head over its limits, conflicting lengths):
-        // like a decode error, the same server will send it again.
-        return Class::Fatal;
-    }
-    let owned;
-    let e: &Error = match err.downcast_ref::<Error>() {
-        Some(e) => e,
+/// The error's own classification ([`Error::retryable`]), and the wait it asks for.
+fn classify(err: &BoxError) -> (Retryable, Option<Duration>) {
+    match err.downcast_ref::<Error>() {
+        Some(e) => (e.retryable(), e.retry_after()),
         None => {
-            owned = Error::peek(err.as_ref());
-            &owned
+            let e = Error::peek(err.as_ref());
+            (e.retryable(), e.retry_after())
         }
-    };
-    match e.kind() {
-        ErrorKind::Connect => Class::Connect,
-        ErrorKind::Transport => Class::Transient,
-        ErrorKind::Timeout => match e.timeout_kind() {
-            Some(TimeoutKind::Connect) => Class::Connect,
-            Some(TimeoutKind::Attempt) => Class::Transient,
-            _ => Class::Fatal,
-        },
-        ErrorKind::RateLimited => Class::RateLimited(e.retry_after()),
-        ErrorKind::Api | ErrorKind::Http => match e.status() {
-            Some(StatusCode::TOO_MANY_REQUESTS) => Class::RateLimited(e.retry_after()),
-            Some(
-                StatusCode::INTERNAL_SERVER_ERROR
-                | StatusCode::BAD_GATEWAY
-                | StatusCode::SERVICE_UNAVAILABLE
-                | StatusCode::GATEWAY_TIMEOUT,
-            ) => Class::Transient,
-            _ => Class::Fatal,
-        },
-        _ => Class::Fatal,
     }
 }
 
@@ -212,17 +213,17 @@ impl RetryPolicy {
     fn decide<R: AilyRequest>(&self, req: &R, err: &BoxError) -> Option<(Duration, &'static str)> {
         let options = req.options();
         let max_attempts = options.max_attempts().unwrap_or(self.config.max_attempts);
-        let idempotent = options.idempotent().unwrap_or(true);
+        let idempotent = options.idempotent().unwrap_or(R::IDEMPOTENT);
         let (delay, reason) = match classify(err) {
-            Class::Fatal => return None,
-            Class::Transient if !idempotent => return None,
-            Class::Connect => (self.backoff(self.attempts - 1), "connect"),
-            Class::Transient => (self.backoff(self.attempts - 1), "transient"),
-            Class::RateLimited(Some(wait)) if wait > self.config.max_rate_limit_wait => {
+            (Retryable::Never, _) => return None,
+            (Retryable::IfIdempotent, _) if !idempotent => return None,
+            (Retryable::Always, _) => (self.backoff(self.attempts - 1), "connect"),
+            (Retryable::IfIdempotent, _) => (self.backoff(self.attempts - 1), "transient"),
+            (Retryable::AfterWait, Some(wait)) if wait > self.config.max_rate_limit_wait => {
                 return None;
             }
-            Class::RateLimited(Some(wait)) => (wait, "rate_limited"),
-            Class::RateLimited(None) => (self.backoff(self.attempts - 1), "rate_limited"),
+            (Retryable::AfterWait, Some(wait)) => (wait, "rate_limited"),
+            (Retryable::AfterWait, None) => (self.backoff(self.attempts - 1), "rate_limited"),
         };
         if self.attempts >= max_attempts {
             return None;
@@ -290,6 +291,12 @@ where
             }
             None => {
                 record_attempts(err, self.attempts);
+                let idempotent = req.options().idempotent().unwrap_or(R::IDEMPOTENT);
+                if !idempotent && classify(err).0 == Retryable::IfIdempotent {
+                    if let Some(ours) = err.downcast_mut::<Error>() {
+                        ours.set_may_have_acted();
+                    }
+                }
                 None
             }
         }
@@ -300,64 +307,19 @@ where
     }
 }
 
-/// True when the chain holds a rustls error (an untrusted certificate, a protocol
-/// mismatch). `io::Error::source` skips the error it wraps, so look inside it too.
-fn is_tls_failure(err: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur = Some(err);
-    while let Some(e) = cur {
-        if e.is::<rustls::Error>() {
-            return true;
-        }
-        // hyper-rustls wraps tokio-rustls's io::Error in another one: look through every level.
-        let mut io = e.downcast_ref::<std::io::Error>();
-        while let Some(outer) = io {
-            let inner = outer.get_ref();
-            if inner.is_some_and(|inner| inner.is::<rustls::Error>()) {
-                return true;
-            }
-            io = inner.and_then(|inner| inner.downcast_ref::<std::io::Error>());
-        }
-        cur = e.source();
-    }
-    false
-}
-
-/// True when the chain holds hyper's error for a response it could not parse.
-fn is_malformed_reply(err: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur = Some(err);
-    while let Some(e) = cur {
-        if e.downcast_ref::<hyper::Error>()
-            .is_some_and(|h| h.is_parse() || h.is_parse_status())
-        {
-            return true;
-        }
-        cur = e.source();
-    }
-    false
-}
-
 /// A uniformly random duration in `[0, cap]` (full jitter).
 fn full_jitter(cap: Duration) -> Duration {
     let nanos = cap.as_nanos().min(u64::MAX as u128) as u64;
     if nanos == 0 {
         return Duration::ZERO;
     }
-    Duration::from_nanos(random_u64() % (nanos + 1))
-}
-
-/// A random number from std's per-process random keys and a counter: good enough to
-/// spread retries, with no extra dependency.
-fn random_u64() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut h = RandomState::new().build_hasher();
-    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    h.finish()
+    Duration::from_nanos(fastrand::u64(..=nanos))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::TimeoutKind;
 
     #[test]
     fn backoff_is_capped_and_jittered() {
@@ -389,22 +351,21 @@ mod tests {
     #[test]
     fn classification() {
         let b = |e: Error| -> BoxError { Box::new(e) };
-        let status =
-            |s: u16| Error::new(ErrorKind::Http, "x").with_status(StatusCode::from_u16(s).unwrap());
-        assert_eq!(classify(&b(status(503))), Class::Transient);
-        assert_eq!(classify(&b(status(404))), Class::Fatal);
-        assert_eq!(classify(&b(status(429))), Class::RateLimited(None));
+        let status = |s: u16| {
+            Error::new(ErrorKind::Http, "x").with_status(http::StatusCode::from_u16(s).unwrap())
+        };
+        let class = |e: Error| classify(&b(e)).0;
+        assert_eq!(class(status(503)), Retryable::IfIdempotent);
+        assert_eq!(class(status(404)), Retryable::Never);
+        assert_eq!(class(status(429)), Retryable::AfterWait);
         assert_eq!(
-            classify(&b(Error::timeout(TimeoutKind::Overall, Duration::ZERO))),
-            Class::Fatal
+            class(Error::timeout(TimeoutKind::Overall, Duration::ZERO)),
+            Retryable::Never
         );
         assert_eq!(
-            classify(&b(Error::timeout(TimeoutKind::Attempt, Duration::ZERO))),
-            Class::Transient
+            class(Error::timeout(TimeoutKind::Attempt, Duration::ZERO)),
+            Retryable::IfIdempotent
         );
-        assert_eq!(
-            classify(&b(Error::new(ErrorKind::Decode, "x"))),
-            Class::Fatal
-        );
+        assert_eq!(class(Error::new(ErrorKind::Decode, "x")), Retryable::Never);
     }
 }

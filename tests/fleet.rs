@@ -22,13 +22,8 @@ const REPLICAS: usize = 8;
 
 /// The tests of this file run one at a time: each one is a fleet of 8 replicas on a
 /// 2-core machine, and timing (a 50/s limit, a 2 s reset) is what they check.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+/// (tokio's mutex: it works across the tests' runtimes and a panic does not poison it.)
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 async fn fake() -> FakeAily {
     let fake = FakeAily::start().await.expect("fake starts");
@@ -75,7 +70,7 @@ fn replicas(fake: &FakeAily, redis: &RedisServer, quota: Option<Quota>) -> Vec<C
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cold_start_of_eight_replicas_makes_one_token_request() {
-    let _serial = serial();
+    let _serial = SERIAL.lock().await;
     let redis = RedisServer::start();
     let fake = fake().await;
     let clients = replicas(&fake, &redis, None);
@@ -123,7 +118,7 @@ async fn cold_start_of_eight_replicas_makes_one_token_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_replicas_against_a_50_per_second_limit_are_never_refused() {
-    let _serial = serial();
+    let _serial = SERIAL.lock().await;
     let redis = RedisServer::start();
     let fake = fake().await;
     fake.set_rate_limit(Route::CancelRun, FakeRateLimit::per_second(50));
@@ -188,7 +183,7 @@ async fn eight_replicas_against_a_50_per_second_limit_are_never_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reset_told_to_one_replica_holds_the_whole_fleet() {
-    let _serial = serial();
+    let _serial = SERIAL.lock().await;
     let redis = RedisServer::start();
     let fake = fake().await;
     // No quota: the penalty box alone. Calls may wait up to 5 s, so they hold, not fail.
@@ -257,7 +252,7 @@ async fn a_reset_told_to_one_replica_holds_the_whole_fleet() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_stale_token_means_one_new_token_and_one_replay_per_replica() {
-    let _serial = serial();
+    let _serial = SERIAL.lock().await;
     let redis = RedisServer::start();
     let fake = fake().await;
     let clients = replicas(&fake, &redis, None);
@@ -315,7 +310,7 @@ async fn one_stale_token_means_one_new_token_and_one_replay_per_replica() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_in_separate_processes_share_one_token() {
-    let _serial = serial();
+    let _serial = SERIAL.lock().await;
     let redis = RedisServer::start();
     let fake = fake().await;
     let mut children = Vec::new();
@@ -353,7 +348,7 @@ async fn replicas_in_separate_processes_share_one_token() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shared_quota_is_one_count_across_clients() {
     // Without a server-side limit: the Redis script alone spaces the fleet's calls.
-    let _serial = serial();
+    let _serial = SERIAL.lock().await;
     let redis = RedisServer::start();
     let fake = fake().await;
     let clients = replicas(&fake, &redis, Some(Quota::per_minute(6)));
@@ -387,7 +382,7 @@ async fn all_succeed(clients: &[Client], each: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_slower_than_the_budget_is_skipped() {
-    let _serial = serial();
+    let _serial = SERIAL.lock().await;
     let redis = RedisServer::start();
     let fake = fake().await;
     // Redis stops answering for 2 s (it is busy in DEBUG SLEEP); the budget is 50 ms.
@@ -412,7 +407,7 @@ async fn a_redis_slower_than_the_budget_is_skipped() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_answering_garbage_is_skipped() {
-    let _serial = serial();
+    let _serial = SERIAL.lock().await;
     let fake = fake().await;
     // Not Redis at all: the fake's HTTP port answers RESP commands with HTTP errors.
     let not_redis = fake.base_url().replace("http://", "redis://");

@@ -15,6 +15,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::AUTHORIZATION;
@@ -30,8 +31,8 @@ pub use token::{AccessToken, Credentials, SecretString, TokenFuture, TokenKind, 
 pub use token_store::{LocalTokenStore, LockId, StoredToken, TokenKey, TokenStore};
 
 use crate::envelope::{envelope_code, is_token_code};
-use crate::error::BoxError;
-use crate::transport::RequestBody;
+use crate::error::{BoxError, Error};
+use crate::transport::{HttpService, RequestBody};
 
 #[derive(Clone, Debug)]
 enum Tokens {
@@ -76,6 +77,57 @@ impl AuthLayer {
         AuthLayer {
             tokens: Tokens::Source(source),
         }
+    }
+}
+
+impl Credentials {
+    /// The [`AuthLayer`] these credentials need (as kube-client's `auth_layer()`): a
+    /// fixed token's, a [`TokenSource`]'s, or — for [`Credentials::app`] — a
+    /// [`TenantTokenSource`] that fetches tenant tokens through `token_http` (the HTTP
+    /// tier without auth), each fetch bounded by `fetch_timeout`, refreshed
+    /// `refresh_margin` before they expire. Spawns nothing.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use aily_client::{Client, Credentials};
+    ///
+    /// # fn main() -> Result<(), aily_client::Error> {
+    /// let client = Client::builder().credentials(Credentials::tenant_token("t-x")).build()?;
+    /// let layer = Credentials::app("cli_a", "s3cret").auth_layer(
+    ///     client.http_service(),
+    ///     Duration::from_secs(180),
+    ///     Duration::from_secs(10),
+    /// )?;
+    /// # let _ = layer;
+    /// assert!(Credentials::app("", "x")
+    ///     .auth_layer(client.http_service(), Duration::ZERO, Duration::ZERO)
+    ///     .is_err());
+    /// # Ok(()) }
+    /// ```
+    pub fn auth_layer(
+        &self,
+        token_http: HttpService,
+        refresh_margin: Duration,
+        fetch_timeout: Duration,
+    ) -> Result<AuthLayer, Error> {
+        Ok(match &self.0 {
+            CredentialsInner::Token { kind, token } => {
+                AuthLayer::fixed(AccessToken::new(*kind, token.expose())?)
+            }
+            CredentialsInner::Source(source) => AuthLayer::from_source(source.clone()),
+            CredentialsInner::App { app_id, app_secret } => {
+                if app_id.is_empty() || app_secret.expose().is_empty() {
+                    return Err(Error::config("the app_id and app_secret must not be empty"));
+                }
+                AuthLayer::from_source(Arc::new(TenantTokenSource::with_options(
+                    app_id.clone(),
+                    app_secret.clone(),
+                    token_http,
+                    refresh_margin,
+                    fetch_timeout,
+                )))
+            }
+        })
     }
 }
 
@@ -180,55 +232,67 @@ where
     /// After a reply: the reply itself, or — if it rejects the token and the source has
     /// a fresher one — the replay, once.
     fn after(
-        self: Box<Self>,
+        self,
         response: Response<Bytes>,
     ) -> Result<Response<Bytes>, BoxFuture<Result<Response<Bytes>, BoxError>>> {
-        if !rejects_token(&response) || !self.source.invalidate(&self.token) {
+        if !replays(&response, &*self.source, &self.token) {
             return Ok(response);
         }
-        Err(Box::pin(async move {
-            let Replay {
-                mut inner,
-                source,
-                request,
-                ..
-            } = *self;
-            let fresh = source.token().await?;
-            send(&mut inner, request, &fresh).await
-        }))
+        let Replay {
+            inner,
+            source,
+            request,
+            ..
+        } = self;
+        Err(Box::pin(resend(inner, source, request)))
     }
 }
 
-async fn fetch_then_send<S>(
+/// The replay rule, in one place: a reply that rejects `token` invalidates it, and if
+/// the source held it (so a fresher one is coming), the request is sent once more.
+fn replays(response: &Response<Bytes>, source: &dyn TokenSource, token: &AccessToken) -> bool {
+    rejects_token(response) && source.invalidate(token)
+}
+
+/// The HTTP tier below the auth layer, as the slow paths need it.
+trait Http: Service<Request<RequestBody>, Response = Response<Bytes>, Error: Into<BoxError>> {}
+
+impl<S> Http for S where
+    S: Service<Request<RequestBody>, Response = Response<Bytes>, Error: Into<BoxError>>
+{
+}
+
+/// The one replay: a fresh token from `source`, and `request` sent with it.
+async fn resend<S: Http>(
+    mut inner: S,
+    source: Arc<dyn TokenSource>,
+    request: Request<RequestBody>,
+) -> Result<Response<Bytes>, BoxError> {
+    let fresh = source.token().await?;
+    send(&mut inner, request, &fresh).await
+}
+
+/// The cold path: await the token, send, and replay once if the reply rejects it.
+async fn fetch_then_send<S: Http>(
     mut inner: S,
     source: Arc<dyn TokenSource>,
     req: Request<RequestBody>,
-) -> Result<Response<Bytes>, BoxError>
-where
-    S: Service<Request<RequestBody>, Response = Response<Bytes>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-{
+) -> Result<Response<Bytes>, BoxError> {
     let replay = copy_request(&req);
     let token = source.token().await?;
     let response = send(&mut inner, req, &token).await?;
-    if !rejects_token(&response) || !source.invalidate(&token) {
+    if !replays(&response, &*source, &token) {
         return Ok(response);
     }
-    let fresh = source.token().await?;
-    send(&mut inner, replay, &fresh).await
+    resend(inner, source, replay).await
 }
 
 /// Readies `inner` and sends `req` with `token`.
-async fn send<S>(
+async fn send<S: Http>(
     inner: &mut S,
     mut req: Request<RequestBody>,
     token: &AccessToken,
-) -> Result<Response<Bytes>, BoxError>
-where
-    S: Service<Request<RequestBody>, Response = Response<Bytes>>,
-    S::Error: Into<BoxError>,
-{
+) -> Result<Response<Bytes>, BoxError> {
     req.headers_mut()
         .insert(AUTHORIZATION, token.header_value().clone());
     tower::ServiceExt::ready(&mut *inner)
@@ -293,7 +357,7 @@ where
                     let Some(replay) = replay.take() else {
                         return Poll::Ready(Ok(response));
                     };
-                    match replay.after(response) {
+                    match (*replay).after(response) {
                         Ok(response) => return Poll::Ready(Ok(response)),
                         Err(future) => this.state.set(AuthState::Slow { future }),
                     }

@@ -249,7 +249,7 @@ impl TenantTokenSource {
         };
         match flight.get_or_init(|| self.fetch_and_store()).await {
             Ok(cached) => Ok(cached.token.clone()),
-            Err(e) => Err(e.duplicate()),
+            Err(e) => Err(Error::clone(e)),
         }
     }
 

@@ -1,23 +1,24 @@
 //! Cancel a run: [`CancelRequest`].
 
-use bytes::Bytes;
-use http::{Method, Request, Response};
+use crate::runs::request::{RunOp, RunRequest, RunResponse};
 
-use crate::error::Error;
-use crate::request::{AilyRequest, RequestOptions};
-use crate::runs::request::{RunOp, RunRequest, RunResponse, decode_run};
-use crate::trace;
-use crate::transport::RequestBody;
-
-/// The cancel operation (marker type of [`CancelRequest`]).
-#[derive(Debug)]
-pub enum Cancel {}
+crate::operation! {
+    /// The cancel operation: `POST …/sessions/{aily_session_id}/runs/{run_id}/cancel`
+    /// (the [`Operation`](crate::request::Operation) of [`CancelRequest`]).
+    pub Cancel = "aily.run.cancel",
+        POST "/open-apis/aily/v1/sessions/{aily_session_id}/runs/{run_id}/cancel"
+}
 
 impl RunOp for Cancel {
     const SUFFIX: &'static str = "/cancel";
+    /// The JSON object with no fields (what the Node SDK sends).
+    const BODY: Option<&'static [u8]> = Some(b"{}");
 }
 
-/// `POST /open-apis/aily/v1/sessions/:aily_session_id/runs/:run_id/cancel`.
+/// `POST /open-apis/aily/v1/sessions/:aily_session_id/runs/:run_id/cancel`: a
+/// [`RunRequest`] — made with [`RunRequest::new`]`(session_id, run_id)`, read back
+/// with [`session_id`](RunRequest::session_id), [`run_id`](RunRequest::run_id) and
+/// [`path`](RunRequest::path). Retried like any read: cancelling is idempotent.
 ///
 /// ```
 /// use aily_client::CancelRequest;
@@ -36,58 +37,11 @@ pub type CancelRequest = RunRequest<Cancel>;
 /// asynchronous (see [`Client::cancel_and_wait`](crate::Client::cancel_and_wait)).
 pub type CancelResponse = RunResponse;
 
-/// The cancel request's body: the JSON object with no fields (what the Node SDK sends).
-const EMPTY_JSON_OBJECT: &[u8] = b"{}";
-
-impl AilyRequest for CancelRequest {
-    type Response = CancelResponse;
-
-    const OPERATION: &'static str = "aily.run.cancel";
-    const METHOD: Method = Method::POST;
-    const URL_TEMPLATE: &'static str =
-        "/open-apis/aily/v1/sessions/{aily_session_id}/runs/{run_id}/cancel";
-
-    fn options(&self) -> &RequestOptions {
-        &self.options
-    }
-
-    fn options_mut(&mut self) -> &mut RequestOptions {
-        &mut self.options
-    }
-
-    fn to_http(&self) -> Request<RequestBody> {
-        self.build_http(Method::POST, Some(EMPTY_JSON_OBJECT))
-    }
-
-    fn path(&self) -> &str {
-        RunRequest::path(self)
-    }
-
-    fn response_log_id(response: &CancelResponse) -> Option<&str> {
-        response.log_id.as_deref()
-    }
-
-    fn span(&self, level: tracing::Level) -> tracing::Span {
-        trace::operation_span!(level, "aily.run.cancel", self.session_id(), self.run_id())
-    }
-
-    fn attempt_span(&self, level: tracing::Level) -> tracing::Span {
-        trace::attempt_span!(
-            level,
-            "POST /open-apis/aily/v1/sessions/{aily_session_id}/runs/{run_id}/cancel",
-            "POST",
-            Self::URL_TEMPLATE
-        )
-    }
-
-    fn decode(response: Response<Bytes>) -> Result<CancelResponse, Error> {
-        decode_run(response)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::AilyRequest;
+    use http::Method;
     use http::header::USER_AGENT as USER_AGENT_HEADER;
 
     #[test]

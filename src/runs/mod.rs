@@ -2,12 +2,14 @@
 //! cancellation to take effect.
 
 pub mod cancel;
+pub mod create;
 pub mod get;
 pub mod model;
 mod request;
 pub mod wait;
 
 pub use cancel::{CancelRequest, CancelResponse};
+pub use create::{CreateRun, CreateRunRequest, ListRuns, ListRunsRequest, RunBody};
 pub use get::{GetRunRequest, GetRunResponse};
 pub use model::{Run, RunError, RunStatus, Timestamp};
 pub use request::{RunOp, RunRequest, RunResponse};

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use tower::{Service, ServiceExt};
 use tracing::Instrument;
 
-use crate::error::{Error, TimeoutKind};
+use crate::error::{BoxError, Error};
 use crate::runs::{CancelRequest, CancelResponse, GetRunRequest, GetRunResponse, RunResponse};
 
 /// How [`cancel_and_wait`] waits.
@@ -69,20 +69,37 @@ impl WaitOptions {
 /// `get` until its status is terminal, and returns the last reply.
 ///
 /// At the deadline — not later — it fails with a [`Timeout`](crate::ErrorKind::Timeout)
-/// error of kind [`TimeoutKind::Wait`] that carries the last run seen
-/// ([`Error::last_run`]). [`Client::cancel_and_wait`](crate::Client::cancel_and_wait)
+/// error of kind [`TimeoutKind::Wait`](crate::TimeoutKind::Wait) that carries the last
+/// run seen ([`Error::last_run`]). [`Client::cancel_and_wait`](crate::Client::cancel_and_wait)
 /// calls it with the client's own services; call it yourself to wait through a stack
-/// of your own.
+/// of your own: any service whose error converts into a [`BoxError`] will do (tower's
+/// `LoadShed`, `ConcurrencyLimit`, `Buffer` …), and its errors come out as an
+/// [`Error`] ([`Error::from_box`]: a shed call is [`ErrorKind::Overloaded`](crate::ErrorKind::Overloaded)).
+///
+/// ```
+/// use aily_client::runs::cancel_and_wait;
+/// use aily_client::{Client, Credentials, WaitOptions};
+/// use tower::ServiceBuilder;
+///
+/// # async fn f(client: Client) -> Result<(), aily_client::Error> {
+/// let cancel = ServiceBuilder::new().load_shed().concurrency_limit(8).service(client.cancel_service());
+/// let get = ServiceBuilder::new().load_shed().concurrency_limit(8).service(client.get_run_service());
+/// let done = cancel_and_wait(cancel, get, "session_1", "run_1", WaitOptions::new()).await?;
+/// # let _ = done;
+/// # Ok(()) }
+/// ```
 pub async fn cancel_and_wait<C, G>(
     cancel: C,
-    get: G,
+    mut get: G,
     session_id: impl AsRef<str>,
     run_id: impl AsRef<str>,
     options: WaitOptions,
 ) -> Result<RunResponse, Error>
 where
-    C: Service<CancelRequest, Response = CancelResponse, Error = Error>,
-    G: Service<GetRunRequest, Response = GetRunResponse, Error = Error>,
+    C: Service<CancelRequest, Response = CancelResponse>,
+    C::Error: Into<BoxError>,
+    G: Service<GetRunRequest, Response = GetRunResponse>,
+    G::Error: Into<BoxError>,
 {
     let (session_id, run_id) = (session_id.as_ref(), run_id.as_ref());
     let read = GetRunRequest::new(session_id, run_id)?;
@@ -93,66 +110,47 @@ where
         aily.run_id = %read.run_id(),
         aily.reads = tracing::field::Empty,
     );
-    wait(cancel, get, cancel_request, read, options)
-        .instrument(span)
-        .await
-}
+    async move {
+        let deadline = Instant::now() + options.timeout;
+        let timed_out = |last: Option<RunResponse>| {
+            Error::wait_timeout(options.timeout, last.map(|r| (r.run, r.log_id)))
+        };
+        let error = |e: C::Error| Error::from_box(e.into());
 
-async fn wait<C, G>(
-    cancel: C,
-    mut get: G,
-    cancel_request: CancelRequest,
-    read: GetRunRequest,
-    options: WaitOptions,
-) -> Result<RunResponse, Error>
-where
-    C: Service<CancelRequest, Response = CancelResponse, Error = Error>,
-    G: Service<GetRunRequest, Response = GetRunResponse, Error = Error>,
-{
-    let deadline = Instant::now() + options.timeout;
-    let timed_out = |last: Option<RunResponse>| Error::wait_timeout(options.timeout, last);
-
-    let mut last = match tokio::time::timeout_at(deadline, cancel.oneshot(cancel_request)).await {
-        Err(_) => return Err(timed_out(None)),
-        Ok(reply) => reply?,
-    };
-    let mut interval = options.initial_interval;
-    let mut reads = 0u32;
-    while !last.run.status.is_terminal() {
-        let wake = Instant::now() + interval;
-        if wake >= deadline {
-            tokio::time::sleep_until(deadline).await;
-            tracing::Span::current().record("aily.reads", reads);
-            return Err(timed_out(Some(last)));
-        }
-        tokio::time::sleep_until(wake).await;
-        reads += 1;
-        let reply = tokio::time::timeout_at(deadline, async {
-            get.ready().await?.call(read.clone()).await
-        })
-        .await;
-        last = match reply {
-            Err(_) => {
+        let mut last = match tokio::time::timeout_at(deadline, cancel.oneshot(cancel_request)).await
+        {
+            Err(_) => return Err(timed_out(None)),
+            Ok(reply) => reply.map_err(error)?,
+        };
+        let mut interval = options.initial_interval;
+        let mut reads = 0u32;
+        while !last.run.status.is_terminal() {
+            let wake = Instant::now() + interval;
+            if wake >= deadline {
+                tokio::time::sleep_until(deadline).await;
                 tracing::Span::current().record("aily.reads", reads);
                 return Err(timed_out(Some(last)));
             }
-            Ok(reply) => reply?,
-        };
-        tracing::debug!(status = %last.run.status, reads, "read the run");
-        interval = (interval * 2).min(options.max_interval);
-    }
-    tracing::Span::current().record("aily.reads", reads);
-    Ok(last)
-}
-
-impl Error {
-    /// The wait for a terminal status ran out; `last` is the last reply seen.
-    pub(crate) fn wait_timeout(after: Duration, last: Option<RunResponse>) -> Error {
-        let mut err = Error::timeout(TimeoutKind::Wait, after);
-        if let Some(last) = last {
-            err = err.with_log_id(last.log_id.clone());
-            err.set_last_run(last.run);
+            tokio::time::sleep_until(wake).await;
+            reads += 1;
+            let reply = tokio::time::timeout_at(deadline, async {
+                get.ready().await?.call(read.clone()).await
+            })
+            .await
+            .map(|reply| reply.map_err(|e| Error::from_box(e.into())));
+            last = match reply {
+                Err(_) => {
+                    tracing::Span::current().record("aily.reads", reads);
+                    return Err(timed_out(Some(last)));
+                }
+                Ok(reply) => reply?,
+            };
+            tracing::debug!(status = %last.run.status, reads, "read the run");
+            interval = (interval * 2).min(options.max_interval);
         }
-        err
+        tracing::Span::current().record("aily.reads", reads);
+        Ok(last)
     }
+    .instrument(span)
+    .await
 }

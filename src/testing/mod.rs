@@ -144,215 +144,34 @@
 //! takes effect at their next poll).
 
 mod body;
+mod conv;
+mod fault;
 mod handler;
+mod messages;
+mod page;
 mod rate_limit;
+mod record;
+mod reply;
+mod route;
+mod runs;
+mod scenario;
+mod scripted;
 mod server;
+mod sessions;
 mod state;
 mod util;
+
+pub use fault::{Fault, Times};
+pub use record::RecordedRequest;
+pub use route::Route;
+pub use scripted::ScriptedReply;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-
 pub use self::rate_limit::{Arrival, FakeRateLimit, RateLimitCounts};
 use self::state::{Shared, TokenKind};
-
-/// Which endpoint a request was for (by method and path shape); also the
-/// filter of a fault rule.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Route {
-    /// Matches every request. Only meaningful as a filter in
-    /// [`FakeAily::push_fault`] and [`FakeAily::request_count`]; a request is
-    /// never recorded with it.
-    Any,
-    /// `POST /open-apis/auth/v3/tenant_access_token/internal`.
-    TenantToken,
-    /// `POST /open-apis/aily/v1/sessions/{aily_session_id}/runs/{run_id}/cancel`.
-    CancelRun,
-    /// `GET /open-apis/aily/v1/sessions/{aily_session_id}/runs/{run_id}`.
-    GetRun,
-    /// Any other method or path (answered with HTTP 404).
-    Other,
-}
-
-/// How many requests a fault rule applies to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Times {
-    /// The next matching request only.
-    Once,
-    /// The next `n` matching requests (`N(0)` is a rule that never applies;
-    /// it is not stored).
-    N(usize),
-    /// Every matching request, until [`FakeAily::clear_faults`].
-    Always,
-}
-
-/// A scripted misbehaviour, applied with [`FakeAily::push_fault`].
-///
-/// Every fault response that is sent carries an `X-Tt-Logid` header. HTTP
-/// statuses outside `200..=599` are sent as 500.
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub enum Fault {
-    /// That HTTP status with the envelope
-    /// `{"code": <status>, "msg": "<canonical reason>", "error": {…}}`.
-    Status(u16),
-    /// Exactly this error envelope: `{"code": code, "msg": msg, "error": {…}}`
-    /// with HTTP status `status`.
-    ApiError {
-        /// The HTTP status.
-        status: u16,
-        /// The envelope's `code`.
-        code: i64,
-        /// The envelope's `msg`.
-        msg: String,
-    },
-    /// Rate limiting: code 99991400 `request trigger frequency limit`, header
-    /// `x-ogw-ratelimit-limit: 100` and, when `reset_secs` is `Some(n)`,
-    /// `x-ogw-ratelimit-reset: n`. See [`Fault::rate_limited`] for the common
-    /// HTTP 429 form (some older APIs use HTTP 400).
-    RateLimited {
-        /// The HTTP status (429 today, 400 on some older APIs).
-        status: u16,
-        /// The value of `x-ogw-ratelimit-reset` (seconds to wait), if any.
-        reset_secs: Option<u64>,
-    },
-    /// HTTP 400, code 99991663 (invalid tenant access token), whatever token
-    /// was sent — as after the platform revoked it.
-    TokenInvalid,
-    /// Waits this long ([`tokio::time::sleep`], so a paused clock drives it),
-    /// then handles the request normally.
-    DelayHeaders(Duration),
-    /// Handles the request normally (state changes included), sends the status
-    /// and headers (with the `content-length` of the real body) and the first
-    /// half of the body, then never sends the rest — and never fails either.
-    StallBody,
-    /// Closes the connection without any response, abruptly: the socket is
-    /// closed with a zero linger time, so the client sees a TCP RST. On an
-    /// HTTP/2 connection this ends every stream of that connection.
-    ResetConnection,
-    /// HTTP 200, JSON content type, a truncated envelope:
-    /// `{"code":0,"msg":"success","data":{"run":`.
-    MalformedJson,
-    /// HTTP 200, JSON content type, a valid JSON envelope of at least `bytes`
-    /// bytes (`{"code":0,"msg":"success","data":{"padding":"aaa…"}}`), streamed
-    /// in frames of up to 16 KiB without ever being held in memory whole.
-    OversizedBody {
-        /// The minimum body size in bytes.
-        bytes: usize,
-        /// `false`: sent with a `content-length`. `true`: no `content-length`,
-        /// chunked transfer encoding on HTTP/1.1, several frames.
-        chunked: bool,
-    },
-    /// HTTP 200, code 0, but `data.run` has fields of the wrong JSON types
-    /// (`id` a number, `status` a number, `created_at` an object, `metadata`
-    /// an object, …).
-    WrongFieldTypes,
-    /// That HTTP status with `Content-Type: text/html; charset=utf-8` and an
-    /// HTML body, like a proxy's error page.
-    NonJson {
-        /// The HTTP status.
-        status: u16,
-    },
-}
-
-impl Fault {
-    /// HTTP 429 with code 99991400 and `x-ogw-ratelimit-reset: reset_secs`.
-    ///
-    /// ```
-    /// use aily_client::testing::Fault;
-    ///
-    /// let fault = Fault::rate_limited(3);
-    /// assert!(matches!(
-    ///     fault,
-    ///     Fault::RateLimited { status: 429, reset_secs: Some(3) }
-    /// ));
-    /// ```
-    pub fn rate_limited(reset_secs: u64) -> Fault {
-        Fault::RateLimited {
-            status: 429,
-            reset_secs: Some(reset_secs),
-        }
-    }
-
-    /// Shorthand for [`Fault::ApiError`].
-    ///
-    /// ```
-    /// use aily_client::testing::Fault;
-    ///
-    /// let fault = Fault::api_error(400, 99991672, "app has not applied for the scope");
-    /// assert!(matches!(fault, Fault::ApiError { status: 400, code: 99991672, .. }));
-    /// ```
-    pub fn api_error(status: u16, code: i64, msg: impl Into<String>) -> Fault {
-        Fault::ApiError {
-            status,
-            code,
-            msg: msg.into(),
-        }
-    }
-}
-
-/// One request as the fake received it.
-#[derive(Clone, Debug)]
-pub struct RecordedRequest {
-    /// The endpoint the request was classified as (never [`Route::Any`]).
-    pub route: Route,
-    /// The HTTP method.
-    pub method: http::Method,
-    /// The raw path and query exactly as received, still percent-encoded.
-    pub path: String,
-    /// The HTTP version (`HTTP/1.1` or `HTTP/2.0`).
-    pub version: http::Version,
-    /// All request headers.
-    pub headers: http::HeaderMap,
-    /// The complete request body (empty if none was sent; bodies over 16 MiB
-    /// are refused with HTTP 413 and recorded empty).
-    pub body: Bytes,
-}
-
-impl RecordedRequest {
-    /// The value of header `name` if present and valid UTF-8 (the first one
-    /// if repeated).
-    ///
-    /// ```
-    /// # use aily_client::testing::{RecordedRequest, Route};
-    /// # let mut headers = http::HeaderMap::new();
-    /// # headers.insert("user-agent", http::HeaderValue::from_static("demo/1"));
-    /// # let request = RecordedRequest {
-    /// #     route: Route::Other, method: http::Method::GET, path: "/".into(),
-    /// #     version: http::Version::HTTP_11, headers, body: bytes::Bytes::new(),
-    /// # };
-    /// assert_eq!(request.header("User-Agent"), Some("demo/1"));
-    /// assert_eq!(request.header("x-missing"), None);
-    /// ```
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    /// The token of an `Authorization: Bearer <token>` header, if any.
-    ///
-    /// ```
-    /// # use aily_client::testing::{RecordedRequest, Route};
-    /// # let mut headers = http::HeaderMap::new();
-    /// # headers.insert("authorization", http::HeaderValue::from_static("Bearer t-abc"));
-    /// # let request = RecordedRequest {
-    /// #     route: Route::CancelRun, method: http::Method::POST, path: "/".into(),
-    /// #     version: http::Version::HTTP_11, headers, body: bytes::Bytes::new(),
-    /// # };
-    /// assert_eq!(request.bearer_token(), Some("t-abc"));
-    /// ```
-    pub fn bearer_token(&self) -> Option<&str> {
-        let value = self.header("authorization")?.trim();
-        let (scheme, token) = value.split_once(' ')?;
-        scheme
-            .eq_ignore_ascii_case("bearer")
-            .then(|| token.trim())
-            .filter(|t| !t.is_empty())
-    }
-}
 
 /// The fake Feishu server. See the [module documentation](self) for what it
 /// fakes and a full example.
@@ -513,79 +332,6 @@ impl FakeAily {
     /// Forgets every token, issued or added.
     pub fn revoke_all_tokens(&self) {
         self.shared.lock().revoke_all_tokens();
-    }
-
-    // ---- runs ----------------------------------------------------------------
-
-    /// Adds (or replaces) run `run_id` in session `session_id`, status
-    /// `IN_PROGRESS`. The session exists as long as it has a run.
-    pub fn add_run(&self, session_id: &str, run_id: &str) {
-        self.add_run_with_status(session_id, run_id, "IN_PROGRESS");
-    }
-
-    /// Adds (or replaces) a run with any status string, e.g. `QUEUED`,
-    /// `REQUIRES_MESSAGE`, `COMPLETED`, `FAILED` (which carries an `error`),
-    /// or one the client does not know. Terminal statuses get an `ended_at`.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> std::io::Result<()> {
-    /// let fake = aily_client::testing::FakeAily::start().await?;
-    /// fake.add_run_with_status("s", "r", "COMPLETED");
-    /// assert_eq!(fake.run_status("s", "r").as_deref(), Some("COMPLETED"));
-    /// assert_eq!(fake.run_status("s", "nope"), None);
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn add_run_with_status(&self, session_id: &str, run_id: &str, status: &str) {
-        self.shared.lock().add_run(session_id, run_id, status);
-    }
-
-    /// The run's current status (after any delayed cancel that is due), or
-    /// `None` if there is no such run.
-    pub fn run_status(&self, session_id: &str, run_id: &str) -> Option<String> {
-        self.shared.lock().run_status(session_id, run_id)
-    }
-
-    /// Makes cancellation asynchronous. With the default of zero a cancel
-    /// turns the run `CANCELLED` at once and the reply says so. With a
-    /// non-zero delay the reply (and every read before the delay is over)
-    /// still shows the old status, e.g. `IN_PROGRESS`, and the run is
-    /// `CANCELLED` from `delay` after the cancel on. Time is tokio's clock, so
-    /// a paused clock drives it; nothing is spawned.
-    ///
-    /// ```
-    /// use aily_client::testing::FakeAily;
-    /// use bytes::Bytes;
-    /// use http_body_util::{BodyExt, Full};
-    /// use hyper_util::client::legacy::Client;
-    /// use hyper_util::rt::TokioExecutor;
-    /// use std::time::Duration;
-    ///
-    /// # type BoxError = Box<dyn std::error::Error + Send + Sync>;
-    /// #[tokio::main(flavor = "current_thread", start_paused = true)]
-    /// async fn main() -> Result<(), BoxError> {
-    ///     let fake = FakeAily::start().await?;
-    ///     fake.add_tenant_token("t-test");
-    ///     fake.add_run("s", "r");
-    ///     fake.set_cancel_delay(Duration::from_secs(2));
-    ///
-    ///     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    ///     let url = format!("{}/open-apis/aily/v1/sessions/s/runs/r/cancel", fake.base_url());
-    ///     let request = http::Request::post(url)
-    ///         .header("authorization", "Bearer t-test")
-    ///         .body(Full::default())?;
-    ///     let body = client.request(request).await?.into_body().collect().await?;
-    ///     let json: serde_json::Value = serde_json::from_slice(&body.to_bytes())?;
-    ///     assert_eq!(json["data"]["run"]["status"], "IN_PROGRESS");
-    ///
-    ///     tokio::time::advance(Duration::from_secs(2)).await;
-    ///     assert_eq!(fake.run_status("s", "r").as_deref(), Some("CANCELLED"));
-    ///     Ok(())
-    /// }
-    /// ```
-    pub fn set_cancel_delay(&self, delay: Duration) {
-        self.shared.lock().set_cancel_delay(delay);
     }
 
     // ---- faults --------------------------------------------------------------

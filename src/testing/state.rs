@@ -1,5 +1,5 @@
-//! The fake's mutable state: apps, tokens, runs, scripted faults and the
-//! request log. Always accessed through a `std::sync::Mutex` that is never held
+//! The fake's mutable state: apps, tokens, the conversations (sessions,
+//! messages, runs), scripted faults and replies, and the request log. Always accessed through a `std::sync::Mutex` that is never held
 //! across an `.await`.
 
 use std::collections::{HashMap, VecDeque};
@@ -8,6 +8,10 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use http::{Method, StatusCode};
+
+use super::conv::Conversations;
+use super::scripted::{ScriptedReply, ScriptedRoute};
 use super::util;
 use super::{Fault, RecordedRequest, Route, Times};
 
@@ -16,15 +20,6 @@ pub(crate) const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(7200);
 
 /// A token with at least this much validity left is handed out again.
 const REUSE_THRESHOLD: Duration = Duration::from_secs(30 * 60);
-
-/// The Aily app id reported in every run.
-pub(crate) const FAKE_AILY_APP_ID: &str = "spring_fake__c";
-
-/// Run statuses a cancel moves to `CANCELLED`.
-const CANCELLABLE: [&str; 3] = ["QUEUED", "IN_PROGRESS", "REQUIRES_MESSAGE"];
-
-/// Statuses after which a run never changes again.
-const TERMINAL: [&str; 4] = ["CANCELLED", "COMPLETED", "FAILED", "EXPIRED"];
 
 /// Which kind of access token a record is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,71 +40,6 @@ struct App {
     secret: String,
     /// The tenant token last issued to this app.
     current: Option<String>,
-}
-
-#[derive(Debug)]
-struct PendingCancel {
-    /// `None`: the delay overflowed the clock, so the run never settles.
-    at: Option<Instant>,
-    ended_at_ms: u64,
-}
-
-#[derive(Debug)]
-pub(crate) struct RunRecord {
-    status: String,
-    created_at_ms: u64,
-    started_at_ms: u64,
-    ended_at_ms: Option<u64>,
-    pending_cancel: Option<PendingCancel>,
-}
-
-impl RunRecord {
-    fn new(status: &str) -> Self {
-        let now = util::wall_millis();
-        Self {
-            status: status.to_owned(),
-            created_at_ms: now,
-            started_at_ms: now,
-            ended_at_ms: TERMINAL.contains(&status).then_some(now),
-            pending_cancel: None,
-        }
-    }
-
-    /// Applies a delayed cancel whose time has come.
-    fn settle(&mut self, now: Instant) {
-        let due = match &self.pending_cancel {
-            Some(PendingCancel { at: Some(at), .. }) => now >= *at,
-            _ => false,
-        };
-        if due {
-            if let Some(pending) = self.pending_cancel.take() {
-                self.status = "CANCELLED".to_owned();
-                self.ended_at_ms = Some(pending.ended_at_ms);
-            }
-        }
-    }
-
-    /// The run as the API renders it inside `data.run`.
-    pub(crate) fn to_json(&self, session_id: &str, run_id: &str) -> serde_json::Value {
-        let mut run = serde_json::Map::new();
-        run.insert("id".into(), run_id.into());
-        run.insert("created_at".into(), self.created_at_ms.to_string().into());
-        run.insert("app_id".into(), FAKE_AILY_APP_ID.into());
-        run.insert("session_id".into(), session_id.into());
-        run.insert("status".into(), self.status.as_str().into());
-        run.insert("started_at".into(), self.started_at_ms.to_string().into());
-        if let Some(ended) = self.ended_at_ms {
-            run.insert("ended_at".into(), ended.to_string().into());
-        }
-        if self.status == "FAILED" {
-            run.insert(
-                "error".into(),
-                serde_json::json!({"code": "sp_ec_sm_900101", "message": "技能不存在或已删除"}),
-            );
-        }
-        run.insert("metadata".into(), "{}".into());
-        serde_json::Value::Object(run)
-    }
 }
 
 #[derive(Debug)]
@@ -155,24 +85,21 @@ const EXPIRED_USER_TOKEN: AuthError = AuthError {
     msg: "user access token expired",
 };
 
-/// Which path parameter a lookup failed on, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ParamError {
-    pub(crate) field: &'static str,
-    pub(crate) value: Option<String>,
-    pub(crate) description: &'static str,
-}
-
 /// Everything the fake knows.
 #[derive(Debug)]
 pub(crate) struct State {
     apps: HashMap<String, App>,
     tokens: HashMap<String, TokenRecord>,
     token_ttl: Duration,
-    runs: HashMap<(String, String), RunRecord>,
-    cancel_delay: Duration,
+    /// Sessions, messages and runs.
+    pub(crate) conv: Conversations,
     faults: Vec<FaultRule>,
-    requests: VecDeque<RecordedRequest>,
+    /// Replies scripted with `FakeAily::route`, newest last.
+    routes: Vec<ScriptedRoute>,
+    /// The log, each request with its number (see `record`).
+    requests: VecDeque<(u64, RecordedRequest)>,
+    /// The number of the next recorded request.
+    next_request: u64,
     /// Most requests kept in `requests` (`None`: all).
     request_log_limit: Option<usize>,
     /// Requests per route since the last clear, kept or not.
@@ -187,10 +114,11 @@ impl Default for State {
             apps: HashMap::new(),
             tokens: HashMap::new(),
             token_ttl: DEFAULT_TOKEN_TTL,
-            runs: HashMap::new(),
-            cancel_delay: Duration::ZERO,
+            conv: Conversations::default(),
             faults: Vec::new(),
+            routes: Vec::new(),
             requests: VecDeque::new(),
+            next_request: 0,
             request_log_limit: None,
             counts: HashMap::new(),
             rate_limits: Default::default(),
@@ -334,88 +262,6 @@ impl State {
         }
     }
 
-    // ---- runs --------------------------------------------------------------
-
-    pub(crate) fn add_run(&mut self, session_id: &str, run_id: &str, status: &str) {
-        self.runs.insert(
-            (session_id.to_owned(), run_id.to_owned()),
-            RunRecord::new(status),
-        );
-    }
-
-    pub(crate) fn run_status(&mut self, session_id: &str, run_id: &str) -> Option<String> {
-        let now = Instant::now();
-        let run = self
-            .runs
-            .get_mut(&(session_id.to_owned(), run_id.to_owned()))?;
-        run.settle(now);
-        Some(run.status.clone())
-    }
-
-    pub(crate) fn set_cancel_delay(&mut self, delay: Duration) {
-        self.cancel_delay = delay;
-    }
-
-    /// Finds a run, settling a due delayed cancel first.
-    pub(crate) fn find_run(
-        &mut self,
-        session_id: &str,
-        run_id: &str,
-    ) -> Result<&mut RunRecord, ParamError> {
-        let now = Instant::now();
-        if !self.runs.keys().any(|(s, _)| s == session_id) {
-            return Err(ParamError {
-                field: "aily_session_id",
-                value: Some(session_id.to_owned()),
-                description: "session not found",
-            });
-        }
-        let run = self
-            .runs
-            .get_mut(&(session_id.to_owned(), run_id.to_owned()))
-            .ok_or_else(|| ParamError {
-                field: "run_id",
-                value: Some(run_id.to_owned()),
-                description: "run not found",
-            })?;
-        run.settle(now);
-        Ok(run)
-    }
-
-    /// Cancels a run; returns it rendered as JSON after the change.
-    pub(crate) fn cancel_run(
-        &mut self,
-        session_id: &str,
-        run_id: &str,
-    ) -> Result<serde_json::Value, ParamError> {
-        let delay = self.cancel_delay;
-        let run = self.find_run(session_id, run_id)?;
-        if run.pending_cancel.is_none() && CANCELLABLE.contains(&run.status.as_str()) {
-            let wall = util::wall_millis();
-            if delay.is_zero() {
-                run.status = "CANCELLED".to_owned();
-                run.ended_at_ms = Some(wall);
-            } else {
-                let delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
-                run.pending_cancel = Some(PendingCancel {
-                    at: Instant::now().checked_add(delay),
-                    ended_at_ms: wall.saturating_add(delay_ms),
-                });
-            }
-        }
-        Ok(run.to_json(session_id, run_id))
-    }
-
-    /// Reads a run rendered as JSON.
-    pub(crate) fn get_run(
-        &mut self,
-        session_id: &str,
-        run_id: &str,
-    ) -> Result<serde_json::Value, ParamError> {
-        let run = self.find_run(session_id, run_id)?;
-        Ok(run.to_json(session_id, run_id))
-    }
-
     // ---- faults ------------------------------------------------------------
 
     pub(crate) fn push_fault(&mut self, route: Route, fault: Fault, times: Times) {
@@ -436,6 +282,27 @@ impl State {
         self.faults.clear();
     }
 
+    // ---- scripted replies ----------------------------------------------------
+
+    /// Adds (or replaces) the reply to `method` and `path`.
+    pub(crate) fn add_route(&mut self, route: ScriptedRoute) {
+        self.routes.retain(|r| !r.same_pattern(&route));
+        self.routes.push(route);
+    }
+
+    pub(crate) fn clear_routes(&mut self) {
+        self.routes.clear();
+    }
+
+    /// The scripted reply for a request, if any (the newest match wins).
+    pub(crate) fn scripted(&self, method: &Method, path: &str) -> Option<ScriptedReply> {
+        self.routes
+            .iter()
+            .rev()
+            .find(|r| r.matches(method, path))
+            .map(|r| r.reply.clone())
+    }
+
     /// The first rule matching `route` with uses left, consumed once.
     pub(crate) fn take_fault(&mut self, route: Route) -> Option<Fault> {
         let index = self.faults.iter().position(|rule| {
@@ -454,13 +321,29 @@ impl State {
 
     // ---- request log -------------------------------------------------------
 
-    pub(crate) fn record(&mut self, request: RecordedRequest) {
+    /// Logs a request; returns its number, for [`State::record_response`].
+    pub(crate) fn record(&mut self, request: RecordedRequest) -> u64 {
         *self.counts.entry(request.route).or_default() += 1;
-        if self.request_log_limit == Some(0) {
-            return;
+        let number = self.next_request;
+        self.next_request += 1;
+        if self.request_log_limit != Some(0) {
+            self.requests.push_back((number, request));
+            self.trim_requests();
         }
-        self.requests.push_back(request);
-        self.trim_requests();
+        number
+    }
+
+    /// Notes the status and log id sent for request `number` (if still kept).
+    pub(crate) fn record_response(
+        &mut self,
+        number: u64,
+        status: StatusCode,
+        log_id: Option<&str>,
+    ) {
+        if let Some((_, request)) = self.requests.iter_mut().rev().find(|(n, _)| *n == number) {
+            request.status = Some(status);
+            request.log_id = log_id.map(str::to_owned);
+        }
     }
 
     fn trim_requests(&mut self) {
@@ -477,7 +360,7 @@ impl State {
     }
 
     pub(crate) fn requests(&self) -> Vec<RecordedRequest> {
-        self.requests.iter().cloned().collect()
+        self.requests.iter().map(|(_, r)| r.clone()).collect()
     }
 
     pub(crate) fn request_count(&self, route: Route) -> usize {

@@ -35,6 +35,25 @@ pub(crate) fn random_hex(words: usize) -> String {
     out
 }
 
+/// The digits of the platform's ids: a base32 without `i`, `l` and `o`.
+const ID_ALPHABET: &[u8] = b"0123456789abcdefghjkmnpqrstuvwxyz";
+
+/// `prefix` and `len` random id digits, e.g. `session_4dfunz7sp1g8m`.
+pub(crate) fn base32_id(prefix: &str, len: usize) -> String {
+    let mut out = String::with_capacity(prefix.len() + len);
+    out.push_str(prefix);
+    let mut bits = random_u64();
+    for i in 0..len {
+        if i % 12 == 11 {
+            bits = random_u64();
+        }
+        let digit = (bits % ID_ALPHABET.len() as u64) as usize;
+        bits /= ID_ALPHABET.len() as u64;
+        out.push(char::from(ID_ALPHABET.get(digit).copied().unwrap_or(b'0')));
+    }
+    out
+}
+
 /// Wall-clock time as Unix milliseconds (0 if the clock is before 1970).
 pub(crate) fn wall_millis() -> u64 {
     SystemTime::now()
@@ -109,6 +128,16 @@ mod tests {
         assert_eq!(a.len(), 29);
         assert!(a.starts_with("02"));
         assert!(a.bytes().all(|b| b.is_ascii_alphanumeric()));
+    }
+
+    #[test]
+    fn base32_ids_are_shaped_and_unique() {
+        let a = base32_id("run_", 20);
+        assert_eq!(a.len(), 24);
+        assert!(a.starts_with("run_"));
+        assert!(a[4..].bytes().all(|b| ID_ALPHABET.contains(&b)), "{a}");
+        assert!(!a[4..].contains(['i', 'l', 'o']));
+        assert_ne!(a, base32_id("run_", 20));
     }
 
     #[test]

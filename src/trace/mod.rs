@@ -42,6 +42,10 @@ pub mod fields {
     pub const AILY_SESSION_ID: &str = "aily.session_id";
     /// `aily.run_id`: the run's ID (operation span).
     pub const AILY_RUN_ID: &str = "aily.run_id";
+    /// `aily.message_id`: the message's ID (operation span).
+    pub const AILY_MESSAGE_ID: &str = "aily.message_id";
+    /// `aily.app_id`: the Aily app's ID (operation span).
+    pub const AILY_APP_ID: &str = "aily.app_id";
     /// `http.request.method` (attempt span).
     pub const HTTP_REQUEST_METHOD: &str = "http.request.method";
     /// `url.template`, e.g. `/open-apis/aily/v1/sessions/{aily_session_id}/runs/{run_id}/cancel`.
@@ -59,20 +63,6 @@ pub mod fields {
     pub const HTTP_REQUEST_RESEND_COUNT: &str = "http.request.resend_count";
 }
 
-/// `tracing::*_span!` at a level chosen at run time (tracing's levels are static per
-/// call site, so this expands to one call site per level).
-macro_rules! span_at {
-    ($level:expr, $name:expr, $($fields:tt)*) => {
-        match $level {
-            ::tracing::Level::ERROR => ::tracing::error_span!($name, $($fields)*),
-            ::tracing::Level::WARN => ::tracing::warn_span!($name, $($fields)*),
-            ::tracing::Level::INFO => ::tracing::info_span!($name, $($fields)*),
-            ::tracing::Level::DEBUG => ::tracing::debug_span!($name, $($fields)*),
-            _ => ::tracing::trace_span!($name, $($fields)*),
-        }
-    };
-}
-
 /// `tracing::event!` at a level chosen at run time.
 macro_rules! event_at {
     ($level:expr, $($rest:tt)*) => {
@@ -86,49 +76,7 @@ macro_rules! event_at {
     };
 }
 
-/// The operation span of a request type: `name` is the operation (`aily.run.cancel`).
-macro_rules! operation_span {
-    ($level:expr, $name:literal, $session_id:expr, $run_id:expr) => {
-        $crate::trace::span_at!(
-            $level,
-            $name,
-            otel.kind = "internal",
-            otel.name = $name,
-            aily.session_id = %$session_id,
-            aily.run_id = %$run_id,
-            otel.status_code = ::tracing::field::Empty,
-            error.type = ::tracing::field::Empty,
-            feishu.code = ::tracing::field::Empty,
-            feishu.log_id = ::tracing::field::Empty,
-            http.request.resend_count = ::tracing::field::Empty,
-        )
-    };
-}
-
-/// The attempt span of a request type: `name` is `"{METHOD} {url template}"`.
-macro_rules! attempt_span {
-    ($level:expr, $name:literal, $method:literal, $template:expr) => {
-        $crate::trace::span_at!(
-            $level,
-            $name,
-            otel.kind = "client",
-            otel.name = $name,
-            http.request.method = $method,
-            url.template = $template,
-            server.address = ::tracing::field::Empty,
-            server.port = ::tracing::field::Empty,
-            url.full = ::tracing::field::Empty,
-            http.request.resend_count = ::tracing::field::Empty,
-            http.response.status_code = ::tracing::field::Empty,
-            otel.status_code = ::tracing::field::Empty,
-            error.type = ::tracing::field::Empty,
-            feishu.code = ::tracing::field::Empty,
-            feishu.log_id = ::tracing::field::Empty,
-        )
-    };
-}
-
-pub(crate) use {attempt_span, event_at, operation_span, span_at};
+pub(crate) use event_at;
 
 /// Records a failure on `span`: `otel.status_code = ERROR`, `error.type`, and, when
 /// known, `feishu.code`, `feishu.log_id` and `http.response.status_code`.

@@ -1,13 +1,32 @@
-//! What every typed request of this crate has in common: the [`AilyRequest`] trait,
-//! per-request [`RequestOptions`], and path-segment validation and encoding.
+//! The endpoint seam: the [`AilyRequest`] trait every typed request implements, the
+//! [`Operation`] it names, per-request [`RequestOptions`], request paths
+//! ([`ApiPath`]) and the HTTP request they become ([`http_request`]).
+//!
+//! An endpoint is one small type: its IDs and body, an [`Operation`] declared with
+//! [`operation!`](crate::operation!), `to_http` and `decode`. Everything else — tokens,
+//! retry, rate limits, timeouts, spans, errors — is the stack's. All of it is public,
+//! so an endpoint this crate does not have is written the same way outside it (see
+//! `examples/own_endpoint.rs`).
+
+mod endpoint;
+mod operation;
+mod path;
 
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::header::{CONTENT_TYPE, USER_AGENT as USER_AGENT_HEADER};
+use http::uri::PathAndQuery;
 use http::{HeaderValue, Method, Request, Response};
 
 use crate::error::Error;
 use crate::transport::RequestBody;
+
+pub use endpoint::{ApiRequest, Endpoint, HasLogId};
+pub use operation::Operation;
+pub use path::{
+    ApiPath, MAX_ID_BYTES, MAX_PATH_IDS, Query, Segment, push_encoded_segment, validate_id,
+};
 
 /// The header naming the end user on whose behalf a call is made (0–64 characters).
 pub const BIZ_USER_ID_HEADER: &str = "x-aily-bizuserid";
@@ -15,9 +34,9 @@ pub const BIZ_USER_ID_HEADER: &str = "x-aily-bizuserid";
 pub const REQUEST_ID_HEADER: &str = "oapi-sdk-request-id";
 /// The `User-Agent` every request carries.
 pub const USER_AGENT: &str = concat!("aily-client/", env!("CARGO_PKG_VERSION"));
+/// The `Content-Type` of every JSON request body.
+pub const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
 
-/// The longest ID accepted, in bytes.
-pub const MAX_ID_BYTES: usize = 256;
 const MAX_BIZ_USER_ID_CHARS: usize = 64;
 const MAX_REQUEST_ID_BYTES: usize = 128;
 
@@ -27,11 +46,15 @@ const MAX_REQUEST_ID_BYTES: usize = 128;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Attempt(pub u32);
 
-/// A typed Aily API request: how it becomes an HTTP request and how its reply is decoded.
+/// A typed Aily API request: which [`Operation`] it is, how it becomes an HTTP
+/// request and how its reply is decoded.
 ///
-/// Implemented by [`CancelRequest`](crate::CancelRequest); the typed tier of the stack
-/// ([`ApiCallLayer`](crate::api_call::ApiCallLayer) and the timeout and retry layers
-/// above it) works for any implementation, so a new endpoint is one new type.
+/// The typed tier of the stack ([`ApiCallLayer`](crate::api_call::ApiCallLayer) and
+/// every layer above it) works for any implementation, so a new endpoint is one new
+/// type. Required: [`options`](AilyRequest::options),
+/// [`options_mut`](AilyRequest::options_mut), [`to_http`](AilyRequest::to_http),
+/// [`decode`](AilyRequest::decode) and [`path`](AilyRequest::path); the rest is
+/// provided.
 ///
 /// The provided `with_*` methods set per-request options:
 ///
@@ -50,13 +73,22 @@ pub trait AilyRequest: Clone + Send + Sync + 'static {
     /// The typed response.
     type Response: Send + 'static;
 
+    /// The operation this request performs: its name, method, URL template and spans.
+    type Operation: Operation;
+
     /// The operation's name for spans, e.g. `aily.run.cancel`.
-    const OPERATION: &'static str;
+    const OPERATION: &'static str = <Self::Operation as Operation>::NAME;
     /// The HTTP method.
-    const METHOD: Method;
+    const METHOD: Method = <Self::Operation as Operation>::METHOD;
     /// The low-cardinality URL template, e.g.
     /// `/open-apis/aily/v1/sessions/{aily_session_id}/runs/{run_id}/cancel`.
-    const URL_TEMPLATE: &'static str;
+    const URL_TEMPLATE: &'static str = <Self::Operation as Operation>::URL_TEMPLATE;
+    /// Whether a failure after which the request may have reached the server (a reset
+    /// connection, HTTP 500/502/503/504, an attempt timeout) is retried unless the
+    /// caller says otherwise ([`with_idempotent`](AilyRequest::with_idempotent)):
+    /// true for reads, cancel, `PUT`, `DELETE` and requests with an idempotency key;
+    /// false for creating a session or a run.
+    const IDEMPOTENT: bool = true;
 
     /// The per-request options.
     fn options(&self) -> &RequestOptions;
@@ -65,27 +97,46 @@ pub trait AilyRequest: Clone + Send + Sync + 'static {
     fn options_mut(&mut self) -> &mut RequestOptions;
 
     /// The HTTP request: method, path (no scheme or host: the base-URI layer adds them),
-    /// headers and body. Inputs were validated when the request was made, so this cannot fail.
+    /// headers and body ([`http_request`] builds it). Inputs were validated when the
+    /// request was made, so this cannot fail.
     fn to_http(&self) -> Request<RequestBody>;
 
-    /// Decodes a complete reply into the typed response, or the error it describes.
+    /// Decodes a complete reply into the typed response, or the error it describes
+    /// ([`envelope::decode`](crate::envelope::decode) does both for Feishu's envelope).
     fn decode(response: Response<Bytes>) -> Result<Self::Response, Error>;
 
-    /// The encoded request path (no scheme or host).
+    /// The encoded request path, without a query ([`ApiPath::as_str`]): for
+    /// `url.full`, when the client records it.
     fn path(&self) -> &str;
 
-    /// The log id of a typed response, for tracing.
-    fn response_log_id(response: &Self::Response) -> Option<&str>;
+    /// Records the request's IDs on its operation span (`aily.session_id`,
+    /// `aily.run_id`, `aily.message_id`, `aily.app_id`; see [`crate::trace::fields`]).
+    /// Called only for an enabled span. Records nothing by default.
+    fn record_ids(&self, span: &tracing::Span) {
+        let _ = span;
+    }
 
-    /// The operation span for one call of this request at `level` (see [`crate::trace`]):
-    /// named after [`OPERATION`](AilyRequest::OPERATION), carrying the request's IDs and
-    /// empty `otel.status_code`, `error.type`, `feishu.code`, `feishu.log_id` and
-    /// `http.request.resend_count` fields to fill in.
-    fn span(&self, level: tracing::Level) -> tracing::Span;
+    /// The log id of a typed response, recorded on the operation span. `None` by default.
+    fn response_log_id(response: &Self::Response) -> Option<&str> {
+        let _ = response;
+        None
+    }
+
+    /// The operation span for one call of this request at `level` (see
+    /// [`crate::trace`]): the operation's span with the request's IDs recorded.
+    fn span(&self, level: tracing::Level) -> tracing::Span {
+        let span = <Self::Operation as Operation>::operation_span(level);
+        if !span.is_disabled() {
+            self.record_ids(&span);
+        }
+        span
+    }
 
     /// The span of one attempt of this request at `level`: named
     /// `"{METHOD} {URL_TEMPLATE}"`, with the OpenTelemetry HTTP client fields.
-    fn attempt_span(&self, level: tracing::Level) -> tracing::Span;
+    fn attempt_span(&self, level: tracing::Level) -> tracing::Span {
+        <Self::Operation as Operation>::attempt_span(level)
+    }
 
     /// Sets the `X-Aily-BizUserID` header: a stable id of the end user (0–64 characters).
     fn with_biz_user_id(mut self, id: &str) -> Result<Self, Error> {
@@ -253,8 +304,8 @@ impl RequestOptions {
         self.attempt = attempt;
     }
 
-    /// Adds the option headers to an HTTP request.
-    pub(crate) fn apply_headers(&self, headers: &mut http::HeaderMap) {
+    /// Adds the option headers (`X-Aily-BizUserID`, `Oapi-Sdk-Request-Id`) to an HTTP request.
+    pub fn apply_headers(&self, headers: &mut http::HeaderMap) {
         let Some(extra) = &self.headers else { return };
         if let Some(v) = &extra.biz_user_id {
             headers.insert(BIZ_USER_ID_HEADER, v.clone());
@@ -263,6 +314,61 @@ impl RequestOptions {
             headers.insert(REQUEST_ID_HEADER, v.clone());
         }
     }
+}
+
+/// The HTTP request of a typed request: `method` to `path` (no scheme or host), with
+/// `User-Agent`, the options' headers, and — when given — a JSON `body` with its
+/// `Content-Type`. What every [`AilyRequest::to_http`] of this crate returns.
+///
+/// ```
+/// use aily_client::request::{ApiPath, RequestOptions, Segment, http_request};
+///
+/// let path = ApiPath::new(&[Segment::Literal("/open-apis/aily/v1/sessions")])?;
+/// let req = http_request(
+///     http::Method::POST,
+///     path.path_and_query().clone(),
+///     Some(bytes::Bytes::from_static(b"{}")),
+///     &RequestOptions::default(),
+/// );
+/// assert_eq!(req.headers()["content-type"], "application/json; charset=utf-8");
+/// # Ok::<(), aily_client::Error>(())
+/// ```
+pub fn http_request(
+    method: Method,
+    path: PathAndQuery,
+    body: Option<Bytes>,
+    options: &RequestOptions,
+) -> Request<RequestBody> {
+    let has_body = body.is_some();
+    let mut req = Request::new(RequestBody::new(body.unwrap_or_default()));
+    *req.method_mut() = method;
+    *req.uri_mut() = path.into();
+    let headers = req.headers_mut();
+    headers.insert(USER_AGENT_HEADER, HeaderValue::from_static(USER_AGENT));
+    if has_body {
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
+    }
+    options.apply_headers(headers);
+    req
+}
+
+/// Checks a body field: at most `max_chars` characters. The error names the field.
+pub(crate) fn check_text(field: &str, value: &str, max_chars: usize) -> Result<(), Error> {
+    if value.chars().count() > max_chars {
+        return Err(Error::invalid_input(format!(
+            "invalid {field}: at most {max_chars} characters are allowed"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a body field that carries JSON as text (`metadata`, `skill_input`,
+/// `channel_context`): valid JSON, at most 255 characters.
+pub(crate) fn check_json_text(field: &str, value: &str) -> Result<(), Error> {
+    check_text(field, value, 255)?;
+    serde_json::from_str::<serde::de::IgnoredAny>(value)
+        .map(|_| ())
+        .map_err(|e| Error::invalid_input(format!("invalid {field}: not JSON text ({e})")))
 }
 
 fn header_value(field: &str, value: &str) -> Result<HeaderValue, Error> {
@@ -276,98 +382,9 @@ fn header_value(field: &str, value: &str) -> Result<HeaderValue, Error> {
     })
 }
 
-/// Checks one path ID: not empty, at most [`MAX_ID_BYTES`] bytes, no whitespace or
-/// control characters, not `.` or `..`. The error names the field.
-///
-/// ```
-/// use aily_client::request::validate_id;
-/// assert!(validate_id("run_id", "run_4dfrxvctjqzzj").is_ok());
-/// let err = validate_id("run_id", "..").unwrap_err();
-/// assert!(err.to_string().contains("run_id"));
-/// ```
-pub fn validate_id(field: &str, value: &str) -> Result<(), Error> {
-    let problem = if value.is_empty() {
-        "must not be empty".to_owned()
-    } else if value.len() > MAX_ID_BYTES {
-        format!(
-            "is {} bytes long; at most {MAX_ID_BYTES} are allowed",
-            value.len()
-        )
-    } else if let Some((at, c)) = value
-        .char_indices()
-        .find(|(_, c)| c.is_whitespace() || c.is_control())
-    {
-        format!(
-            "contains {} at byte {at}",
-            if c.is_control() {
-                "a control character"
-            } else {
-                "whitespace"
-            }
-        )
-    } else if value == "." || value == ".." {
-        "must not be \".\" or \"..\"".to_owned()
-    } else {
-        return Ok(());
-    };
-    Err(Error::invalid_input(format!("invalid {field}: {problem}")))
-}
-
-/// The length of `segment` once [`push_encoded_segment`] has encoded it.
-pub(crate) fn encoded_len(segment: &str) -> usize {
-    segment
-        .bytes()
-        .map(|b| if is_unreserved(b) { 1 } else { 3 })
-        .sum()
-}
-
-fn is_unreserved(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
-}
-
-/// Appends `segment` to `out`, percent-encoding every byte but the URI's unreserved
-/// characters (`A-Z a-z 0-9 - . _ ~`), so a segment can never add a `/`, `?` or `#`.
-///
-/// ```
-/// let mut path = String::from("/runs/");
-/// aily_client::request::push_encoded_segment(&mut path, "a/b c?%");
-/// assert_eq!(path, "/runs/a%2Fb%20c%3F%25");
-/// ```
-pub fn push_encoded_segment(out: &mut String, segment: &str) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for &b in segment.as_bytes() {
-        if is_unreserved(b) {
-            out.push(b as char);
-        } else {
-            out.push('%');
-            out.push(HEX[(b >> 4) as usize] as char);
-            out.push(HEX[(b & 0xF) as usize] as char);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn id_rules() {
-        for bad in ["", ".", "..", "a b", "a\tb", "a\u{7f}", "a\u{2028}b", "x\n"] {
-            assert!(validate_id("f", bad).is_err(), "{bad:?}");
-        }
-        assert!(validate_id("f", &"a".repeat(256)).is_ok());
-        assert!(validate_id("f", &"a".repeat(257)).is_err());
-        for good in ["...", "a/b", "会话", "%2F", "run_4dfrxvctjqzzj"] {
-            assert!(validate_id("f", good).is_ok(), "{good:?}");
-        }
-    }
-
-    #[test]
-    fn encoding_is_total_and_unambiguous() {
-        let mut s = String::new();
-        push_encoded_segment(&mut s, "会/..");
-        assert_eq!(s, "%E4%BC%9A%2F..");
-    }
 
     #[test]
     fn option_headers_are_checked() {

@@ -1,0 +1,199 @@
+//! [`Endpoint`] and [`ApiRequest`]: an endpoint is an [`Operation`] with its reply
+//! and body types; `ApiRequest<E>` is its request — a path, a query, a typed body and
+//! the options — with the one `AilyRequest` impl that every such endpoint shares.
+
+use std::fmt;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use serde::Serialize;
+
+use super::{AilyRequest, ApiPath, Operation, Query, RequestOptions, http_request};
+use crate::error::Error;
+use crate::transport::RequestBody;
+
+/// A reply that carries the request's log id.
+pub trait HasLogId {
+    /// The log id (`X-Tt-Logid`), when the server sent one.
+    fn log_id(&self) -> Option<&str>;
+}
+
+/// An endpoint: an [`Operation`] (declared with [`operation!`](crate::operation!)),
+/// what its reply decodes to, what its body is, and whether a request that may have
+/// reached the server may be sent again.
+///
+/// ```
+/// use aily_client::envelope;
+/// use aily_client::request::{ApiPath, ApiRequest, Endpoint, HasLogId, Segment};
+///
+/// aily_client::operation! {
+///     /// Lists an app's skills.
+///     pub ListSkills = "aily.skill.list", GET "/open-apis/aily/v1/apps/{app_id}/skills"
+/// }
+///
+/// #[derive(Debug, serde::Deserialize)]
+/// pub struct Skills { skills: Vec<serde_json::Value>, #[serde(skip)] log_id: Option<String> }
+/// impl HasLogId for Skills {
+///     fn log_id(&self) -> Option<&str> { self.log_id.as_deref() }
+/// }
+///
+/// impl Endpoint for ListSkills {
+///     type Response = Skills;
+///     type Body = ();
+///     const ID_FIELDS: &'static [&'static str] = &["aily.app_id"];
+///     fn decode(response: http::Response<bytes::Bytes>) -> Result<Skills, aily_client::Error> {
+///         let (mut skills, log_id) = envelope::decode::<Skills>(&response)?;
+///         skills.log_id = log_id;
+///         Ok(skills)
+///     }
+/// }
+///
+/// let path = ApiPath::new(&[
+///     Segment::Literal("/open-apis/aily/v1/apps/"),
+///     Segment::Id("app_id", "spring_1__c"),
+///     Segment::Literal("/skills"),
+/// ])?;
+/// let request = ApiRequest::<ListSkills>::at(path);
+/// assert_eq!(aily_client::AilyRequest::to_http(&request).uri(), "/open-apis/aily/v1/apps/spring_1__c/skills");
+/// # Ok::<(), aily_client::Error>(())
+/// ```
+pub trait Endpoint: Operation {
+    /// The typed reply.
+    type Response: HasLogId + Send + 'static;
+    /// The JSON body (`()` for an endpoint that sends none).
+    type Body: Serialize + Clone + fmt::Debug + Send + Sync + 'static;
+    /// Whether a request that may have reached the server (a reset connection, HTTP
+    /// 500/502/503/504, an attempt timeout) is sent again unless the caller says
+    /// otherwise ([`AilyRequest::with_idempotent`]). Reads, `PUT`, `DELETE` and
+    /// requests with an idempotency key are; creating a session or a run is not.
+    const IDEMPOTENT: bool = true;
+    /// The span fields of the path's IDs, in order (e.g. `["aily.session_id"]`; see
+    /// [`crate::trace::fields`]).
+    const ID_FIELDS: &'static [&'static str] = &[];
+
+    /// Decodes a complete reply ([`envelope::decode`](crate::envelope::decode)).
+    fn decode(response: Response<Bytes>) -> Result<Self::Response, Error>;
+}
+
+/// A request of endpoint `E`: its path (IDs validated and encoded once), its query,
+/// its typed body and its options. Cloning one (which retry needs) counts references
+/// and clones the body.
+pub struct ApiRequest<E: Endpoint> {
+    path: ApiPath,
+    query: Query,
+    body: Option<E::Body>,
+    options: RequestOptions,
+}
+
+impl<E: Endpoint> ApiRequest<E> {
+    /// A request to `path` with no query and no body.
+    pub fn at(path: ApiPath) -> Self {
+        ApiRequest {
+            path,
+            query: Query::new(),
+            body: None,
+            options: RequestOptions::default(),
+        }
+    }
+
+    /// The same request with this JSON body.
+    pub fn with_body(mut self, body: E::Body) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    /// The path's `index`-th ID, as given (see [`ApiPath::id`]).
+    pub fn id(&self, index: usize) -> &str {
+        self.path.id(index)
+    }
+
+    /// The same request with `key=value` in its query, replacing an earlier `key`.
+    pub fn with_query(mut self, key: &str, value: impl AsRef<str>) -> Self {
+        self.query.set(key, value);
+        self
+    }
+
+    /// The query as it will be sent.
+    pub fn query(&self) -> &Query {
+        &self.query
+    }
+
+    /// The body, if any.
+    pub fn body(&self) -> Option<&E::Body> {
+        self.body.as_ref()
+    }
+
+    /// The body, to change it.
+    pub fn body_mut(&mut self) -> Option<&mut E::Body> {
+        self.body.as_mut()
+    }
+}
+
+impl<E: Endpoint> Clone for ApiRequest<E> {
+    fn clone(&self) -> Self {
+        ApiRequest {
+            path: self.path.clone(),
+            query: self.query.clone(),
+            body: self.body.clone(),
+            options: self.options.clone(),
+        }
+    }
+}
+
+impl<E: Endpoint> fmt::Debug for ApiRequest<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The body is left out: it may hold a user's message.
+        f.debug_struct("ApiRequest")
+            .field("operation", &E::NAME)
+            .field("path", &self.path.as_str())
+            .field("query", &self.query.as_str())
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<E: Endpoint> AilyRequest for ApiRequest<E> {
+    type Response = E::Response;
+    type Operation = E;
+    const IDEMPOTENT: bool = E::IDEMPOTENT;
+
+    fn options(&self) -> &RequestOptions {
+        &self.options
+    }
+
+    fn options_mut(&mut self) -> &mut RequestOptions {
+        &mut self.options
+    }
+
+    fn to_http(&self) -> Request<RequestBody> {
+        // A typed body of strings, numbers and lists always serializes.
+        let body = self
+            .body
+            .as_ref()
+            .map(|b| Bytes::from(serde_json::to_vec(b).unwrap_or_else(|_| b"{}".to_vec())));
+        http_request(
+            E::METHOD,
+            self.path.with_query(&self.query),
+            body,
+            &self.options,
+        )
+    }
+
+    fn decode(response: Response<Bytes>) -> Result<E::Response, Error> {
+        E::decode(response)
+    }
+
+    fn path(&self) -> &str {
+        self.path.as_str()
+    }
+
+    fn record_ids(&self, span: &tracing::Span) {
+        for (index, field) in E::ID_FIELDS.iter().enumerate() {
+            span.record(*field, self.path.id(index));
+        }
+    }
+
+    fn response_log_id(response: &E::Response) -> Option<&str> {
+        response.log_id()
+    }
+}

@@ -1,0 +1,325 @@
+//! Request paths: [`ApiPath`] (validated IDs, percent-encoded once), [`validate_id`]
+//! and [`push_encoded_segment`].
+
+use std::fmt;
+
+use bytes::Bytes;
+use http::uri::PathAndQuery;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+use crate::error::Error;
+
+/// The longest ID accepted, in bytes.
+pub const MAX_ID_BYTES: usize = 256;
+
+/// The most IDs one path may hold.
+pub const MAX_PATH_IDS: usize = 3;
+
+/// Everything but the URI's unreserved characters (`A-Z a-z 0-9 - . _ ~`) is encoded,
+/// so a segment can never add a `/`, `?` or `#`.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// One piece of an [`ApiPath`]: fixed text, or an ID to validate and encode.
+#[derive(Clone, Copy, Debug)]
+pub enum Segment<'a> {
+    /// Fixed text, as it is (e.g. `/open-apis/aily/v1/sessions/`).
+    Literal(&'static str),
+    /// An ID: the field's name (for errors) and its value, as given.
+    Id(&'static str, &'a str),
+}
+
+/// A request path with its IDs: each ID validated ([`validate_id`]) when the path is
+/// made — before any I/O — and percent-encoded into it once, so no ID can change the
+/// path. The path and the IDs as given share one buffer: making a path allocates it
+/// once, cloning one (which retry needs) only counts references.
+///
+/// ```
+/// use aily_client::request::{ApiPath, Segment};
+///
+/// let path = ApiPath::new(&[
+///     Segment::Literal("/open-apis/aily/v1/sessions/"),
+///     Segment::Id("aily_session_id", "s/1"),
+///     Segment::Literal("/messages"),
+/// ])?;
+/// assert_eq!(path.as_str(), "/open-apis/aily/v1/sessions/s%2F1/messages");
+/// assert_eq!(path.id(0), "s/1");
+/// assert!(ApiPath::new(&[Segment::Id("run_id", "..")]).is_err());
+/// # Ok::<(), aily_client::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct ApiPath {
+    /// The encoded path, then each ID as given.
+    buf: Bytes,
+    /// The first part of `buf`, parsed once.
+    path: PathAndQuery,
+    /// Where each ID ends in `buf` (the first starts where the path ends).
+    id_ends: [u32; MAX_PATH_IDS],
+    ids: u8,
+}
+
+impl ApiPath {
+    /// The path made of `segments`. Fails with
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput), naming the field,
+    /// when an ID breaks [`validate_id`]'s rules or there are more than
+    /// [`MAX_PATH_IDS`] IDs.
+    pub fn new(segments: &[Segment<'_>]) -> Result<ApiPath, Error> {
+        let mut path_len = 0;
+        let mut ids_len = 0;
+        let mut ids = 0;
+        for segment in segments {
+            match segment {
+                Segment::Literal(text) => path_len += text.len(),
+                Segment::Id(field, value) => {
+                    validate_id(field, value)?;
+                    path_len += encoded_len(value);
+                    ids_len += value.len();
+                    ids += 1;
+                }
+            }
+        }
+        if ids > MAX_PATH_IDS {
+            return Err(Error::invalid_input(format!(
+                "a path holds at most {MAX_PATH_IDS} IDs"
+            )));
+        }
+        let mut buf = String::with_capacity(path_len + ids_len);
+        for segment in segments {
+            match segment {
+                Segment::Literal(text) => buf.push_str(text),
+                Segment::Id(_, value) => push_encoded_segment(&mut buf, value),
+            }
+        }
+        debug_assert_eq!(buf.len(), path_len);
+        let mut id_ends = [0; MAX_PATH_IDS];
+        let mut k = 0;
+        for segment in segments {
+            if let Segment::Id(_, value) = segment {
+                buf.push_str(value);
+                // At most 3 IDs of 256 bytes and their encodings: far below u32::MAX.
+                id_ends[k] = buf.len() as u32;
+                k += 1;
+            }
+        }
+        let buf = Bytes::from(buf);
+        // Every byte of the path is a literal of the caller's or an unreserved byte or
+        // a %XX escape; a literal that is not a valid path is the caller's bug.
+        let path = PathAndQuery::from_maybe_shared(buf.slice(..path_len))
+            .map_err(|_| Error::invalid_input("the path's fixed text is not a valid URI path"))?;
+        Ok(ApiPath {
+            buf,
+            path,
+            id_ends,
+            ids: ids as u8,
+        })
+    }
+
+    /// The encoded path.
+    pub fn as_str(&self) -> &str {
+        self.path.as_str()
+    }
+
+    /// The encoded path, parsed.
+    pub fn path_and_query(&self) -> &PathAndQuery {
+        &self.path
+    }
+
+    /// The `index`-th ID of the path (from 0), as given; empty past the last one.
+    pub fn id(&self, index: usize) -> &str {
+        if index >= self.ids as usize {
+            return "";
+        }
+        let start = match index {
+            0 => self.path.as_str().len(),
+            i => self.id_ends[i - 1] as usize,
+        };
+        // Each ID was copied from a `&str`, whole, so the slice is UTF-8.
+        std::str::from_utf8(&self.buf[start..self.id_ends[index] as usize]).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for ApiPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl ApiPath {
+    /// This path with `query` appended (`path?query`; the path alone when the query
+    /// is empty): what a list request sends.
+    ///
+    /// ```
+    /// use aily_client::request::{ApiPath, Query, Segment};
+    ///
+    /// let path = ApiPath::new(&[Segment::Literal("/open-apis/aily/v1/sessions/s/runs")])?;
+    /// let mut query = Query::new();
+    /// query.push("page_size", "20").push_opt("page_token", Some("a b&c"));
+    /// assert_eq!(
+    ///     path.with_query(&query).as_str(),
+    ///     "/open-apis/aily/v1/sessions/s/runs?page_size=20&page_token=a%20b%26c"
+    /// );
+    /// # Ok::<(), aily_client::Error>(())
+    /// ```
+    pub fn with_query(&self, query: &Query) -> PathAndQuery {
+        if query.0.is_empty() {
+            return self.path.clone();
+        }
+        let text = format!("{}?{}", self.path.as_str(), query.0);
+        // Keys are the caller's literals; every value byte is unreserved or escaped.
+        PathAndQuery::from_maybe_shared(Bytes::from(text)).unwrap_or_else(|_| self.path.clone())
+    }
+}
+
+/// A query string: `key=value` pairs, each value percent-encoded like a path
+/// segment (so no value can add a `&`, `=` or `#`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Query(String);
+
+impl Query {
+    /// An empty query.
+    pub fn new() -> Self {
+        Query::default()
+    }
+
+    /// Appends `key=value`. `key` is the caller's literal, sent as it is.
+    pub fn push(&mut self, key: &str, value: impl AsRef<str>) -> &mut Self {
+        if !self.0.is_empty() {
+            self.0.push('&');
+        }
+        self.0.push_str(key);
+        self.0.push('=');
+        push_encoded_segment(&mut self.0, value.as_ref());
+        self
+    }
+
+    /// Sets `key=value`: replaces the pairs of `key` already there, else appends.
+    pub fn set(&mut self, key: &str, value: impl AsRef<str>) -> &mut Self {
+        let kept: Vec<&str> = self
+            .0
+            .split('&')
+            .filter(|pair| !pair.is_empty() && pair.split('=').next() != Some(key))
+            .collect();
+        self.0 = kept.join("&");
+        self.push(key, value)
+    }
+
+    /// Appends `key=value` when there is a value: `false` and `0` are values, sent
+    /// as they are.
+    pub fn push_opt(&mut self, key: &str, value: Option<impl AsRef<str>>) -> &mut Self {
+        if let Some(value) = value {
+            self.push(key, value);
+        }
+        self
+    }
+
+    /// The query as sent, without the `?`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Checks one path ID: not empty, at most [`MAX_ID_BYTES`] bytes, no whitespace or
+/// control characters, not `.` or `..`. The error names the field.
+///
+/// The ID formats on Feishu's pages (`session_…`, `run_…`, `message_…` in a base32
+/// alphabet) are documentation, not a rule: a future ID format must not be refused
+/// here. An ID of the right shape that the server does not know is answered with
+/// code 2700001 ([`Error::is_invalid_param`](crate::Error::is_invalid_param)).
+///
+/// ```
+/// use aily_client::request::validate_id;
+/// assert!(validate_id("run_id", "run_4dfrxvctjqzzj").is_ok());
+/// let err = validate_id("run_id", "..").unwrap_err();
+/// assert!(err.to_string().contains("run_id"));
+/// ```
+pub fn validate_id(field: &str, value: &str) -> Result<(), Error> {
+    let problem = if value.is_empty() {
+        "must not be empty".to_owned()
+    } else if value.len() > MAX_ID_BYTES {
+        format!(
+            "is {} bytes long; at most {MAX_ID_BYTES} are allowed",
+            value.len()
+        )
+    } else if let Some((at, c)) = value
+        .char_indices()
+        .find(|(_, c)| c.is_whitespace() || c.is_control())
+    {
+        format!(
+            "contains {} at byte {at}",
+            if c.is_control() {
+                "a control character"
+            } else {
+                "whitespace"
+            }
+        )
+    } else if value == "." || value == ".." {
+        "must not be \".\" or \"..\"".to_owned()
+    } else {
+        return Ok(());
+    };
+    Err(Error::invalid_input(format!("invalid {field}: {problem}")))
+}
+
+/// The length of `segment` once [`push_encoded_segment`] has encoded it.
+fn encoded_len(segment: &str) -> usize {
+    utf8_percent_encode(segment, SEGMENT).map(str::len).sum()
+}
+
+/// Appends `segment` to `out`, percent-encoding every byte but the URI's unreserved
+/// characters (`A-Z a-z 0-9 - . _ ~`), so a segment can never add a `/`, `?` or `#`.
+///
+/// ```
+/// let mut path = String::from("/runs/");
+/// aily_client::request::push_encoded_segment(&mut path, "a/b c?%");
+/// assert_eq!(path, "/runs/a%2Fb%20c%3F%25");
+/// ```
+pub fn push_encoded_segment(out: &mut String, segment: &str) {
+    out.extend(utf8_percent_encode(segment, SEGMENT));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_rules() {
+        for bad in ["", ".", "..", "a b", "a\tb", "a\u{7f}", "a\u{2028}b", "x\n"] {
+            assert!(validate_id("f", bad).is_err(), "{bad:?}");
+        }
+        assert!(validate_id("f", &"a".repeat(256)).is_ok());
+        assert!(validate_id("f", &"a".repeat(257)).is_err());
+        for good in ["...", "a/b", "会话", "%2F", "run_4dfrxvctjqzzj"] {
+            assert!(validate_id("f", good).is_ok(), "{good:?}");
+        }
+    }
+
+    #[test]
+    fn encoding_is_total_and_unambiguous() {
+        let mut s = String::new();
+        push_encoded_segment(&mut s, "会/..");
+        assert_eq!(s, "%E4%BC%9A%2F..");
+        assert_eq!(encoded_len("会/.."), s.len());
+    }
+
+    #[test]
+    fn ids_come_back_as_given() {
+        let p = ApiPath::new(&[
+            Segment::Literal("/a/"),
+            Segment::Id("x", "1/2"),
+            Segment::Literal("/b/"),
+            Segment::Id("y", "会"),
+            Segment::Literal("/c/"),
+            Segment::Id("z", "z"),
+        ])
+        .unwrap();
+        assert_eq!(p.as_str(), "/a/1%2F2/b/%E4%BC%9A/c/z");
+        assert_eq!((p.id(0), p.id(1), p.id(2), p.id(3)), ("1/2", "会", "z", ""));
+        let four = [Segment::Id("i", "1"); 4];
+        assert!(ApiPath::new(&four).is_err());
+        let e = ApiPath::new(&[Segment::Literal("/a/"), Segment::Id("run_id", "")]).unwrap_err();
+        assert!(e.to_string().contains("run_id"), "{e}");
+    }
+}

@@ -1,0 +1,221 @@
+//! The session endpoints: create, get, update, delete. Each is its operation, its
+//! constructor and its reply; [`ApiRequest`] does the rest.
+
+use bytes::Bytes;
+use http::Response;
+use serde::{Deserialize, Serialize};
+
+use crate::envelope;
+use crate::error::Error;
+use crate::request::{ApiPath, ApiRequest, Endpoint, HasLogId, Segment, check_json_text};
+use crate::sessions::Session;
+use crate::trace::fields;
+
+crate::operation! {
+    /// `POST /open-apis/aily/v1/sessions`.
+    pub CreateSession = "aily.session.create", POST "/open-apis/aily/v1/sessions"
+}
+crate::operation! {
+    /// `GET /open-apis/aily/v1/sessions/{aily_session_id}`.
+    pub GetSession = "aily.session.get", GET "/open-apis/aily/v1/sessions/{aily_session_id}"
+}
+crate::operation! {
+    /// `PUT /open-apis/aily/v1/sessions/{aily_session_id}`.
+    pub UpdateSession = "aily.session.update", PUT "/open-apis/aily/v1/sessions/{aily_session_id}"
+}
+crate::operation! {
+    /// `DELETE /open-apis/aily/v1/sessions/{aily_session_id}`.
+    pub DeleteSession = "aily.session.delete", DELETE "/open-apis/aily/v1/sessions/{aily_session_id}"
+}
+
+/// Create a session. Not retried after it may have reached the server (there is no
+/// idempotency key: a blind retry could make a second session) unless you opt in
+/// with [`with_idempotent(true)`](crate::AilyRequest::with_idempotent).
+///
+/// ```
+/// use aily_client::sessions::CreateSessionRequest;
+///
+/// let req = CreateSessionRequest::new().metadata(r#"{"ticket":"T-1"}"#)?;
+/// assert!(CreateSessionRequest::new().metadata("not json").is_err());
+/// # let _ = req;
+/// # Ok::<(), aily_client::Error>(())
+/// ```
+pub type CreateSessionRequest = ApiRequest<CreateSession>;
+/// Read a session.
+pub type GetSessionRequest = ApiRequest<GetSession>;
+/// Change a session's `channel_context` or `metadata` (`PUT`: retried as a read).
+pub type UpdateSessionRequest = ApiRequest<UpdateSession>;
+/// Delete a session (`DELETE`: retried as a read).
+pub type DeleteSessionRequest = ApiRequest<DeleteSession>;
+
+/// The body of create and update session: both fields JSON text, at most 255 characters.
+#[derive(Clone, Debug, Default, Serialize)]
+#[non_exhaustive]
+pub struct SessionBody {
+    /// The channel context (JSON text).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel_context: Option<String>,
+    /// Pass-through metadata (JSON text).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<String>,
+}
+
+/// A reply carrying one session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionResponse {
+    /// The session.
+    pub session: Session,
+    /// The request's log id (`X-Tt-Logid`).
+    pub log_id: Option<String>,
+}
+
+/// The reply to a delete: only the log id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeleteSessionResponse {
+    /// The request's log id (`X-Tt-Logid`).
+    pub log_id: Option<String>,
+}
+
+impl HasLogId for SessionResponse {
+    fn log_id(&self) -> Option<&str> {
+        self.log_id.as_deref()
+    }
+}
+
+impl HasLogId for DeleteSessionResponse {
+    fn log_id(&self) -> Option<&str> {
+        self.log_id.as_deref()
+    }
+}
+
+fn decode_session(response: Response<Bytes>) -> Result<SessionResponse, Error> {
+    #[derive(Deserialize)]
+    struct Data {
+        session: Session,
+    }
+    let (data, log_id) = envelope::decode::<Data>(&response)?;
+    Ok(SessionResponse {
+        session: data.session,
+        log_id,
+    })
+}
+
+/// `/open-apis/aily/v1/sessions/{session_id}`.
+pub(crate) fn session_path(session_id: &str, rest: &'static str) -> Result<ApiPath, Error> {
+    ApiPath::new(&[
+        Segment::Literal("/open-apis/aily/v1/sessions/"),
+        Segment::Id("aily_session_id", session_id),
+        Segment::Literal(rest),
+    ])
+}
+
+const SESSION_ID: &[&str] = &[fields::AILY_SESSION_ID];
+
+impl Endpoint for CreateSession {
+    type Response = SessionResponse;
+    type Body = SessionBody;
+    const IDEMPOTENT: bool = false;
+    fn decode(response: Response<Bytes>) -> Result<SessionResponse, Error> {
+        decode_session(response)
+    }
+}
+
+impl Endpoint for GetSession {
+    type Response = SessionResponse;
+    type Body = ();
+    const ID_FIELDS: &'static [&'static str] = SESSION_ID;
+    fn decode(response: Response<Bytes>) -> Result<SessionResponse, Error> {
+        decode_session(response)
+    }
+}
+
+impl Endpoint for UpdateSession {
+    type Response = SessionResponse;
+    type Body = SessionBody;
+    const ID_FIELDS: &'static [&'static str] = SESSION_ID;
+    fn decode(response: Response<Bytes>) -> Result<SessionResponse, Error> {
+        decode_session(response)
+    }
+}
+
+impl Endpoint for DeleteSession {
+    type Response = DeleteSessionResponse;
+    type Body = ();
+    const ID_FIELDS: &'static [&'static str] = SESSION_ID;
+    fn decode(response: Response<Bytes>) -> Result<DeleteSessionResponse, Error> {
+        envelope::decode_ack(&response).map(|log_id| DeleteSessionResponse { log_id })
+    }
+}
+
+/// The setters of create and update session's body.
+macro_rules! session_body_setters {
+    ($ty:ty) => {
+        impl $ty {
+            /// Sets `metadata` (JSON text, at most 255 characters).
+            pub fn metadata(mut self, json: impl Into<String>) -> Result<Self, Error> {
+                let json = json.into();
+                check_json_text("metadata", &json)?;
+                if let Some(body) = self.body_mut() {
+                    body.metadata = Some(json);
+                }
+                Ok(self)
+            }
+
+            /// Sets `channel_context` (JSON text, at most 255 characters).
+            pub fn channel_context(mut self, json: impl Into<String>) -> Result<Self, Error> {
+                let json = json.into();
+                check_json_text("channel_context", &json)?;
+                if let Some(body) = self.body_mut() {
+                    body.channel_context = Some(json);
+                }
+                Ok(self)
+            }
+        }
+    };
+}
+
+session_body_setters!(CreateSessionRequest);
+session_body_setters!(UpdateSessionRequest);
+
+impl CreateSessionRequest {
+    /// A new session, with no `channel_context` or `metadata` yet.
+    pub fn new() -> Self {
+        ApiRequest::at(
+            ApiPath::new(&[Segment::Literal("/open-apis/aily/v1/sessions")])
+                .expect("a literal path"),
+        )
+        .with_body(SessionBody::default())
+    }
+}
+
+impl Default for CreateSessionRequest {
+    fn default() -> Self {
+        CreateSessionRequest::new()
+    }
+}
+
+impl GetSessionRequest {
+    /// Read session `session_id` (validated like every path ID).
+    pub fn new(session_id: impl AsRef<str>) -> Result<Self, Error> {
+        Ok(ApiRequest::at(session_path(session_id.as_ref(), "")?))
+    }
+}
+
+impl UpdateSessionRequest {
+    /// Change session `session_id`; set the fields with the setters.
+    pub fn new(session_id: impl AsRef<str>) -> Result<Self, Error> {
+        Ok(
+            ApiRequest::at(session_path(session_id.as_ref(), "")?)
+                .with_body(SessionBody::default()),
+        )
+    }
+}
+
+impl DeleteSessionRequest {
+    /// Delete session `session_id`.
+    pub fn new(session_id: impl AsRef<str>) -> Result<Self, Error> {
+        Ok(ApiRequest::at(session_path(session_id.as_ref(), "")?))
+    }
+}

@@ -1,0 +1,213 @@
+//! [`Route`]: which endpoint a request is for, by method and path shape.
+
+use http::Method;
+
+/// Which endpoint a request was for (by method and path shape); also the
+/// filter of a fault rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Route {
+    /// Matches every request. Only meaningful as a filter in
+    /// [`FakeAily::push_fault`](super::FakeAily::push_fault) and
+    /// [`FakeAily::request_count`](super::FakeAily::request_count); a request
+    /// is never recorded with it.
+    Any,
+    /// `POST /open-apis/auth/v3/tenant_access_token/internal`.
+    TenantToken,
+    /// `POST /open-apis/aily/v1/sessions`.
+    CreateSession,
+    /// `GET /open-apis/aily/v1/sessions/{aily_session_id}`.
+    GetSession,
+    /// `PUT /open-apis/aily/v1/sessions/{aily_session_id}`.
+    UpdateSession,
+    /// `DELETE /open-apis/aily/v1/sessions/{aily_session_id}`.
+    DeleteSession,
+    /// `POST /open-apis/aily/v1/sessions/{aily_session_id}/messages`.
+    CreateMessage,
+    /// `GET /open-apis/aily/v1/sessions/{aily_session_id}/messages/{aily_message_id}`.
+    GetMessage,
+    /// `GET /open-apis/aily/v1/sessions/{aily_session_id}/messages`.
+    ListMessages,
+    /// `POST /open-apis/aily/v1/sessions/{aily_session_id}/runs`.
+    CreateRun,
+    /// `GET /open-apis/aily/v1/sessions/{aily_session_id}/runs`.
+    ListRuns,
+    /// `POST /open-apis/aily/v1/sessions/{aily_session_id}/runs/{run_id}/cancel`.
+    CancelRun,
+    /// `GET /open-apis/aily/v1/sessions/{aily_session_id}/runs/{run_id}`.
+    GetRun,
+    /// A method and path answered by a reply scripted with
+    /// [`FakeAily::route`](super::FakeAily::route) (checked before every
+    /// built-in route).
+    Scripted,
+    /// Any other method or path (answered with HTTP 404).
+    Other,
+}
+
+impl Route {
+    /// Whether the endpoint takes a JSON body (empty, `null` or an object).
+    pub(crate) fn has_body(self) -> bool {
+        matches!(
+            self,
+            Route::CreateSession
+                | Route::UpdateSession
+                | Route::CreateMessage
+                | Route::CreateRun
+                | Route::CancelRun
+        )
+    }
+}
+
+/// Raw (still percent-encoded) path parameters of an aily route.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RawIds<'a> {
+    pub(crate) session: Option<&'a str>,
+    pub(crate) message: Option<&'a str>,
+    pub(crate) run: Option<&'a str>,
+}
+
+const TOKEN_PATH: [&str; 5] = ["open-apis", "auth", "v3", "tenant_access_token", "internal"];
+const SESSIONS: [&str; 4] = ["open-apis", "aily", "v1", "sessions"];
+
+/// Classifies a request by method and path shape (scripted routes aside).
+pub(crate) fn classify<'a>(method: &Method, path: &'a str) -> (Route, RawIds<'a>) {
+    let none = RawIds::default();
+    let Some(rest) = path.strip_prefix('/') else {
+        return (Route::Other, none);
+    };
+    let segments: Vec<&str> = rest.split('/').collect();
+    if segments == TOKEN_PATH {
+        let route = if method == Method::POST {
+            Route::TenantToken
+        } else {
+            Route::Other
+        };
+        return (route, none);
+    }
+    let Some(tail) = segments.strip_prefix(&SESSIONS[..]) else {
+        return (Route::Other, none);
+    };
+    let m = method.clone();
+    let (route, ids) = match tail {
+        [] if m == Method::POST => (Route::CreateSession, none),
+        [s] => {
+            let route = match m {
+                Method::GET => Route::GetSession,
+                Method::PUT => Route::UpdateSession,
+                Method::DELETE => Route::DeleteSession,
+                _ => Route::Other,
+            };
+            (route, session(s))
+        }
+        [s, "messages"] if m == Method::POST => (Route::CreateMessage, session(s)),
+        [s, "messages"] if m == Method::GET => (Route::ListMessages, session(s)),
+        [s, "messages", msg] if m == Method::GET => (
+            Route::GetMessage,
+            RawIds {
+                message: Some(msg),
+                ..session(s)
+            },
+        ),
+        [s, "runs"] if m == Method::POST => (Route::CreateRun, session(s)),
+        [s, "runs"] if m == Method::GET => (Route::ListRuns, session(s)),
+        [s, "runs", r] if m == Method::GET => (Route::GetRun, run(s, r)),
+        [s, "runs", r, "cancel"] if m == Method::POST => (Route::CancelRun, run(s, r)),
+        _ => (Route::Other, none),
+    };
+    if route == Route::Other {
+        (route, none)
+    } else {
+        (route, ids)
+    }
+}
+
+fn session(s: &str) -> RawIds<'_> {
+    RawIds {
+        session: Some(s),
+        ..RawIds::default()
+    }
+}
+
+fn run<'a>(s: &'a str, r: &'a str) -> RawIds<'a> {
+    RawIds {
+        run: Some(r),
+        ..session(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: &str = "/open-apis/aily/v1/sessions";
+
+    #[test]
+    fn classifies_every_route() {
+        let cases = [
+            (Method::POST, S.to_owned(), Route::CreateSession),
+            (Method::GET, format!("{S}/s1"), Route::GetSession),
+            (Method::PUT, format!("{S}/s1"), Route::UpdateSession),
+            (Method::DELETE, format!("{S}/s1"), Route::DeleteSession),
+            (
+                Method::POST,
+                format!("{S}/s1/messages"),
+                Route::CreateMessage,
+            ),
+            (Method::GET, format!("{S}/s1/messages"), Route::ListMessages),
+            (
+                Method::GET,
+                format!("{S}/s1/messages/m1"),
+                Route::GetMessage,
+            ),
+            (Method::POST, format!("{S}/s1/runs"), Route::CreateRun),
+            (Method::GET, format!("{S}/s1/runs"), Route::ListRuns),
+            (Method::GET, format!("{S}/s1/runs/r1"), Route::GetRun),
+            (
+                Method::POST,
+                format!("{S}/s1/runs/r1/cancel"),
+                Route::CancelRun,
+            ),
+            (
+                Method::POST,
+                "/open-apis/auth/v3/tenant_access_token/internal".to_owned(),
+                Route::TenantToken,
+            ),
+        ];
+        for (method, path, expected) in cases {
+            let (route, ids) = classify(&method, &path);
+            assert_eq!(route, expected, "{method} {path}");
+            assert_eq!(ids.session.is_some(), path.contains("/s1"), "{path}");
+            assert_eq!(ids.run, path.contains("/r1").then_some("r1"), "{path}");
+            assert_eq!(ids.message, path.contains("/m1").then_some("m1"), "{path}");
+        }
+    }
+
+    #[test]
+    fn other_shapes_are_other() {
+        let cases = [
+            (Method::GET, S.to_owned()),
+            (Method::PATCH, format!("{S}/s1")),
+            (Method::DELETE, format!("{S}/s1/runs")),
+            (Method::PUT, format!("{S}/s1/messages")),
+            (Method::POST, format!("{S}/s1/messages/m1")),
+            (Method::POST, format!("{S}/s1/runs/r1")),
+            (Method::GET, format!("{S}/s1/runs/r1/cancel")),
+            (Method::POST, format!("{S}/s1/runs/r1/cancel/")),
+            (
+                Method::GET,
+                "/open-apis/auth/v3/tenant_access_token/internal".to_owned(),
+            ),
+            (Method::POST, "*".to_owned()),
+            (Method::POST, "/".to_owned()),
+        ];
+        for (method, path) in cases {
+            let (route, ids) = classify(&method, &path);
+            assert_eq!(route, Route::Other, "{method} {path}");
+            assert_eq!(ids, RawIds::default());
+        }
+        // Empty ids keep their route (and are refused as invalid later).
+        let path = format!("{S}//runs/r/cancel");
+        let (route, ids) = classify(&Method::POST, &path);
+        assert_eq!((route, ids.session), (Route::CancelRun, Some("")));
+    }
+}
