@@ -2,19 +2,6 @@
 //! fetches it and every replica uses it. [`LocalTokenStore`] keeps it in process (for
 //! clients of one process); with feature `redis`,
 //! [`RedisTokenStore`](crate::store::redis::RedisTokenStore) shares it across processes.
-//!
-//! How [`TenantTokenSource`](super::TenantTokenSource) uses a store, inside its own
-//! single flight (so one request per replica at most reaches the store):
-//!
-//! 1. a token the server rejected is removed from the store, only if it is still that
-//!    token (compare-and-delete);
-//! 2. a stored token with more than the refresh margin left is used as it is;
-//! 3. otherwise the replica takes the fleet's lock (`SET NX PX` on Redis): the winner
-//!    fetches one token from Feishu and stores it; the others use the stored token
-//!    if it is still valid (refresh ahead: nobody waits), else poll for the winner's
-//!    token, for at most half the attempt timeout;
-//! 4. a store that fails or stays silent is skipped: the replica fetches its own token,
-//!    as without a store.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -132,7 +119,20 @@ impl LockId {
     }
 }
 
-/// Where a fleet keeps its tenant token (see the [module docs](self) for the protocol).
+/// Where a fleet keeps its tenant token.
+///
+/// How [`TenantTokenSource`](crate::auth::TenantTokenSource) uses a store, inside its own
+/// single flight (so one request per replica at most reaches the store):
+///
+/// 1. a token the server rejected is removed from the store, only if it is still that
+///    token (compare-and-delete);
+/// 2. a stored token with more than the refresh margin left is used as it is;
+/// 3. otherwise the replica takes the fleet's lock (`SET NX PX` on Redis): the winner
+///    fetches one token from Feishu and stores it; the others use the stored token
+///    if it is still valid (refresh ahead: nobody waits), else poll for the winner's
+///    token, for at most half the attempt timeout;
+/// 4. a store that fails or stays silent is skipped: the replica fetches its own token,
+///    as without a store.
 ///
 /// Object-safe and async; every method may fail with a
 /// [`StoreError`](crate::store::StoreError), after which the caller carries on as if

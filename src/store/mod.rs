@@ -1,7 +1,7 @@
 //! Shared state for a fleet of replicas: what the [`RateLimitStore`](crate::rate_limit::RateLimitStore)
 //! and [`TokenStore`](crate::auth::TokenStore) traits have in common ([`StoreError`],
 //! [`StoreFuture`], [`fingerprint`]), and — with feature `redis` — their Redis
-//! implementations in [`redis`](crate::store::redis).
+//! implementations in [`redis`].
 //!
 //! A store is an optimisation, never a dependency: every caller of a store treats an
 //! error as "the store is not there" and carries on with its in-process behaviour.

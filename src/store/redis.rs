@@ -1,6 +1,6 @@
 //! The Redis stores (feature `redis`): [`RedisRateLimitStore`] and [`RedisTokenStore`],
 //! sharing one [`RedisBackend`] — a lazily opened, self-reconnecting
-//! [`ConnectionManager`](redis::aio::ConnectionManager) from the `redis` crate, with a
+//! [`redis::aio::ConnectionManager`] from the `redis` crate, with a
 //! time budget per command and an outage detector.
 //!
 //! # Keys
