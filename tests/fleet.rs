@@ -428,3 +428,58 @@ async fn a_server_answering_garbage_is_skipped() {
     assert_eq!(fake.request_count(Route::TenantToken), REPLICAS);
     assert_eq!(fake.request_count(Route::CancelRun), REPLICAS * 10);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_replica_refreshes_ahead_while_all_keep_the_valid_token() {
+    let _serial = SERIAL.lock().await;
+    let redis = RedisServer::start();
+    let fake = fake().await;
+    // Tokens live 4 s and are refreshed from 2 s before they expire.
+    fake.set_token_ttl(Duration::from_secs(4));
+    let clients: Vec<Client> = (0..REPLICAS)
+        .map(|_| {
+            Client::builder()
+                .credentials(Credentials::app(APP_ID, APP_SECRET))
+                .base_url(fake.base_url())
+                .redis_config(redis_config(&redis))
+                .token_refresh_margin(Duration::from_secs(2))
+                .build()
+                .expect("client")
+        })
+        .collect();
+    let started = Instant::now();
+    let mut tasks = JoinSet::new();
+    for client in &clients {
+        let client = client.clone();
+        tasks.spawn(async move {
+            let mut ok = 0usize;
+            for _ in 0..100 {
+                if started.elapsed() >= Duration::from_millis(3500) {
+                    break;
+                }
+                client
+                    .cancel_run("s", "r")
+                    .await
+                    .expect("every call succeeds");
+                ok += 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            ok
+        });
+    }
+    let mut ok = 0;
+    while let Some(r) = tasks.join_next().await {
+        ok += r.expect("task");
+    }
+    // The cold start and one refresh, for the whole fleet.
+    assert_eq!(fake.request_count(Route::TenantToken), 2);
+    // Nobody sent a token that had expired: no call needed a replay.
+    assert_eq!(fake.request_count(Route::CancelRun), ok);
+    let tokens: std::collections::HashSet<_> = fake
+        .requests()
+        .iter()
+        .filter(|r| r.route == Route::CancelRun)
+        .filter_map(|r| r.bearer_token().map(str::to_owned))
+        .collect();
+    assert_eq!(tokens.len(), 2, "the first token, then the refreshed one");
+}
