@@ -89,6 +89,7 @@ struct Settings {
     attempt_timeout: Duration,
     overall_timeout: Duration,
     cancels: Arc<BackgroundCancels>,
+    rate_limit: crate::rate_limit::RateLimitLayer,
 }
 
 impl Client {
@@ -380,6 +381,7 @@ impl Client {
             .layer(OperationSpanLayer::with_level(s.operation_span_level))
             .layer(DeadlineLayer::new(s.overall_timeout))
             .layer(retry_layer(s.retry.clone()))
+            .layer(s.rate_limit.clone())
             .layer(s.in_flight.clone())
             .layer(s.attempt_span.clone())
             .layer(AttemptTimeoutLayer::new(s.attempt_timeout))
@@ -477,6 +479,7 @@ pub struct ClientBuilder {
     operation_span_level: tracing::Level,
     attempt_span_level: tracing::Level,
     record_url_full: bool,
+    pub(crate) fleet: crate::fleet::FleetConfig,
 }
 
 impl Default for ClientBuilder {
@@ -500,6 +503,7 @@ impl Default for ClientBuilder {
             operation_span_level: tracing::Level::INFO,
             attempt_span_level: tracing::Level::DEBUG,
             record_url_full: false,
+            fleet: Default::default(),
         }
     }
 }
@@ -660,10 +664,14 @@ impl ClientBuilder {
         let mut retry = self.retry;
         retry.max_attempts = self.max_attempts.unwrap_or(retry.max_attempts);
         retry.event_level = self.retry_event_level.unwrap_or(retry.event_level);
+        let max_rate_limit_wait = retry.max_rate_limit_wait;
         let retry = RetryPolicy::new(retry)?;
         let credentials = self
             .credentials
             .ok_or_else(|| Error::config("no credentials: call ClientBuilder::credentials(...)"))?;
+        let fleet = self
+            .fleet
+            .resolve(&base_url, &credentials.0, max_rate_limit_wait)?;
         let mut transport = self.transport;
         // Connections a burst opened beyond the in-flight limit are not kept idle.
         transport.pool_max_idle_per_host = transport.pool_max_idle_per_host.min(self.max_in_flight);
@@ -671,7 +679,9 @@ impl ClientBuilder {
             .extra_root_certificates
             .extend(self.extra_roots_der.into_iter().map(CertificateDer::from));
         let unauthenticated = unauthenticated_tier(&base_url, &transport, self.max_body_bytes)?;
-        let auth = credentials.auth_layer(
+        let auth = fleet.auth_layer(
+            &credentials,
+            &base_url,
             HttpService::new(unauthenticated.clone()),
             self.token_refresh_margin,
             self.attempt_timeout,
@@ -695,6 +705,7 @@ impl ClientBuilder {
                     DEFAULT_CANCEL_QUEUE,
                     self.cancel_timeout,
                 )),
+                rate_limit: fleet.rate_limit,
             }),
         })
     }

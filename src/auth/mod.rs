@@ -9,6 +9,7 @@
 
 mod tenant;
 mod token;
+mod token_store;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -27,6 +28,7 @@ pub use tenant::{
 };
 pub(crate) use token::CredentialsInner;
 pub use token::{AccessToken, Credentials, SecretString, TokenFuture, TokenKind, TokenSource};
+pub use token_store::{LocalTokenStore, LockId, StoredToken, TokenKey, TokenStore};
 
 use crate::envelope::{envelope_code, is_token_code};
 use crate::error::{BoxError, Error};

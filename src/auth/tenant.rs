@@ -37,6 +37,7 @@ use tower::ServiceExt;
 use tracing::Instrument;
 
 use super::token::{AccessToken, SecretString, TokenFuture, TokenKind, TokenSource};
+use super::token_store::{TokenKey, TokenStore, obtain};
 use crate::envelope::{log_id_header, not_an_envelope};
 use crate::error::{Error, ErrorKind};
 use crate::request::USER_AGENT;
@@ -87,6 +88,10 @@ struct Shared {
     refresh_margin: Duration,
     fetch_timeout: Duration,
     state: RwLock<State>,
+    /// A fleet's shared store, if any (see [`TenantTokenSource::with_token_store`]).
+    store: Option<(Arc<dyn TokenStore>, TokenKey)>,
+    /// The token the server last rejected, for the store's compare-and-delete.
+    rejected: std::sync::Mutex<Option<AccessToken>>,
 }
 
 /// Bytes that hold a secret: never printed.
@@ -152,8 +157,74 @@ impl TenantTokenSource {
                 refresh_margin,
                 fetch_timeout,
                 state: RwLock::new(State::default()),
+                store: None,
+                rejected: std::sync::Mutex::new(None),
             }),
         }
+    }
+
+    /// This source (with an empty cache), getting its token through `store` under
+    /// `key` first: one replica of a fleet fetches, all use it (see
+    /// [`TokenStore`]). A store that fails is skipped.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use aily_client::auth::{LocalTokenStore, TenantTokenSource, TokenKey};
+    /// use aily_client::transport::{BaseUriLayer, BaseUrl, CollectBodyLayer, HttpService, TransportConfig, hyper_client};
+    /// use aily_client::SecretString;
+    /// use tower::ServiceBuilder;
+    ///
+    /// let plain = ServiceBuilder::new()
+    ///     .layer(BaseUriLayer::new(BaseUrl::feishu()))
+    ///     .layer(CollectBodyLayer::default())
+    ///     .service(hyper_client(&TransportConfig::default())?);
+    /// let secret = SecretString::new("app-secret");
+    /// let key = TokenKey::tenant("https://open.feishu.cn", "cli_a1b2", &secret);
+    /// let tokens = TenantTokenSource::new("cli_a1b2", secret, HttpService::new(plain))
+    ///     .with_token_store(Arc::new(LocalTokenStore::new()), key);
+    /// # let _ = tokens;
+    /// # Ok::<(), aily_client::Error>(())
+    /// ```
+    pub fn with_token_store(self, store: Arc<dyn TokenStore>, key: TokenKey) -> Self {
+        let s = &self.shared;
+        TenantTokenSource {
+            shared: Arc::new(Shared {
+                app_id: s.app_id.clone(),
+                request_body: SecretBytes(s.request_body.0.clone()),
+                http: s.http.clone(),
+                refresh_margin: s.refresh_margin,
+                fetch_timeout: s.fetch_timeout,
+                state: RwLock::new(State::default()),
+                store: Some((store, key)),
+                rejected: std::sync::Mutex::new(None),
+            }),
+        }
+    }
+
+    /// A token from the fleet's store when there is one, else from Feishu; with the
+    /// time it has left and, for a token another replica is refreshing, when to look again.
+    async fn obtain(&self) -> Result<(AccessToken, Duration, Option<Duration>), Error> {
+        let Some((store, key)) = &self.shared.store else {
+            return self.fetch().await.map(|(token, ttl)| (token, ttl, None));
+        };
+        let rejected = self
+            .shared
+            .rejected
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        // Half the bound for waiting on another replica, half for a fetch of our own.
+        let bound = self.shared.fetch_timeout / 2;
+        let got = obtain(
+            store.as_ref(),
+            key,
+            self.shared.refresh_margin,
+            bound,
+            rejected,
+            || self.fetch(),
+        )
+        .await?;
+        Ok((got.token, got.ttl, got.recheck))
     }
 
     /// The app's ID.
@@ -268,7 +339,7 @@ impl TenantTokenSource {
             feishu.log_id = tracing::field::Empty,
             error.type = tracing::field::Empty,
         );
-        let fetched = tokio::time::timeout(self.shared.fetch_timeout, self.fetch())
+        let fetched = tokio::time::timeout(self.shared.fetch_timeout, self.obtain())
             .instrument(span.clone())
             .await
             .unwrap_or_else(|_| {
@@ -279,13 +350,17 @@ impl TenantTokenSource {
             });
         let mut state = self.write_state();
         match fetched {
-            Ok((token, ttl)) => {
+            Ok((token, ttl, recheck)) => {
                 let expires_at = started + ttl;
                 let margin = self.shared.refresh_margin.min(ttl / 2);
+                let refresh_at = match recheck {
+                    Some(after) => (started + after).min(expires_at),
+                    None => expires_at - margin,
+                };
                 let cached = Cached {
                     token,
                     expires_at,
-                    refresh_at: expires_at - margin,
+                    refresh_at,
                 };
                 state.current = Some(cached.clone());
                 Ok(cached)
@@ -389,6 +464,13 @@ impl TokenSource for TenantTokenSource {
     }
 
     fn invalidate(&self, token: &AccessToken) -> bool {
+        if self.shared.store.is_some() {
+            *self
+                .shared
+                .rejected
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(token.clone());
+        }
         let mut state = self.write_state();
         if state.current.as_ref().is_some_and(|c| &c.token == token) {
             state.current = None;

@@ -9,7 +9,9 @@
 //!
 //! Credentials come only from the environment, never from argv:
 //! `FEISHU_TENANT_ACCESS_TOKEN`, `FEISHU_USER_ACCESS_TOKEN`, or
-//! `FEISHU_APP_ID` + `FEISHU_APP_SECRET`.
+//! `FEISHU_APP_ID` + `FEISHU_APP_SECRET`. With feature `redis`, `AILY_REDIS_URL`
+//! (e.g. `redis://10.0.0.5:6379`) shares the tenant token and rate limits with the
+//! rest of the fleet, and `AILY_REDIS_BUDGET_MS` bounds each Redis command (default 50).
 //!
 //! Exit status: 0 on success (the run is printed as one JSON object on stdout);
 //! 2 for usage errors, missing credentials and invalid IDs (nothing is sent);
@@ -368,7 +370,44 @@ fn client(args: &ConnectionArgs) -> Result<Client, Failure> {
     if let Some(url) = &args.base_url {
         builder = builder.base_url(url.clone());
     }
+    builder = fleet_from_env(builder)?;
     builder.build().map_err(refused)
+}
+
+const REDIS_URL_VAR: &str = "AILY_REDIS_URL";
+const REDIS_BUDGET_VAR: &str = "AILY_REDIS_BUDGET_MS";
+
+/// Fleet mode from the environment (never argv: the URL may hold a password).
+#[cfg(feature = "redis")]
+fn fleet_from_env(
+    builder: aily_client::ClientBuilder,
+) -> Result<aily_client::ClientBuilder, Failure> {
+    let Some(url) = std::env::var(REDIS_URL_VAR).ok().filter(|v| !v.is_empty()) else {
+        return Ok(builder);
+    };
+    let mut config = aily_client::store::redis::RedisConfig::new(url);
+    if let Ok(ms) = std::env::var(REDIS_BUDGET_VAR) {
+        let ms: u64 = ms.parse().map_err(|_| {
+            Failure::usage(format!(
+                "error: {REDIS_BUDGET_VAR} must be a number of milliseconds"
+            ))
+        })?;
+        config = config.budget(Duration::from_millis(ms));
+    }
+    Ok(builder.redis_config(config))
+}
+
+#[cfg(not(feature = "redis"))]
+fn fleet_from_env(
+    builder: aily_client::ClientBuilder,
+) -> Result<aily_client::ClientBuilder, Failure> {
+    if std::env::var_os(REDIS_URL_VAR).is_some_and(|v| !v.is_empty()) {
+        return Err(Failure::usage(format!(
+            "error: {REDIS_URL_VAR} is set, but this aily was built without feature \"redis\""
+        )));
+    }
+    let _ = REDIS_BUDGET_VAR;
+    Ok(builder)
 }
 
 /// A failure to configure the client: exit 2 for configuration errors, else 1.

@@ -168,6 +168,13 @@ pub trait AilyRequest: Clone + Send + Sync + 'static {
         self
     }
 
+    /// Limits this request to `quota` (its app and operation), overriding the client's
+    /// quota for it (see [`RateLimitLayer`](crate::rate_limit::RateLimitLayer)).
+    fn with_quota(mut self, quota: crate::rate_limit::Quota) -> Self {
+        self.options_mut().set_quota(quota);
+        self
+    }
+
     /// `false` stops retries of failures after which the request may have reached the
     /// server (a reset connection, HTTP 500/502/503/504, an attempt timeout). Connect
     /// errors and rate limits are still retried: the server did not act on those.
@@ -191,6 +198,8 @@ pub struct RequestOptions {
     deadline: Option<(tokio::time::Instant, Duration)>,
     /// 0 for the first attempt; set by the retry policy before each retry.
     attempt: u32,
+    /// The rate-limit quota of this request, overriding the client's (boxed: rarely set).
+    quota: Option<Box<crate::rate_limit::Quota>>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -256,6 +265,24 @@ impl RequestOptions {
     /// request type's default (cancelling is idempotent).
     pub fn idempotent(&self) -> Option<bool> {
         self.idempotent
+    }
+
+    /// Sets the rate-limit quota of this request, overriding the client's (see
+    /// [`RateLimitLayer`](crate::rate_limit::RateLimitLayer)).
+    pub fn set_quota(&mut self, quota: crate::rate_limit::Quota) {
+        self.quota = Some(Box::new(quota));
+    }
+
+    /// The rate-limit quota of this request, if it overrides the client's.
+    ///
+    /// ```
+    /// use aily_client::{AilyRequest, CancelRequest, rate_limit::Quota};
+    /// let req = CancelRequest::new("s", "r")?.with_quota(Quota::per_minute(100));
+    /// assert_eq!(req.options().quota(), Some(Quota::per_minute(100)));
+    /// # Ok::<(), aily_client::Error>(())
+    /// ```
+    pub fn quota(&self) -> Option<crate::rate_limit::Quota> {
+        self.quota.as_deref().copied()
     }
 
     /// Which attempt this is: 0 for the first, 1 for the first retry, …

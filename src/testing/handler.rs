@@ -145,6 +145,9 @@ fn respond(shared: &Shared, route: Route, request: &Input<'_>, repeat: bool) -> 
             if let Err(err) = shared.lock().check_auth(authorization) {
                 return error_response(400, err.code, err.msg, log_id, None);
             }
+            if let Some(reset) = super::rate_limit::check(shared, route, authorization) {
+                return fault_response(&Fault::rate_limited(reset), log_id);
+            }
             if route == Route::Scripted {
                 let reply = shared
                     .lock()

@@ -268,6 +268,7 @@ mod fault;
 mod handler;
 mod messages;
 mod page;
+mod rate_limit;
 mod record;
 mod reply;
 mod route;
@@ -288,6 +289,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use self::rate_limit::{Arrival, FakeRateLimit, RateLimitCounts};
 use self::state::{Shared, TokenKind};
 
 /// The fake Feishu server. See the [module documentation](self) for what it

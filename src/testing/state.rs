@@ -104,6 +104,8 @@ pub(crate) struct State {
     request_log_limit: Option<usize>,
     /// Requests per route since the last clear, kept or not.
     counts: HashMap<Route, usize>,
+    /// Per-app rate limits (see `rate_limit.rs`).
+    pub(crate) rate_limits: super::rate_limit::Limits,
 }
 
 impl Default for State {
@@ -119,6 +121,7 @@ impl Default for State {
             next_request: 0,
             request_log_limit: None,
             counts: HashMap::new(),
+            rate_limits: Default::default(),
         }
     }
 }
@@ -209,6 +212,14 @@ impl State {
             },
         );
         Ok((token, self.token_ttl.as_secs()))
+    }
+
+    /// The app whose current tenant token is `token`, if any.
+    pub(crate) fn app_of_token(&self, token: &str) -> Option<&str> {
+        self.apps
+            .iter()
+            .find(|(_, app)| app.current.as_deref() == Some(token))
+            .map(|(id, _)| id.as_str())
     }
 
     /// Checks an `Authorization` header value (`None`: absent).

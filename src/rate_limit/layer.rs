@@ -1,0 +1,339 @@
+//! [`RateLimitLayer`]: each attempt waits for its slot of the quota (and for the end
+//! of any penalty) before it is sent, or fails fast when the wait would not fit.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use pin_project_lite::pin_project;
+use tokio::time::Instant;
+use tower::{Layer, Service, ServiceExt};
+
+use super::{Admission, Quota, RateLimitKey, RateLimitStore};
+use crate::error::{BoxError, Error, ErrorKind};
+use crate::request::AilyRequest;
+
+/// How many times a call re-checks a penalty that started while it waited.
+const PENALTY_RECHECKS: usize = 3;
+
+/// Proactive rate limiting, in the typed tier below retry (so every attempt spends
+/// quota) and above the in-flight limit and the attempt timeout (so the wait is never
+/// part of an attempt).
+///
+/// For each attempt of a request `R` it asks the store for a slot of the request's
+/// quota ([`RequestOptions::quota`](crate::RequestOptions::quota), else the quota
+/// set for `R::OPERATION`, else the layer's default) and for the end of any penalty of
+/// the app and operation. If that is at most `max_wait` away and before the call's
+/// deadline, the attempt waits for it, then goes; otherwise it fails at once with an
+/// [`ErrorKind::RateLimited`] error whose [`Error::retry_after`] says how long. When
+/// an attempt is answered 429 / `99991400` with a reset, the reset goes to the store
+/// ([`RateLimitStore::penalize`]), so every client sharing it holds off.
+///
+/// A store that fails (Redis down) never fails the call: the attempt is sent. The
+/// Redis stores fall back to an in-process limiter on their own.
+///
+/// [`RateLimitLayer::disabled`] (the client's default without a quota or a store)
+/// forwards every call as it is.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use aily_client::rate_limit::{LocalRateLimitStore, Quota, RateLimitLayer};
+/// use aily_client::{CancelRequest, ErrorKind};
+/// use tower::{Layer, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let echo = tower::service_fn(|req: CancelRequest| async move {
+///     Ok::<_, aily_client::BoxError>(req.run_id().to_owned())
+/// });
+/// let limited = RateLimitLayer::new(Arc::new(LocalRateLimitStore::new()), "my-app")
+///     .quota(Quota::per_second(2))
+///     .max_wait(Duration::from_millis(600))
+///     .layer(echo);
+/// let call = |run: &str| limited.clone().oneshot(CancelRequest::new("s", run).unwrap());
+/// let started = tokio::time::Instant::now();
+/// assert_eq!(call("a").await.unwrap(), "a"); // at once
+/// assert_eq!(call("b").await.unwrap(), "b"); // waited 500 ms for its slot
+/// assert_eq!(started.elapsed(), Duration::from_millis(500));
+/// // Two at once: "c" takes the slot 500 ms away; the next is 1 s away, over the
+/// // 600 ms allowed, so "d" fails fast, taking nothing.
+/// let (c, d) = tokio::join!(call("c"), call("d"));
+/// assert_eq!(c.unwrap(), "c");
+/// let err = aily_client::Error::from_box(d.unwrap_err());
+/// assert_eq!(err.kind(), ErrorKind::RateLimited);
+/// assert_eq!(err.retry_after(), Some(Duration::from_secs(1)));
+/// # }
+/// ```
+#[derive(Clone, Default)]
+pub struct RateLimitLayer {
+    config: Option<Arc<Config>>,
+}
+
+#[derive(Clone)]
+struct Config {
+    store: Arc<dyn RateLimitStore>,
+    scope: Arc<str>,
+    default_quota: Option<Quota>,
+    per_operation: HashMap<&'static str, Quota>,
+    max_wait: Duration,
+}
+
+impl RateLimitLayer {
+    /// Limits through `store`, counting on `scope` (the app's fingerprint, or any
+    /// name all replicas of one app agree on). No quota yet: only penalties apply.
+    /// The longest wait defaults to 20 s.
+    pub fn new(store: Arc<dyn RateLimitStore>, scope: impl Into<Arc<str>>) -> Self {
+        RateLimitLayer {
+            config: Some(Arc::new(Config {
+                store,
+                scope: scope.into(),
+                default_quota: None,
+                per_operation: HashMap::new(),
+                max_wait: Duration::from_secs(20),
+            })),
+        }
+    }
+
+    /// No limiting at all: every call is forwarded as it is.
+    pub fn disabled() -> Self {
+        RateLimitLayer { config: None }
+    }
+
+    /// Whether this layer limits anything.
+    pub fn is_enabled(&self) -> bool {
+        self.config.is_some()
+    }
+
+    fn edit(mut self, f: impl FnOnce(&mut Config)) -> Self {
+        if let Some(config) = self.config.as_mut() {
+            f(Arc::make_mut(config));
+        }
+        self
+    }
+
+    /// The quota of every operation that has none of its own.
+    pub fn quota(self, quota: Quota) -> Self {
+        self.edit(|c| c.default_quota = Some(quota))
+    }
+
+    /// The quota of one operation (e.g. [`CancelRequest::OPERATION`](crate::CancelRequest)).
+    pub fn operation_quota(self, operation: &'static str, quota: Quota) -> Self {
+        self.edit(|c| {
+            c.per_operation.insert(operation, quota);
+        })
+    }
+
+    /// The longest wait for a slot; a longer one fails at once (default 20 s, the
+    /// client uses its [`RetryConfig::max_rate_limit_wait`](crate::retry::RetryConfig)).
+    pub fn max_wait(self, max_wait: Duration) -> Self {
+        self.edit(|c| c.max_wait = max_wait)
+    }
+}
+
+impl fmt::Debug for RateLimitLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.config {
+            None => f.write_str("RateLimitLayer::disabled"),
+            Some(c) => f
+                .debug_struct("RateLimitLayer")
+                .field("store", &c.store)
+                .field("scope", &c.scope)
+                .field("quota", &c.default_quota)
+                .field("per_operation", &c.per_operation)
+                .field("max_wait", &c.max_wait)
+                .finish(),
+        }
+    }
+}
+
+impl<S> Layer<S> for RateLimitLayer {
+    type Service = RateLimit<S>;
+    fn layer(&self, inner: S) -> RateLimit<S> {
+        RateLimit {
+            inner,
+            config: self.config.clone(),
+        }
+    }
+}
+
+/// The service of [`RateLimitLayer`].
+#[derive(Clone)]
+pub struct RateLimit<S> {
+    inner: S,
+    config: Option<Arc<Config>>,
+}
+
+impl<S: fmt::Debug> fmt::Debug for RateLimit<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateLimit")
+            .field("inner", &self.inner)
+            .field("enabled", &self.config.is_some())
+            .finish()
+    }
+}
+
+impl<S> RateLimit<S> {
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl<S, R> Service<R> for RateLimit<S>
+where
+    R: AilyRequest,
+    S: Service<R> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Response: Send + 'static,
+    S::Error: Into<BoxError>,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = RateLimitFuture<S::Future, S::Response>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, req: R) -> Self::Future {
+        let Some(config) = self.config.clone() else {
+            return RateLimitFuture::Direct {
+                future: self.inner.call(req),
+            };
+        };
+        // The ready service goes into the future; a fresh clone stays behind. The
+        // future waits before it sends, so it readies that service again itself.
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        RateLimitFuture::Limited {
+            future: Box::pin(limited(config, inner, req)),
+        }
+    }
+}
+
+async fn limited<S, R>(config: Arc<Config>, mut inner: S, req: R) -> Result<S::Response, BoxError>
+where
+    R: AilyRequest,
+    S: Service<R> + Send,
+    S::Error: Into<BoxError>,
+{
+    let key = RateLimitKey::new(config.scope.clone(), R::OPERATION);
+    let quota = req
+        .options()
+        .quota()
+        .or_else(|| config.per_operation.get(R::OPERATION).copied())
+        .or(config.default_quota);
+    let left = || {
+        req.options().deadline().map_or(Duration::MAX, |(at, _)| {
+            at.saturating_duration_since(Instant::now())
+        })
+    };
+    let max_wait = config.max_wait.min(left());
+    match config.store.acquire(&key, quota.as_ref(), max_wait).await {
+        Ok(Admission::Admitted { wait }) if wait.is_zero() => {}
+        Ok(Admission::Admitted { wait }) => {
+            tracing::debug!(
+                rate_limit.wait_ms = wait.as_millis() as u64,
+                rate_limit.key = %key,
+                "waiting for a rate-limit slot"
+            );
+            tokio::time::sleep(wait).await;
+            // A penalty may have begun while this call slept: wait that out too.
+            for _ in 0..PENALTY_RECHECKS {
+                let Ok(Some(penalty)) = config.store.penalty(&key).await else {
+                    break;
+                };
+                if penalty > config.max_wait.min(left()) {
+                    return Err(refused(&key, penalty));
+                }
+                tracing::debug!(
+                    rate_limit.wait_ms = penalty.as_millis() as u64,
+                    rate_limit.key = %key,
+                    "waiting out a rate-limit penalty"
+                );
+                tokio::time::sleep(penalty).await;
+            }
+        }
+        Ok(Admission::Refused { retry_after }) => return Err(refused(&key, retry_after)),
+        Err(e) => {
+            // Fail open: a limiter that cannot answer must not fail the call.
+            tracing::debug!(error = %e, rate_limit.key = %key, "rate-limit store failed; sending anyway");
+        }
+    }
+    inner.ready().await.map_err(Into::into)?;
+    let result = inner.call(req).await.map_err(Into::into);
+    if let Err(err) = &result
+        && let Some(reset) = server_reset(err)
+    {
+        tracing::debug!(
+            rate_limit.reset_ms = reset.as_millis() as u64,
+            rate_limit.key = %key,
+            "rate limited by the server: holding this operation for every client of the store"
+        );
+        if let Err(e) = config.store.penalize(&key, reset).await {
+            tracing::debug!(error = %e, rate_limit.key = %key, "could not record the penalty");
+        }
+    }
+    result
+}
+
+/// The client-side refusal.
+fn refused(key: &RateLimitKey, retry_after: Duration) -> BoxError {
+    tracing::debug!(
+        rate_limit.retry_after_ms = retry_after.as_millis() as u64,
+        rate_limit.key = %key,
+        "no rate-limit slot within the wait allowed; failing fast"
+    );
+    Box::new(
+        Error::new(
+            ErrorKind::RateLimited,
+            "client-side rate limit: no slot of the quota within the wait allowed",
+        )
+        .with_retry_after(Some(retry_after)),
+    )
+}
+
+/// The reset of a server's rate-limit answer (429 or 99991400, with a wait).
+fn server_reset(err: &BoxError) -> Option<Duration> {
+    let e = err.downcast_ref::<Error>()?;
+    let from_server = e.status().is_some() || e.code().is_some();
+    if e.kind() == ErrorKind::RateLimited && from_server {
+        e.retry_after().filter(|d| !d.is_zero())
+    } else {
+        None
+    }
+}
+
+pin_project! {
+    /// The future of [`RateLimit`]: the inner future as it is when limiting is off,
+    /// else the boxed wait-then-send.
+    #[project = RateLimitFutureProj]
+    pub enum RateLimitFuture<F, T> {
+        /// Limiting is off.
+        Direct { #[pin] future: F },
+        /// Waiting for a slot, then sending.
+        Limited { future: BoxFuture<Result<T, BoxError>> },
+    }
+}
+
+impl<F, T, E> Future for RateLimitFuture<F, T>
+where
+    F: Future<Output = Result<T, E>>,
+    E: Into<BoxError>,
+{
+    type Output = Result<T, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            RateLimitFutureProj::Direct { future } => future.poll(cx).map_err(Into::into),
+            RateLimitFutureProj::Limited { future } => future.as_mut().poll(cx),
+        }
+    }
+}

@@ -1,0 +1,655 @@
+//! The Redis stores (feature `redis`): [`RedisRateLimitStore`] and [`RedisTokenStore`],
+//! sharing one [`RedisBackend`] — a lazily opened, self-reconnecting
+//! [`redis::aio::ConnectionManager`] from the `redis` crate, with a
+//! time budget per command and an outage detector.
+//!
+//! # Keys
+//!
+//! With the default prefix `aily:` (see [`RedisConfig::key_prefix`]); `{…}` is a Redis
+//! Cluster hash tag, so one app's keys share a slot and a script may use them together:
+//!
+//! | key | holds |
+//! | --- | --- |
+//! | `aily:{<app>}:rl:<operation>:s`, `…:m` | GCRA theoretical arrival time (µs of Redis `TIME`) of the per-second and per-minute windows; `PX` = until it no longer matters |
+//! | `aily:{<app>}:rl:<operation>:penalty` | present while Feishu's `x-ogw-ratelimit-reset` runs; `PX` = the reset |
+//! | `aily:{<token>}:token` | the tenant token, sealed (AES-256-GCM, key from the app secret); `PX` = the token's time left |
+//! | `aily:{<token>}:token-lock` | the fetch lock: a random value, `SET NX PX` (the attempt timeout) |
+//!
+//! `<app>` is a fingerprint of the base URL and app id; `<token>` one of the base URL,
+//! app id and app secret ([`TokenKey`]). Neither reveals a secret.
+//!
+//! # Failure
+//!
+//! Every command has a budget (default 50 ms). A command that fails, times out or
+//! answers something unexpected makes the backend *down*: one WARN event
+//! (`aily_client::store::redis`, "redis unreachable …"), then calls skip Redis —
+//! the rate limiter decides in process (the quota divided by
+//! [`RedisConfig::expected_replicas`]), the token source fetches its own token —
+//! and one call per probe interval (250 ms) tries Redis again. The first success logs
+//! "redis answers again" at INFO, and the fleet shares again. No call fails because
+//! Redis failed.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, OnceLock};
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{RedisResult, Script};
+
+use super::seal::{ID_LEN, Sealer};
+use super::{StoreError, StoreFuture};
+use crate::TokenKind;
+use crate::auth::{AccessToken, LockId, StoredToken, TokenKey, TokenStore};
+use crate::error::Error;
+use crate::rate_limit::{Admission, LocalRateLimitStore, Quota, RateLimitKey, RateLimitStore};
+
+/// The default budget of one Redis command.
+pub const DEFAULT_BUDGET: Duration = Duration::from_millis(50);
+/// While Redis is down, one call per this interval tries it again.
+pub const PROBE_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Every rate-limit decision: penalty and all windows, atomically, on Redis `TIME`.
+/// KEYS[1] = penalty, KEYS[2..] = windows; ARGV[1] = max wait (µs), then per window
+/// its interval and tolerance (µs). Returns {admitted (0/1), wait (µs)}.
+const ACQUIRE: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local at = now
+local pen = redis.call('PTTL', KEYS[1])
+if pen > 0 then at = now + pen * 1000 end
+local n = #KEYS - 1
+local tats = {}
+for i = 1, n do
+  local tat = tonumber(redis.call('GET', KEYS[i + 1]) or '0') or 0
+  tats[i] = tat
+  local earliest = tat - tonumber(ARGV[2 * i + 1])
+  if earliest > at then at = earliest end
+end
+local wait = at - now
+if wait > tonumber(ARGV[1]) then return {0, wait} end
+for i = 1, n do
+  local tat = tats[i]
+  if tat < at then tat = at end
+  local new = tat + tonumber(ARGV[2 * i])
+  local ttl = math.ceil((new - now) / 1000) + 1
+  redis.call('SET', KEYS[i + 1], string.format('%.0f', new), 'PX', ttl)
+end
+return {1, wait}
+"#;
+
+/// Extends (never shortens) a penalty. KEYS[1] = penalty; ARGV[1] = ms.
+const PENALIZE: &str = r#"
+local ms = tonumber(ARGV[1])
+if redis.call('PTTL', KEYS[1]) < ms then
+  redis.call('SET', KEYS[1], '1', 'PX', ms)
+end
+return 1
+"#;
+
+/// A value and its time left, in one step.
+const LOAD: &str = r#"
+local v = redis.call('GET', KEYS[1])
+if not v then return false end
+return {v, redis.call('PTTL', KEYS[1])}
+"#;
+
+/// Deletes KEYS[1] if its value starts with ARGV[1] (a token id, or a whole lock value).
+const COMPARE_AND_DELETE: &str = r#"
+local v = redis.call('GET', KEYS[1])
+if v and string.sub(v, 1, string.len(ARGV[1])) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"#;
+
+static ACQUIRE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(ACQUIRE));
+static PENALIZE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(PENALIZE));
+static LOAD_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(LOAD));
+static CAD_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(COMPARE_AND_DELETE));
+
+/// Where the fleet's Redis is and how to use it.
+///
+/// `Debug` shows the scheme, host and port, never a password in the URL.
+///
+/// ```
+/// use std::time::Duration;
+/// use aily_client::store::redis::RedisConfig;
+///
+/// let config = RedisConfig::new("redis://:hunter2@10.0.0.5:6379/0")
+///     .key_prefix("billing:aily:")
+///     .budget(Duration::from_millis(30))
+///     .expected_replicas(8);
+/// assert!(!format!("{config:?}").contains("hunter2"));
+/// ```
+#[derive(Clone)]
+pub struct RedisConfig {
+    url: String,
+    prefix: String,
+    budget: Duration,
+    expected_replicas: u32,
+}
+
+impl RedisConfig {
+    /// `redis://[user:password@]host[:port][/db]`, `rediss://…` (TLS, feature
+    /// `redis-tls`) or `redis+unix:///path`.
+    pub fn new(url: impl Into<String>) -> RedisConfig {
+        RedisConfig {
+            url: url.into(),
+            prefix: "aily:".to_owned(),
+            budget: DEFAULT_BUDGET,
+            expected_replicas: 1,
+        }
+    }
+
+    /// Put before every key (default `aily:`), to share one Redis between services.
+    pub fn key_prefix(mut self, prefix: impl Into<String>) -> RedisConfig {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// The longest one command may take before Redis counts as down for the call
+    /// (default 50 ms).
+    pub fn budget(mut self, budget: Duration) -> RedisConfig {
+        self.budget = budget;
+        self
+    }
+
+    /// How many replicas share the quota: while Redis is down each one limits itself
+    /// to its share (default 1: the whole quota, which may overshoot by the number of
+    /// replicas; the server's 429s are then waited out as usual).
+    pub fn expected_replicas(mut self, replicas: u32) -> RedisConfig {
+        self.expected_replicas = replicas.max(1);
+        self
+    }
+}
+
+impl fmt::Debug for RedisConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisConfig")
+            .field("url", &redacted_url(&self.url))
+            .field("prefix", &self.prefix)
+            .field("budget", &self.budget)
+            .field("expected_replicas", &self.expected_replicas)
+            .finish()
+    }
+}
+
+/// `scheme://host:port` without credentials, path or query.
+fn redacted_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("?", url));
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    let host = rest.split(['/', '?']).next().unwrap_or_default();
+    format!("{scheme}://{host}")
+}
+
+/// One connection to Redis (opened on first use, reconnecting by itself) and its
+/// health, shared by the stores made from it.
+///
+/// ```
+/// use aily_client::store::redis::{RedisBackend, RedisConfig};
+///
+/// let backend = RedisBackend::new(RedisConfig::new("redis://127.0.0.1:6379"))?;
+/// let limits = backend.rate_limit_store();
+/// let tokens = backend.token_store();
+/// # let _ = (limits, tokens);
+/// # Ok::<(), aily_client::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct RedisBackend {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: RedisConfig,
+    client: redis::Client,
+    conn: OnceLock<ConnectionManager>,
+    down: AtomicBool,
+    /// Milliseconds since `epoch` when a down backend may be tried again.
+    next_probe: AtomicU64,
+    epoch: std::time::Instant,
+}
+
+impl RedisBackend {
+    /// Checks the URL; connects only when first used (so it may run outside a runtime,
+    /// and a client starts even while Redis is down).
+    pub fn new(config: RedisConfig) -> Result<RedisBackend, Error> {
+        let client = redis::Client::open(config.url.as_str()).map_err(|e| {
+            Error::config(format!(
+                "invalid redis URL {}: {}",
+                redacted_url(&config.url),
+                e.category()
+            ))
+        })?;
+        Ok(RedisBackend {
+            inner: Arc::new(Inner {
+                config,
+                client,
+                conn: OnceLock::new(),
+                down: AtomicBool::new(false),
+                next_probe: AtomicU64::new(0),
+                epoch: std::time::Instant::now(),
+            }),
+        })
+    }
+
+    /// The rate-limit store on this backend.
+    pub fn rate_limit_store(&self) -> RedisRateLimitStore {
+        RedisRateLimitStore {
+            backend: self.clone(),
+            fallback: LocalRateLimitStore::new(),
+        }
+    }
+
+    /// The token store on this backend.
+    pub fn token_store(&self) -> RedisTokenStore {
+        RedisTokenStore {
+            backend: self.clone(),
+        }
+    }
+
+    /// Whether the last command succeeded (or none was sent yet).
+    pub fn is_up(&self) -> bool {
+        !self.inner.down.load(Ordering::Acquire)
+    }
+
+    /// The key prefix.
+    pub fn key_prefix(&self) -> &str {
+        &self.inner.config.prefix
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.inner.epoch.elapsed().as_millis() as u64
+    }
+
+    /// Whether this call may use Redis: always while up; while down, one call per
+    /// probe interval.
+    fn may_try(&self) -> bool {
+        if self.is_up() {
+            return true;
+        }
+        let now = self.now_ms();
+        let next = self.inner.next_probe.load(Ordering::Acquire);
+        now >= next
+            && self
+                .inner
+                .next_probe
+                .compare_exchange(
+                    next,
+                    now + PROBE_INTERVAL.as_millis() as u64,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
+                .is_ok()
+    }
+
+    fn failed(&self, what: &'static str, why: &str) -> StoreError {
+        self.inner.next_probe.store(
+            self.now_ms() + PROBE_INTERVAL.as_millis() as u64,
+            Ordering::Release,
+        );
+        if !self.inner.down.swap(true, Ordering::AcqRel) {
+            tracing::warn!(
+                redis.server = %redacted_url(&self.inner.config.url),
+                redis.command = what,
+                error = why,
+                "redis unreachable; falling back to in-process tokens and rate limits until it answers"
+            );
+        }
+        StoreError::new(format!("redis {what}: {why}"))
+    }
+
+    fn succeeded(&self) {
+        if self.inner.down.swap(false, Ordering::AcqRel) {
+            tracing::info!(
+                redis.server = %redacted_url(&self.inner.config.url),
+                "redis answers again; sharing tokens and rate limits through it"
+            );
+        }
+    }
+
+    fn connection(&self) -> Result<ConnectionManager, String> {
+        if let Some(conn) = self.inner.conn.get() {
+            return Ok(conn.clone());
+        }
+        let timeout = self.inner.config.budget.max(Duration::from_millis(250));
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(PROBE_INTERVAL);
+        let conn = ConnectionManager::new_lazy_with_config(self.inner.client.clone(), config)
+            .map_err(|e| e.category().to_owned())?;
+        Ok(self.inner.conn.get_or_init(|| conn).clone())
+    }
+
+    /// Runs one command within the budget, tracking the backend's health.
+    async fn run<T, F, Fut>(&self, what: &'static str, command: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        if !self.may_try() {
+            return Err(StoreError::new("redis is down; not tried"));
+        }
+        let conn = self.connection().map_err(|e| self.failed(what, &e))?;
+        match tokio::time::timeout(self.inner.config.budget, command(conn)).await {
+            Ok(Ok(value)) => {
+                self.succeeded();
+                Ok(value)
+            }
+            Ok(Err(e)) => Err(self.failed(what, &e.to_string())),
+            Err(_) => Err(self.failed(what, "no answer within the budget")),
+        }
+    }
+
+    fn key(&self, tag: &str, rest: &str) -> String {
+        format!("{}{{{tag}}}:{rest}", self.inner.config.prefix)
+    }
+}
+
+impl fmt::Debug for RedisBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisBackend")
+            .field("config", &self.inner.config)
+            .field("up", &self.is_up())
+            .finish()
+    }
+}
+
+/// The fleet's rate limits in Redis: every decision is one Lua script (GCRA over the
+/// penalty and all windows, Redis `TIME` as the clock). While Redis is down it decides
+/// in process with the quota divided by [`RedisConfig::expected_replicas`]; it never
+/// fails.
+///
+/// ```
+/// use std::sync::Arc;
+/// use aily_client::rate_limit::Quota;
+/// use aily_client::store::redis::{RedisBackend, RedisConfig};
+/// use aily_client::{Client, Credentials};
+///
+/// let backend = RedisBackend::new(RedisConfig::new("redis://127.0.0.1:6379").expected_replicas(8))?;
+/// let client = Client::builder()
+///     .credentials(Credentials::app("cli_a1", "secret"))
+///     .quota(Quota::per_second(45))
+///     .rate_limit_store(Arc::new(backend.rate_limit_store()))
+///     .token_store(Arc::new(backend.token_store()))
+///     .build()?;
+/// # let _ = client;
+/// # Ok::<(), aily_client::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct RedisRateLimitStore {
+    backend: RedisBackend,
+    fallback: LocalRateLimitStore,
+}
+
+impl RedisRateLimitStore {
+    fn keys(&self, key: &RateLimitKey) -> [String; 3] {
+        let base = format!("rl:{}", key.operation());
+        [
+            self.backend.key(key.scope(), &format!("{base}:penalty")),
+            self.backend.key(key.scope(), &format!("{base}:s")),
+            self.backend.key(key.scope(), &format!("{base}:m")),
+        ]
+    }
+
+    async fn acquire_redis(
+        &self,
+        key: &RateLimitKey,
+        quota: Option<&Quota>,
+        max_wait: Duration,
+    ) -> Result<Admission, StoreError> {
+        let [penalty, per_second, per_minute] = self.keys(key);
+        let mut invocation = ACQUIRE_SCRIPT.key(&penalty);
+        invocation.arg(max_wait.as_micros().min(i64::MAX as u128) as i64);
+        if let Some(q) = quota {
+            for w in q.windows() {
+                let name = if w.period() == Duration::from_secs(1) {
+                    &per_second
+                } else {
+                    &per_minute
+                };
+                invocation
+                    .key(name)
+                    .arg(w.interval_micros())
+                    .arg(w.tolerance_micros());
+            }
+        }
+        let reply: Vec<i64> = self
+            .backend
+            .run("acquire", |mut conn| async move {
+                invocation.invoke_async(&mut conn).await
+            })
+            .await?;
+        match reply.as_slice() {
+            [admitted, wait] if *wait >= 0 => {
+                let wait = Duration::from_micros(*wait as u64);
+                Ok(if *admitted == 1 {
+                    Admission::Admitted { wait }
+                } else {
+                    Admission::Refused { retry_after: wait }
+                })
+            }
+            _ => Err(self.backend.failed("acquire", "unexpected reply")),
+        }
+    }
+}
+
+impl RateLimitStore for RedisRateLimitStore {
+    fn acquire<'a>(
+        &'a self,
+        key: &'a RateLimitKey,
+        quota: Option<&'a Quota>,
+        max_wait: Duration,
+    ) -> StoreFuture<'a, Admission> {
+        Box::pin(async move {
+            match self.acquire_redis(key, quota, max_wait).await {
+                Ok(admission) => Ok(admission),
+                Err(e) => {
+                    tracing::debug!(error = %e, rate_limit.key = %key, "rate limit decided in process");
+                    let share =
+                        quota.map(|q| q.divided(self.backend.inner.config.expected_replicas));
+                    Ok(self.fallback.acquire_now(key, share.as_ref(), max_wait))
+                }
+            }
+        })
+    }
+
+    fn penalize<'a>(&'a self, key: &'a RateLimitKey, reset: Duration) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            // Also in process: it holds this replica's calls should Redis go away.
+            self.fallback.penalize_now(key, reset);
+            let [penalty, ..] = self.keys(key);
+            let ms = reset.as_millis().clamp(1, i64::MAX as u128) as i64;
+            let mut invocation = PENALIZE_SCRIPT.key(&penalty);
+            invocation.arg(ms);
+            self.backend
+                .run("penalize", |mut conn| async move {
+                    invocation.invoke_async::<i64>(&mut conn).await
+                })
+                .await
+                .map(drop)
+        })
+    }
+
+    fn penalty<'a>(&'a self, key: &'a RateLimitKey) -> StoreFuture<'a, Option<Duration>> {
+        Box::pin(async move {
+            let [penalty, ..] = self.keys(key);
+            let ms: Result<i64, _> = self
+                .backend
+                .run("penalty", |mut conn| async move {
+                    redis::cmd("PTTL")
+                        .arg(&penalty)
+                        .query_async(&mut conn)
+                        .await
+                })
+                .await;
+            match ms {
+                Ok(ms) => Ok((ms > 0).then(|| Duration::from_millis(ms as u64))),
+                Err(_) => Ok(self.fallback.penalty_now(key)),
+            }
+        })
+    }
+}
+
+/// The fleet's tenant token in Redis, sealed with AES-256-GCM under a key derived from
+/// the app secret (see the module docs for the keys). Every method may fail with a
+/// [`StoreError`]; the token source then fetches its own token.
+///
+/// ```
+/// use std::sync::Arc;
+/// use aily_client::store::redis::{RedisBackend, RedisConfig};
+/// use aily_client::{Client, Credentials};
+///
+/// let backend = RedisBackend::new(RedisConfig::new("redis://127.0.0.1:6379"))?;
+/// let client = Client::builder()
+///     .credentials(Credentials::app("cli_a1", "secret"))
+///     .token_store(Arc::new(backend.token_store()))
+///     .build()?;
+/// # let _ = client;
+/// # Ok::<(), aily_client::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct RedisTokenStore {
+    backend: RedisBackend,
+}
+
+impl RedisTokenStore {
+    fn token_key(&self, key: &TokenKey) -> String {
+        self.backend.key(key.fingerprint(), "token")
+    }
+
+    fn lock_key(&self, key: &TokenKey) -> String {
+        self.backend.key(key.fingerprint(), "token-lock")
+    }
+
+    fn sealer(key: &TokenKey) -> Result<Sealer, StoreError> {
+        Sealer::new(key.app_secret().expose(), key.fingerprint())
+            .ok_or_else(|| StoreError::new("cannot derive the token sealing key"))
+    }
+}
+
+impl TokenStore for RedisTokenStore {
+    fn load<'a>(&'a self, key: &'a TokenKey) -> StoreFuture<'a, Option<StoredToken>> {
+        Box::pin(async move {
+            let name = self.token_key(key);
+            let invocation = LOAD_SCRIPT.key(&name);
+            let found: Option<(Vec<u8>, i64)> = self
+                .backend
+                .run("load token", |mut conn| async move {
+                    invocation.invoke_async(&mut conn).await
+                })
+                .await?;
+            let Some((value, pttl)) = found else {
+                return Ok(None);
+            };
+            // A value that does not open (another secret, tampering, garbage) is no
+            // token: the fleet fetches a new one and overwrites it.
+            let token = Self::sealer(key)?
+                .open(&name, &value)
+                .and_then(|t| AccessToken::new(TokenKind::Tenant, t).ok());
+            Ok(token.filter(|_| pttl > 0).map(|token| StoredToken {
+                token,
+                ttl: Duration::from_millis(pttl as u64),
+            }))
+        })
+    }
+
+    fn save<'a>(
+        &'a self,
+        key: &'a TokenKey,
+        token: &'a AccessToken,
+        ttl: Duration,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let name = self.token_key(key);
+            let value = Self::sealer(key)?
+                .seal(&name, token.secret())
+                .ok_or_else(|| StoreError::new("cannot seal the token"))?;
+            let ms = ttl.as_millis().clamp(1, i64::MAX as u128) as i64;
+            self.backend
+                .run("save token", |mut conn| async move {
+                    redis::cmd("SET")
+                        .arg(&name)
+                        .arg(value)
+                        .arg("PX")
+                        .arg(ms)
+                        .query_async::<()>(&mut conn)
+                        .await
+                })
+                .await
+        })
+    }
+
+    fn lock<'a>(&'a self, key: &'a TokenKey, ttl: Duration) -> StoreFuture<'a, Option<LockId>> {
+        Box::pin(async move {
+            let name = self.lock_key(key);
+            let id = LockId::random();
+            let ms = ttl.as_millis().clamp(1, i64::MAX as u128) as i64;
+            let value = id.as_str().to_owned();
+            let taken: Option<String> = self
+                .backend
+                .run("lock token", |mut conn| async move {
+                    redis::cmd("SET")
+                        .arg(&name)
+                        .arg(value)
+                        .arg("NX")
+                        .arg("PX")
+                        .arg(ms)
+                        .query_async(&mut conn)
+                        .await
+                })
+                .await?;
+            Ok(taken.map(|_| id))
+        })
+    }
+
+    fn unlock<'a>(&'a self, key: &'a TokenKey, lock: &'a LockId) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let name = self.lock_key(key);
+            let mut invocation = CAD_SCRIPT.key(&name);
+            invocation.arg(lock.as_str());
+            self.backend
+                .run("unlock token", |mut conn| async move {
+                    invocation.invoke_async::<i64>(&mut conn).await
+                })
+                .await
+                .map(drop)
+        })
+    }
+
+    fn invalidate<'a>(
+        &'a self,
+        key: &'a TokenKey,
+        token: &'a AccessToken,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let name = self.token_key(key);
+            let id = Self::sealer(key)?.token_id(token.secret());
+            debug_assert_eq!(id.len(), ID_LEN);
+            let mut invocation = CAD_SCRIPT.key(&name);
+            invocation.arg(id);
+            let deleted: i64 = self
+                .backend
+                .run("invalidate token", |mut conn| async move {
+                    invocation.invoke_async(&mut conn).await
+                })
+                .await?;
+            Ok(deleted == 1)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_redacted() {
+        assert_eq!(redacted_url("redis://:pw@host:6379/2"), "redis://host:6379");
+        assert_eq!(redacted_url("rediss://u:p@h/0?x=1"), "rediss://h");
+        assert_eq!(redacted_url("redis://127.0.0.1:1"), "redis://127.0.0.1:1");
+    }
+}

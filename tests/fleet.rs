@@ -1,0 +1,485 @@
+//! Fleet mode against a real `redis-server` (started here, on a free loopback port)
+//! and `FakeAily` with per-app limits, over real TCP: several `Client`s that share
+//! nothing but the Redis URL act as the replicas of one service.
+#![cfg(all(feature = "testing", feature = "redis"))]
+
+mod redis_server;
+
+use std::time::Duration;
+
+use aily_client::rate_limit::Quota;
+use aily_client::retry::RetryConfig;
+use aily_client::store::redis::RedisConfig;
+use aily_client::testing::{FakeAily, FakeRateLimit, Route};
+use aily_client::{Client, Credentials, ErrorKind};
+use redis_server::RedisServer;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+const APP_ID: &str = "cli_fleet_app";
+const APP_SECRET: &str = "fleet-secret-never-in-redis";
+const REPLICAS: usize = 8;
+
+/// The tests of this file run one at a time: each one is a fleet of 8 replicas on a
+/// 2-core machine, and timing (a 50/s limit, a 2 s reset) is what they check.
+/// (tokio's mutex: it works across the tests' runtimes and a panic does not poison it.)
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn fake() -> FakeAily {
+    let fake = FakeAily::start().await.expect("fake starts");
+    fake.add_app(APP_ID, APP_SECRET);
+    fake.add_run("s", "r");
+    fake
+}
+
+/// A generous budget per Redis command: this machine is shared, and a budget overrun
+/// would (correctly) fall back to in-process behaviour, which these tests do not want.
+fn redis_config(redis: &RedisServer) -> RedisConfig {
+    RedisConfig::new(redis.url()).budget(Duration::from_millis(500))
+}
+
+/// One replica: its own client, sharing only the Redis URL with the others. It waits
+/// at most 200 ms for a rate-limit slot.
+fn replica(fake: &FakeAily, redis: &RedisServer, quota: Option<Quota>) -> Client {
+    replica_waiting(fake, redis, quota, Duration::from_millis(200))
+}
+
+fn replica_waiting(
+    fake: &FakeAily,
+    redis: &RedisServer,
+    quota: Option<Quota>,
+    max_wait: Duration,
+) -> Client {
+    let mut retry = RetryConfig::default();
+    retry.max_rate_limit_wait = max_wait;
+    let mut builder = Client::builder()
+        .credentials(Credentials::app(APP_ID, APP_SECRET))
+        .base_url(fake.base_url())
+        .redis_config(redis_config(redis))
+        .retry(retry)
+        .max_attempts(1);
+    if let Some(q) = quota {
+        builder = builder.quota(q);
+    }
+    builder.build().expect("client builds")
+}
+
+fn replicas(fake: &FakeAily, redis: &RedisServer, quota: Option<Quota>) -> Vec<Client> {
+    (0..REPLICAS).map(|_| replica(fake, redis, quota)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cold_start_of_eight_replicas_makes_one_token_request() {
+    let _serial = SERIAL.lock().await;
+    let redis = RedisServer::start();
+    let fake = fake().await;
+    let clients = replicas(&fake, &redis, None);
+    let mut calls = JoinSet::new();
+    for client in &clients {
+        for _ in 0..100 {
+            calls.spawn(client.cancel_run("s", "r"));
+        }
+    }
+    let mut ok = 0;
+    while let Some(result) = calls.join_next().await {
+        result.expect("task").expect("every call succeeds");
+        ok += 1;
+    }
+    assert_eq!(ok, REPLICAS * 100);
+    assert_eq!(
+        fake.request_count(Route::TenantToken),
+        1,
+        "one token for the fleet"
+    );
+    assert_eq!(fake.request_count(Route::CancelRun), REPLICAS * 100);
+    // What Redis holds under the token key is sealed: not the token, not the secret.
+    let token = fake
+        .requests()
+        .last()
+        .unwrap()
+        .bearer_token()
+        .unwrap()
+        .to_owned();
+    let keys = redis.command("KEYS *\r\n").unwrap();
+    assert!(keys.contains(":token"), "{keys}");
+    assert!(
+        !keys.contains(APP_SECRET) && !keys.contains(APP_ID),
+        "{keys}"
+    );
+    let dump = redis.command("KEYS *token\r\n").unwrap();
+    let name = dump
+        .lines()
+        .find(|l| l.ends_with(":token"))
+        .unwrap()
+        .to_owned();
+    let value = redis.command(&format!("GET {name}\r\n")).unwrap();
+    assert!(!value.contains(&token) && !value.contains(APP_SECRET));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_replicas_against_a_50_per_second_limit_are_never_refused() {
+    let _serial = SERIAL.lock().await;
+    let redis = RedisServer::start();
+    let fake = fake().await;
+    fake.set_rate_limit(Route::CancelRun, FakeRateLimit::per_second(50));
+    // 10% headroom under the server's 50/s, bursts of 1 (see the README).
+    let clients = replicas(&fake, &redis, Some(Quota::per_second(45)));
+    // Warm the token first, so the measured 3 s are all cancels.
+    clients[0].cancel_run("s", "r").await.expect("warm-up");
+    let warm = fake.rate_limit_counts(Route::CancelRun).accepted;
+    let started = Instant::now();
+    let run_for = Duration::from_secs(3);
+    let mut tasks = JoinSet::new();
+    for client in &clients {
+        for _ in 0..2 {
+            let client = client.clone();
+            tasks.spawn(async move {
+                let (mut sent, mut held) = (0u32, 0u32);
+                // Bounded: at most one call per ms of the run.
+                for _ in 0..3_000 {
+                    if started.elapsed() >= run_for {
+                        break;
+                    }
+                    match client.cancel_run("s", "r").await {
+                        Ok(_) => sent += 1,
+                        Err(e) => {
+                            assert_eq!(e.kind(), ErrorKind::RateLimited, "{e}");
+                            assert_eq!(e.code(), None, "a server refusal: {e}");
+                            held += 1;
+                            let wait = e.retry_after().expect("retry_after");
+                            tokio::time::sleep(wait.min(Duration::from_millis(50))).await;
+                        }
+                    }
+                }
+                (sent, held)
+            });
+        }
+    }
+    let (mut sent, mut held) = (0, 0);
+    while let Some(r) = tasks.join_next().await {
+        let (s, h) = r.expect("task");
+        sent += s;
+        held += h;
+    }
+    let counts = fake.rate_limit_counts(Route::CancelRun);
+    let accepted = counts.accepted - warm;
+    println!(
+        "8 replicas, 3 s, quota 45/s vs server 50/s: accepted {accepted}, refused {}, \
+         held client-side {held}",
+        counts.refused
+    );
+    assert_eq!(
+        counts.refused, 0,
+        "the server refused {} calls",
+        counts.refused
+    );
+    assert_eq!(accepted, sent as usize);
+    assert!(held > 0, "the replicas pushed harder than the quota");
+    assert!(
+        accepted >= 135,
+        "accepted {accepted} in 3 s: at least 90% of 50/s expected"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_told_to_one_replica_holds_the_whole_fleet() {
+    let _serial = SERIAL.lock().await;
+    let redis = RedisServer::start();
+    let fake = fake().await;
+    // No quota: the penalty box alone. Calls may wait up to 5 s, so they hold, not fail.
+    let clients: Vec<_> = (0..REPLICAS)
+        .map(|_| replica_waiting(&fake, &redis, None, Duration::from_secs(5)))
+        .collect();
+    clients[0].cancel_run("s", "r").await.expect("warm-up");
+    // The next cancel (whichever replica sends it) is told: reset in 2 s.
+    fake.refuse_next(Route::CancelRun, 2);
+    let started = Instant::now();
+    let mut tasks = JoinSet::new();
+    for client in &clients {
+        for _ in 0..2 {
+            let client = client.clone();
+            tasks.spawn(async move {
+                let mut refused = 0;
+                for _ in 0..400 {
+                    if started.elapsed() >= Duration::from_millis(3500) {
+                        break;
+                    }
+                    if let Err(e) = client.cancel_run("s", "r").await {
+                        assert_eq!(e.kind(), ErrorKind::RateLimited, "{e}");
+                        refused += 1;
+                    }
+                    tokio::time::sleep(Duration::from_millis(40)).await;
+                }
+                refused
+            });
+        }
+    }
+    let mut refused = 0;
+    while let Some(r) = tasks.join_next().await {
+        refused += r.expect("task");
+    }
+    assert_eq!(refused, 1, "only the one call that was told");
+    let arrivals = fake.rate_limit_arrivals(Route::CancelRun);
+    let told = arrivals
+        .iter()
+        .find(|a| !a.accepted)
+        .expect("the refusal was seen")
+        .at;
+    // Calls already admitted when the reset was told (before the told replica had
+    // its reply and wrote the penalty) may still land just after it; from then on
+    // nothing is sent until the reset is over.
+    let grace = Duration::from_millis(250);
+    let during: Vec<Duration> = arrivals
+        .iter()
+        .filter(|a| a.at > told + grace && a.at < told + Duration::from_millis(1950))
+        .map(|a| a.at - told)
+        .collect();
+    assert!(
+        during.is_empty(),
+        "{} cancels sent during the reset, the first at {:?} after it",
+        during.len(),
+        &during[..during.len().min(5)]
+    );
+    let after = arrivals
+        .iter()
+        .filter(|a| a.at >= told + Duration::from_secs(2))
+        .count();
+    assert!(
+        after >= REPLICAS,
+        "the fleet resumed after the reset ({after} cancels)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_stale_token_means_one_new_token_and_one_replay_per_replica() {
+    let _serial = SERIAL.lock().await;
+    let redis = RedisServer::start();
+    let fake = fake().await;
+    let clients = replicas(&fake, &redis, None);
+    for client in &clients {
+        client.cancel_run("s", "r").await.expect("warm");
+    }
+    assert_eq!(fake.request_count(Route::TenantToken), 1);
+    let stale = fake
+        .requests()
+        .last()
+        .unwrap()
+        .bearer_token()
+        .unwrap()
+        .to_owned();
+    fake.revoke_token(&stale);
+    fake.clear_requests();
+
+    let mut calls = JoinSet::new();
+    for client in &clients {
+        calls.spawn(client.cancel_run("s", "r"));
+    }
+    while let Some(r) = calls.join_next().await {
+        r.expect("task").expect("the replay succeeds");
+    }
+    assert_eq!(
+        fake.request_count(Route::TenantToken),
+        1,
+        "one new token for the fleet"
+    );
+    let cancels = fake.requests();
+    let cancels: Vec<_> = cancels
+        .iter()
+        .filter(|r| r.route == Route::CancelRun)
+        .collect();
+    let with_stale = cancels
+        .iter()
+        .filter(|r| r.bearer_token() == Some(&stale))
+        .count();
+    assert_eq!(
+        with_stale, REPLICAS,
+        "each replica sent the stale token once"
+    );
+    assert_eq!(cancels.len(), 2 * REPLICAS, "and replayed once");
+    let fresh: std::collections::HashSet<_> = cancels
+        .iter()
+        .filter_map(|r| r.bearer_token())
+        .filter(|t| *t != stale)
+        .collect();
+    assert_eq!(
+        fresh.len(),
+        1,
+        "every replica replayed with the same new token"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_in_separate_processes_share_one_token() {
+    let _serial = SERIAL.lock().await;
+    let redis = RedisServer::start();
+    let fake = fake().await;
+    let mut children = Vec::new();
+    for _ in 0..REPLICAS {
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_aily"))
+            .args(["cancel", "s", "r", "--base-url", &fake.base_url()])
+            .env_clear()
+            .env("FEISHU_APP_ID", APP_ID)
+            .env("FEISHU_APP_SECRET", APP_SECRET)
+            .env("AILY_REDIS_URL", redis.url())
+            .env("AILY_REDIS_BUDGET_MS", "500")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the aily binary starts");
+        children.push(child);
+    }
+    for child in children {
+        let out = child.wait_with_output().await.expect("aily runs");
+        assert!(
+            out.status.success(),
+            "aily failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("\"CANCELLED\""));
+    }
+    assert_eq!(fake.request_count(Route::CancelRun), REPLICAS);
+    assert_eq!(
+        fake.request_count(Route::TenantToken),
+        1,
+        "eight processes, one token request"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_quota_is_one_count_across_clients() {
+    // Without a server-side limit: the Redis script alone spaces the fleet's calls.
+    let _serial = SERIAL.lock().await;
+    let redis = RedisServer::start();
+    let fake = fake().await;
+    let clients = replicas(&fake, &redis, Some(Quota::per_minute(6)));
+    clients[0].cancel_run("s", "r").await.expect("first slot");
+    // The next slot is 10 s away for everyone: every other replica fails fast.
+    for client in &clients[1..] {
+        let e = client.cancel_run("s", "r").await.expect_err("no slot");
+        assert_eq!(e.kind(), ErrorKind::RateLimited);
+        let wait = e.retry_after().expect("retry_after");
+        assert!(
+            wait > Duration::from_secs(9) && wait <= Duration::from_secs(10),
+            "{wait:?}"
+        );
+    }
+    assert_eq!(fake.request_count(Route::CancelRun), 1);
+}
+
+/// Calls through `clients` at once; every one must succeed.
+async fn all_succeed(clients: &[Client], each: usize) {
+    let mut calls = JoinSet::new();
+    for client in clients {
+        for _ in 0..each {
+            calls.spawn(client.cancel_run("s", "r"));
+        }
+    }
+    while let Some(r) = calls.join_next().await {
+        r.expect("task")
+            .expect("no call fails because Redis failed");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_slower_than_the_budget_is_skipped() {
+    let _serial = SERIAL.lock().await;
+    let redis = RedisServer::start();
+    let fake = fake().await;
+    // Redis stops answering for 2 s (it is busy in DEBUG SLEEP); the budget is 50 ms.
+    let mut sleeper = std::net::TcpStream::connect(("127.0.0.1", redis.port())).unwrap();
+    std::io::Write::write_all(&mut sleeper, b"DEBUG SLEEP 2\r\n").unwrap();
+    let clients: Vec<Client> = (0..REPLICAS)
+        .map(|_| {
+            Client::builder()
+                .credentials(Credentials::app(APP_ID, APP_SECRET))
+                .base_url(fake.base_url())
+                .redis(redis.url())
+                .quota(Quota::per_second(10_000))
+                .build()
+                .expect("client")
+        })
+        .collect();
+    all_succeed(&clients, 10).await;
+    // Each replica fell back to its own token fetch: the fleet's lock never answered.
+    assert_eq!(fake.request_count(Route::TenantToken), REPLICAS);
+    assert_eq!(fake.request_count(Route::CancelRun), REPLICAS * 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_answering_garbage_is_skipped() {
+    let _serial = SERIAL.lock().await;
+    let fake = fake().await;
+    // Not Redis at all: the fake's HTTP port answers RESP commands with HTTP errors.
+    let not_redis = fake.base_url().replace("http://", "redis://");
+    let clients: Vec<Client> = (0..REPLICAS)
+        .map(|_| {
+            Client::builder()
+                .credentials(Credentials::app(APP_ID, APP_SECRET))
+                .base_url(fake.base_url())
+                .redis_config(
+                    RedisConfig::new(not_redis.clone()).budget(Duration::from_millis(500)),
+                )
+                .quota(Quota::per_second(10_000))
+                .build()
+                .expect("client")
+        })
+        .collect();
+    all_succeed(&clients, 10).await;
+    assert_eq!(fake.request_count(Route::TenantToken), REPLICAS);
+    assert_eq!(fake.request_count(Route::CancelRun), REPLICAS * 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_replica_refreshes_ahead_while_all_keep_the_valid_token() {
+    let _serial = SERIAL.lock().await;
+    let redis = RedisServer::start();
+    let fake = fake().await;
+    // Tokens live 4 s and are refreshed from 2 s before they expire.
+    fake.set_token_ttl(Duration::from_secs(4));
+    let clients: Vec<Client> = (0..REPLICAS)
+        .map(|_| {
+            Client::builder()
+                .credentials(Credentials::app(APP_ID, APP_SECRET))
+                .base_url(fake.base_url())
+                .redis_config(redis_config(&redis))
+                .token_refresh_margin(Duration::from_secs(2))
+                .build()
+                .expect("client")
+        })
+        .collect();
+    let started = Instant::now();
+    let mut tasks = JoinSet::new();
+    for client in &clients {
+        let client = client.clone();
+        tasks.spawn(async move {
+            let mut ok = 0usize;
+            for _ in 0..100 {
+                if started.elapsed() >= Duration::from_millis(3500) {
+                    break;
+                }
+                client
+                    .cancel_run("s", "r")
+                    .await
+                    .expect("every call succeeds");
+                ok += 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            ok
+        });
+    }
+    let mut ok = 0;
+    while let Some(r) = tasks.join_next().await {
+        ok += r.expect("task");
+    }
+    // The cold start and one refresh, for the whole fleet.
+    assert_eq!(fake.request_count(Route::TenantToken), 2);
+    // Nobody sent a token that had expired: no call needed a replay.
+    assert_eq!(fake.request_count(Route::CancelRun), ok);
+    let tokens: std::collections::HashSet<_> = fake
+        .requests()
+        .iter()
+        .filter(|r| r.route == Route::CancelRun)
+        .filter_map(|r| r.bearer_token().map(str::to_owned))
+        .collect();
+    assert_eq!(tokens.len(), 2, "the first token, then the refreshed one");
+}
