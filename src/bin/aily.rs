@@ -4,6 +4,7 @@
 //! aily cancel <SESSION_ID> <RUN_ID> [--wait [--wait-timeout SECS]]
 //!             [--base-url URL | --lark] [--timeout SECS] [--attempt-timeout SECS] [--max-attempts N]
 //! aily get <SESSION_ID> <RUN_ID> [same connection options]
+//! aily ask --app <AILY_APP_ID> [--session S] "TEXT" [same connection options]
 //! aily fake [--port N]      (feature `testing`: a fake Feishu on 127.0.0.1)
 //! ```
 //!
@@ -12,6 +13,9 @@
 //! `FEISHU_APP_ID` + `FEISHU_APP_SECRET`. With feature `redis`, `AILY_REDIS_URL`
 //! (e.g. `redis://10.0.0.5:6379`) shares the tenant token and rate limits with the
 //! rest of the fleet, and `AILY_REDIS_BUDGET_MS` bounds each Redis command (default 50).
+//!
+//! `aily ask` prints the answer as it is written (growing text on a terminal, JSON
+//! lines into a pipe); Ctrl-C cancels the run and exits 130.
 //!
 //! Exit status: 0 on success (the run is printed as one JSON object on stdout);
 //! 2 for usage errors, missing credentials and invalid IDs (nothing is sent);
@@ -48,6 +52,10 @@ enum Command {
     Cancel(CancelArgs),
     /// Read a run; prints it as JSON.
     Get(GetArgs),
+    /// Ask an Aily app and print the answer as it is written: growing text on a
+    /// terminal, else one JSON object per line (`started`, `delta`, `replaced`,
+    /// `done`). Ctrl-C cancels the run, then exits 130.
+    Ask(AskArgs),
     /// Serve a fake Feishu on 127.0.0.1 until SIGINT/SIGTERM (feature `testing`).
     ///
     /// The first line on stdout is `export FEISHU_BASE_URL=… FEISHU_APP_ID=…
@@ -85,6 +93,20 @@ struct GetArgs {
     session_id: String,
     /// The run's ID.
     run_id: String,
+    #[command(flatten)]
+    connection: ConnectionArgs,
+}
+
+#[derive(Args, Debug)]
+struct AskArgs {
+    /// The Aily app's ID (`spring_…__c`).
+    #[arg(long = "app", value_name = "AILY_APP_ID")]
+    app_id: String,
+    /// The question.
+    text: String,
+    /// Go on in this session instead of opening a new one.
+    #[arg(long, value_name = "SESSION_ID")]
+    session: Option<String>,
     #[command(flatten)]
     connection: ConnectionArgs,
 }
@@ -191,6 +213,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Cancel(args) => cancel(args).await,
         Command::Get(args) => get(args).await,
+        Command::Ask(args) => ask(args).await,
         Command::Fake(args) => fake(args).await,
     }
 }
@@ -323,6 +346,145 @@ async fn get(args: GetArgs) -> Result<(), Failure> {
     let client = client(&args.connection)?;
     let reply = bounded(args.connection.timeout, client.call(request)).await?;
     print_run(&reply.run)
+}
+
+/// `aily ask`: the answer as it streams; Ctrl-C (SIGINT) drops the stream, which
+/// cancels the run, waits for that cancel, and exits 130.
+async fn ask(args: AskArgs) -> Result<(), Failure> {
+    use std::io::{IsTerminal, Write};
+    use std::pin::pin;
+
+    use aily_client::ask::AskEvent;
+    use futures_util::StreamExt;
+
+    let client = client(&args.connection)?;
+    let mut ask = client
+        .ask(args.app_id)
+        .text(args.text)
+        .wait(WaitOptions::new().timeout(args.connection.timeout));
+    if let Some(session) = args.session {
+        ask = ask.session(session);
+    }
+    let mut interrupt = Interrupt::listen().map_err(|e| Failure {
+        code: 1,
+        line: format!("cannot listen for Ctrl-C: {e}"),
+    })?;
+    let terminal = std::io::stdout().is_terminal();
+    let mut run_id = None;
+    {
+        let mut events = pin!(ask.stream());
+        loop {
+            let event = tokio::select! {
+                event = events.next() => event,
+                () = interrupt.wait() => break,
+            };
+            let Some(event) = event else {
+                return Ok(());
+            };
+            let event = event?;
+            if let AskEvent::Started { run_id: id, .. } = &event {
+                run_id = Some(id.clone());
+            }
+            let line = ask_line(&event, terminal);
+            let mut out = std::io::stdout().lock();
+            out.write_all(line.as_bytes())
+                .and_then(|()| out.flush())
+                .map_err(|e| Failure {
+                    code: 1,
+                    line: format!("cannot write the answer: {e}"),
+                })?;
+        }
+        // Interrupted: the stream is dropped here, and its run is cancelled.
+    }
+    tokio::time::timeout(Duration::from_secs(10), client.shutdown())
+        .await
+        .ok();
+    let cancelled = client.background_cancels().succeeded > 0;
+    Err(Failure {
+        code: 130,
+        line: match (run_id, cancelled) {
+            (Some(run), true) => format!("interrupted: run {run} cancelled"),
+            (Some(run), false) => format!("interrupted: run {run} could not be cancelled"),
+            (None, _) => "interrupted before the run started".to_owned(),
+        },
+    })
+}
+
+/// One event of `aily ask` as it is printed: text on a terminal, a JSON line else.
+fn ask_line(event: &aily_client::ask::AskEvent, terminal: bool) -> String {
+    use aily_client::ask::AskEvent;
+    let json = match event {
+        AskEvent::Started { session_id, run_id } => {
+            if terminal {
+                return String::new();
+            }
+            serde_json::json!({"event": "started", "session_id": session_id, "run_id": run_id})
+        }
+        AskEvent::Delta { message_id, delta } => {
+            if terminal {
+                return delta.clone();
+            }
+            serde_json::json!({"event": "delta", "message_id": message_id, "delta": delta})
+        }
+        AskEvent::Replaced {
+            message_id,
+            content,
+        } => {
+            if terminal {
+                return format!("\n{content}");
+            }
+            serde_json::json!({"event": "replaced", "message_id": message_id, "content": content})
+        }
+        AskEvent::Done(answer) => {
+            if terminal {
+                return format!(
+                    "\n[{} in session {}]\n",
+                    answer.run.status, answer.session_id
+                );
+            }
+            serde_json::json!({
+                "event": "done",
+                "session_id": answer.session_id,
+                "run": answer.run,
+                "text": answer.text(),
+            })
+        }
+        _ => return String::new(),
+    };
+    format!("{json}\n")
+}
+
+/// SIGINT (Ctrl-C), listened for from [`Interrupt::listen`] on.
+struct Interrupt {
+    #[cfg(unix)]
+    signal: tokio::signal::unix::Signal,
+}
+
+impl Interrupt {
+    fn listen() -> std::io::Result<Interrupt> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Interrupt {
+                signal: signal(SignalKind::interrupt())?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(Interrupt {})
+        }
+    }
+
+    async fn wait(&mut self) {
+        #[cfg(unix)]
+        {
+            self.signal.recv().await;
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }
 
 /// Runs `call`, but never longer than the command's `--timeout`.
