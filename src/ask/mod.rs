@@ -34,9 +34,7 @@ use crate::sessions::CreateSessionRequest;
 /// ```no_run
 /// # async fn f(client: aily_client::Client) -> Result<(), aily_client::Error> {
 /// let answer = client.ask("spring_xxx__c").text("What is Aily?").await?;
-/// for message in &answer.messages {
-///     println!("{}", message.content);
-/// }
+/// println!("{}", answer.text());
 /// // Go on in the same session.
 /// let next = client.ask("spring_xxx__c").session(&answer.session_id).text("And more?").await?;
 /// # let _ = next;
