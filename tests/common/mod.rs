@@ -25,6 +25,9 @@ pub const TOKEN: &str = "t-lifecycle-test-token";
 /// The Aily app that runs are created for.
 pub const APP: &str = "spring_lifecycle__c";
 
+/// The content of the message [`Op::CreateMessage`] posts.
+pub const OP_MESSAGE: &str = "hello from the op message";
+
 /// Upper bound of every test.
 pub const LIMIT: Duration = Duration::from_secs(60);
 
@@ -256,7 +259,8 @@ impl Op {
         let (s, r, m) = (w.session.as_str(), w.run.as_str(), w.message.as_str());
         Ok(match self {
             Op::CreateSession => {
-                let request = CreateSessionRequest::new().metadata(r#"{"t":"life"}"#)?;
+                let request =
+                    CreateSessionRequest::new().metadata(r#"{"note":"op-metadata-created"}"#)?;
                 client.create_session(o.apply(request)).await?.log_id
             }
             Op::GetSession => {
@@ -266,7 +270,8 @@ impl Op {
                     .log_id
             }
             Op::UpdateSession => {
-                let request = UpdateSessionRequest::new(s)?.metadata(r#"{"t":"updated"}"#)?;
+                let request =
+                    UpdateSessionRequest::new(s)?.metadata(r#"{"note":"op-metadata-updated"}"#)?;
                 client.update_session(o.apply(request)).await?.log_id
             }
             Op::DeleteSession => {
@@ -276,7 +281,7 @@ impl Op {
                     .log_id
             }
             Op::CreateMessage => {
-                let request = CreateMessageRequest::new(s, ContentType::Text, "hello from op")?;
+                let request = CreateMessageRequest::new(s, ContentType::Text, OP_MESSAGE)?;
                 client.create_message(o.apply(request)).await?.log_id
             }
             Op::GetMessage => {
