@@ -329,3 +329,339 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Each layer alone, over a `service_fn`, on tokio's paused clock: a timer fires
+    //! at its exact instant, so "when" is asserted, not "how fast".
+
+    use std::future::{Ready, pending, ready};
+    use std::sync::{Arc, Mutex};
+
+    use tower::{ServiceBuilder, ServiceExt, service_fn};
+
+    use super::*;
+    use crate::CancelRequest;
+
+    /// Bounds a test's wait, so a broken contract fails instead of hanging (on the
+    /// paused clock, an hour passes at once when nothing else can run).
+    trait Bounded: Future + Sized {
+        fn bounded(self) -> impl Future<Output = Self::Output> {
+            async move {
+                tokio::time::timeout(std::time::Duration::from_secs(3600), self)
+                    .await
+                    .expect("hung: the call never ended")
+            }
+        }
+    }
+
+    impl<F: Future> Bounded for F {}
+    use crate::error::ErrorKind;
+
+    fn req() -> CancelRequest {
+        CancelRequest::new("s", "r").unwrap()
+    }
+
+    /// A request whose deadline is `in_` from now, set by an overall timeout of
+    /// `overall` (as if `overall - in_` had already been spent).
+    fn with_deadline(in_: Duration, overall: Duration) -> CancelRequest {
+        let mut r = req();
+        r.options_mut().set_deadline(Instant::now() + in_, overall);
+        r
+    }
+
+    type Seen = Arc<Mutex<Option<Option<(Instant, Duration)>>>>;
+
+    /// An inner service that keeps the deadline it was called with and never answers.
+    fn deadline_spy() -> (
+        Seen,
+        impl Service<
+            CancelRequest,
+            Response = (),
+            Error = BoxError,
+            Future = std::future::Pending<Result<(), BoxError>>,
+        > + Clone,
+    ) {
+        let seen: Seen = Arc::default();
+        let spy = seen.clone();
+        let svc = service_fn(move |r: CancelRequest| {
+            *spy.lock().unwrap() = Some(r.options().deadline());
+            pending::<Result<(), BoxError>>()
+        });
+        (seen, svc)
+    }
+
+    fn never() -> impl Service<CancelRequest, Response = (), Error = BoxError> + Clone {
+        service_fn(|_r: CancelRequest| pending::<Result<(), BoxError>>())
+    }
+
+    fn timeout_of(err: BoxError) -> (Option<TimeoutKind>, String) {
+        let err = Error::from_box(err);
+        assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+        (err.timeout_kind(), err.to_string())
+    }
+
+    fn api_error() -> BoxError {
+        Error::new(ErrorKind::Api, "Feishu returned an error")
+            .with_api(2700001, "param is invalid".into(), None)
+            .into()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn deadline_layer_writes_now_plus_its_duration() {
+        let start = Instant::now();
+        let svc = service_fn(|r: CancelRequest| ready(Ok::<_, BoxError>(r.options().deadline())));
+        let seen = DeadlineLayer::new(Duration::from_secs(5))
+            .layer(svc)
+            .oneshot(req())
+            .bounded()
+            .await
+            .unwrap();
+        assert_eq!(
+            seen,
+            Some((start + Duration::from_secs(5), Duration::from_secs(5)))
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn deadline_layer_prefers_the_request_overall_timeout() {
+        tokio::time::advance(Duration::from_secs(1)).await;
+        let start = Instant::now();
+        let svc = service_fn(|r: CancelRequest| ready(Ok::<_, BoxError>(r.options().deadline())));
+        let seen = DeadlineLayer::new(Duration::from_secs(30))
+            .layer(svc)
+            .oneshot(req().with_overall_timeout(Duration::from_secs(2)))
+            .bounded()
+            .await
+            .unwrap();
+        assert_eq!(
+            seen,
+            Some((start + Duration::from_secs(2), Duration::from_secs(2)))
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn deadline_layer_arms_no_timer_and_returns_the_inner_future() {
+        // Its future is the inner one, as a type: no timer can hide in it.
+        let mut svc = DeadlineLayer::new(Duration::from_secs(1))
+            .layer(service_fn(|_r: CancelRequest| ready(Ok::<u8, BoxError>(7))));
+        let fut: Ready<Result<u8, BoxError>> = svc.call(req());
+        assert_eq!(fut.await.unwrap(), 7);
+
+        // And a call that outlives the deadline is not failed by this layer, nor is
+        // an inner error changed.
+        let start = Instant::now();
+        let slow = service_fn(|_r: CancelRequest| async {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            Ok::<_, BoxError>("late but fine")
+        });
+        let out = DeadlineLayer::new(Duration::from_secs(1))
+            .layer(slow)
+            .oneshot(req())
+            .bounded()
+            .await
+            .unwrap();
+        assert_eq!(
+            (out, start.elapsed()),
+            ("late but fine", Duration::from_secs(60))
+        );
+        let failing = service_fn(|_r: CancelRequest| ready(Err::<(), BoxError>(api_error())));
+        let err = DeadlineLayer::new(Duration::from_secs(1))
+            .layer(failing)
+            .oneshot(req())
+            .bounded()
+            .await
+            .unwrap_err();
+        assert_eq!(Error::from_box(err).code(), Some(2700001));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn attempt_timeout_fires_attempt_after_its_duration() {
+        let start = Instant::now();
+        let err = AttemptTimeoutLayer::new(Duration::from_secs(3))
+            .layer(never())
+            .oneshot(req())
+            .bounded()
+            .await
+            .unwrap_err();
+        assert_eq!(start.elapsed(), Duration::from_secs(3));
+        let (kind, text) = timeout_of(err);
+        assert_eq!(kind, Some(TimeoutKind::Attempt));
+        assert!(text.contains("3000 ms"), "{text}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn attempt_timeout_takes_the_request_override() {
+        let start = Instant::now();
+        let err = AttemptTimeoutLayer::new(Duration::from_secs(10))
+            .layer(never())
+            .oneshot(req().with_attempt_timeout(Duration::from_millis(1500)))
+            .bounded()
+            .await
+            .unwrap_err();
+        assert_eq!(start.elapsed(), Duration::from_millis(1500));
+        let (kind, text) = timeout_of(err);
+        assert_eq!(kind, Some(TimeoutKind::Attempt));
+        assert!(text.contains("1500 ms"), "{text}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn attempt_timeout_is_capped_at_the_deadline_with_the_overall_error() {
+        // 5 s of a 7 s overall timeout are spent: the 10 s attempt ends in 2 s, and
+        // the error is the overall timeout's, carrying its 7 s (not the 2 s left).
+        let start = Instant::now();
+        let err = AttemptTimeoutLayer::new(Duration::from_secs(10))
+            .layer(never())
+            .oneshot(with_deadline(
+                Duration::from_secs(2),
+                Duration::from_secs(7),
+            ))
+            .bounded()
+            .await
+            .unwrap_err();
+        assert_eq!(start.elapsed(), Duration::from_secs(2));
+        let (kind, text) = timeout_of(err);
+        assert_eq!(kind, Some(TimeoutKind::Overall));
+        assert!(text.contains("7000 ms"), "{text}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn attempt_timeout_before_a_later_deadline_is_an_attempt_timeout() {
+        let start = Instant::now();
+        let err = AttemptTimeoutLayer::new(Duration::from_secs(3))
+            .layer(never())
+            .oneshot(with_deadline(
+                Duration::from_secs(20),
+                Duration::from_secs(30),
+            ))
+            .bounded()
+            .await
+            .unwrap_err();
+        assert_eq!(start.elapsed(), Duration::from_secs(3));
+        assert_eq!(timeout_of(err).0, Some(TimeoutKind::Attempt));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn attempt_timeout_under_a_deadline_layer_ends_at_the_request_overall_timeout() {
+        let start = Instant::now();
+        let svc = ServiceBuilder::new()
+            .layer(DeadlineLayer::new(Duration::from_secs(30)))
+            .layer(AttemptTimeoutLayer::new(Duration::from_secs(10)))
+            .service(never());
+        let err = svc
+            .oneshot(req().with_overall_timeout(Duration::from_secs(4)))
+            .bounded()
+            .await
+            .unwrap_err();
+        assert_eq!(start.elapsed(), Duration::from_secs(4));
+        let (kind, text) = timeout_of(err);
+        assert_eq!(kind, Some(TimeoutKind::Overall));
+        assert!(text.contains("4000 ms"), "{text}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn timeouts_pass_inner_results_and_errors_through() {
+        let ok = service_fn(|r: CancelRequest| ready(Ok::<_, BoxError>(r.run_id().to_owned())));
+        let out = AttemptTimeoutLayer::new(Duration::from_secs(1))
+            .layer(ok)
+            .oneshot(req())
+            .bounded()
+            .await
+            .unwrap();
+        assert_eq!(out, "r");
+        let out = OverallTimeoutLayer::new(Duration::from_secs(1))
+            .layer(ok)
+            .oneshot(req())
+            .bounded()
+            .await
+            .unwrap();
+        assert_eq!(out, "r");
+
+        let failing = service_fn(|_r: CancelRequest| ready(Err::<(), BoxError>(api_error())));
+        let err = AttemptTimeoutLayer::new(Duration::from_secs(1))
+            .layer(failing)
+            .oneshot(req())
+            .bounded()
+            .await
+            .unwrap_err();
+        let err = Error::from_box(err);
+        assert_eq!((err.kind(), err.code()), (ErrorKind::Api, Some(2700001)));
+        let err = OverallTimeoutLayer::new(Duration::from_secs(1))
+            .layer(failing)
+            .oneshot(req())
+            .bounded()
+            .await
+            .unwrap_err();
+        let err = Error::from_box(err);
+        assert_eq!((err.kind(), err.code()), (ErrorKind::Api, Some(2700001)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_inner_result_wins_when_ready_with_the_timer() {
+        // The inner call ends on the very tick the timer fires: its answer is kept.
+        let tie = service_fn(|_r: CancelRequest| async {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            Ok::<_, BoxError>("answered")
+        });
+        let out = AttemptTimeoutLayer::new(Duration::from_secs(2))
+            .layer(tie)
+            .oneshot(req())
+            .bounded()
+            .await
+            .unwrap();
+        assert_eq!(out, "answered");
+        let out = OverallTimeoutLayer::new(Duration::from_secs(2))
+            .layer(tie)
+            .oneshot(req())
+            .bounded()
+            .await
+            .unwrap();
+        assert_eq!(out, "answered");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn overall_timeout_sets_the_deadline_and_fires_though_the_inner_ignores_it() {
+        let start = Instant::now();
+        let (seen, spy) = deadline_spy();
+        let err = OverallTimeoutLayer::new(Duration::from_secs(4))
+            .layer(spy)
+            .oneshot(req())
+            .bounded()
+            .await
+            .unwrap_err();
+        assert_eq!(start.elapsed(), Duration::from_secs(4));
+        assert_eq!(
+            *seen.lock().unwrap(),
+            Some(Some((
+                start + Duration::from_secs(4),
+                Duration::from_secs(4)
+            )))
+        );
+        let (kind, text) = timeout_of(err);
+        assert_eq!(kind, Some(TimeoutKind::Overall));
+        assert!(text.contains("4000 ms"), "{text}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn overall_timeout_takes_the_request_override() {
+        let start = Instant::now();
+        let (seen, spy) = deadline_spy();
+        let err = OverallTimeoutLayer::new(Duration::from_secs(30))
+            .layer(spy)
+            .oneshot(req().with_overall_timeout(Duration::from_secs(1)))
+            .bounded()
+            .await
+            .unwrap_err();
+        assert_eq!(start.elapsed(), Duration::from_secs(1));
+        assert_eq!(
+            *seen.lock().unwrap(),
+            Some(Some((
+                start + Duration::from_secs(1),
+                Duration::from_secs(1)
+            )))
+        );
+        let (kind, text) = timeout_of(err);
+        assert_eq!(kind, Some(TimeoutKind::Overall));
+        assert!(text.contains("1000 ms"), "{text}");
+    }
+}

@@ -364,3 +364,367 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The auth layer alone, over tower-test's mock HTTP service, with a token
+    //! source written here that counts what the layer asks of it.
+
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use http_body_util::BodyExt;
+    use tokio::sync::Notify;
+    use tower::ServiceExt;
+    use tower_test::mock::{self, Handle, Mock, SendResponse};
+
+    use super::*;
+    use crate::envelope::CODE_TOKEN_INVALID;
+    use crate::error::ErrorKind;
+
+    /// Bounds a test's wait, so a broken contract fails instead of hanging (on the
+    /// paused clock, an hour passes at once when nothing else can run).
+    trait Bounded: Future + Sized {
+        fn bounded(self) -> impl Future<Output = Self::Output> {
+            async move {
+                tokio::time::timeout(std::time::Duration::from_secs(3600), self)
+                    .await
+                    .expect("hung: the call never ended")
+            }
+        }
+    }
+
+    impl<F: Future> Bounded for F {}
+
+    type Http = Mock<Request<RequestBody>, Response<Bytes>>;
+    type HttpHandle = Handle<Request<RequestBody>, Response<Bytes>>;
+
+    fn token(secret: &str) -> AccessToken {
+        AccessToken::new(TokenKind::Tenant, secret).unwrap()
+    }
+
+    /// A token source that holds one current token (cold when none), hands out the
+    /// `fresh` ones in order when asked for a token with none current or after an
+    /// invalidation, and counts every call.
+    #[derive(Debug, Default)]
+    struct TestSource {
+        current: Mutex<Option<AccessToken>>,
+        fresh: Mutex<VecDeque<AccessToken>>,
+        /// What `invalidate` answers.
+        refreshes: bool,
+        /// `token()` fails with an auth error.
+        fails: bool,
+        /// When set, `token()` waits for a notification first.
+        gate: Option<Notify>,
+        token_calls: AtomicUsize,
+        invalidated: Mutex<Vec<String>>,
+    }
+
+    impl TestSource {
+        fn warm(current: &str, fresh: &[&str]) -> TestSource {
+            TestSource {
+                current: Mutex::new(Some(token(current))),
+                fresh: Mutex::new(fresh.iter().map(|s| token(s)).collect()),
+                refreshes: true,
+                ..TestSource::default()
+            }
+        }
+
+        fn cold(fresh: &[&str]) -> TestSource {
+            TestSource {
+                fresh: Mutex::new(fresh.iter().map(|s| token(s)).collect()),
+                refreshes: true,
+                ..TestSource::default()
+            }
+        }
+
+        fn token_calls(&self) -> usize {
+            self.token_calls.load(Ordering::SeqCst)
+        }
+
+        fn invalidated(&self) -> Vec<String> {
+            self.invalidated.lock().unwrap().clone()
+        }
+    }
+
+    impl TokenSource for TestSource {
+        fn token(&self) -> TokenFuture<'_> {
+            Box::pin(async move {
+                self.token_calls.fetch_add(1, Ordering::SeqCst);
+                if let Some(gate) = &self.gate {
+                    gate.notified().await;
+                }
+                if self.fails {
+                    return Err(Error::new(ErrorKind::Auth, "no token to be had"));
+                }
+                let mut current = self.current.lock().unwrap();
+                if current.is_none() {
+                    *current = self.fresh.lock().unwrap().pop_front();
+                }
+                current
+                    .clone()
+                    .ok_or_else(|| Error::new(ErrorKind::Auth, "no fresh token left"))
+            })
+        }
+
+        fn cached(&self) -> Option<AccessToken> {
+            self.current.lock().unwrap().clone()
+        }
+
+        fn invalidate(&self, token: &AccessToken) -> bool {
+            self.invalidated
+                .lock()
+                .unwrap()
+                .push(token.secret().to_owned());
+            let mut current = self.current.lock().unwrap();
+            if current.as_ref() == Some(token) {
+                *current = None;
+            }
+            self.refreshes
+        }
+    }
+
+    fn auth_over_mock(layer: AuthLayer) -> (Auth<Http>, HttpHandle) {
+        let (http, handle) = mock::pair::<Request<RequestBody>, Response<Bytes>>();
+        (layer.layer(http), handle)
+    }
+
+    fn request() -> Request<RequestBody> {
+        let mut req = Request::new(RequestBody::new(Bytes::from_static(b"{}")));
+        *req.method_mut() = http::Method::POST;
+        *req.uri_mut() = "/open-apis/aily/v1/sessions/s/runs/r/cancel"
+            .parse()
+            .unwrap();
+        req.headers_mut()
+            .insert("x-aily-bizuserid", http::HeaderValue::from_static("ou_1"));
+        req
+    }
+
+    fn reply(code: i64) -> Response<Bytes> {
+        Response::new(Bytes::from(format!(r#"{{"code":{code},"msg":"m"}}"#)))
+    }
+
+    /// The next request sent, its bearer token (checked to be marked sensitive) and
+    /// where to answer it.
+    async fn sent(
+        handle: &mut HttpHandle,
+    ) -> (Request<RequestBody>, String, SendResponse<Response<Bytes>>) {
+        let (req, send) = handle
+            .next_request()
+            .bounded()
+            .await
+            .expect("a request is sent");
+        let auth = req.headers()[AUTHORIZATION].clone();
+        assert!(auth.is_sensitive());
+        let bearer = auth.to_str().unwrap().to_owned();
+        (req, bearer, send)
+    }
+
+    /// Once the call is over and the layer dropped, nothing more was sent.
+    async fn nothing_more(handle: &mut HttpHandle) {
+        assert!(
+            handle.next_request().bounded().await.is_none(),
+            "no further request"
+        );
+    }
+
+    async fn body_of(req: Request<RequestBody>) -> Bytes {
+        req.into_body().collect().await.unwrap().to_bytes()
+    }
+
+    fn code_of(resp: &Response<Bytes>) -> Option<i64> {
+        crate::envelope::envelope_code(resp.body())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fixed_token_is_a_sensitive_bearer_header_and_never_replayed() {
+        let (svc, mut handle) = auth_over_mock(AuthLayer::fixed(token("t-fixed")));
+        let call = tokio::spawn(svc.oneshot(request()));
+        let (req, bearer, send) = sent(&mut handle).await;
+        assert_eq!(bearer, "Bearer t-fixed");
+        assert_eq!(req.headers()["x-aily-bizuserid"], "ou_1");
+        send.send_response(reply(CODE_TOKEN_INVALID));
+        // A rejected fixed token has nothing fresher: the reply is the answer.
+        let resp = call.bounded().await.unwrap().unwrap();
+        assert_eq!(code_of(&resp), Some(CODE_TOKEN_INVALID));
+        nothing_more(&mut handle).await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_warm_source_sends_once_with_its_cached_token() {
+        let source = Arc::new(TestSource::warm("t-warm", &[]));
+        let (svc, mut handle) = auth_over_mock(AuthLayer::from_source(source.clone()));
+        let call = tokio::spawn(svc.oneshot(request()));
+        let (_req, bearer, send) = sent(&mut handle).await;
+        assert_eq!(bearer, "Bearer t-warm");
+        send.send_response(reply(0));
+        assert_eq!(code_of(&call.bounded().await.unwrap().unwrap()), Some(0));
+        nothing_more(&mut handle).await;
+        assert_eq!(source.token_calls(), 0, "a warm token is not awaited");
+        assert!(source.invalidated().is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_rejected_token_is_invalidated_and_the_call_replayed_once_with_the_fresh_one() {
+        let source = Arc::new(TestSource::warm("t-old", &["t-new"]));
+        let (svc, mut handle) = auth_over_mock(AuthLayer::from_source(source.clone()));
+        let call = tokio::spawn(svc.oneshot(request()));
+        let (_first, bearer, send) = sent(&mut handle).await;
+        assert_eq!(bearer, "Bearer t-old");
+        send.send_response(reply(CODE_TOKEN_INVALID));
+
+        let (replay, bearer, send) = sent(&mut handle).await;
+        assert_eq!(bearer, "Bearer t-new");
+        assert_eq!(source.invalidated(), ["t-old"]);
+        // The replay is the same request.
+        assert_eq!(replay.method(), http::Method::POST);
+        assert_eq!(replay.uri(), "/open-apis/aily/v1/sessions/s/runs/r/cancel");
+        assert_eq!(replay.headers()["x-aily-bizuserid"], "ou_1");
+        assert_eq!(body_of(replay).await, "{}");
+        send.send_response(reply(0));
+
+        assert_eq!(code_of(&call.bounded().await.unwrap().unwrap()), Some(0));
+        nothing_more(&mut handle).await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_replay_rejected_again_is_not_replayed_a_second_time() {
+        let source = Arc::new(TestSource::warm("t-1", &["t-2", "t-3"]));
+        let (svc, mut handle) = auth_over_mock(AuthLayer::from_source(source.clone()));
+        let call = tokio::spawn(svc.oneshot(request()));
+        let (_r, bearer, send) = sent(&mut handle).await;
+        assert_eq!(bearer, "Bearer t-1");
+        send.send_response(reply(CODE_TOKEN_INVALID));
+        let (_r, bearer, send) = sent(&mut handle).await;
+        assert_eq!(bearer, "Bearer t-2");
+        send.send_response(reply(CODE_TOKEN_INVALID));
+        // The second rejection is the answer (the API-call layer makes it an auth error).
+        assert_eq!(
+            code_of(&call.bounded().await.unwrap().unwrap()),
+            Some(CODE_TOKEN_INVALID)
+        );
+        nothing_more(&mut handle).await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_replay_when_the_source_has_nothing_fresher() {
+        let source = Arc::new(TestSource {
+            refreshes: false,
+            ..TestSource::warm("t-only", &["t-unused"])
+        });
+        let (svc, mut handle) = auth_over_mock(AuthLayer::from_source(source.clone()));
+        let call = tokio::spawn(svc.oneshot(request()));
+        let (_r, bearer, send) = sent(&mut handle).await;
+        assert_eq!(bearer, "Bearer t-only");
+        send.send_response(reply(CODE_TOKEN_INVALID));
+        assert_eq!(
+            code_of(&call.bounded().await.unwrap().unwrap()),
+            Some(CODE_TOKEN_INVALID)
+        );
+        nothing_more(&mut handle).await;
+        assert_eq!(source.invalidated(), ["t-only"], "asked, and it said no");
+        assert_eq!(source.token_calls(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn other_failures_are_not_token_rejections() {
+        let source = Arc::new(TestSource::warm("t-1", &["t-2"]));
+        let (svc, mut handle) = auth_over_mock(AuthLayer::from_source(source.clone()));
+        let call = tokio::spawn(svc.oneshot(request()));
+        let (_r, _bearer, send) = sent(&mut handle).await;
+        send.send_response(reply(2700001));
+        assert_eq!(
+            code_of(&call.bounded().await.unwrap().unwrap()),
+            Some(2700001)
+        );
+        nothing_more(&mut handle).await;
+        assert!(source.invalidated().is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_cold_source_is_awaited_before_anything_is_sent() {
+        let source = Arc::new(TestSource {
+            gate: Some(Notify::new()),
+            ..TestSource::cold(&["t-cold"])
+        });
+        let (svc, mut handle) = auth_over_mock(AuthLayer::from_source(source.clone()));
+        let call = tokio::spawn(svc.oneshot(request()));
+        let early = tokio::time::timeout(Duration::from_secs(1), handle.next_request()).await;
+        assert!(early.is_err(), "nothing is sent while the token is awaited");
+        assert_eq!(source.token_calls(), 1);
+
+        source.gate.as_ref().unwrap().notify_one();
+        let (_r, bearer, send) = sent(&mut handle).await;
+        assert_eq!(bearer, "Bearer t-cold");
+        send.send_response(reply(0));
+        assert_eq!(code_of(&call.bounded().await.unwrap().unwrap()), Some(0));
+        nothing_more(&mut handle).await;
+        assert_eq!(source.token_calls(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_cold_source_replays_once_too() {
+        let source = Arc::new(TestSource::cold(&["t-1", "t-2", "t-3"]));
+        let (svc, mut handle) = auth_over_mock(AuthLayer::from_source(source.clone()));
+        let call = tokio::spawn(svc.oneshot(request()));
+        let (_r, bearer, send) = sent(&mut handle).await;
+        assert_eq!(bearer, "Bearer t-1");
+        send.send_response(reply(CODE_TOKEN_INVALID));
+        let (replay, bearer, send) = sent(&mut handle).await;
+        assert_eq!(bearer, "Bearer t-2");
+        assert_eq!(source.invalidated(), ["t-1"]);
+        assert_eq!(replay.headers()["x-aily-bizuserid"], "ou_1");
+        assert_eq!(body_of(replay).await, "{}");
+        send.send_response(reply(CODE_TOKEN_INVALID));
+        assert_eq!(
+            code_of(&call.bounded().await.unwrap().unwrap()),
+            Some(CODE_TOKEN_INVALID)
+        );
+        nothing_more(&mut handle).await;
+        assert_eq!(
+            source.token_calls(),
+            2,
+            "the first token, then the fresh one"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_token_error_propagates_and_nothing_is_sent() {
+        let source = Arc::new(TestSource {
+            fails: true,
+            ..TestSource::cold(&[])
+        });
+        let (svc, mut handle) = auth_over_mock(AuthLayer::from_source(source.clone()));
+        let err = svc.oneshot(request()).bounded().await.unwrap_err();
+        let err = Error::from_box(err);
+        assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+        assert!(err.to_string().contains("no token to be had"), "{err}");
+        nothing_more(&mut handle).await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_token_error_on_the_replay_propagates_after_one_send() {
+        let source = Arc::new(TestSource::warm("t-1", &[]));
+        let (svc, mut handle) = auth_over_mock(AuthLayer::from_source(source.clone()));
+        let call = tokio::spawn(svc.oneshot(request()));
+        let (_r, _bearer, send) = sent(&mut handle).await;
+        send.send_response(reply(CODE_TOKEN_INVALID));
+        let err = Error::from_box(call.bounded().await.unwrap().unwrap_err());
+        assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+        assert!(err.to_string().contains("no fresh token left"), "{err}");
+        nothing_more(&mut handle).await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_inner_error_passes_through() {
+        let (svc, mut handle) =
+            auth_over_mock(AuthLayer::from_source(Arc::new(TestSource::warm("t", &[]))));
+        let call = tokio::spawn(svc.oneshot(request()));
+        let (_r, _bearer, send) = sent(&mut handle).await;
+        send.send_error(Error::new(ErrorKind::Transport, "reset"));
+        let err = Error::from_box(call.bounded().await.unwrap().unwrap_err());
+        assert_eq!(err.kind(), ErrorKind::Transport);
+        nothing_more(&mut handle).await;
+    }
+}

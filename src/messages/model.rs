@@ -215,21 +215,18 @@ pub struct Sender {
 }
 
 /// An entity mentioned in a message (also what a new message's `mentions`
-/// list holds).
+/// list holds; build one with [`Mention::new`]).
 ///
 /// ```
 /// use aily_client::messages::{IdentityProvider, Mention};
 ///
-/// let mention = Mention {
-///     entity_id: Some("ou_1".into()),
-///     identity_provider: Some(IdentityProvider::Feishu),
-///     key: Some("@_user_1".into()),
-///     name: Some("Ada".into()),
-///     ..Mention::default()
-/// };
+/// let mention = Mention::new("ou_1", IdentityProvider::Feishu, "@_user_1", "Ada");
 /// let json = serde_json::to_value(&mention).unwrap();
 /// assert_eq!(json["key"], "@_user_1");
+/// assert_eq!(json["identity_provider"], "FEISHU");
 /// assert!(json.get("aily_id").is_none());
+/// let with_aily = mention.with_aily_id("aily_1");
+/// assert_eq!(with_aily.aily_id.as_deref(), Some("aily_1"));
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -249,6 +246,31 @@ pub struct Mention {
     /// The entity's Aily ID.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aily_id: Option<String>,
+}
+
+impl Mention {
+    /// A mention of `entity_id` (in `identity_provider`), written `key` in
+    /// the content (e.g. `@_user_1`) and shown as `name`.
+    pub fn new(
+        entity_id: impl Into<String>,
+        identity_provider: IdentityProvider,
+        key: impl Into<String>,
+        name: impl Into<String>,
+    ) -> Mention {
+        Mention {
+            entity_id: Some(entity_id.into()),
+            identity_provider: Some(identity_provider),
+            key: Some(key.into()),
+            name: Some(name.into()),
+            aily_id: None,
+        }
+    }
+
+    /// The same mention with the entity's Aily ID.
+    pub fn with_aily_id(mut self, aily_id: impl Into<String>) -> Mention {
+        self.aily_id = Some(aily_id.into());
+        self
+    }
 }
 
 /// A file attached to a message.

@@ -13,7 +13,9 @@ use tower::{Service, ServiceExt};
 use tracing::Instrument;
 
 use crate::error::{BoxError, Error};
-use crate::runs::{CancelRequest, CancelResponse, GetRunRequest, GetRunResponse, RunResponse};
+use crate::runs::{
+    CancelRequest, CancelResponse, GetRunRequest, GetRunResponse, RunResponse, RunStatus,
+};
 
 /// How [`cancel_and_wait`] waits.
 ///
@@ -112,45 +114,59 @@ where
     );
     async move {
         let deadline = Instant::now() + options.timeout;
-        let timed_out = |last: Option<RunResponse>| {
-            Error::wait_timeout(options.timeout, last.map(|r| (r.run, r.log_id)))
+        let last = match tokio::time::timeout_at(deadline, cancel.oneshot(cancel_request)).await {
+            Err(_) => return Err(Error::wait_timeout(options.timeout, None)),
+            Ok(reply) => reply.map_err(|e| Error::from_box(e.into()))?,
         };
-        let error = |e: C::Error| Error::from_box(e.into());
-
-        let mut last = match tokio::time::timeout_at(deadline, cancel.oneshot(cancel_request)).await
-        {
-            Err(_) => return Err(timed_out(None)),
-            Ok(reply) => reply.map_err(error)?,
-        };
-        let mut interval = options.initial_interval;
-        let mut reads = 0u32;
-        while !last.run.status.is_terminal() {
-            let wake = Instant::now() + interval;
-            if wake >= deadline {
-                tokio::time::sleep_until(deadline).await;
-                tracing::Span::current().record("aily.reads", reads);
-                return Err(timed_out(Some(last)));
-            }
-            tokio::time::sleep_until(wake).await;
-            reads += 1;
-            let reply = tokio::time::timeout_at(deadline, async {
-                get.ready().await?.call(read.clone()).await
-            })
-            .await
-            .map(|reply| reply.map_err(|e| Error::from_box(e.into())));
-            last = match reply {
-                Err(_) => {
-                    tracing::Span::current().record("aily.reads", reads);
-                    return Err(timed_out(Some(last)));
-                }
-                Ok(reply) => reply?,
-            };
-            tracing::debug!(status = %last.run.status, reads, "read the run");
-            interval = (interval * 2).min(options.max_interval);
-        }
-        tracing::Span::current().record("aily.reads", reads);
-        Ok(last)
+        read_until(&mut get, &read, last, deadline, &options, RunStatus::is_terminal).await
     }
     .instrument(span)
     .await
+}
+
+/// Reads the run through `get` — `interval` apart, doubling up to the maximum — until
+/// `done(status)`, and returns that reply. At `deadline` (not later) it fails with a
+/// [`TimeoutKind::Wait`](crate::TimeoutKind::Wait) error carrying the last run seen.
+/// The number of reads is recorded as `aily.reads` on the current span. A failed
+/// read is returned as it is: the stack below already retried what was worth it.
+pub(crate) async fn read_until<G>(
+    get: &mut G,
+    read: &GetRunRequest,
+    mut last: RunResponse,
+    deadline: Instant,
+    options: &WaitOptions,
+    done: impl Fn(&RunStatus) -> bool,
+) -> Result<RunResponse, Error>
+where
+    G: Service<GetRunRequest, Response = GetRunResponse>,
+    G::Error: Into<BoxError>,
+{
+    let timed_out =
+        |last: RunResponse| Error::wait_timeout(options.timeout, Some((last.run, last.log_id)));
+    let mut interval = options.initial_interval;
+    let mut reads = 0u32;
+    let result = loop {
+        if done(&last.run.status) {
+            break Ok(last);
+        }
+        let wake = Instant::now() + interval;
+        if wake >= deadline {
+            tokio::time::sleep_until(deadline).await;
+            break Err(timed_out(last));
+        }
+        tokio::time::sleep_until(wake).await;
+        reads += 1;
+        let reply = tokio::time::timeout_at(deadline, async {
+            get.ready().await?.call(read.clone()).await
+        })
+        .await;
+        last = match reply {
+            Err(_) => break Err(timed_out(last)),
+            Ok(reply) => reply.map_err(|e| Error::from_box(e.into()))?,
+        };
+        tracing::debug!(status = %last.run.status, reads, "read the run");
+        interval = (interval * 2).min(options.max_interval);
+    };
+    tracing::Span::current().record("aily.reads", reads);
+    result
 }

@@ -1,17 +1,28 @@
-//! An in-process fake of the Feishu/Lark OpenAPI for the Aily "cancel run"
-//! call, for tests, demos and your own integration tests (feature `testing`).
+//! An in-process fake of the Feishu/Lark OpenAPI for the Aily conversation
+//! endpoints (sessions, messages, runs), for tests, demos and your own
+//! integration tests (feature `testing`).
 //!
 //! [`FakeAily`] is a real HTTP server (hyper 1) listening on `127.0.0.1` on a
 //! free port, over real TCP. It speaks HTTP/1.1 and HTTP/2 (h2c with prior
 //! knowledge on plain TCP, ALPN `h2`/`http/1.1` with [`FakeAily::start_tls`]),
-//! and serves:
+//! and serves (`S` is `/open-apis/aily/v1/sessions`):
 //!
-//! | route | method and path |
-//! | --- | --- |
-//! | [`Route::TenantToken`] | `POST /open-apis/auth/v3/tenant_access_token/internal` |
-//! | [`Route::CancelRun`] | `POST /open-apis/aily/v1/sessions/{aily_session_id}/runs/{run_id}/cancel` |
-//! | [`Route::GetRun`] | `GET /open-apis/aily/v1/sessions/{aily_session_id}/runs/{run_id}` |
-//! | [`Route::Other`] | anything else: HTTP 404, `{"code":404,"msg":"404 page not found"}` |
+//! | route | method and path | `data` of a success |
+//! | --- | --- | --- |
+//! | [`Route::TenantToken`] | `POST /open-apis/auth/v3/tenant_access_token/internal` | (not wrapped) |
+//! | [`Route::CreateSession`] | `POST S` | `{session}` |
+//! | [`Route::GetSession`] | `GET S/{aily_session_id}` | `{session}` |
+//! | [`Route::UpdateSession`] | `PUT S/{aily_session_id}` | `{session}` |
+//! | [`Route::DeleteSession`] | `DELETE S/{aily_session_id}` | `{}` |
+//! | [`Route::CreateMessage`] | `POST S/{aily_session_id}/messages` | `{message}` |
+//! | [`Route::GetMessage`] | `GET S/{aily_session_id}/messages/{aily_message_id}` | `{message}` |
+//! | [`Route::ListMessages`] | `GET S/{aily_session_id}/messages` | `{messages, has_more, page_token?}` |
+//! | [`Route::CreateRun`] | `POST S/{aily_session_id}/runs` | `{run}` |
+//! | [`Route::ListRuns`] | `GET S/{aily_session_id}/runs` | `{runs, has_more, page_token?}` |
+//! | [`Route::GetRun`] | `GET S/{aily_session_id}/runs/{run_id}` | `{run}` |
+//! | [`Route::CancelRun`] | `POST S/{aily_session_id}/runs/{run_id}/cancel` | `{run}` |
+//! | [`Route::Scripted`] | a method and path given to [`FakeAily::route`] | the [`ScriptedReply`] |
+//! | [`Route::Other`] | anything else: HTTP 404, `{"code":404,"msg":"404 page not found"}` | |
 //!
 //! # What it fakes
 //!
@@ -19,6 +30,7 @@
 //!   error envelope also carries
 //!   `"error": {"log_id": <same id>, "troubleshooter": "https://open.feishu.cn/search?from=openapi&log_id=<id>&code=<code>"}`.
 //!   JSON replies have `Content-Type: application/json; charset=utf-8`.
+//!   Success is HTTP 200 `{"code":0,"msg":"success","data":{…}}`.
 //! * **Tenant tokens.** The token endpoint takes `{"app_id","app_secret"}` of
 //!   an app registered with [`FakeAily::add_app`] and answers (not wrapped in
 //!   `data`) `{"code":0,"msg":"ok","tenant_access_token":"t-…","expire":7200}`.
@@ -30,37 +42,87 @@
 //!   not a JSON object → HTTP 400 code 9499 `Bad Request`. Expiry uses
 //!   [`tokio::time::Instant`], so tests with a paused clock
 //!   (`#[tokio::test(start_paused = true)]`, `tokio::time::advance`) control it.
-//! * **Auth on the Aily routes** (`Authorization: Bearer <token>`), all HTTP 400:
+//! * **Auth on every other route** (the Aily routes and scripted ones;
+//!   `Authorization: Bearer <token>`), all HTTP 400:
 //!   missing or empty → 99991661; a token starting with neither `t-` nor `u-`
 //!   → 99991671; an unknown, revoked or expired tenant token → 99991663; an
 //!   unknown or revoked user token → 99991668; an expired user token → 99991677.
-//! * **Runs.** Path segments are percent-decoded to find the ids. A cancel body
-//!   may be empty, `{}` or `null` (any JSON object is accepted), with or
-//!   without `Content-Type`; any other body → HTTP 400 code 9499. A run that is `QUEUED`, `IN_PROGRESS` or
-//!   `REQUIRES_MESSAGE` becomes `CANCELLED` (at once, or after
-//!   [`FakeAily::set_cancel_delay`]); any other run (`CANCELLED`, `COMPLETED`,
-//!   `FAILED`, `EXPIRED`, or a status this fake does not know) is returned
-//!   unchanged with code 0. An unknown session or run, an empty id, bad
+//! * **Checks, in the platform's order:** auth, then the body, then the path
+//!   ids and fields. A body (on the `POST` and `PUT` routes) may be empty,
+//!   `null` or any JSON object, with or without `Content-Type`; any other body
+//!   → HTTP 400 code 9499 `Bad Request`. Path segments are percent-decoded to
+//!   find the ids. An unknown session, message or run, an empty id, bad
 //!   percent-encoding, an id that is not UTF-8 or that holds control
-//!   characters → HTTP 400 code 2700001
-//!   `param is invalid` with `error.field_violations`
-//!   `[{"field": "aily_session_id" | "run_id", "value"?, "description"}]`.
-//!   Success is HTTP 200
-//!   `{"code":0,"msg":"success","data":{"run":{…}}}` where the run has `id`,
-//!   `created_at`, `app_id` (`spring_fake__c`), `session_id`, `status`,
-//!   `started_at`, `ended_at` (only once terminal), `error` (only when
-//!   `FAILED`: `{"code":"sp_ec_sm_900101","message":"技能不存在或已删除"}`) and
-//!   `metadata` (`"{}"`). Timestamps are strings of Unix milliseconds.
-//!   Checks run in the platform's order: auth, then body, then ids.
+//!   characters, a body field that is missing, too long or of the wrong type,
+//!   or a bad query value → HTTP 400 code 2700001 `param is invalid` with
+//!   `error.field_violations` `[{"field", "value"?, "description"}]` naming
+//!   one field (`aily_session_id`, `aily_message_id`, `run_id`, a body field
+//!   such as `app_id`, or a query parameter such as `page_token`). The
+//!   platform's limits apply: `metadata`, `channel_context`, `skill_input` ≤
+//!   255 characters, `app_id` ≤ 64, `skill_id` ≤ 32, `idempotent_id` ≤ 64,
+//!   `content` ≤ 61,440, `file_ids` and `mentions` ≤ 32 items.
+//!   [`FakeAily::set_accept_any_ids`] turns unknown (but valid) ids into
+//!   things created on first use.
+//! * **Sessions** have `id` (`session_…`), `created_at`, `modified_at`,
+//!   `created_by` and, when set, `channel_context` and `metadata`, kept as
+//!   the strings sent. `PUT` changes the fields it sends; `DELETE` removes the
+//!   session with its messages and runs.
+//! * **Messages.** Create needs `idempotent_id`, `content_type` (`MDX`,
+//!   `TEXT`, `CLIP`, `SmartCard`, `JSON`) and `content`; `quote_message_id`
+//!   must name a message of the session; `file_ids` come back as `files` with
+//!   a `preview_url` whose `expired_at` is in **seconds** (an hour on). The
+//!   same `idempotent_id` in the same session within 72 hours returns the
+//!   first message again instead of creating one. User messages have sender
+//!   `{entity_id: <X-Aily-BizUserID or ou_fake_user>, identity_provider:
+//!   FEISHU, sender_type: USER}`. List is oldest first; `run_id` filters to
+//!   one run's messages; `with_partial_message=true` (any case) adds messages
+//!   still being written (`status: IN_PROGRESS`, the content so far).
+//! * **Runs.** Create needs `app_id` (`skill_input` only with `skill_id`) and
+//!   echoes `app_id` and `metadata` as sent (`"{}"` when none). A session has
+//!   at most one active run (`QUEUED`, `IN_PROGRESS`, `REQUIRES_MESSAGE`):
+//!   creating another → 2700001 on `aily_session_id` (the platform's code for
+//!   this is not documented). A created run takes the session's user messages
+//!   that no run took yet (they get its `run_id`), is `QUEUED`, then
+//!   `IN_PROGRESS`, then `COMPLETED` on the schedule of
+//!   [`FakeAily::set_run_schedule`] (tokio's clock), and writes an assistant
+//!   message (sender `ASSISTANT`, `MDX`) `This is the fake answer to: <last
+//!   input>` that grows while the run is `IN_PROGRESS` and is `COMPLETED`
+//!   with it. [`FakeAily::require_message`] parks a run in
+//!   `REQUIRES_MESSAGE` until the next message. Runs added with
+//!   [`FakeAily::add_run`] keep their status until acted on. A cancel turns
+//!   an active run `CANCELLED` (at once, or after
+//!   [`FakeAily::set_cancel_delay`]; a run that completes first stays
+//!   `COMPLETED`; a cancelled run shows no answer); any other run
+//!   (`CANCELLED`, `COMPLETED`, `FAILED`, `EXPIRED`, or a status this fake
+//!   does not know) is returned unchanged with code 0. A run has `id`,
+//!   `created_at`, `app_id` (`spring_fake__c` for added runs), `session_id`,
+//!   `status`, `started_at` (once started), `ended_at` (only once terminal),
+//!   `error` (only when `FAILED`:
+//!   `{"code":"sp_ec_sm_900101","message":"技能不存在或已删除"}`) and
+//!   `metadata`. Timestamps are strings of Unix milliseconds.
+//! * **Pagination.** `page_size` defaults to 20, must be a positive integer
+//!   and is capped at [`FakeAily::set_max_page_size`] (default 100);
+//!   `page_token` must be one the fake issued; `has_more` says whether a next
+//!   page exists, and `page_token` is sent only then.
 //!
-//! # Scripted faults and the request log
+//! # Scripted faults, scripted replies and the request log
 //!
 //! [`FakeAily::push_fault`] appends a rule (which [`Route`], which [`Fault`],
 //! how many [`Times`]) to a FIFO list. For each request the first rule whose
 //! route matches ([`Route::Any`] matches every request) and that has uses left
-//! applies, and one use is consumed. Every request, including those answered
-//! by a fault, is recorded (see [`FakeAily::requests`]) before its response is
-//! produced.
+//! applies, and one use is consumed. Faults apply to every route, scripted
+//! ones included; [`Fault::ResetAfterHandling`] loses a reply after the
+//! server acted, and [`Fault::RepeatPageToken`] makes a list repeat its page
+//! token forever.
+//!
+//! [`FakeAily::route`] answers a method and path the fake does not know with
+//! a [`ScriptedReply`], behind the same token check, so an endpoint you add
+//! yourself is tested the same way.
+//!
+//! Every request, including those answered by a fault, is recorded (see
+//! [`FakeAily::requests`]) before its response is produced; once produced,
+//! the record also holds the HTTP status and the log id that were sent
+//! ([`RecordedRequest::status`], [`RecordedRequest::log_id`]).
 //!
 //! # Example
 //!
@@ -132,6 +194,63 @@
 //!     let last = fake.requests().pop().expect("recorded");
 //!     assert_eq!(last.path, "/open-apis/aily/v1/sessions/session_1/runs/run_1/cancel");
 //!     assert_eq!(last.bearer_token(), Some(token.as_str()));
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # The conversation flow
+//!
+//! Session, message, run, answer, on a paused clock so the run's schedule
+//! moves only when the test says so:
+//!
+//! ```
+//! use aily_client::testing::FakeAily;
+//! use bytes::Bytes;
+//! use http_body_util::{BodyExt, Full};
+//! use hyper_util::client::legacy::Client;
+//! use hyper_util::rt::TokioExecutor;
+//! use serde_json::{Value, json};
+//! use std::time::Duration;
+//!
+//! # type BoxError = Box<dyn std::error::Error + Send + Sync>;
+//! #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! async fn main() -> Result<(), BoxError> {
+//!     let fake = FakeAily::start().await?;
+//!     fake.add_tenant_token("t-test");
+//!     fake.set_run_schedule(Duration::from_secs(1), Duration::from_secs(10));
+//!     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+//!     let call = |method: &str, path: String, body: Value| {
+//!         let request = http::Request::builder()
+//!             .method(method)
+//!             .uri(format!("{}/open-apis/aily/v1/sessions{path}", fake.base_url()))
+//!             .header("authorization", "Bearer t-test")
+//!             .body(Full::from(body.to_string()));
+//!         let client = client.clone();
+//!         async move {
+//!             let body = client.request(request?).await?.into_body().collect().await?;
+//!             let json: Value = serde_json::from_slice(&body.to_bytes())?;
+//!             Ok::<Value, BoxError>(json["data"].clone())
+//!         }
+//!     };
+//!
+//!     let session = call("POST", String::new(), json!({})).await?;
+//!     let s = session["session"]["id"].as_str().unwrap_or_default().to_owned();
+//!     let message = json!({"idempotent_id": "q1", "content_type": "TEXT", "content": "hi"});
+//!     call("POST", format!("/{s}/messages"), message).await?;
+//!     let run = call("POST", format!("/{s}/runs"), json!({"app_id": "spring_x__c"})).await?;
+//!     assert_eq!(run["run"]["status"], "QUEUED");
+//!     let r = run["run"]["id"].as_str().unwrap_or_default().to_owned();
+//!
+//!     tokio::time::advance(Duration::from_secs(6)).await; // half-way through
+//!     let partial = call("GET", format!("/{s}/messages?with_partial_message=true"), json!(null)).await?;
+//!     assert_eq!(partial["messages"][1]["status"], "IN_PROGRESS");
+//!
+//!     tokio::time::advance(Duration::from_secs(5)).await;
+//!     let done = call("GET", format!("/{s}/runs/{r}"), json!(null)).await?;
+//!     assert_eq!(done["run"]["status"], "COMPLETED");
+//!     let list = call("GET", format!("/{s}/messages?run_id={r}"), json!(null)).await?;
+//!     assert_eq!(list["messages"][1]["content"], "This is the fake answer to: hi");
+//!     assert_eq!(list["messages"][1]["sender"]["sender_type"], "ASSISTANT");
 //!     Ok(())
 //! }
 //! ```
@@ -355,6 +474,10 @@ impl FakeAily {
     /// );
     /// // Every token request fails with a 500.
     /// fake.push_fault(Route::TenantToken, Fault::Status(500), Times::Always);
+    /// // The next created message is stored, but its reply is lost.
+    /// fake.push_fault(Route::CreateMessage, Fault::ResetAfterHandling, Times::Once);
+    /// // Listing messages never ends for a client that follows tokens blindly.
+    /// fake.push_fault(Route::ListMessages, Fault::RepeatPageToken, Times::Always);
     /// # Ok(())
     /// # }
     /// ```

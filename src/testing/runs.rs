@@ -279,6 +279,19 @@ pub(crate) fn answer_text(input: &str) -> String {
 }
 
 impl SessionRecord {
+    /// Every run, settled to `now`, oldest first.
+    pub(crate) fn runs_json(&mut self, now: Instant) -> Vec<Value> {
+        let session_id = self.id().to_owned();
+        let mut runs: Vec<&mut RunRecord> = self.runs.values_mut().collect();
+        runs.sort_by_key(|r| r.seq);
+        runs.into_iter()
+            .map(|run| {
+                run.settle(now);
+                run.to_json(&session_id)
+            })
+            .collect()
+    }
+
     /// The run, settled to now; created `IN_PROGRESS` on first use when
     /// unknown ids are accepted.
     fn run_mut(
@@ -371,16 +384,7 @@ impl Conversations {
     /// `GET …/sessions/:aily_session_id/runs`: oldest first.
     pub(crate) fn list_runs(&mut self, call: &Call, now: Instant) -> Outcome {
         let max = self.max_page_size;
-        let session = self.session_mut(&call.session)?;
-        let mut runs: Vec<&mut RunRecord> = session.runs.values_mut().collect();
-        runs.sort_by_key(|r| r.seq);
-        let items = runs
-            .into_iter()
-            .map(|run| {
-                run.settle(now);
-                run.to_json(&call.session)
-            })
-            .collect();
+        let items = self.session_mut(&call.session)?.runs_json(now);
         page::render(call, max, "runs", items)
     }
 

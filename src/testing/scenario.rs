@@ -66,8 +66,8 @@ impl FakeAily {
             .insert(run_id.to_owned(), RunRecord::fixed(run_id, seq, status));
     }
 
-    /// The run's current status (after any delayed cancel that is due), or
-    /// `None` if there is no such run.
+    /// The run's current status (after the steps of its schedule and any
+    /// delayed cancel that are due), or `None` if there is no such run.
     pub fn run_status(&self, session_id: &str, run_id: &str) -> Option<String> {
         let mut state = self.shared.lock();
         let run = state
@@ -207,19 +207,28 @@ impl FakeAily {
 
     /// The session's runs now, oldest first (all pages); `None` if there is
     /// no such session.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let fake = aily_client::testing::FakeAily::start().await?;
+    /// fake.add_run_with_status("s", "r1", "COMPLETED");
+    /// fake.add_run("s", "r2");
+    /// let runs = fake.session_runs("s").unwrap_or_default();
+    /// let ids: Vec<&str> = runs.iter().map(|r| r.id.as_str()).collect();
+    /// assert_eq!(ids, ["r1", "r2"]);
+    /// assert!(runs[0].status.is_terminal());
+    /// assert!(fake.session_runs("nope").is_none());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn session_runs(&self, session_id: &str) -> Option<Vec<Run>> {
         let mut state = self.shared.lock();
-        let session = state.conv.sessions.get_mut(session_id)?;
-        let now = Instant::now();
-        let mut runs: Vec<&mut RunRecord> = session.runs.values_mut().collect();
-        runs.sort_by_key(|r| r.seq);
-        let json = runs
-            .into_iter()
-            .map(|run| {
-                run.settle(now);
-                run.to_json(session_id)
-            })
-            .collect();
+        let json = state
+            .conv
+            .sessions
+            .get_mut(session_id)?
+            .runs_json(Instant::now());
         Some(decode_all(json))
     }
 

@@ -175,3 +175,157 @@ where
         Poll::Ready(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The attempt-span layer alone, over a `service_fn`, with a real subscriber.
+
+    use std::future::ready;
+    use std::time::Duration;
+
+    use tower::{ServiceExt, service_fn};
+
+    use super::*;
+    use crate::error::{Error, TimeoutKind};
+    use crate::trace::tests::{Recorder, SpanRec};
+    use crate::{AilyRequest, CancelRequest, GetRunRequest};
+
+    const CANCEL: &str = "POST /open-apis/aily/v1/sessions/{aily_session_id}/runs/{run_id}/cancel";
+    const CANCEL_TEMPLATE: &str =
+        "/open-apis/aily/v1/sessions/{aily_session_id}/runs/{run_id}/cancel";
+
+    /// One call of `req` through `layer` over a service that answers `Ok` (or `Err`
+    /// when `fail`), naming the span current when the service is called; the one
+    /// attempt span recorded.
+    async fn attempt<R: AilyRequest>(
+        layer: AttemptSpanLayer,
+        req: R,
+        fail: bool,
+    ) -> (SpanRec, Option<&'static str>) {
+        let (recorder, _guard) = Recorder::install();
+        let svc = layer.layer(service_fn(move |_req: R| {
+            let current = Span::current().metadata().map(|m| m.name());
+            ready(if fail {
+                Err::<_, BoxError>(
+                    Error::timeout(TimeoutKind::Attempt, Duration::from_secs(1)).into(),
+                )
+            } else {
+                Ok(current)
+            })
+        }));
+        let current = match svc.oneshot(req).await {
+            Ok(current) => current,
+            Err(err) => {
+                assert_eq!(
+                    Error::from_box(err).timeout_kind(),
+                    Some(TimeoutKind::Attempt)
+                );
+                None
+            }
+        };
+        (recorder.only_span(), current)
+    }
+
+    fn cancel() -> CancelRequest {
+        CancelRequest::new("s", "r").unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_attempt_span_has_the_http_client_fields_and_no_server_by_default() {
+        let (span, current) = attempt(AttemptSpanLayer::new(), cancel(), false).await;
+        assert_eq!((span.name, span.level), (CANCEL, Level::DEBUG));
+        assert_eq!(current, Some(CANCEL), "the inner call runs in the span");
+        assert_eq!(span.field(fields::OTEL_KIND), Some("client"));
+        assert_eq!(span.field(fields::OTEL_NAME), Some(CANCEL));
+        assert_eq!(span.field(fields::HTTP_REQUEST_METHOD), Some("POST"));
+        assert_eq!(span.field(fields::URL_TEMPLATE), Some(CANCEL_TEMPLATE));
+        for absent in [
+            fields::SERVER_ADDRESS,
+            fields::SERVER_PORT,
+            fields::URL_FULL,
+            fields::HTTP_REQUEST_RESEND_COUNT,
+            fields::OTEL_STATUS_CODE,
+            fields::ERROR_TYPE,
+        ] {
+            assert_eq!(span.field(absent), None, "{absent}");
+        }
+    }
+
+    #[tokio::test]
+    async fn server_fields_when_configured_and_url_full_only_when_enabled() {
+        let base = BaseUrl::parse("https://open.example.test:8443").unwrap();
+        let (span, _) = attempt(AttemptSpanLayer::new().server(&base), cancel(), false).await;
+        assert_eq!(
+            span.field(fields::SERVER_ADDRESS),
+            Some("open.example.test")
+        );
+        assert_eq!(span.field(fields::SERVER_PORT), Some("8443"));
+        assert_eq!(span.field(fields::URL_FULL), None, "off by default");
+
+        let layer = AttemptSpanLayer::new().server(&base).record_url_full(true);
+        let (span, _) = attempt(layer, CancelRequest::new("s_1", "run#1").unwrap(), false).await;
+        assert_eq!(
+            span.field(fields::URL_FULL),
+            Some(
+                "https://open.example.test:8443/open-apis/aily/v1/sessions/s_1/runs/run%231/cancel"
+            )
+        );
+
+        // Without a server there is no URL to record.
+        let (span, _) = attempt(
+            AttemptSpanLayer::new().record_url_full(true),
+            cancel(),
+            false,
+        )
+        .await;
+        assert_eq!(span.field(fields::URL_FULL), None);
+    }
+
+    #[tokio::test]
+    async fn the_resend_count_is_recorded_from_the_first_retry_on() {
+        let mut retry = cancel();
+        retry.options_mut().set_attempt(2);
+        let (span, _) = attempt(AttemptSpanLayer::new(), retry, false).await;
+        assert_eq!(span.field(fields::HTTP_REQUEST_RESEND_COUNT), Some("2"));
+
+        let mut first = cancel();
+        first.options_mut().set_attempt(0);
+        let (span, _) = attempt(AttemptSpanLayer::new(), first, false).await;
+        assert_eq!(span.field(fields::HTTP_REQUEST_RESEND_COUNT), None);
+    }
+
+    #[tokio::test]
+    async fn a_failed_attempt_records_the_error() {
+        let (span, _) = attempt(AttemptSpanLayer::new(), cancel(), true).await;
+        assert_eq!(span.field(fields::OTEL_STATUS_CODE), Some("ERROR"));
+        assert_eq!(span.field(fields::ERROR_TYPE), Some("timeout"));
+    }
+
+    #[tokio::test]
+    async fn the_span_is_the_requests_operation_at_the_layers_level() {
+        let layer = AttemptSpanLayer::new().with_level(Level::INFO);
+        let (span, _) = attempt(layer, GetRunRequest::new("s", "r").unwrap(), false).await;
+        let name = "GET /open-apis/aily/v1/sessions/{aily_session_id}/runs/{run_id}";
+        assert_eq!(
+            (span.name, span.level, span.parent),
+            (name, Level::INFO, None)
+        );
+        assert_eq!(span.field(fields::HTTP_REQUEST_METHOD), Some("GET"));
+    }
+
+    #[tokio::test]
+    async fn the_attempt_span_is_a_child_of_the_span_it_is_called_in() {
+        let (recorder, _guard) = Recorder::install();
+        let mut svc = AttemptSpanLayer::new()
+            .layer(service_fn(|_r: CancelRequest| ready(Ok::<_, BoxError>(()))));
+        svc.ready().await.unwrap();
+        let call = tracing::info_span!("aily.run.cancel").in_scope(|| svc.call(cancel()));
+        call.await.unwrap();
+        let spans = recorder.spans();
+        let attempt = spans
+            .iter()
+            .find(|s| s.name == CANCEL)
+            .expect("an attempt span");
+        assert_eq!(attempt.parent, Some("aily.run.cancel"));
+    }
+}

@@ -155,3 +155,150 @@ where
         Poll::Ready(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The operation-span layer alone, over a `service_fn`, with a real subscriber.
+
+    use std::future::ready;
+
+    use tower::{ServiceExt, service_fn};
+
+    use super::*;
+    use crate::error::{Error, ErrorKind};
+    use crate::runs::{Run, RunResponse};
+    use crate::trace::tests::Recorder;
+    use crate::{CancelRequest, GetRunRequest};
+
+    fn response(log_id: Option<&str>) -> RunResponse {
+        RunResponse {
+            run: Run::default(),
+            log_id: log_id.map(str::to_owned),
+        }
+    }
+
+    /// The inner service: the name of the span current when it is called and when
+    /// its future is polled, with `out` as its answer.
+    fn inner<R: AilyRequest<Response = RunResponse>>(
+        out: impl Fn() -> Result<RunResponse, BoxError> + Clone + Send + 'static,
+        seen: std::sync::Arc<std::sync::Mutex<Vec<Option<&'static str>>>>,
+    ) -> impl Service<R, Response = RunResponse, Error = BoxError> {
+        service_fn(move |_req: R| {
+            let out = out.clone();
+            let seen = seen.clone();
+            seen.lock()
+                .unwrap()
+                .push(Span::current().metadata().map(|m| m.name()));
+            async move {
+                tokio::task::yield_now().await;
+                seen.lock()
+                    .unwrap()
+                    .push(Span::current().metadata().map(|m| m.name()));
+                out()
+            }
+        })
+    }
+
+    #[tokio::test]
+    async fn one_span_named_after_the_operation_with_the_ids_around_the_call() {
+        let (recorder, _guard) = Recorder::install();
+        let seen = std::sync::Arc::default();
+        let svc = OperationSpanLayer::new().layer(inner(
+            || Ok(response(Some("log-ok"))),
+            std::sync::Arc::clone(&seen),
+        ));
+        let reply = svc
+            .oneshot(CancelRequest::new("s-op", "r-op").unwrap())
+            .await
+            .unwrap();
+        assert_eq!(reply.log_id.as_deref(), Some("log-ok"));
+
+        let span = recorder.only_span();
+        assert_eq!(
+            (span.name, span.level, span.parent),
+            ("aily.run.cancel", Level::INFO, None)
+        );
+        assert_eq!(span.field(fields::OTEL_KIND), Some("internal"));
+        assert_eq!(span.field(fields::OTEL_NAME), Some("aily.run.cancel"));
+        assert_eq!(span.field(fields::AILY_SESSION_ID), Some("s-op"));
+        assert_eq!(span.field(fields::AILY_RUN_ID), Some("r-op"));
+        assert_eq!(span.field(fields::FEISHU_LOG_ID), Some("log-ok"));
+        for absent in [
+            fields::OTEL_STATUS_CODE,
+            fields::ERROR_TYPE,
+            fields::FEISHU_CODE,
+        ] {
+            assert_eq!(span.field(absent), None, "{absent} on success");
+        }
+        // Entered when the inner service is called and whenever its future is polled.
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [Some("aily.run.cancel"), Some("aily.run.cancel")]
+        );
+        let ends: Vec<_> = recorder
+            .events()
+            .into_iter()
+            .filter(|e| e.span == Some("aily.run.cancel"))
+            .collect();
+        assert_eq!(ends.len(), 1, "{ends:?}");
+        assert_eq!(ends[0].level, Level::DEBUG);
+        assert_eq!(
+            ends[0].fields.get("log_id").map(String::as_str),
+            Some("log-ok")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failure_records_status_error_type_code_and_log_id() {
+        let (recorder, _guard) = Recorder::install();
+        let fail = || {
+            Err(Error::new(ErrorKind::Api, "Feishu returned an error")
+                .with_api(2700001, "param is invalid".into(), None)
+                .with_log_id(Some("log-err".into()))
+                .into())
+        };
+        let svc = OperationSpanLayer::new().layer(inner(fail, std::sync::Arc::default()));
+        let err = svc
+            .oneshot(CancelRequest::new("s", "r").unwrap())
+            .await
+            .unwrap_err();
+        assert_eq!(Error::from_box(err).code(), Some(2700001));
+        let span = recorder.only_span();
+        assert_eq!(span.field(fields::OTEL_STATUS_CODE), Some("ERROR"));
+        assert_eq!(span.field(fields::ERROR_TYPE), Some("api"));
+        assert_eq!(span.field(fields::FEISHU_CODE), Some("2700001"));
+        assert_eq!(span.field(fields::FEISHU_LOG_ID), Some("log-err"));
+        assert_eq!(span.field(fields::AILY_RUN_ID), Some("r"));
+    }
+
+    #[tokio::test]
+    async fn the_span_is_the_requests_operation_at_the_layers_level() {
+        let (recorder, _guard) = Recorder::install();
+        let svc = OperationSpanLayer::with_level(Level::DEBUG)
+            .layer(inner(|| Ok(response(None)), std::sync::Arc::default()));
+        svc.oneshot(GetRunRequest::new("s-get", "r-get").unwrap())
+            .await
+            .unwrap();
+        let span = recorder.only_span();
+        assert_eq!((span.name, span.level), ("aily.run.get", Level::DEBUG));
+        assert_eq!(span.field(fields::AILY_SESSION_ID), Some("s-get"));
+        assert_eq!(
+            span.field(fields::FEISHU_LOG_ID),
+            None,
+            "no log id, none recorded"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_call_is_not_failed_or_changed_without_a_subscriber() {
+        // No subscriber: the span is disabled, and the call goes on as it is.
+        let svc = OperationSpanLayer::new().layer(service_fn(|_r: CancelRequest| {
+            ready(Ok::<_, BoxError>(response(Some("l"))))
+        }));
+        let reply = svc
+            .oneshot(CancelRequest::new("s", "r").unwrap())
+            .await
+            .unwrap();
+        assert_eq!(reply.log_id.as_deref(), Some("l"));
+    }
+}
