@@ -662,6 +662,24 @@ async fn create_session_after_a_lost_reply_is_not_retried() {
 
 // ---- pagination -----------------------------------------------------------
 
+/// Walks `stream` to its end and checks it yielded the IDs `expected`, in order,
+/// with `pages` list requests to `route`.
+async fn assert_walks<T>(
+    fake: &FakeAily,
+    stream: impl Stream<Item = Result<T, Error>>,
+    id: impl Fn(T) -> String,
+    expected: &[String],
+    (route, pages): (Route, usize),
+) {
+    let items = drain(stream, expected.len() * 2).await;
+    let ids: Vec<String> = items.into_iter().map(|item| id(item.unwrap())).collect();
+    assert_eq!(ids, expected);
+    assert_eq!(fake.request_count(route), pages);
+    let paths: Vec<String> = fake.requests().into_iter().map(|r| r.path).collect();
+    assert!(paths[1].contains("page_token=pt_25"), "{paths:?}");
+    assert!(paths[2].contains("page_token=pt_50"), "{paths:?}");
+}
+
 #[tokio::test]
 async fn messages_stream_walks_three_pages_of_25() {
     let fake = fake().await;
@@ -674,31 +692,24 @@ async fn messages_stream_walks_three_pages_of_25() {
         .unwrap()
         .page_size(100)
         .unwrap();
-    let items = drain(client(&fake).messages_stream(request), 200).await;
-    let ids: Vec<String> = items.into_iter().map(|m| m.unwrap().id).collect();
-    assert_eq!(ids, expected);
-    assert_eq!(fake.request_count(Route::ListMessages), 3);
-    let paths: Vec<String> = fake.requests().into_iter().map(|r| r.path).collect();
-    assert!(paths[1].contains("page_token=pt_25"), "{paths:?}");
-    assert!(paths[2].contains("page_token=pt_50"), "{paths:?}");
+    let stream = client(&fake).messages_stream(request);
+    assert_walks(&fake, stream, |m| m.id, &expected, (Route::ListMessages, 3)).await;
 }
 
 #[tokio::test]
 async fn runs_stream_walks_three_pages_of_25() {
     let fake = fake().await;
     fake.set_max_page_size(25);
-    for i in 0..75 {
-        fake.add_run_with_status("session_1", &format!("run_{i:02}"), "COMPLETED");
-    }
     let expected: Vec<String> = (0..75).map(|i| format!("run_{i:02}")).collect();
+    for id in &expected {
+        fake.add_run_with_status("session_1", id, "COMPLETED");
+    }
     let request = ListRunsRequest::new("session_1")
         .unwrap()
         .page_size(25)
         .unwrap();
-    let items = drain(client(&fake).runs_stream(request), 200).await;
-    let ids: Vec<String> = items.into_iter().map(|r| r.unwrap().id).collect();
-    assert_eq!(ids, expected);
-    assert_eq!(fake.request_count(Route::ListRuns), 3);
+    let stream = client(&fake).runs_stream(request);
+    assert_walks(&fake, stream, |r| r.id, &expected, (Route::ListRuns, 3)).await;
 }
 
 #[tokio::test]
