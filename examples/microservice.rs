@@ -1,7 +1,8 @@
 //! An instrumented microservice that uses the client: an axum service whose
-//! endpoint cancels a run through one shared `Client`, with tower-http tracing on
-//! the inbound side and every span exported through `tracing-opentelemetry`
-//! (here to an in-memory exporter, printed at the end: nothing needs the network).
+//! endpoint cancels a run through one shared `Client`, behind its own tower stack
+//! (load shedding over a concurrency limit), with tower-http tracing on the inbound
+//! side and every span exported through `tracing-opentelemetry` (here to an
+//! in-memory exporter, printed at the end: nothing needs the network).
 //!
 //! ```text
 //! cargo run --example microservice --features testing
@@ -9,26 +10,66 @@
 //!
 //! The trace it prints: the inbound request span is the parent of the client's
 //! `aily.run.cancel` span, which is the parent of one span per HTTP attempt.
+//!
+//! [`error_response`] is the mapping from the client's errors to HTTP a service
+//! should copy (the same table is in the README; `tests/microservice.rs` tests each
+//! row but the last):
+//!
+//! | error | status | what else |
+//! | --- | --- | --- |
+//! | `InvalidInput` (an ID the client refuses; nothing was sent) | 400 | |
+//! | `RateLimited` | 429 | `Retry-After`: `retry_after()` in whole seconds, rounded up (when Feishu said) |
+//! | `Timeout` (attempt, overall) | 504 | |
+//! | `Overloaded` (this service's `LoadShed` shed the call; nothing was sent) | 503 | |
+//! | Feishu answered with an error: `Api`, `Auth`, `Http`, `Decode`, `BodyTooLarge` | 502 | the log id in `X-Feishu-Log-Id` and the body |
+//! | Feishu could not be reached: `Connect`, `Transport` | 502 | |
+//! | anything else (`Config`, `Other`) | 500 | |
+//!
+//! Every error body is `{"error": <kind>, "code": <Feishu code or null>, "log_id": <or null>}`.
 #![allow(dead_code)] // tests/microservice.rs includes this file as a module
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use aily_client::testing::FakeAily;
-use aily_client::{Client, Credentials, ErrorKind};
+use aily_client::{BoxError, CancelRequest, CancelService, Client, Credentials, Error, ErrorKind};
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+use tower::limit::ConcurrencyLimit;
+use tower::load_shed::LoadShed;
+use tower::{ServiceBuilder, ServiceExt};
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 
-/// The service: `POST /runs/{session_id}/{run_id}/cancel` cancels the run and answers
-/// the run as JSON; Feishu's errors map to 4xx/5xx with the log id in the body.
+/// Cancels in flight at once; a request beyond that is shed at once with 503.
+pub const MAX_CONCURRENT_CANCELS: usize = 64;
+
+/// The header that carries Feishu's log id on a 502.
+pub const LOG_ID_HEADER: &str = "x-feishu-log-id";
+
+/// The service's own stack over the client's cancel service: shed load (503) rather
+/// than queue once `max_concurrent` cancels are in flight.
+pub type CancelStack = LoadShed<ConcurrencyLimit<CancelService>>;
+
+/// The service: `POST /runs/{session_id}/{run_id}/cancel` cancels the run and
+/// answers the run as JSON; errors map as [`error_response`] says.
 pub fn app(client: Client) -> Router {
+    app_with_limit(client, MAX_CONCURRENT_CANCELS)
+}
+
+/// [`app`] with at most `max_concurrent` cancels in flight.
+pub fn app_with_limit(client: Client, max_concurrent: usize) -> Router {
+    let cancels: CancelStack = ServiceBuilder::new()
+        .load_shed()
+        .concurrency_limit(max_concurrent)
+        .service(client.cancel_service());
     Router::new()
         .route("/runs/{session_id}/{run_id}/cancel", post(cancel))
         .layer(
@@ -36,38 +77,88 @@ pub fn app(client: Client) -> Router {
                 .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
-        .with_state(client)
+        .with_state(cancels)
 }
 
 async fn cancel(
-    State(client): State<Client>,
+    State(cancels): State<CancelStack>,
     Path((session_id, run_id)): Path<(String, String)>,
-) -> (StatusCode, String) {
-    match client.cancel_run(session_id, run_id).await {
+) -> Response {
+    // An invalid ID is refused here, before the stack: nothing is sent.
+    let request = match CancelRequest::new(session_id, run_id) {
+        Ok(request) => request,
+        Err(err) => return error_response(err.into()),
+    };
+    match cancels.oneshot(request).await {
         Ok(reply) => (
             StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
             serde_json::to_string(&reply.run).unwrap_or_default(),
-        ),
-        Err(err) => {
-            let status = match err.kind() {
-                ErrorKind::InvalidInput => StatusCode::BAD_REQUEST,
-                ErrorKind::Api => StatusCode::UNPROCESSABLE_ENTITY,
-                ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
-                _ => StatusCode::BAD_GATEWAY,
-            };
-            let body = serde_json::json!({
-                "error": err.kind().as_str(),
-                "code": err.code(),
-                "log_id": err.log_id(),
-            });
-            (status, body.to_string())
-        }
+        )
+            .into_response(),
+        Err(err) => error_response(err),
     }
 }
 
-/// Installs the global subscriber: an OpenTelemetry layer exporting to memory,
-/// everything at INFO and the client's attempt spans at DEBUG.
-pub fn init_tracing() -> (SdkTracerProvider, InMemorySpanExporter) {
+/// `wait` in whole seconds, rounded up: the value of a `Retry-After` header.
+pub fn retry_after_secs(wait: Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+}
+
+/// The HTTP response for an error of the cancel stack (see the module docs' table).
+pub fn error_response(err: BoxError) -> Response {
+    // The crate's Error as it is, or what the foreign error was: tower's load-shed
+    // `Overloaded` becomes `ErrorKind::Overloaded`.
+    let err = Error::from_box(err);
+    let status = match err.kind() {
+        ErrorKind::InvalidInput => StatusCode::BAD_REQUEST,
+        ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
+        ErrorKind::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Api
+        | ErrorKind::Auth
+        | ErrorKind::Http
+        | ErrorKind::Decode
+        | ErrorKind::BodyTooLarge
+        | ErrorKind::Connect
+        | ErrorKind::Transport => StatusCode::BAD_GATEWAY,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    let body = serde_json::json!({
+        "error": err.kind().as_str(),
+        "code": err.code(),
+        "log_id": err.log_id(),
+    });
+    let mut response = (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        if let Some(wait) = err.retry_after() {
+            headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(retry_after_secs(wait)),
+            );
+        }
+    }
+    if status == StatusCode::BAD_GATEWAY {
+        if let Some(value) = err.log_id().and_then(|id| HeaderValue::from_str(id).ok()) {
+            headers.insert(LOG_ID_HEADER, value);
+        }
+    }
+    response
+}
+
+/// The subscriber: an OpenTelemetry layer exporting to memory, everything at INFO
+/// and the client's attempt spans at DEBUG; with its provider and exporter.
+pub fn tracing_setup() -> (
+    impl tracing::Subscriber + Send + Sync + 'static,
+    SdkTracerProvider,
+    InMemorySpanExporter,
+) {
     let exporter = InMemorySpanExporter::default();
     let provider = SdkTracerProvider::builder()
         .with_simple_exporter(exporter.clone())
@@ -76,6 +167,12 @@ pub fn init_tracing() -> (SdkTracerProvider, InMemorySpanExporter) {
     let subscriber = tracing_subscriber::registry()
         .with(EnvFilter::new("info,aily_client=debug"))
         .with(tracing_opentelemetry::layer().with_tracer(tracer));
+    (subscriber, provider, exporter)
+}
+
+/// Installs [`tracing_setup`]'s subscriber as the global one.
+pub fn init_tracing() -> (SdkTracerProvider, InMemorySpanExporter) {
+    let (subscriber, provider, exporter) = tracing_setup();
     tracing::subscriber::set_global_default(subscriber).expect("one global subscriber");
     (provider, exporter)
 }

@@ -16,7 +16,12 @@ use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceBuilder, ServiceExt};
 
 use crate::api_call::ApiCallLayer;
+use crate::ask::{Ask, AskEvent};
 use crate::auth::{Auth, AuthLayer, Credentials, DEFAULT_REFRESH_MARGIN};
+use crate::background::{
+    BackgroundCancelStats, BackgroundCancels, DEFAULT_CANCEL_CONCURRENCY, DEFAULT_CANCEL_QUEUE,
+    DEFAULT_CANCEL_TIMEOUT,
+};
 use crate::error::{BoxError, Error};
 use crate::in_flight::{DEFAULT_MAX_IN_FLIGHT, InFlightLimitLayer};
 use crate::messages::{
@@ -27,7 +32,7 @@ use crate::request::AilyRequest;
 use crate::retry::{RetryConfig, RetryPolicy, retry_layer};
 use crate::runs::{
     CancelRequest, CancelResponse, CreateRunRequest, GetRunRequest, GetRunResponse,
-    ListRunsRequest, Run, RunResponse, WaitOptions, cancel_and_wait,
+    ListRunsRequest, Run, RunHandle, RunResponse, WaitOptions, cancel_and_wait,
 };
 use crate::sessions::{
     CreateSessionRequest, DeleteSessionRequest, DeleteSessionResponse, GetSessionRequest,
@@ -83,6 +88,7 @@ struct Settings {
     attempt_span: AttemptSpanLayer,
     attempt_timeout: Duration,
     overall_timeout: Duration,
+    cancels: Arc<BackgroundCancels>,
 }
 
 impl Client {
@@ -243,6 +249,52 @@ impl Client {
         request: ListRunsRequest,
     ) -> impl Stream<Item = Result<Run, Error>> + Send + 'static {
         paginate::pages(self.stack::<ListRunsRequest>(), request)
+    }
+
+    /// Starts a run and hands back its [`RunHandle`]: dropped before the run ends, it
+    /// cancels the run in the background.
+    pub async fn create_run_handle(&self, request: CreateRunRequest) -> Result<RunHandle, Error> {
+        let session_id = request.id(0).to_owned();
+        let created = self.create_run(request).await?;
+        Ok(RunHandle::new(self.clone(), session_id, created.run))
+    }
+
+    /// Asks Aily app `app_id` a question: set it with [`Ask::text`], then `.await`
+    /// the [`Answer`](crate::ask::Answer) or [`stream`](Ask::stream) it.
+    pub fn ask(&self, app_id: impl Into<String>) -> Ask {
+        Ask::new(self.clone(), app_id)
+    }
+
+    /// `ask(app_id).text(text).stream()`: the answer as it is written.
+    pub fn ask_stream(
+        &self,
+        app_id: impl Into<String>,
+        text: impl Into<String>,
+    ) -> impl Stream<Item = Result<AskEvent, Error>> + Send + 'static {
+        self.ask(app_id).text(text).stream()
+    }
+
+    /// What the background cancels of this client (and its clones) have done.
+    pub fn background_cancels(&self) -> BackgroundCancelStats {
+        self.settings.cancels.stats()
+    }
+
+    /// Waits until every background cancel of this client is done and its worker
+    /// task has ended: call it before a service exits, so it leaves no run behind.
+    pub async fn shutdown(&self) {
+        self.settings.cancels.drain().await;
+    }
+
+    /// Queues a cancel of a run whose owner went away (never blocks).
+    pub(crate) fn cancel_in_background(
+        &self,
+        runtime: Option<&tokio::runtime::Handle>,
+        session_id: &str,
+        run_id: &str,
+    ) {
+        self.settings
+            .cancels
+            .enqueue(self, runtime, session_id, run_id);
     }
 
     /// Sends any typed request through the default stack.
@@ -414,6 +466,8 @@ pub struct ClientBuilder {
     overall_timeout: Duration,
     max_body_bytes: usize,
     max_in_flight: usize,
+    cancel_concurrency: usize,
+    cancel_timeout: Duration,
     token_refresh_margin: Duration,
     retry: RetryConfig,
     /// Set by [`ClientBuilder::max_attempts`]; wins over `retry`'s, in any order.
@@ -437,6 +491,8 @@ impl Default for ClientBuilder {
             overall_timeout: DEFAULT_OVERALL_TIMEOUT,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            cancel_concurrency: DEFAULT_CANCEL_CONCURRENCY,
+            cancel_timeout: DEFAULT_CANCEL_TIMEOUT,
             token_refresh_margin: DEFAULT_REFRESH_MARGIN,
             retry: RetryConfig::default(),
             max_attempts: None,
@@ -573,6 +629,15 @@ impl ClientBuilder {
         self
     }
 
+    /// Background cancels (of runs whose [`RunHandle`] or `ask` future was dropped):
+    /// at most `concurrency` at once (default 16), each bounded by `timeout`, retries
+    /// included (default 10 s).
+    pub fn background_cancels(mut self, concurrency: usize, timeout: Duration) -> Self {
+        self.cancel_concurrency = concurrency;
+        self.cancel_timeout = timeout;
+        self
+    }
+
     /// Idle connections are kept this long (default 90 s).
     pub fn pool_idle_timeout(mut self, timeout: Duration) -> Self {
         self.transport.pool_idle_timeout = timeout;
@@ -625,6 +690,11 @@ impl ClientBuilder {
                 in_flight: InFlightLimitLayer::new(self.max_in_flight),
                 attempt_timeout: self.attempt_timeout,
                 overall_timeout: self.overall_timeout,
+                cancels: Arc::new(BackgroundCancels::new(
+                    self.cancel_concurrency,
+                    DEFAULT_CANCEL_QUEUE,
+                    self.cancel_timeout,
+                )),
             }),
         })
     }

@@ -46,6 +46,9 @@ pub enum ErrorKind {
     Decode,
     /// The reply body was larger than the configured limit.
     BodyTooLarge,
+    /// The run ended without an answer: `FAILED`, `EXPIRED` or `CANCELLED`
+    /// ([`Error::last_run`] is the run, its `error` says why when it failed).
+    RunEnded,
     /// A layer of the caller's stack refused the call because it is at capacity
     /// (tower's `LoadShed`: [`tower::load_shed::error::Overloaded`]). Nothing was sent.
     Overloaded,
@@ -73,6 +76,7 @@ impl ErrorKind {
             ErrorKind::Decode => "decode",
             ErrorKind::BodyTooLarge => "body_too_large",
             ErrorKind::Overloaded => "overloaded",
+            ErrorKind::RunEnded => "run_ended",
             ErrorKind::Other => "other",
         }
     }
@@ -93,6 +97,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Decode => "decode error",
             ErrorKind::BodyTooLarge => "body too large",
             ErrorKind::Overloaded => "overloaded",
+            ErrorKind::RunEnded => "run ended",
             ErrorKind::Other => "error",
         };
         f.write_str(text)
@@ -379,6 +384,17 @@ impl Error {
         err
     }
 
+    /// The run ended `FAILED`, `EXPIRED` or `CANCELLED`: the error carries it.
+    pub(crate) fn run_ended(run: Run) -> Error {
+        let why = match &run.error {
+            Some(e) => format!("the run ended {}: {} {}", run.status, e.code, e.message),
+            None => format!("the run ended {}", run.status),
+        };
+        let mut err = Error::new(ErrorKind::RunEnded, why);
+        err.inner.last_run = Some(Box::new(run));
+        err
+    }
+
     /// The wait for a terminal status ran out after `after`; `last` is the last run
     /// seen and the log id of the reply that carried it.
     pub(crate) fn wait_timeout(after: Duration, last: Option<(Run, Option<String>)>) -> Error {
@@ -445,7 +461,8 @@ impl Error {
         self.inner.attempts
     }
 
-    /// For a [`TimeoutKind::Wait`] error: the last run seen before the deadline.
+    /// For a [`TimeoutKind::Wait`] error: the last run seen before the deadline; for
+    /// a [`ErrorKind::RunEnded`] error: the run.
     pub fn last_run(&self) -> Option<&Run> {
         self.inner.last_run.as_deref()
     }

@@ -5,8 +5,11 @@
 #![warn(missing_docs)]
 
 pub mod api_call;
+pub mod ask;
 pub mod auth;
+pub mod background;
 mod client;
+mod env;
 pub mod envelope;
 mod error;
 pub mod in_flight;

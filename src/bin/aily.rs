@@ -4,6 +4,7 @@
 //! aily cancel <SESSION_ID> <RUN_ID> [--wait [--wait-timeout SECS]]
 //!             [--base-url URL | --lark] [--timeout SECS] [--attempt-timeout SECS] [--max-attempts N]
 //! aily get <SESSION_ID> <RUN_ID> [same connection options]
+//! aily fake [--port N]      (feature `testing`: a fake Feishu on 127.0.0.1)
 //! ```
 //!
 //! Credentials come only from the environment, never from argv:
@@ -13,8 +14,10 @@
 //! Exit status: 0 on success (the run is printed as one JSON object on stdout);
 //! 2 for usage errors, missing credentials and invalid IDs (nothing is sent);
 //! 1 for every other failure, with one line on stderr naming the kind, code, msg
-//! and log id. `RUST_LOG` turns on tracing output on stderr.
+//! and log id. `RUST_LOG` turns on tracing output on stderr, coloured only when
+//! stderr is a terminal and `NO_COLOR` is unset or empty.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -22,11 +25,6 @@ use aily_client::{
     CancelRequest, Client, Credentials, Error, ErrorKind, GetRunRequest, Run, WaitOptions,
 };
 use clap::{Args, Parser, Subcommand};
-
-const TENANT_TOKEN_VAR: &str = "FEISHU_TENANT_ACCESS_TOKEN";
-const USER_TOKEN_VAR: &str = "FEISHU_USER_ACCESS_TOKEN";
-const APP_ID_VAR: &str = "FEISHU_APP_ID";
-const APP_SECRET_VAR: &str = "FEISHU_APP_SECRET";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -48,6 +46,19 @@ enum Command {
     Cancel(CancelArgs),
     /// Read a run; prints it as JSON.
     Get(GetArgs),
+    /// Serve a fake Feishu on 127.0.0.1 until SIGINT/SIGTERM (feature `testing`).
+    ///
+    /// The first line on stdout is `export FEISHU_BASE_URL=… FEISHU_APP_ID=…
+    /// FEISHU_APP_SECRET=…`, for `eval`. Any valid session and run id is a run,
+    /// IN_PROGRESS until it is cancelled.
+    Fake(FakeArgs),
+}
+
+#[derive(Args, Debug)]
+struct FakeArgs {
+    /// The port on 127.0.0.1 to listen on (0: a free one).
+    #[arg(long, value_name = "N", default_value = "0")]
+    port: u16,
 }
 
 #[derive(Args, Debug)]
@@ -138,10 +149,15 @@ impl From<Error> for Failure {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if std::env::var_os("RUST_LOG").is_some() {
+        let ansi = colour(
+            std::io::stderr().is_terminal(),
+            std::env::var_os("NO_COLOR").as_deref(),
+        );
         tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
             .with_writer(std::io::stderr)
+            .with_ansi(ansi)
             .init();
     }
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -163,11 +179,123 @@ fn main() -> ExitCode {
     }
 }
 
+/// Whether the log output on stderr is coloured: only on a terminal, and never when
+/// `NO_COLOR` is set to anything but the empty string (<https://no-color.org>).
+fn colour(stderr_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(|value| value.is_empty())
+}
+
 async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Cancel(args) => cancel(args).await,
         Command::Get(args) => get(args).await,
+        Command::Fake(args) => fake(args).await,
     }
+}
+
+/// The fake's app: a throwaway id and secret, valid only against this process.
+#[cfg(feature = "testing")]
+const FAKE_APP_ID: &str = "cli_aily_fake";
+#[cfg(feature = "testing")]
+const FAKE_APP_SECRET: &str = "aily-fake-secret";
+
+#[cfg(feature = "testing")]
+async fn fake(args: FakeArgs) -> Result<(), Failure> {
+    use std::io::Write;
+
+    // Listen for the signals before the first line is out: whoever reads it may
+    // send one at once.
+    let signals = Shutdown::listen().map_err(|e| Failure {
+        code: 1,
+        line: format!("cannot listen for signals: {e}"),
+    })?;
+    let fake = aily_client::testing::FakeAily::start_on_port(args.port)
+        .await
+        .map_err(|e| Failure {
+            code: 1,
+            line: format!("cannot listen on 127.0.0.1:{}: {e}", args.port),
+        })?;
+    fake.add_app(FAKE_APP_ID, FAKE_APP_SECRET);
+    fake.set_accept_any_ids(true);
+    let base = fake.base_url();
+    let mut stdout = std::io::stdout().lock();
+    writeln!(
+        stdout,
+        "export FEISHU_BASE_URL={base} FEISHU_APP_ID={FAKE_APP_ID} FEISHU_APP_SECRET={FAKE_APP_SECRET}"
+    )
+    .and_then(|()| stdout.flush())
+    .map_err(|e| Failure {
+        code: 1,
+        line: format!("cannot write to stdout: {e}"),
+    })?;
+    drop(stdout);
+    eprintln!(
+        "aily: fake Feishu on {base} (app {FAKE_APP_ID}); any valid session/run id is a run; \
+         SIGINT or SIGTERM stops it"
+    );
+    let signal = signals.wait().await;
+    drop(fake);
+    eprintln!("aily: fake stopped ({signal})");
+    Ok(())
+}
+
+/// SIGINT (Ctrl-C) and, on Unix, SIGTERM, listened for from [`Shutdown::listen`] on.
+#[cfg(feature = "testing")]
+struct Shutdown {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+#[cfg(feature = "testing")]
+impl Shutdown {
+    fn listen() -> std::io::Result<Shutdown> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Shutdown {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(Shutdown {})
+        }
+    }
+
+    /// Waits for the first signal; returns its name.
+    async fn wait(self) -> &'static str {
+        #[cfg(unix)]
+        {
+            let Shutdown {
+                mut interrupt,
+                mut terminate,
+            } = self;
+            tokio::select! {
+                _ = interrupt.recv() => "SIGINT",
+                _ = terminate.recv() => "SIGTERM",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            // Registered on first poll only: a Ctrl-C before this point ends the process.
+            match tokio::signal::ctrl_c().await {
+                Ok(()) => "Ctrl-C",
+                Err(_) => "no Ctrl-C handler could be installed",
+            }
+        }
+    }
+}
+
+#[cfg(not(feature = "testing"))]
+async fn fake(args: FakeArgs) -> Result<(), Failure> {
+    let _ = args.port;
+    Err(Failure::usage(
+        "error: `aily fake` needs the `testing` feature: \
+         cargo install --path . --features cli,testing",
+    ))
 }
 
 async fn cancel(args: CancelArgs) -> Result<(), Failure> {
@@ -222,8 +350,10 @@ fn print_run(run: &Run) -> Result<(), Failure> {
 }
 
 fn client(args: &ConnectionArgs) -> Result<Client, Failure> {
+    // Missing or conflicting credentials are refused configuration: exit 2, nothing sent.
+    let credentials = Credentials::from_env().map_err(refused)?;
     let mut builder = Client::builder()
-        .credentials(credentials_from_env()?)
+        .credentials(credentials)
         .overall_timeout(args.timeout)
         .attempt_timeout(args.attempt_timeout)
         .max_attempts(args.max_attempts);
@@ -238,46 +368,36 @@ fn client(args: &ConnectionArgs) -> Result<Client, Failure> {
     if let Some(url) = &args.base_url {
         builder = builder.base_url(url.clone());
     }
-    builder.build().map_err(|e| Failure {
-        code: if e.kind() == ErrorKind::Config { 2 } else { 1 },
-        line: e.to_string(),
-    })
+    builder.build().map_err(refused)
 }
 
-fn credentials_from_env() -> Result<Credentials, Failure> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let tenant = var(TENANT_TOKEN_VAR);
-    let user = var(USER_TOKEN_VAR);
-    let app_id = var(APP_ID_VAR);
-    let app_secret = var(APP_SECRET_VAR);
-    let app = match (app_id, app_secret) {
-        (Some(id), Some(secret)) => Some(Credentials::app(id, secret)),
-        (None, None) => None,
-        _ => {
-            return Err(Failure::usage(format!(
-                "error: {APP_ID_VAR} and {APP_SECRET_VAR} must be set together"
-            )));
-        }
-    };
-    let mut found: Vec<(&str, Credentials)> = Vec::new();
-    if let Some(t) = tenant {
-        found.push((TENANT_TOKEN_VAR, Credentials::tenant_token(t)));
+/// A failure to configure the client: exit 2 for configuration errors, else 1.
+fn refused(err: Error) -> Failure {
+    Failure {
+        code: if err.kind() == ErrorKind::Config {
+            2
+        } else {
+            1
+        },
+        line: err.to_string(),
     }
-    if let Some(t) = user {
-        found.push((USER_TOKEN_VAR, Credentials::user_token(t)));
-    }
-    if let Some(a) = app {
-        found.push((APP_ID_VAR, a));
-    }
-    match found.len() {
-        0 => Err(Failure::usage(format!(
-            "error: no credentials: set {TENANT_TOKEN_VAR}, or {USER_TOKEN_VAR}, \
-             or {APP_ID_VAR} and {APP_SECRET_VAR}"
-        ))),
-        1 => Ok(found.remove(0).1),
-        _ => Err(Failure::usage(format!(
-            "error: more than one kind of credentials is set ({}): set only one",
-            found.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
-        ))),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::colour;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(colour(true, None));
+        assert!(
+            colour(true, Some(OsStr::new(""))),
+            "an empty NO_COLOR is unset"
+        );
+        assert!(!colour(true, Some(OsStr::new("1"))));
+        assert!(!colour(true, Some(OsStr::new("0"))), "any non-empty value");
+        assert!(!colour(false, None));
+        assert!(!colour(false, Some(OsStr::new(""))));
     }
 }

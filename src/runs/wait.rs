@@ -118,7 +118,15 @@ where
             Err(_) => return Err(Error::wait_timeout(options.timeout, None)),
             Ok(reply) => reply.map_err(|e| Error::from_box(e.into()))?,
         };
-        read_until(&mut get, &read, last, deadline, &options, RunStatus::is_terminal).await
+        read_until(
+            &mut get,
+            &read,
+            last,
+            deadline,
+            &options,
+            RunStatus::is_terminal,
+        )
+        .await
     }
     .instrument(span)
     .await

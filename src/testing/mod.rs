@@ -329,8 +329,25 @@ impl FakeAily {
     /// # }
     /// ```
     pub async fn start() -> std::io::Result<FakeAily> {
+        FakeAily::start_on_port(0).await
+    }
+
+    /// Like [`FakeAily::start`], on `127.0.0.1:port` (`0`: a free port); fails if
+    /// the port is taken. What `aily fake --port N` serves.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let first = aily_client::testing::FakeAily::start_on_port(0).await?;
+    /// let port = first.addr().port();
+    /// assert!(aily_client::testing::FakeAily::start_on_port(port).await.is_err());
+    /// drop(first);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn start_on_port(port: u16) -> std::io::Result<FakeAily> {
         let shared = Arc::new(Shared::default());
-        let server = server::start(Arc::clone(&shared), None).await?;
+        let server = server::start(Arc::clone(&shared), None, port).await?;
         Ok(FakeAily {
             shared,
             server,
@@ -358,7 +375,7 @@ impl FakeAily {
     pub async fn start_tls() -> std::io::Result<FakeAily> {
         let tls = server::make_tls()?;
         let shared = Arc::new(Shared::default());
-        let server = server::start(Arc::clone(&shared), Some(tls.acceptor)).await?;
+        let server = server::start(Arc::clone(&shared), Some(tls.acceptor), 0).await?;
         Ok(FakeAily {
             shared,
             server,

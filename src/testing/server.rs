@@ -209,11 +209,15 @@ impl Drop for Server {
     }
 }
 
-/// Binds 127.0.0.1:0 and starts accepting.
-pub(crate) async fn start(shared: Arc<Shared>, tls: Option<TlsAcceptor>) -> io::Result<Server> {
+/// Binds 127.0.0.1:`port` (0: a free port) and starts accepting.
+pub(crate) async fn start(
+    shared: Arc<Shared>,
+    tls: Option<TlsAcceptor>,
+    port: u16,
+) -> io::Result<Server> {
     // Fail with an error rather than panic outside a tokio runtime.
     tokio::runtime::Handle::try_current().map_err(io::Error::other)?;
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
     let addr = listener.local_addr()?;
     let (shutdown_tx, shutdown_rx) = watch::channel(());
     let executor = ShutdownExecutor {
