@@ -5,13 +5,19 @@
 //!             [--base-url URL | --lark] [--timeout SECS] [--attempt-timeout SECS] [--max-attempts N]
 //! aily get <SESSION_ID> <RUN_ID> [same connection options]
 //! aily fake [--port N]      (feature `testing`: a fake Feishu on 127.0.0.1)
+//! aily session create [--metadata JSON] [--channel-context JSON] | get S | delete S
+//! aily message create S --text TEXT [--content-type TEXT|MDX|JSON] [--idempotent-id ID]
+//! aily message get S M | list S [--run R] [--partial] [--page-size N] [--all]
+//! aily run create S --app AILY_APP_ID [--skill ID [--skill-input JSON]]
+//! aily run get S R | list S [--page-size N] [--all] | cancel S R [--wait]
 //! ```
 //!
 //! Credentials come only from the environment, never from argv:
 //! `FEISHU_TENANT_ACCESS_TOKEN`, `FEISHU_USER_ACCESS_TOKEN`, or
 //! `FEISHU_APP_ID` + `FEISHU_APP_SECRET`.
 //!
-//! Exit status: 0 on success (the run is printed as one JSON object on stdout);
+//! Exit status: 0 on success (what was read or made is printed as one JSON object
+//! on stdout; a list, one object per line);
 //! 2 for usage errors, missing credentials and invalid IDs (nothing is sent);
 //! 1 for every other failure, with one line on stderr naming the kind, code, msg
 //! and log id. `RUST_LOG` turns on tracing output on stderr, coloured only when
@@ -25,6 +31,9 @@ use aily_client::{
     CancelRequest, Client, Credentials, Error, ErrorKind, GetRunRequest, Run, WaitOptions,
 };
 use clap::{Args, Parser, Subcommand};
+
+#[path = "aily/lifecycle.rs"]
+mod lifecycle;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -46,6 +55,21 @@ enum Command {
     Cancel(CancelArgs),
     /// Read a run; prints it as JSON.
     Get(GetArgs),
+    /// Sessions: create, get, delete.
+    Session {
+        #[command(subcommand)]
+        command: lifecycle::SessionCommand,
+    },
+    /// Messages: create, get, list.
+    Message {
+        #[command(subcommand)]
+        command: lifecycle::MessageCommand,
+    },
+    /// Runs: create, get, list, cancel.
+    Run {
+        #[command(subcommand)]
+        command: lifecycle::RunCommand,
+    },
     /// Serve a fake Feishu on 127.0.0.1 until SIGINT/SIGTERM (feature `testing`).
     ///
     /// The first line on stdout is `export FEISHU_BASE_URL=… FEISHU_APP_ID=…
@@ -190,6 +214,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Cancel(args) => cancel(args).await,
         Command::Get(args) => get(args).await,
         Command::Fake(args) => fake(args).await,
+        Command::Session { command } => lifecycle::session(command).await,
+        Command::Message { command } => lifecycle::message(command).await,
+        Command::Run { command } => lifecycle::run(command).await,
     }
 }
 
