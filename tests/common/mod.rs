@@ -4,6 +4,8 @@
 //! check by its route, span names and retry class.
 #![allow(dead_code)]
 
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod trace;
 
 use std::future::Future;
