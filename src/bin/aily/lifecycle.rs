@@ -15,7 +15,7 @@ use aily_client::runs::{CreateRunRequest, ListRunsRequest};
 use aily_client::sessions::{
     CreateSessionRequest, DeleteSessionRequest, GetSessionRequest, ListEndpoint,
 };
-use aily_client::{Error, ErrorKind};
+use aily_client::{AilyRequest, Error, ErrorKind};
 use clap::{Args, Subcommand, ValueEnum};
 use futures_util::StreamExt;
 use serde::Serialize;
@@ -188,20 +188,17 @@ pub(crate) async fn session(command: SessionCommand) -> Result<(), Failure> {
             if let Some(json) = args.channel_context {
                 request = request.channel_context(json)?;
             }
-            let client = client(&args.connection)?;
-            let reply = bounded(args.connection.timeout, client.call(request)).await?;
+            let reply = call(request, &args.connection).await?;
             print_json(&reply.session)
         }
         SessionCommand::Get(args) => {
             let request = GetSessionRequest::new(&args.session_id)?;
-            let client = client(&args.connection)?;
-            let reply = bounded(args.connection.timeout, client.call(request)).await?;
+            let reply = call(request, &args.connection).await?;
             print_json(&reply.session)
         }
         SessionCommand::Delete(args) => {
             let request = DeleteSessionRequest::new(&args.session_id)?;
-            let client = client(&args.connection)?;
-            bounded(args.connection.timeout, client.call(request)).await?;
+            call(request, &args.connection).await?;
             print_json(&serde_json::json!({"id": args.session_id, "deleted": true}))
         }
     }
@@ -215,14 +212,12 @@ pub(crate) async fn message(command: MessageCommand) -> Result<(), Failure> {
             if let Some(id) = args.idempotent_id {
                 request = request.with_idempotent_id(id)?;
             }
-            let client = client(&args.connection)?;
-            let reply = bounded(args.connection.timeout, client.call(request)).await?;
+            let reply = call(request, &args.connection).await?;
             print_json(&reply.message)
         }
         MessageCommand::Get(args) => {
             let request = GetMessageRequest::new(&args.session_id, &args.message_id)?;
-            let client = client(&args.connection)?;
-            let reply = bounded(args.connection.timeout, client.call(request)).await?;
+            let reply = call(request, &args.connection).await?;
             print_json(&reply.message)
         }
         MessageCommand::List(args) => {
@@ -245,8 +240,7 @@ pub(crate) async fn run(command: RunCommand) -> Result<(), Failure> {
             if let Some(skill) = args.skill {
                 request = request.skill(skill, args.skill_input.as_deref())?;
             }
-            let client = client(&args.connection)?;
-            let reply = bounded(args.connection.timeout, client.call(request)).await?;
+            let reply = call(request, &args.connection).await?;
             print_json(&reply.run)
         }
         RunCommand::Get(args) => super::get(args).await,
@@ -256,6 +250,15 @@ pub(crate) async fn run(command: RunCommand) -> Result<(), Failure> {
         }
         RunCommand::Cancel(args) => super::cancel(args).await,
     }
+}
+
+/// Sends `request` with the command's connection options, within its `--timeout`.
+async fn call<R: AilyRequest>(
+    request: R,
+    connection: &ConnectionArgs,
+) -> Result<R::Response, Failure> {
+    let client = client(connection)?;
+    bounded(connection.timeout, client.call(request)).await
 }
 
 /// Prints the first page of `request` (every page with `--all`) one item a line,
