@@ -5,30 +5,11 @@ use std::process::Output;
 use std::time::Duration;
 
 use aily_client::testing::{FakeAily, Fault, Route, Times};
+use common::cli::{aily, text};
+
+mod common;
 
 const TOKEN: &str = "t-cli-test-token";
-
-/// Runs `aily` with a clean environment plus `env`, bounded in time.
-async fn aily(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_aily"));
-    cmd.args(args).kill_on_drop(true);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("FEISHU_") || k == "RUST_LOG" {
-            cmd.env_remove(k);
-        }
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    tokio::time::timeout(Duration::from_secs(60), cmd.output())
-        .await
-        .expect("aily finishes within 60 s")
-        .expect("aily runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 #[tokio::test]
 async fn cancel_prints_the_run_as_json() {

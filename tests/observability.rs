@@ -2,17 +2,13 @@
 //! fake server: names, tree, field names and values — and no secrets.
 #![cfg(feature = "testing")]
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, OnceLock};
+mod common;
+
 use std::time::Duration;
 
 use aily_client::testing::{FakeAily, Fault, Route, Times};
 use aily_client::{Client, Credentials};
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Subscriber};
-use tracing_subscriber::layer::{Context, SubscriberExt};
-use tracing_subscriber::registry::LookupSpan;
+use common::trace::{EventRec, SpanRec, field, recorder};
 
 const TOKEN: &str = "t-observability-token-secret";
 const APP_ID: &str = "cli_obs_app";
@@ -20,103 +16,6 @@ const APP_SECRET: &str = "obs-app-secret-value";
 /// The token-span test's own app, so other tests' fetches don't count.
 const TOKEN_TEST_APP: &str = "cli_obs_token_app";
 const ATTEMPT: &str = "POST /open-apis/aily/v1/sessions/{aily_session_id}/runs/{run_id}/cancel";
-
-#[derive(Clone, Debug, Default)]
-struct SpanRec {
-    name: &'static str,
-    level: String,
-    parent: Option<usize>,
-    fields: BTreeMap<String, String>,
-}
-
-#[derive(Clone, Debug, Default)]
-struct EventRec {
-    level: String,
-    parent: Option<usize>,
-    fields: BTreeMap<String, String>,
-}
-
-#[derive(Default)]
-struct Store {
-    spans: Vec<SpanRec>,
-    open: HashMap<u64, usize>,
-    events: Vec<EventRec>,
-}
-
-/// A subscriber layer that keeps every span (with its parent) and event, with fields.
-#[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Store>>);
-
-struct Fields<'a>(&'a mut BTreeMap<String, String>);
-
-impl Visit for Fields<'_> {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0.insert(field.name().to_owned(), format!("{value:?}"));
-    }
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().to_owned(), value.to_owned());
-    }
-}
-
-impl<S> tracing_subscriber::Layer<S> for Recorder
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        let mut store = self.0.lock().unwrap();
-        let parent = ctx
-            .span(id)
-            .and_then(|s| s.parent())
-            .and_then(|p| store.open.get(&p.id().into_u64()).copied());
-        let mut rec = SpanRec {
-            name: attrs.metadata().name(),
-            level: attrs.metadata().level().to_string(),
-            parent,
-            fields: BTreeMap::new(),
-        };
-        attrs.record(&mut Fields(&mut rec.fields));
-        store.spans.push(rec);
-        let index = store.spans.len() - 1;
-        store.open.insert(id.into_u64(), index);
-    }
-
-    fn on_record(&self, id: &Id, values: &Record<'_>, _ctx: Context<'_, S>) {
-        let mut store = self.0.lock().unwrap();
-        if let Some(&i) = store.open.get(&id.into_u64()) {
-            values.record(&mut Fields(&mut store.spans[i].fields));
-        }
-    }
-
-    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let mut store = self.0.lock().unwrap();
-        let parent = ctx
-            .event_span(event)
-            .and_then(|s| store.open.get(&s.id().into_u64()).copied());
-        let mut rec = EventRec {
-            level: event.metadata().level().to_string(),
-            parent,
-            fields: BTreeMap::new(),
-        };
-        event.record(&mut Fields(&mut rec.fields));
-        store.events.push(rec);
-    }
-
-    fn on_close(&self, id: Id, _ctx: Context<'_, S>) {
-        self.0.lock().unwrap().open.remove(&id.into_u64());
-    }
-}
-
-fn recorder() -> &'static Recorder {
-    static RECORDER: OnceLock<Recorder> = OnceLock::new();
-    RECORDER.get_or_init(|| {
-        let recorder = Recorder::default();
-        let subscriber = tracing_subscriber::registry()
-            .with(recorder.clone())
-            .with(tracing_subscriber::filter::LevelFilter::TRACE);
-        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
-        recorder
-    })
-}
 
 /// The operation span of the one call made with `session`, its attempt spans, and
 /// the events under it.
@@ -160,10 +59,6 @@ fn call_tree(session: &str) -> (SpanRec, Vec<SpanRec>, Vec<EventRec>, Vec<SpanRe
         .cloned()
         .collect();
     (store.spans[op].clone(), attempts, events, grandchildren)
-}
-
-fn field<'a>(span: &'a SpanRec, name: &str) -> Option<&'a str> {
-    span.fields.get(name).map(String::as_str)
 }
 
 async fn fake(session: &str) -> FakeAily {
@@ -415,15 +310,7 @@ async fn nothing_recorded_holds_a_token_or_secret() {
         .collect();
     secrets.push(APP_SECRET.to_owned());
     secrets.push(TOKEN.to_owned());
-    let store = recorder().0.lock().unwrap();
-    let everything = store
-        .spans
-        .iter()
-        .flat_map(|s| s.fields.iter())
-        .chain(store.events.iter().flat_map(|e| e.fields.iter()))
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("\n");
+    let everything = recorder().0.lock().unwrap().everything();
     assert!(everything.contains("aily.run.cancel"));
     for secret in secrets {
         assert!(!everything.contains(&secret), "a secret was recorded");

@@ -6,6 +6,11 @@
 //! aily get <SESSION_ID> <RUN_ID> [same connection options]
 //! aily ask --app <AILY_APP_ID> [--session S] "TEXT" [same connection options]
 //! aily fake [--port N]      (feature `testing`: a fake Feishu on 127.0.0.1)
+//! aily session create [--metadata JSON] [--channel-context JSON] | get S | delete S
+//! aily message create S --text TEXT [--content-type TEXT|MDX|JSON] [--idempotent-id ID]
+//! aily message get S M | list S [--run R] [--partial] [--page-size N] [--all]
+//! aily run create S --app AILY_APP_ID [--skill ID [--skill-input JSON]]
+//! aily run get S R | list S [--page-size N] [--all] | cancel S R [--wait]
 //! ```
 //!
 //! Credentials come only from the environment, never from argv:
@@ -17,7 +22,8 @@
 //! `aily ask` prints the answer as it is written (growing text on a terminal, JSON
 //! lines into a pipe); Ctrl-C cancels the run and exits 130.
 //!
-//! Exit status: 0 on success (the run is printed as one JSON object on stdout);
+//! Exit status: 0 on success (what was read or made is printed as one JSON object
+//! on stdout; a list, one object per line);
 //! 2 for usage errors, missing credentials and invalid IDs (nothing is sent);
 //! 1 for every other failure, with one line on stderr naming the kind, code, msg
 //! and log id. `RUST_LOG` turns on tracing output on stderr, coloured only when
@@ -31,6 +37,9 @@ use aily_client::{
     CancelRequest, Client, Credentials, Error, ErrorKind, GetRunRequest, Run, WaitOptions,
 };
 use clap::{Args, Parser, Subcommand};
+
+#[path = "aily/lifecycle.rs"]
+mod lifecycle;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -56,6 +65,21 @@ enum Command {
     /// terminal, else one JSON object per line (`started`, `delta`, `replaced`,
     /// `done`). Ctrl-C cancels the run, then exits 130.
     Ask(AskArgs),
+    /// Sessions: create, get, delete.
+    Session {
+        #[command(subcommand)]
+        command: lifecycle::SessionCommand,
+    },
+    /// Messages: create, get, list.
+    Message {
+        #[command(subcommand)]
+        command: lifecycle::MessageCommand,
+    },
+    /// Runs: create, get, list, cancel.
+    Run {
+        #[command(subcommand)]
+        command: lifecycle::RunCommand,
+    },
     /// Serve a fake Feishu on 127.0.0.1 until SIGINT/SIGTERM (feature `testing`).
     ///
     /// The first line on stdout is `export FEISHU_BASE_URL=… FEISHU_APP_ID=…
@@ -215,6 +239,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Get(args) => get(args).await,
         Command::Ask(args) => ask(args).await,
         Command::Fake(args) => fake(args).await,
+        Command::Session { command } => lifecycle::session(command).await,
+        Command::Message { command } => lifecycle::message(command).await,
+        Command::Run { command } => lifecycle::run(command).await,
     }
 }
 

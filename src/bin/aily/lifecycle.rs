@@ -1,0 +1,311 @@
+//! The conversation commands: `aily session …`, `aily message …`, `aily run …`.
+//!
+//! Each prints what it read or made as one JSON object on stdout; a list prints one
+//! object per line (every page with `--all`). Inputs are validated before the client
+//! is built, so an invalid ID or body field exits 2 and sends nothing.
+
+use std::pin::pin;
+
+use aily_client::messages::{
+    ContentType, CreateMessageRequest, GetMessageRequest, ListMessagesRequest,
+};
+use aily_client::paginate;
+use aily_client::request::ApiRequest;
+use aily_client::runs::{CreateRunRequest, ListRunsRequest};
+use aily_client::sessions::{
+    CreateSessionRequest, DeleteSessionRequest, GetSessionRequest, ListEndpoint,
+};
+use aily_client::{AilyRequest, Error, ErrorKind};
+use clap::{Args, Subcommand, ValueEnum};
+use futures_util::StreamExt;
+use serde::Serialize;
+
+use super::{CancelArgs, ConnectionArgs, Failure, GetArgs, bounded, client};
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum SessionCommand {
+    /// Create a session; prints it as JSON.
+    Create(SessionCreateArgs),
+    /// Read a session; prints it as JSON.
+    Get(SessionArgs),
+    /// Delete a session (its messages and runs with it); prints `{"id":…,"deleted":true}`.
+    Delete(SessionArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum MessageCommand {
+    /// Post a message to a session; prints it as JSON. Retried safely: one
+    /// `idempotent_id` (yours, or one generated) for every attempt.
+    Create(MessageCreateArgs),
+    /// Read a message; prints it as JSON.
+    Get(MessageGetArgs),
+    /// List a session's messages, oldest first: one JSON object per line.
+    List(MessageListArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum RunCommand {
+    /// Start a run on a session; prints it as JSON. Not retried once it may have
+    /// reached the server: after such a failure the run may exist (`aily run list`).
+    Create(RunCreateArgs),
+    /// Read a run; prints it as JSON (the same as `aily get`).
+    Get(GetArgs),
+    /// List a session's runs, oldest first: one JSON object per line.
+    List(RunListArgs),
+    /// Cancel a run; prints it as JSON (the same as `aily cancel`).
+    Cancel(CancelArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct SessionCreateArgs {
+    /// Pass-through metadata: JSON text, at most 255 characters.
+    #[arg(long, value_name = "JSON")]
+    metadata: Option<String>,
+    /// The channel context: JSON text, at most 255 characters.
+    #[arg(long, value_name = "JSON")]
+    channel_context: Option<String>,
+    #[command(flatten)]
+    connection: ConnectionArgs,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct SessionArgs {
+    /// The session's ID (aily_session_id).
+    session_id: String,
+    #[command(flatten)]
+    connection: ConnectionArgs,
+}
+
+/// The content types a message can be posted with from the command line.
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum ContentTypeArg {
+    #[value(name = "TEXT")]
+    Text,
+    #[value(name = "MDX")]
+    Mdx,
+    #[value(name = "JSON")]
+    Json,
+}
+
+impl From<ContentTypeArg> for ContentType {
+    fn from(arg: ContentTypeArg) -> ContentType {
+        match arg {
+            ContentTypeArg::Text => ContentType::Text,
+            ContentTypeArg::Mdx => ContentType::Mdx,
+            ContentTypeArg::Json => ContentType::Json,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct MessageCreateArgs {
+    /// The session's ID (aily_session_id).
+    session_id: String,
+    /// The message (JSON text with --content-type JSON), at most 61,440 characters.
+    #[arg(long, value_name = "TEXT")]
+    text: String,
+    /// How the text is to be read.
+    #[arg(long, value_enum, default_value = "TEXT")]
+    content_type: ContentTypeArg,
+    /// The same ID in the same session is the same message (72 hours); generated when absent.
+    #[arg(long, value_name = "ID")]
+    idempotent_id: Option<String>,
+    #[command(flatten)]
+    connection: ConnectionArgs,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct MessageGetArgs {
+    /// The session's ID (aily_session_id).
+    session_id: String,
+    /// The message's ID (aily_message_id).
+    message_id: String,
+    #[command(flatten)]
+    connection: ConnectionArgs,
+}
+
+/// What every list command takes.
+#[derive(Args, Debug)]
+struct PageArgs {
+    /// Items per page (the server's default is 20, and it may cap it).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    page_size: Option<u32>,
+    /// Follow every page, not only the first.
+    #[arg(long)]
+    all: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct MessageListArgs {
+    /// The session's ID (aily_session_id).
+    session_id: String,
+    /// Only the messages of this run.
+    #[arg(long, value_name = "RUN_ID")]
+    run: Option<String>,
+    /// Also the messages still being written (status IN_PROGRESS).
+    #[arg(long)]
+    partial: bool,
+    #[command(flatten)]
+    pages: PageArgs,
+    #[command(flatten)]
+    connection: ConnectionArgs,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct RunCreateArgs {
+    /// The session's ID (aily_session_id).
+    session_id: String,
+    /// The Aily app to run (`spring_…__c`, not the Feishu `cli_…` app ID).
+    #[arg(long, value_name = "AILY_APP_ID")]
+    app: String,
+    /// Run this skill, skipping intent matching.
+    #[arg(long, value_name = "ID")]
+    skill: Option<String>,
+    /// The skill's input: JSON text, at most 255 characters (only with --skill).
+    #[arg(long, value_name = "JSON", requires = "skill")]
+    skill_input: Option<String>,
+    #[command(flatten)]
+    connection: ConnectionArgs,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct RunListArgs {
+    /// The session's ID (aily_session_id).
+    session_id: String,
+    #[command(flatten)]
+    pages: PageArgs,
+    #[command(flatten)]
+    connection: ConnectionArgs,
+}
+
+pub(crate) async fn session(command: SessionCommand) -> Result<(), Failure> {
+    match command {
+        SessionCommand::Create(args) => {
+            let mut request = CreateSessionRequest::new();
+            if let Some(json) = args.metadata {
+                request = request.metadata(json)?;
+            }
+            if let Some(json) = args.channel_context {
+                request = request.channel_context(json)?;
+            }
+            let reply = call(request, &args.connection).await?;
+            print_json(&reply.session)
+        }
+        SessionCommand::Get(args) => {
+            let request = GetSessionRequest::new(&args.session_id)?;
+            let reply = call(request, &args.connection).await?;
+            print_json(&reply.session)
+        }
+        SessionCommand::Delete(args) => {
+            let request = DeleteSessionRequest::new(&args.session_id)?;
+            call(request, &args.connection).await?;
+            print_json(&serde_json::json!({"id": args.session_id, "deleted": true}))
+        }
+    }
+}
+
+pub(crate) async fn message(command: MessageCommand) -> Result<(), Failure> {
+    match command {
+        MessageCommand::Create(args) => {
+            let mut request =
+                CreateMessageRequest::new(&args.session_id, args.content_type.into(), args.text)?;
+            if let Some(id) = args.idempotent_id {
+                request = request.with_idempotent_id(id)?;
+            }
+            let reply = call(request, &args.connection).await?;
+            print_json(&reply.message)
+        }
+        MessageCommand::Get(args) => {
+            let request = GetMessageRequest::new(&args.session_id, &args.message_id)?;
+            let reply = call(request, &args.connection).await?;
+            print_json(&reply.message)
+        }
+        MessageCommand::List(args) => {
+            let mut request = ListMessagesRequest::new(&args.session_id)?;
+            if let Some(run) = &args.run {
+                request = request.run(run)?;
+            }
+            if args.partial {
+                request = request.partial(true);
+            }
+            list(request, &args.pages, &args.connection).await
+        }
+    }
+}
+
+pub(crate) async fn run(command: RunCommand) -> Result<(), Failure> {
+    match command {
+        RunCommand::Create(args) => {
+            let mut request = CreateRunRequest::new(&args.session_id, args.app)?;
+            if let Some(skill) = args.skill {
+                request = request.skill(skill, args.skill_input.as_deref())?;
+            }
+            let reply = call(request, &args.connection).await?;
+            print_json(&reply.run)
+        }
+        RunCommand::Get(args) => super::get(args).await,
+        RunCommand::List(args) => {
+            let request = ListRunsRequest::new(&args.session_id)?;
+            list(request, &args.pages, &args.connection).await
+        }
+        RunCommand::Cancel(args) => super::cancel(args).await,
+    }
+}
+
+/// Sends `request` with the command's connection options, within its `--timeout`.
+async fn call<R: AilyRequest>(
+    request: R,
+    connection: &ConnectionArgs,
+) -> Result<R::Response, Failure> {
+    let client = client(connection)?;
+    bounded(connection.timeout, client.call(request)).await
+}
+
+/// Prints the first page of `request` (every page with `--all`) one item a line,
+/// all of it within the command's `--timeout`.
+async fn list<E>(
+    request: ApiRequest<E>,
+    pages: &PageArgs,
+    connection: &ConnectionArgs,
+) -> Result<(), Failure>
+where
+    E: ListEndpoint,
+    E::Item: Serialize,
+{
+    let request = match pages.page_size {
+        Some(size) => request.page_size(size)?,
+        None => request,
+    };
+    let client = client(connection)?;
+    let printed = async {
+        if pages.all {
+            // What Client::messages_stream and Client::runs_stream are, for any list.
+            let mut items = pin!(paginate::pages(client.service::<ApiRequest<E>>(), request));
+            while let Some(item) = items.next().await {
+                print_line(&item?)?;
+            }
+        } else {
+            let page = client.call(request).await?.page;
+            for item in &page.items {
+                print_line(item)?;
+            }
+            if page.next_page_token().is_some() {
+                eprintln!("aily: more items follow; --all prints every page");
+            }
+        }
+        Ok(())
+    };
+    bounded(connection.timeout, printed).await
+}
+
+/// One JSON object on one line of stdout, or an error that ends the command.
+fn print_line(value: &impl Serialize) -> Result<(), Error> {
+    let json = serde_json::to_string(value)
+        .map_err(|e| Error::new(ErrorKind::Other, format!("cannot print the reply: {e}")))?;
+    println!("{json}");
+    Ok(())
+}
+
+fn print_json(value: &impl Serialize) -> Result<(), Failure> {
+    Ok(print_line(value)?)
+}
