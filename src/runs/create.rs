@@ -2,11 +2,11 @@
 
 use bytes::Bytes;
 use http::Response;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::envelope;
 use crate::error::Error;
 use crate::request::{ApiRequest, Endpoint, HasLogId, check_json_text, check_text, validate_id};
+use crate::runs::request::decode_run;
 use crate::runs::{Run, RunResponse};
 use crate::sessions::ListResponse;
 use crate::sessions::page::ListEndpoint;
@@ -73,15 +73,7 @@ impl Endpoint for CreateRun {
     const IDEMPOTENT: bool = false;
     const ID_FIELDS: &'static [&'static str] = &[fields::AILY_SESSION_ID];
     fn decode(response: Response<Bytes>) -> Result<RunResponse, Error> {
-        #[derive(Deserialize)]
-        struct Data {
-            run: Run,
-        }
-        let (data, log_id) = envelope::decode::<Data>(&response)?;
-        Ok(RunResponse {
-            run: data.run,
-            log_id,
-        })
+        decode_run(response)
     }
 }
 

@@ -130,15 +130,7 @@ impl<Op: RunOp> AilyRequest for RunRequest<Op> {
     }
 
     fn decode(response: Response<Bytes>) -> Result<RunResponse, Error> {
-        #[derive(Deserialize)]
-        struct Data {
-            run: Run,
-        }
-        let (data, log_id) = envelope::decode::<Data>(&response)?;
-        Ok(RunResponse {
-            run: data.run,
-            log_id,
-        })
+        decode_run(response)
     }
 
     fn path(&self) -> &str {
@@ -163,4 +155,17 @@ pub struct RunResponse {
     pub run: Run,
     /// The request's log id (`X-Tt-Logid`), to quote to Feishu support.
     pub log_id: Option<String>,
+}
+
+/// Decodes `{"code":0,"data":{"run":{…}}}`: every reply that carries one run.
+pub(crate) fn decode_run(response: Response<Bytes>) -> Result<RunResponse, Error> {
+    #[derive(Deserialize)]
+    struct Data {
+        run: Run,
+    }
+    let (data, log_id) = envelope::decode::<Data>(&response)?;
+    Ok(RunResponse {
+        run: data.run,
+        log_id,
+    })
 }
