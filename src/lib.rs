@@ -26,6 +26,9 @@ pub mod timeout;
 pub mod trace;
 pub mod transport;
 
+#[cfg(test)]
+mod test_support;
+
 #[cfg(feature = "testing")]
 pub mod testing;
 

@@ -343,20 +343,8 @@ mod tests {
     use super::*;
     use crate::CancelRequest;
 
-    /// Bounds a test's wait, so a broken contract fails instead of hanging (on the
-    /// paused clock, an hour passes at once when nothing else can run).
-    trait Bounded: Future + Sized {
-        fn bounded(self) -> impl Future<Output = Self::Output> {
-            async move {
-                tokio::time::timeout(std::time::Duration::from_secs(3600), self)
-                    .await
-                    .expect("hung: the call never ended")
-            }
-        }
-    }
-
-    impl<F: Future> Bounded for F {}
     use crate::error::ErrorKind;
+    use crate::test_support::Bounded;
 
     fn req() -> CancelRequest {
         CancelRequest::new("s", "r").unwrap()
@@ -399,6 +387,19 @@ mod tests {
         let err = Error::from_box(err);
         assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
         (err.timeout_kind(), err.to_string())
+    }
+
+    /// Calls `svc`, which never answers, with `request`: how long until the timeout
+    /// fired, which one it was, and the error's text.
+    async fn fire<S>(svc: S, request: CancelRequest) -> (Duration, Option<TimeoutKind>, String)
+    where
+        S: Service<CancelRequest, Error = BoxError>,
+        S::Response: std::fmt::Debug,
+    {
+        let start = Instant::now();
+        let err = svc.oneshot(request).bounded().await.unwrap_err();
+        let (kind, text) = timeout_of(err);
+        (start.elapsed(), kind, text)
     }
 
     fn api_error() -> BoxError {
@@ -477,30 +478,24 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn attempt_timeout_fires_attempt_after_its_duration() {
-        let start = Instant::now();
-        let err = AttemptTimeoutLayer::new(Duration::from_secs(3))
-            .layer(never())
-            .oneshot(req())
-            .bounded()
-            .await
-            .unwrap_err();
-        assert_eq!(start.elapsed(), Duration::from_secs(3));
-        let (kind, text) = timeout_of(err);
+        let (took, kind, text) = fire(
+            AttemptTimeoutLayer::new(Duration::from_secs(3)).layer(never()),
+            req(),
+        )
+        .await;
+        assert_eq!(took, Duration::from_secs(3));
         assert_eq!(kind, Some(TimeoutKind::Attempt));
         assert!(text.contains("3000 ms"), "{text}");
     }
 
     #[tokio::test(start_paused = true)]
     async fn attempt_timeout_takes_the_request_override() {
-        let start = Instant::now();
-        let err = AttemptTimeoutLayer::new(Duration::from_secs(10))
-            .layer(never())
-            .oneshot(req().with_attempt_timeout(Duration::from_millis(1500)))
-            .bounded()
-            .await
-            .unwrap_err();
-        assert_eq!(start.elapsed(), Duration::from_millis(1500));
-        let (kind, text) = timeout_of(err);
+        let (took, kind, text) = fire(
+            AttemptTimeoutLayer::new(Duration::from_secs(10)).layer(never()),
+            req().with_attempt_timeout(Duration::from_millis(1500)),
+        )
+        .await;
+        assert_eq!(took, Duration::from_millis(1500));
         assert_eq!(kind, Some(TimeoutKind::Attempt));
         assert!(text.contains("1500 ms"), "{text}");
     }
@@ -509,52 +504,36 @@ mod tests {
     async fn attempt_timeout_is_capped_at_the_deadline_with_the_overall_error() {
         // 5 s of a 7 s overall timeout are spent: the 10 s attempt ends in 2 s, and
         // the error is the overall timeout's, carrying its 7 s (not the 2 s left).
-        let start = Instant::now();
-        let err = AttemptTimeoutLayer::new(Duration::from_secs(10))
-            .layer(never())
-            .oneshot(with_deadline(
-                Duration::from_secs(2),
-                Duration::from_secs(7),
-            ))
-            .bounded()
-            .await
-            .unwrap_err();
-        assert_eq!(start.elapsed(), Duration::from_secs(2));
-        let (kind, text) = timeout_of(err);
+        let (took, kind, text) = fire(
+            AttemptTimeoutLayer::new(Duration::from_secs(10)).layer(never()),
+            with_deadline(Duration::from_secs(2), Duration::from_secs(7)),
+        )
+        .await;
+        assert_eq!(took, Duration::from_secs(2));
         assert_eq!(kind, Some(TimeoutKind::Overall));
         assert!(text.contains("7000 ms"), "{text}");
     }
 
     #[tokio::test(start_paused = true)]
     async fn attempt_timeout_before_a_later_deadline_is_an_attempt_timeout() {
-        let start = Instant::now();
-        let err = AttemptTimeoutLayer::new(Duration::from_secs(3))
-            .layer(never())
-            .oneshot(with_deadline(
-                Duration::from_secs(20),
-                Duration::from_secs(30),
-            ))
-            .bounded()
-            .await
-            .unwrap_err();
-        assert_eq!(start.elapsed(), Duration::from_secs(3));
-        assert_eq!(timeout_of(err).0, Some(TimeoutKind::Attempt));
+        let (took, kind, text) = fire(
+            AttemptTimeoutLayer::new(Duration::from_secs(3)).layer(never()),
+            with_deadline(Duration::from_secs(20), Duration::from_secs(30)),
+        )
+        .await;
+        assert_eq!(took, Duration::from_secs(3));
+        assert_eq!(kind, Some(TimeoutKind::Attempt), "{text}");
     }
 
     #[tokio::test(start_paused = true)]
     async fn attempt_timeout_under_a_deadline_layer_ends_at_the_request_overall_timeout() {
-        let start = Instant::now();
         let svc = ServiceBuilder::new()
             .layer(DeadlineLayer::new(Duration::from_secs(30)))
             .layer(AttemptTimeoutLayer::new(Duration::from_secs(10)))
             .service(never());
-        let err = svc
-            .oneshot(req().with_overall_timeout(Duration::from_secs(4)))
-            .bounded()
-            .await
-            .unwrap_err();
-        assert_eq!(start.elapsed(), Duration::from_secs(4));
-        let (kind, text) = timeout_of(err);
+        let (took, kind, text) =
+            fire(svc, req().with_overall_timeout(Duration::from_secs(4))).await;
+        assert_eq!(took, Duration::from_secs(4));
         assert_eq!(kind, Some(TimeoutKind::Overall));
         assert!(text.contains("4000 ms"), "{text}");
     }
@@ -623,13 +602,12 @@ mod tests {
     async fn overall_timeout_sets_the_deadline_and_fires_though_the_inner_ignores_it() {
         let start = Instant::now();
         let (seen, spy) = deadline_spy();
-        let err = OverallTimeoutLayer::new(Duration::from_secs(4))
-            .layer(spy)
-            .oneshot(req())
-            .bounded()
-            .await
-            .unwrap_err();
-        assert_eq!(start.elapsed(), Duration::from_secs(4));
+        let (took, kind, text) = fire(
+            OverallTimeoutLayer::new(Duration::from_secs(4)).layer(spy),
+            req(),
+        )
+        .await;
+        assert_eq!(took, Duration::from_secs(4));
         assert_eq!(
             *seen.lock().unwrap(),
             Some(Some((
@@ -637,7 +615,6 @@ mod tests {
                 Duration::from_secs(4)
             )))
         );
-        let (kind, text) = timeout_of(err);
         assert_eq!(kind, Some(TimeoutKind::Overall));
         assert!(text.contains("4000 ms"), "{text}");
     }
@@ -646,13 +623,12 @@ mod tests {
     async fn overall_timeout_takes_the_request_override() {
         let start = Instant::now();
         let (seen, spy) = deadline_spy();
-        let err = OverallTimeoutLayer::new(Duration::from_secs(30))
-            .layer(spy)
-            .oneshot(req().with_overall_timeout(Duration::from_secs(1)))
-            .bounded()
-            .await
-            .unwrap_err();
-        assert_eq!(start.elapsed(), Duration::from_secs(1));
+        let (took, kind, text) = fire(
+            OverallTimeoutLayer::new(Duration::from_secs(30)).layer(spy),
+            req().with_overall_timeout(Duration::from_secs(1)),
+        )
+        .await;
+        assert_eq!(took, Duration::from_secs(1));
         assert_eq!(
             *seen.lock().unwrap(),
             Some(Some((
@@ -660,7 +636,6 @@ mod tests {
                 Duration::from_secs(1)
             )))
         );
-        let (kind, text) = timeout_of(err);
         assert_eq!(kind, Some(TimeoutKind::Overall));
         assert!(text.contains("1000 ms"), "{text}");
     }

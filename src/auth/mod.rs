@@ -385,19 +385,7 @@ mod tests {
     use crate::envelope::CODE_TOKEN_INVALID;
     use crate::error::ErrorKind;
 
-    /// Bounds a test's wait, so a broken contract fails instead of hanging (on the
-    /// paused clock, an hour passes at once when nothing else can run).
-    trait Bounded: Future + Sized {
-        fn bounded(self) -> impl Future<Output = Self::Output> {
-            async move {
-                tokio::time::timeout(std::time::Duration::from_secs(3600), self)
-                    .await
-                    .expect("hung: the call never ended")
-            }
-        }
-    }
-
-    impl<F: Future> Bounded for F {}
+    use crate::test_support::Bounded;
 
     type Http = Mock<Request<RequestBody>, Response<Bytes>>;
     type HttpHandle = Handle<Request<RequestBody>, Response<Bytes>>;
