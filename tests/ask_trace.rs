@@ -5,8 +5,6 @@
 //! of the crate (and of the fake server, and of hyper/h2) is captured.
 #![cfg(feature = "testing")]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aily_client::testing::{FakeAily, Route};
@@ -15,18 +13,8 @@ use futures_util::StreamExt;
 
 const QUESTION: &str = "zebra-quartz-marmalade secret question";
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+mod capture;
+use capture::Capture;
 
 #[tokio::test]
 async fn no_message_content_in_spans_or_events() {

@@ -6,27 +6,14 @@
 
 mod fake_support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fake_support::*;
 use http::Method;
 use serde_json::json;
 
-/// A writer that keeps everything written to it.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+mod capture;
+use capture::Capture;
 
 const CONTENT: &str = "content-that-must-not-be-logged";
 const METADATA: &str = "{\"note\":\"metadata-that-must-not-be-logged\"}";

@@ -5,8 +5,6 @@
 //! callsites or threads can hide a span from the capture.
 #![cfg(feature = "testing")]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aily_client::testing::{FakeAily, Fault, Route, Times};
@@ -15,19 +13,8 @@ use aily_client::{Client, Credentials};
 const APP_ID: &str = "cli_a1b2c3d4e5";
 const APP_SECRET: &str = "s3cr3t-app-secret-value-xyz";
 
-/// A writer that keeps everything written to it.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+mod capture;
+use capture::Capture;
 
 #[tokio::test(start_paused = true)]
 async fn no_secret_or_token_reaches_spans_events_or_errors() {
