@@ -5,11 +5,18 @@
 //! in-memory exporter, printed at the end: nothing needs the network).
 //!
 //! ```text
-//! cargo run --example microservice --features testing
+//! cargo run --example microservice --features testing,metrics
 //! ```
 //!
 //! The trace it prints: the inbound request span is the parent of the client's
 //! `aily.run.cancel` span, which is the parent of one span per HTTP attempt.
+//!
+//! `GET /metrics` is the Prometheus scrape endpoint: [`metrics_setup`] installs
+//! `metrics-exporter-prometheus` as the process's recorder, so the client's
+//! instruments (README, "Metrics") appear there in Prometheus' names —
+//! `http_client_request_duration_seconds`, `aily_client_operation_duration_seconds`,
+//! `aily_client_retries_total`, … (dots become underscores; units and `_total` per
+//! Prometheus' naming). `tests/microservice_metrics.rs` scrapes it after some calls.
 //!
 //! `POST /ask` (`{"app_id": …, "text": …, "session_id"?: …}`) asks the Aily app and
 //! forwards the answer as it is written, as server-sent events (`started`, `delta`,
@@ -46,8 +53,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use futures_util::StreamExt;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
 use tower::limit::ConcurrencyLimit;
@@ -222,6 +230,45 @@ pub fn error_response(err: BoxError) -> Response {
     response
 }
 
+/// Installs a Prometheus recorder as the process's metrics recorder (histograms with
+/// OpenTelemetry's duration buckets, Prometheus' recommended names) and describes the
+/// client's instruments; the handle renders the scrape. Once per process.
+pub fn metrics_setup() -> PrometheusHandle {
+    let handle = PrometheusBuilder::new()
+        .with_recommended_naming(true)
+        .set_buckets_for_metric(
+            Matcher::Suffix("duration".to_owned()),
+            aily_client::metrics::DURATION_BUCKETS,
+        )
+        .and_then(|b| {
+            b.set_buckets_for_metric(
+                Matcher::Full(aily_client::metrics::RATE_LIMIT_WAIT.to_owned()),
+                aily_client::metrics::DURATION_BUCKETS,
+            )
+        })
+        .and_then(|b| b.install_recorder())
+        .expect("the one metrics recorder of the process");
+    aily_client::metrics::describe();
+    handle
+}
+
+/// `router` plus `GET /metrics`: the Prometheus text exposition of `handle`.
+pub fn with_metrics(router: Router, handle: PrometheusHandle) -> Router {
+    router.route(
+        "/metrics",
+        get(move || {
+            let handle = handle.clone();
+            async move {
+                handle.run_upkeep();
+                (
+                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                    handle.render(),
+                )
+            }
+        }),
+    )
+}
+
 /// The subscriber: an OpenTelemetry layer exporting to memory, everything at INFO
 /// and the client's attempt spans at DEBUG; with its provider and exporter.
 pub fn tracing_setup() -> (
@@ -260,6 +307,7 @@ pub async fn serve(app: Router) -> std::io::Result<SocketAddr> {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (provider, exporter) = init_tracing();
+    let metrics = metrics_setup();
 
     // The fake Feishu the service talks to.
     let fake = FakeAily::start().await?;
@@ -270,13 +318,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .base_url(fake.base_url())
         .build()?;
 
-    let addr = serve(app(client)).await?;
-    let reply = reqwest::Client::new()
+    let addr = serve(with_metrics(app(client), metrics)).await?;
+    let http = reqwest::Client::new();
+    let reply = http
         .post(format!("http://{addr}/runs/session_1/run_1/cancel"))
         .send()
         .await?;
     println!("POST /runs/session_1/run_1/cancel -> {}", reply.status());
     println!("{}", reply.text().await?);
+
+    let scrape = http.get(format!("http://{addr}/metrics")).send().await?;
+    println!(
+        "\nGET /metrics -> {} (the client's series):",
+        scrape.status()
+    );
+    for line in scrape.text().await?.lines() {
+        if !line.is_empty() && !line.starts_with('#') && !line.contains("_bucket{") {
+            println!("  {line}");
+        }
+    }
 
     provider.force_flush()?;
     println!("\nexported spans (span id, parent id, name):");

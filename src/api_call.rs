@@ -114,6 +114,8 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let response = ready!(self.project().inner.poll(cx)).map_err(Into::into)?;
+        #[cfg(feature = "metrics")]
+        crate::metrics::note_status(response.status());
         // Under the attempt span, when there is one: what the server answered.
         let span = tracing::Span::current();
         if !span.is_disabled() {

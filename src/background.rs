@@ -140,6 +140,8 @@ impl BackgroundCancels {
     }
 
     fn reject(&self, session_id: &str, run_id: &str, why: &str) {
+        #[cfg(feature = "metrics")]
+        crate::metrics::background_cancel("rejected");
         self.rejected.fetch_add(1, Ordering::Relaxed);
         tracing::error!(
             aily.session_id = %session_id,
@@ -206,6 +208,8 @@ async fn cancel_one(client: Client, cancels: Arc<BackgroundCancels>, job: Job) {
     let call = client.cancel_run(&job.session_id, &job.run_id);
     match tokio::time::timeout(cancels.timeout, call).await {
         Ok(Ok(reply)) => {
+            #[cfg(feature = "metrics")]
+            crate::metrics::background_cancel("succeeded");
             cancels.succeeded.fetch_add(1, Ordering::Relaxed);
             tracing::info!(
                 aily.session_id = %job.session_id,
@@ -215,6 +219,8 @@ async fn cancel_one(client: Client, cancels: Arc<BackgroundCancels>, job: Job) {
             );
         }
         Ok(Err(error)) => {
+            #[cfg(feature = "metrics")]
+            crate::metrics::background_cancel("failed");
             cancels.failed.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(
                 aily.session_id = %job.session_id,
@@ -224,6 +230,8 @@ async fn cancel_one(client: Client, cancels: Arc<BackgroundCancels>, job: Job) {
             );
         }
         Err(_) => {
+            #[cfg(feature = "metrics")]
+            crate::metrics::background_cancel("timed_out");
             cancels.failed.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(
                 aily.session_id = %job.session_id,

@@ -86,10 +86,36 @@ struct Settings {
     in_flight: InFlightLimitLayer,
     operation_span_level: tracing::Level,
     attempt_span: AttemptSpanLayer,
+    #[cfg(feature = "metrics")]
+    attempt_metrics: crate::metrics::AttemptMetricsLayer,
     attempt_timeout: Duration,
     overall_timeout: Duration,
     cancels: Arc<BackgroundCancels>,
     rate_limit: crate::rate_limit::RateLimitLayer,
+}
+
+/// The metrics layers of the stack: the crate's with the feature `metrics`, tower's
+/// `Identity` (the inner service itself, nothing added) without it.
+impl Settings {
+    #[cfg(feature = "metrics")]
+    fn operation_metrics(&self) -> crate::metrics::OperationMetricsLayer {
+        crate::metrics::OperationMetricsLayer::new()
+    }
+
+    #[cfg(not(feature = "metrics"))]
+    fn operation_metrics(&self) -> tower::layer::util::Identity {
+        tower::layer::util::Identity::new()
+    }
+
+    #[cfg(feature = "metrics")]
+    fn attempt_metrics(&self) -> crate::metrics::AttemptMetricsLayer {
+        self.attempt_metrics.clone()
+    }
+
+    #[cfg(not(feature = "metrics"))]
+    fn attempt_metrics(&self) -> tower::layer::util::Identity {
+        tower::layer::util::Identity::new()
+    }
 }
 
 impl Client {
@@ -379,11 +405,13 @@ impl Client {
         ServiceBuilder::new()
             .map_err(Error::from_box as fn(BoxError) -> Error)
             .layer(OperationSpanLayer::with_level(s.operation_span_level))
+            .layer(s.operation_metrics())
             .layer(DeadlineLayer::new(s.overall_timeout))
             .layer(retry_layer(s.retry.clone()))
             .layer(s.rate_limit.clone())
             .layer(s.in_flight.clone())
             .layer(s.attempt_span.clone())
+            .layer(s.attempt_metrics())
             .layer(AttemptTimeoutLayer::new(s.attempt_timeout))
             .layer(ApiCallLayer::new())
             .service(self.http.clone())
@@ -694,6 +722,8 @@ impl ClientBuilder {
                     .with_level(self.attempt_span_level)
                     .server(&base_url)
                     .record_url_full(self.record_url_full),
+                #[cfg(feature = "metrics")]
+                attempt_metrics: crate::metrics::AttemptMetricsLayer::new().server(&base_url),
                 operation_span_level: self.operation_span_level,
                 base_url,
                 retry,

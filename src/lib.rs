@@ -15,6 +15,8 @@ mod error;
 mod fleet;
 pub mod in_flight;
 pub mod messages;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 pub mod paginate;
 pub mod rate_limit;
 pub mod request;

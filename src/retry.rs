@@ -276,6 +276,8 @@ where
         let decision = self.decide(req, err);
         match decision {
             Some((delay, reason)) => {
+                #[cfg(feature = "metrics")]
+                crate::metrics::retry(R::OPERATION, reason);
                 event_at!(
                     self.config.event_level,
                     attempt = self.attempts,

@@ -1,7 +1,7 @@
 //! The example microservice on loopback, against `FakeAily` with scripted faults: its
 //! exported spans nest as inbound request → `aily.run.cancel` → attempt spans, and
 //! each kind of failure gets the HTTP answer of the README's table.
-#![cfg(feature = "testing")]
+#![cfg(all(feature = "testing", feature = "metrics"))]
 
 #[path = "../examples/microservice.rs"]
 mod microservice;

@@ -43,6 +43,10 @@ use crate::error::{Error, ErrorKind};
 use crate::request::USER_AGENT;
 use crate::transport::{HttpService, RequestBody};
 
+/// The operation Feishu error codes of the token endpoint are counted under.
+#[cfg(feature = "metrics")]
+const TOKEN_FETCH_OPERATION: &str = "aily.token.fetch";
+
 /// The token endpoint's path.
 pub const TENANT_TOKEN_PATH: &str = "/open-apis/auth/v3/tenant_access_token/internal";
 /// Default: refresh this long before the token expires (as the official Go/Java/Node SDKs).
@@ -382,8 +386,27 @@ impl TenantTokenSource {
         }
     }
 
-    /// Sends the token request and reads the token and its lifetime.
+    /// Sends the token request and reads the token and its lifetime (and, with the
+    /// feature `metrics`, counts it by outcome; one abandoned by its timeout is an error).
     async fn fetch(&self) -> Result<(AccessToken, Duration), Error> {
+        #[cfg(feature = "metrics")]
+        let counted = crate::metrics::TokenFetch::start();
+        let fetched = self.request_token().await;
+        #[cfg(feature = "metrics")]
+        match &fetched {
+            Ok(_) => counted.succeeded(),
+            Err(e) => {
+                if let Some(code) = e.code() {
+                    crate::metrics::feishu_error(TOKEN_FETCH_OPERATION, code);
+                }
+                drop(counted);
+            }
+        }
+        fetched
+    }
+
+    /// The token request and its reply.
+    async fn request_token(&self) -> Result<(AccessToken, Duration), Error> {
         let mut req = Request::new(RequestBody::new(self.shared.request_body.0.clone()));
         *req.method_mut() = Method::POST;
         *req.uri_mut() = http::Uri::from_static(TENANT_TOKEN_PATH);

@@ -239,29 +239,44 @@ where
     match config.store.acquire(&key, quota.as_ref(), max_wait).await {
         Ok(Admission::Admitted { wait }) if wait.is_zero() => {}
         Ok(Admission::Admitted { wait }) => {
-            tracing::debug!(
-                rate_limit.wait_ms = wait.as_millis() as u64,
-                rate_limit.key = %key,
-                "waiting for a rate-limit slot"
-            );
-            tokio::time::sleep(wait).await;
-            // A penalty may have begun while this call slept: wait that out too.
-            for _ in 0..PENALTY_RECHECKS {
-                let Ok(Some(penalty)) = config.store.penalty(&key).await else {
-                    break;
-                };
-                if penalty > config.max_wait.min(left()) {
-                    return Err(refused(&key, penalty));
-                }
+            #[cfg(feature = "metrics")]
+            let waiting = Instant::now();
+            let waited = async {
                 tracing::debug!(
-                    rate_limit.wait_ms = penalty.as_millis() as u64,
+                    rate_limit.wait_ms = wait.as_millis() as u64,
                     rate_limit.key = %key,
-                    "waiting out a rate-limit penalty"
+                    "waiting for a rate-limit slot"
                 );
-                tokio::time::sleep(penalty).await;
+                tokio::time::sleep(wait).await;
+                // A penalty may have begun while this call slept: wait that out too.
+                for _ in 0..PENALTY_RECHECKS {
+                    let Ok(Some(penalty)) = config.store.penalty(&key).await else {
+                        break;
+                    };
+                    if penalty > config.max_wait.min(left()) {
+                        #[cfg(feature = "metrics")]
+                        crate::metrics::rate_limit_fail_fast(R::OPERATION);
+                        return Err(refused(&key, penalty));
+                    }
+                    tracing::debug!(
+                        rate_limit.wait_ms = penalty.as_millis() as u64,
+                        rate_limit.key = %key,
+                        "waiting out a rate-limit penalty"
+                    );
+                    tokio::time::sleep(penalty).await;
+                }
+                Ok::<(), BoxError>(())
             }
+            .await;
+            #[cfg(feature = "metrics")]
+            crate::metrics::rate_limit_wait(R::OPERATION, waiting.elapsed());
+            waited?;
         }
-        Ok(Admission::Refused { retry_after }) => return Err(refused(&key, retry_after)),
+        Ok(Admission::Refused { retry_after }) => {
+            #[cfg(feature = "metrics")]
+            crate::metrics::rate_limit_fail_fast(R::OPERATION);
+            return Err(refused(&key, retry_after));
+        }
         Err(e) => {
             // Fail open: a limiter that cannot answer must not fail the call.
             tracing::debug!(error = %e, rate_limit.key = %key, "rate-limit store failed; sending anyway");

@@ -330,6 +330,20 @@ impl RedisBackend {
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
+        let answered = self.try_run(what, command).await;
+        #[cfg(feature = "metrics")]
+        if answered.is_err() {
+            crate::metrics::store_fallback(what);
+        }
+        answered
+    }
+
+    /// [`run`](Self::run) without the count of fallbacks.
+    async fn try_run<T, F, Fut>(&self, what: &'static str, command: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
         if !self.may_try() {
             return Err(StoreError::new("redis is down; not tried"));
         }

@@ -1,0 +1,323 @@
+//! [`AttemptMetricsLayer`]: `http.client.request.duration`, one sample per attempt,
+//! and `aily.client.feishu.errors`, one per error reply.
+//!
+//! It sits where the attempt span sits — between the retry layer and the attempt
+//! timeout — so a timed-out attempt is measured with `error.type = timeout`. The
+//! reply's status comes from [`ApiCallLayer`](crate::api_call::ApiCallLayer), which
+//! notes it when the reply arrives.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use metrics::{Label, SharedString};
+use pin_project_lite::pin_project;
+use tower::{Layer, Service};
+
+use super::{HTTP_CLIENT_REQUEST_DURATION, labels};
+use crate::error::BoxError;
+use crate::request::AilyRequest;
+use crate::transport::BaseUrl;
+
+/// Records each attempt of the calls through it.
+///
+/// ```
+/// use aily_client::metrics::AttemptMetricsLayer;
+/// use aily_client::transport::BaseUrl;
+///
+/// let layer = AttemptMetricsLayer::new().server(&BaseUrl::feishu()); // server.address / server.port
+/// # let _ = layer;
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct AttemptMetricsLayer {
+    server: Option<Arc<Server>>,
+}
+
+/// `server.address` and `server.port`, made once and shared by every sample.
+#[derive(Debug)]
+struct Server {
+    address: SharedString,
+    port: SharedString,
+}
+
+impl AttemptMetricsLayer {
+    /// Attempts recorded without server labels.
+    pub fn new() -> Self {
+        AttemptMetricsLayer::default()
+    }
+
+    /// Label every sample with `server.address` and `server.port` of `base`.
+    pub fn server(mut self, base: &BaseUrl) -> Self {
+        self.server = Some(Arc::new(Server {
+            address: SharedString::from_shared(Arc::from(base.host())),
+            port: SharedString::from_shared(Arc::from(base.port().to_string())),
+        }));
+        self
+    }
+}
+
+impl<S> Layer<S> for AttemptMetricsLayer {
+    type Service = AttemptMetrics<S>;
+    fn layer(&self, inner: S) -> AttemptMetrics<S> {
+        AttemptMetrics {
+            inner,
+            server: self.server.clone(),
+        }
+    }
+}
+
+/// The service of [`AttemptMetricsLayer`].
+#[derive(Clone, Debug)]
+pub struct AttemptMetrics<S> {
+    inner: S,
+    server: Option<Arc<Server>>,
+}
+
+impl<S, R> Service<R> for AttemptMetrics<S>
+where
+    R: AilyRequest,
+    S: Service<R>,
+    S::Error: Into<BoxError>,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = AttemptMetricsFuture<S::Future, R>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, req: R) -> Self::Future {
+        AttemptMetricsFuture {
+            started: Instant::now(),
+            inner: self.inner.call(req),
+            server: self.server.clone(),
+            _request: PhantomData,
+        }
+    }
+}
+
+pin_project! {
+    /// The future of [`AttemptMetrics`].
+    pub struct AttemptMetricsFuture<F, R> {
+        #[pin]
+        inner: F,
+        started: Instant,
+        server: Option<Arc<Server>>,
+        _request: PhantomData<fn() -> R>,
+    }
+}
+
+impl<F, T, E, R> Future for AttemptMetricsFuture<F, R>
+where
+    F: Future<Output = Result<T, E>>,
+    E: Into<BoxError>,
+    R: AilyRequest,
+{
+    type Output = Result<T, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        super::clear_status();
+        let out = match this.inner.poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(out) => out.map_err(Into::into),
+        };
+        let elapsed = this.started.elapsed();
+        // Only the status of this attempt's own reply: a token fetch that failed under
+        // it is not a reply to it (and counts its code itself).
+        let status = super::take_status();
+        let mut labels = Vec::with_capacity(6);
+        labels.push(Label::new(
+            labels::HTTP_REQUEST_METHOD,
+            super::method_label(&R::METHOD),
+        ));
+        labels.push(Label::from_static_parts(
+            labels::URL_TEMPLATE,
+            R::URL_TEMPLATE,
+        ));
+        if let Some(server) = this.server {
+            labels.push(Label::new(labels::SERVER_ADDRESS, server.address.clone()));
+            labels.push(Label::new(labels::SERVER_PORT, server.port.clone()));
+        }
+        if let Err(err) = &out {
+            let e = super::crate_error(err);
+            labels.push(Label::from_static_parts(
+                labels::ERROR_TYPE,
+                e.kind().as_str(),
+            ));
+            if let Some(code) = e.code().filter(|_| status.is_some()) {
+                super::feishu_error(R::OPERATION, code);
+            }
+        }
+        if let Some(status) = status {
+            labels.push(Label::new(
+                labels::HTTP_RESPONSE_STATUS_CODE,
+                super::status_label(status),
+            ));
+        }
+        metrics::histogram!(HTTP_CLIENT_REQUEST_DURATION, labels).record(elapsed.as_secs_f64());
+        Poll::Ready(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The layer alone over a `service_fn`, with the facade's debugging recorder.
+
+    use std::time::Duration;
+
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    use tower::{ServiceExt, service_fn};
+
+    use super::*;
+    use crate::error::{Error, ErrorKind, TimeoutKind};
+    use crate::{CancelRequest, GetRunRequest};
+
+    /// A series recorded: its name, its sorted labels, its count.
+    type Recorded = (String, Vec<(String, String)>, usize);
+
+    /// The labels and sample count of every series `call` recorded.
+    fn recorded(call: impl FnOnce()) -> Vec<Recorded> {
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        metrics::with_local_recorder(&recorder, call);
+        let mut out: Vec<_> = snapshotter
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .map(|(key, _, _, value)| {
+                let mut labels: Vec<(String, String)> = key
+                    .key()
+                    .labels()
+                    .map(|l| (l.key().to_owned(), l.value().to_owned()))
+                    .collect();
+                labels.sort();
+                let n = match value {
+                    DebugValue::Histogram(samples) => samples.len(),
+                    DebugValue::Counter(n) => n as usize,
+                    DebugValue::Gauge(_) => 0,
+                };
+                (key.key().name().to_owned(), labels, n)
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut v: Vec<_> = p
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Drives one call of `req` through the layer over `reply`, on this thread.
+    fn once<R, T>(layer: AttemptMetricsLayer, req: R, reply: Result<T, Error>, status: Option<u16>)
+    where
+        R: AilyRequest + Send + 'static,
+        T: Clone + Send + 'static,
+    {
+        // Like `ApiCallLayer`, the status is noted when the reply is polled.
+        let svc = layer.layer(service_fn(move |_req: R| {
+            let reply = reply.clone();
+            async move {
+                if let Some(s) = status {
+                    super::super::note_status(http::StatusCode::from_u16(s).unwrap());
+                }
+                reply.map_err(BoxError::from)
+            }
+        }));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let _ = rt.block_on(svc.oneshot(req));
+    }
+
+    const CANCEL: &str = "/open-apis/aily/v1/sessions/{aily_session_id}/runs/{run_id}/cancel";
+
+    #[test]
+    fn a_success_is_one_sample_with_the_status_noted() {
+        let got = recorded(|| {
+            let layer = AttemptMetricsLayer::new().server(&BaseUrl::feishu());
+            once(
+                layer,
+                CancelRequest::new("s", "r").unwrap(),
+                Ok(()),
+                Some(200),
+            );
+        });
+        let want = pairs(&[
+            ("http.request.method", "POST"),
+            ("url.template", CANCEL),
+            ("server.address", "open.feishu.cn"),
+            ("server.port", "443"),
+            ("http.response.status_code", "200"),
+        ]);
+        assert_eq!(
+            got,
+            vec![(HTTP_CLIENT_REQUEST_DURATION.to_owned(), want, 1)]
+        );
+    }
+
+    #[test]
+    fn an_api_error_has_its_kind_its_status_and_a_code_count() {
+        let err = Error::new(ErrorKind::Api, "param is invalid")
+            .with_status(http::StatusCode::BAD_REQUEST)
+            .with_api(2700001, "param is invalid".into(), None);
+        let got = recorded(|| {
+            once::<_, ()>(
+                AttemptMetricsLayer::new(),
+                GetRunRequest::new("s", "r").unwrap(),
+                Err(err),
+                Some(400),
+            );
+        });
+        let attempt = pairs(&[
+            ("http.request.method", "GET"),
+            (
+                "url.template",
+                "/open-apis/aily/v1/sessions/{aily_session_id}/runs/{run_id}",
+            ),
+            ("http.response.status_code", "400"),
+            ("error.type", "api"),
+        ]);
+        let code = pairs(&[
+            ("aily.operation", "aily.run.get"),
+            ("feishu.code", "2700001"),
+        ]);
+        let mut want = vec![
+            (HTTP_CLIENT_REQUEST_DURATION.to_owned(), attempt, 1),
+            (super::super::FEISHU_ERRORS.to_owned(), code, 1),
+        ];
+        want.sort();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_timeout_has_no_status() {
+        let err = Error::timeout(TimeoutKind::Attempt, Duration::from_secs(1));
+        let got = recorded(|| {
+            once::<_, ()>(
+                AttemptMetricsLayer::new(),
+                CancelRequest::new("s", "r").unwrap(),
+                Err(err),
+                None,
+            );
+        });
+        let want = pairs(&[
+            ("http.request.method", "POST"),
+            ("url.template", CANCEL),
+            ("error.type", "timeout"),
+        ]);
+        assert_eq!(
+            got,
+            vec![(HTTP_CLIENT_REQUEST_DURATION.to_owned(), want, 1)]
+        );
+    }
+}

@@ -1,0 +1,323 @@
+//! Metrics (feature `metrics`): the numbers an on-call engineer reads, recorded
+//! through the [`metrics`](https://docs.rs/metrics) facade, in OpenTelemetry's names.
+//!
+//! Without the feature nothing here is compiled and the stack holds no metrics layer
+//! (tower's `Identity` stands in its place). With it, every call records into
+//! whatever recorder the program installed — a Prometheus exporter
+//! (`metrics-exporter-prometheus`, as `examples/microservice.rs` does), an
+//! OpenTelemetry pipeline through a `metrics` → OpenTelemetry bridge, or the
+//! facade's own test recorder — and into its no-op recorder when none is.
+//!
+//! | instrument | kind, unit | labels |
+//! |---|---|---|
+//! | [`HTTP_CLIENT_REQUEST_DURATION`] | histogram, s, one per attempt | `http.request.method`, `server.address`, `server.port`, `url.template`, `http.response.status_code` (when a reply came), `error.type` (on failure) |
+//! | [`OPERATION_DURATION`] | histogram, s, one per call (retries and waits included) | `aily.operation`, `error.type` (on failure) |
+//! | [`RETRIES`] | counter | `aily.operation`, `reason` (`connect`, `transient`, `rate_limited`) |
+//! | [`TOKEN_FETCHES`] | counter | `outcome` (`success`, `error`) |
+//! | [`RATE_LIMIT_WAIT`] | histogram, s, one per call that waited | `aily.operation` |
+//! | [`RATE_LIMIT_FAIL_FAST`] | counter | `aily.operation` |
+//! | [`FEISHU_ERRORS`] | counter, one per error reply | `aily.operation`, `feishu.code` |
+//! | [`BACKGROUND_CANCELS`] | counter | `outcome` (`succeeded`, `failed`, `timed_out`, `rejected`) |
+//! | [`STORE_FALLBACKS`] | counter, one per store command not answered by Redis | `store.command` |
+//!
+//! Label sets are bounded: operation names, methods, URL *templates*, status codes,
+//! error kinds ([`ErrorKind::as_str`](crate::ErrorKind::as_str)), Feishu codes and
+//! fixed reasons — never an ID, a log ID, a message or a URL with IDs in it.
+//!
+//! ```
+//! // Once, after installing a recorder: units and descriptions for every instrument.
+//! aily_client::metrics::describe();
+//! ```
+
+mod attempt;
+mod operation;
+
+use std::cell::Cell;
+use std::time::Duration;
+
+use metrics::{SharedString, Unit};
+
+pub use attempt::{AttemptMetrics, AttemptMetricsFuture, AttemptMetricsLayer};
+pub use operation::{OperationMetrics, OperationMetricsFuture, OperationMetricsLayer};
+
+use crate::error::{BoxError, Error};
+
+/// `http.client.request.duration`: one sample per attempt, in seconds, from the
+/// attempt's start (token included) to its decoded reply or its error.
+pub const HTTP_CLIENT_REQUEST_DURATION: &str = "http.client.request.duration";
+/// `aily.client.operation.duration`: one sample per call, in seconds, retries, backoff
+/// and rate-limit waits included.
+pub const OPERATION_DURATION: &str = "aily.client.operation.duration";
+/// `aily.client.retries`: retries, by `reason`.
+pub const RETRIES: &str = "aily.client.retries";
+/// `aily.client.token.fetches`: tenant-token requests sent to Feishu, by `outcome`.
+pub const TOKEN_FETCHES: &str = "aily.client.token.fetches";
+/// `aily.client.rate_limit.wait`: how long a call waited for a rate-limit slot (or
+/// out a penalty), in seconds; only calls that waited.
+pub const RATE_LIMIT_WAIT: &str = "aily.client.rate_limit.wait";
+/// `aily.client.rate_limit.fail_fast`: calls refused by the client-side limiter
+/// because the wait would have been too long.
+pub const RATE_LIMIT_FAIL_FAST: &str = "aily.client.rate_limit.fail_fast";
+/// `aily.client.feishu.errors`: replies carrying a non-zero Feishu code, by code.
+pub const FEISHU_ERRORS: &str = "aily.client.feishu.errors";
+/// `aily.client.background_cancels`: cancels of abandoned runs, by `outcome`.
+pub const BACKGROUND_CANCELS: &str = "aily.client.background_cancels";
+/// `aily.client.store.fallbacks`: store commands Redis did not answer (down, or out of
+/// its budget), which the caller then served in process.
+pub const STORE_FALLBACKS: &str = "aily.client.store.fallbacks";
+
+/// OpenTelemetry's recommended bucket boundaries for `http.client.request.duration`
+/// (seconds), for exporters that need them (e.g. Prometheus' `set_buckets_for_metric`).
+pub const DURATION_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
+
+/// Label keys.
+pub mod labels {
+    /// The operation, e.g. `aily.run.cancel` ([`AilyRequest::OPERATION`](crate::AilyRequest::OPERATION)).
+    pub const OPERATION: &str = "aily.operation";
+    /// The error's kind ([`ErrorKind::as_str`](crate::ErrorKind::as_str)), e.g. `timeout`, `api`.
+    pub const ERROR_TYPE: &str = "error.type";
+    /// The HTTP method.
+    pub const HTTP_REQUEST_METHOD: &str = "http.request.method";
+    /// The HTTP status of the reply.
+    pub const HTTP_RESPONSE_STATUS_CODE: &str = "http.response.status_code";
+    /// The host requests go to.
+    pub const SERVER_ADDRESS: &str = "server.address";
+    /// The port requests go to.
+    pub const SERVER_PORT: &str = "server.port";
+    /// The URL template, e.g. `/open-apis/aily/v1/sessions/{aily_session_id}/runs/{run_id}/cancel`.
+    pub const URL_TEMPLATE: &str = "url.template";
+    /// The Feishu error code.
+    pub const FEISHU_CODE: &str = "feishu.code";
+    /// Why a call was retried: `connect`, `transient` or `rate_limited`.
+    pub const REASON: &str = "reason";
+    /// How a token fetch or a background cancel ended.
+    pub const OUTCOME: &str = "outcome";
+    /// The store command Redis did not answer, e.g. `acquire`, `load token`.
+    pub const STORE_COMMAND: &str = "store.command";
+}
+
+/// Registers the unit and description of every instrument with the installed
+/// recorder (exporters use them for `# HELP` lines and units). Call it once after
+/// installing the recorder; recording works without it.
+pub fn describe() {
+    metrics::describe_histogram!(
+        HTTP_CLIENT_REQUEST_DURATION,
+        Unit::Seconds,
+        "Duration of one HTTP attempt to the Feishu OpenAPI (token, send, reply decoded)."
+    );
+    metrics::describe_histogram!(
+        OPERATION_DURATION,
+        Unit::Seconds,
+        "Duration of one Aily operation, retries, backoff and rate-limit waits included."
+    );
+    metrics::describe_counter!(RETRIES, Unit::Count, "Retries, by reason.");
+    metrics::describe_counter!(
+        TOKEN_FETCHES,
+        Unit::Count,
+        "Tenant-token requests sent to Feishu, by outcome."
+    );
+    metrics::describe_histogram!(
+        RATE_LIMIT_WAIT,
+        Unit::Seconds,
+        "Time a call waited for a rate-limit slot or out a penalty."
+    );
+    metrics::describe_counter!(
+        RATE_LIMIT_FAIL_FAST,
+        Unit::Count,
+        "Calls refused by the client-side rate limiter instead of waiting."
+    );
+    metrics::describe_counter!(
+        FEISHU_ERRORS,
+        Unit::Count,
+        "Replies with a non-zero Feishu code, by code."
+    );
+    metrics::describe_counter!(
+        BACKGROUND_CANCELS,
+        Unit::Count,
+        "Cancels of runs whose caller went away, by outcome."
+    );
+    metrics::describe_counter!(
+        STORE_FALLBACKS,
+        Unit::Count,
+        "Store commands Redis did not answer; the call was served in process."
+    );
+}
+
+thread_local! {
+    /// The HTTP status of the reply [`ApiCallLayer`](crate::api_call::ApiCallLayer)
+    /// decoded in this poll, for the attempt around it — handed over the way tracing
+    /// hands over the current span (the attempt span gets its status the same way).
+    static REPLY_STATUS: Cell<u16> = const { Cell::new(0) };
+}
+
+/// Notes the status of the reply being decoded (called by `ApiCallLayer`).
+#[inline]
+pub(crate) fn note_status(status: http::StatusCode) {
+    REPLY_STATUS.with(|s| s.set(status.as_u16()));
+}
+
+/// Forgets any status noted (before an attempt is polled).
+#[inline]
+fn clear_status() {
+    REPLY_STATUS.with(|s| s.set(0));
+}
+
+/// The status noted since [`clear_status`], if any.
+#[inline]
+fn take_status() -> Option<u16> {
+    let status = REPLY_STATUS.with(|s| s.replace(0));
+    (status != 0).then_some(status)
+}
+
+/// `"100"` … `"599"`, so a status label borrows a static string.
+static STATUS_DIGITS: [u8; 1500] = {
+    let mut out = [0u8; 1500];
+    let mut code = 100;
+    while code < 600 {
+        let i = (code - 100) * 3;
+        out[i] = b'0' + (code / 100) as u8;
+        out[i + 1] = b'0' + (code / 10 % 10) as u8;
+        out[i + 2] = b'0' + (code % 10) as u8;
+        code += 1;
+    }
+    out
+};
+
+/// The label value of an HTTP status.
+fn status_label(status: u16) -> SharedString {
+    if (100..600).contains(&status) {
+        let i = usize::from(status - 100) * 3;
+        if let Ok(s) = std::str::from_utf8(&STATUS_DIGITS[i..i + 3]) {
+            return SharedString::const_str(s);
+        }
+    }
+    SharedString::from_owned(status.to_string())
+}
+
+/// The label value of an HTTP method.
+fn method_label(method: &http::Method) -> SharedString {
+    let known = [
+        http::Method::GET,
+        http::Method::POST,
+        http::Method::PUT,
+        http::Method::DELETE,
+        http::Method::PATCH,
+        http::Method::HEAD,
+        http::Method::OPTIONS,
+    ];
+    match known.iter().position(|m| m == method) {
+        Some(0) => SharedString::const_str("GET"),
+        Some(1) => SharedString::const_str("POST"),
+        Some(2) => SharedString::const_str("PUT"),
+        Some(3) => SharedString::const_str("DELETE"),
+        Some(4) => SharedString::const_str("PATCH"),
+        Some(5) => SharedString::const_str("HEAD"),
+        Some(6) => SharedString::const_str("OPTIONS"),
+        _ => SharedString::from_owned(method.as_str().to_owned()),
+    }
+}
+
+/// The crate error an error of the stack is, or describes.
+fn crate_error(err: &BoxError) -> std::borrow::Cow<'_, Error> {
+    match err.downcast_ref::<Error>() {
+        Some(e) => std::borrow::Cow::Borrowed(e),
+        None => std::borrow::Cow::Owned(Error::peek(err.as_ref())),
+    }
+}
+
+/// A Feishu error reply: `aily.client.feishu.errors`.
+pub(crate) fn feishu_error(operation: &'static str, code: i64) {
+    metrics::counter!(
+        FEISHU_ERRORS,
+        labels::OPERATION => operation,
+        labels::FEISHU_CODE => code.to_string()
+    )
+    .increment(1);
+}
+
+/// A retry: `aily.client.retries`, by reason.
+pub(crate) fn retry(operation: &'static str, reason: &'static str) {
+    metrics::counter!(RETRIES, labels::OPERATION => operation, labels::REASON => reason)
+        .increment(1);
+}
+
+/// Counts one tenant-token request: `error` unless [`succeeded`](TokenFetch::succeeded)
+/// is called before it is dropped (a fetch that times out or is abandoned is an error).
+pub(crate) struct TokenFetch {
+    ok: bool,
+}
+
+impl TokenFetch {
+    /// A token request about to be sent.
+    pub(crate) fn start() -> Self {
+        TokenFetch { ok: false }
+    }
+
+    /// The request brought a token.
+    pub(crate) fn succeeded(mut self) {
+        self.ok = true;
+    }
+}
+
+impl Drop for TokenFetch {
+    fn drop(&mut self) {
+        let outcome = if self.ok { "success" } else { "error" };
+        metrics::counter!(TOKEN_FETCHES, labels::OUTCOME => outcome).increment(1);
+    }
+}
+
+/// A call waited `wait` for a rate-limit slot: `aily.client.rate_limit.wait`.
+pub(crate) fn rate_limit_wait(operation: &'static str, wait: Duration) {
+    metrics::histogram!(RATE_LIMIT_WAIT, labels::OPERATION => operation).record(wait.as_secs_f64());
+}
+
+/// A call refused by the limiter: `aily.client.rate_limit.fail_fast`.
+pub(crate) fn rate_limit_fail_fast(operation: &'static str) {
+    metrics::counter!(RATE_LIMIT_FAIL_FAST, labels::OPERATION => operation).increment(1);
+}
+
+/// A background cancel ended: `aily.client.background_cancels`, by outcome.
+pub(crate) fn background_cancel(outcome: &'static str) {
+    metrics::counter!(BACKGROUND_CANCELS, labels::OUTCOME => outcome).increment(1);
+}
+
+/// A store command Redis did not answer: `aily.client.store.fallbacks`.
+#[cfg(feature = "redis")]
+pub(crate) fn store_fallback(command: &'static str) {
+    metrics::counter!(STORE_FALLBACKS, labels::STORE_COMMAND => command).increment(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_status_label_is_its_number() {
+        for status in [100u16, 200, 204, 404, 429, 503, 599] {
+            assert_eq!(status_label(status).as_ref(), status.to_string());
+        }
+        assert_eq!(status_label(600).as_ref(), "600");
+        assert_eq!(status_label(42).as_ref(), "42");
+    }
+
+    #[test]
+    fn method_labels_are_the_method() {
+        for m in [
+            "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "PURGE",
+        ] {
+            let method = http::Method::from_bytes(m.as_bytes()).unwrap();
+            assert_eq!(method_label(&method).as_ref(), m);
+        }
+    }
+
+    #[test]
+    fn a_status_is_taken_once() {
+        clear_status();
+        assert_eq!(take_status(), None);
+        note_status(http::StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(take_status(), Some(503));
+        assert_eq!(take_status(), None);
+    }
+}
