@@ -17,7 +17,11 @@ out="${OUT:-$target/callgrind}"
 mkdir -p "$out"
 
 export CARGO_PROFILE_BENCH_DEBUG=line-tables-only
-bin=$(cargo bench --bench callgrind --no-run --message-format=json 2>/dev/null |
+# FEATURES=metrics bash benches/callgrind.sh …: the same with the crate's features on
+# (the metrics layers in the stack; m15/m16 profile them without and with a recorder).
+features=()
+[[ -n "${FEATURES:-}" ]] && features=(--features "$FEATURES")
+bin=$(cargo bench --bench callgrind --no-run "${features[@]}" --message-format=json 2>/dev/null |
     python3 -c 'import sys, json
 for line in sys.stdin:
     m = json.loads(line)
@@ -29,6 +33,7 @@ variants=(bare_hyper bare_hyper_json stack_cancel_run stack_service_oneshot stac
 layers=(m0_request_new m0_decode_only m0_http_inner m1_api_call m2_collect m3_auth_fixed m4_base_uri m5_attempt_timeout
     m6_attempt_span m7_retry m8_overall_timeout m9_operation_span m10_full_typed
     m11_full_boxed m12_full_app_warm)
+[[ ",${FEATURES:-}," == *,metrics,* ]] && layers+=(m15_full_metrics m16_full_prometheus)
 
 # name=variant[@subscriber level]
 subscribed=(m10_full_typed@info m10_full_typed@debug stack_cancel_run@info)

@@ -394,6 +394,40 @@ fn print_interleaved_layers(il: &LayersInterleaved) {
         };
         println!("{id:<24} {what:<52} {:>9.0} {delta:>9}", median(v.clone()));
     }
+    print_metrics_ratios(il);
+}
+
+/// With the feature `metrics`: the whole typed stack with the metrics layers (no
+/// recorder, then a Prometheus recorder) over the same stack without them, as the
+/// median and quartiles of the per-round ratios (same rounds, same inner service).
+fn print_metrics_ratios(il: &LayersInterleaved) {
+    let row = |id: &str| il.rows.iter().find(|(i, _, _)| *i == id).map(|r| &r.2);
+    let Some(base) = row("m10_full_typed") else {
+        return;
+    };
+    println!(
+        "metrics feature: {}",
+        if cfg!(feature = "metrics") {
+            "on (the end-to-end `ours` rows include the metrics layers; no recorder installed)"
+        } else {
+            "off (nothing compiled in)"
+        }
+    );
+    for (id, what) in [
+        ("m15_full_metrics", "metrics layers, no recorder"),
+        ("m16_full_prometheus", "metrics layers, Prometheus recorder"),
+    ] {
+        let Some(v) = row(id) else { continue };
+        let mut ratios: Vec<f64> = v.iter().zip(base).map(|(a, b)| a / b).collect();
+        ratios.sort_by(f64::total_cmp);
+        let q = |p: f64| ratios[((ratios.len() - 1) as f64 * p).round() as usize];
+        println!(
+            "{what} / whole typed stack (m10) = {:.3} [{:.3}–{:.3}] (in memory, per round)",
+            q(0.5),
+            q(0.25),
+            q(0.75)
+        );
+    }
 }
 
 // ─────────────────────── criterion's own estimates ───────────────────────

@@ -906,7 +906,86 @@ pub fn layer_stacks() -> Vec<(&'static str, &'static str, Box<dyn LayerStack>)> 
             "whole stack, app credentials, warm cache",
             Box::new(Typed(full_typed(app_auth()))),
         ),
+        #[cfg(feature = "metrics")]
+        (
+            "m15_full_metrics",
+            "whole stack + metrics layers, no recorder",
+            Box::new(Typed(full_typed_metrics(fixed_auth()))),
+        ),
+        #[cfg(feature = "metrics")]
+        (
+            "m16_full_prometheus",
+            "whole stack + metrics layers, Prometheus recorder",
+            Box::new(Recorded::prometheus(Typed(
+                full_typed_metrics(fixed_auth()),
+            ))),
+        ),
     ]
+}
+
+/// The whole default stack as `Client::stack` builds it with the feature `metrics`:
+/// [`full_typed`] plus the operation and attempt metrics layers.
+#[cfg(feature = "metrics")]
+pub fn full_typed_metrics(
+    auth: AuthLayer,
+) -> impl Service<CancelRequest, Response = CancelResponse, Error = Error, Future: Send>
++ Clone
++ Send
++ Sync
++ 'static {
+    use aily_client::metrics::{AttemptMetricsLayer, OperationMetricsLayer};
+    let base = mem_base();
+    ServiceBuilder::new()
+        .map_err(Error::from_box as fn(BoxError) -> Error)
+        .layer(OperationSpanLayer::with_level(tracing::Level::INFO))
+        .layer(OperationMetricsLayer::new())
+        .layer(DeadlineLayer::new(OVERALL))
+        .layer(retry())
+        .layer(in_flight())
+        .layer(attempt_span())
+        .layer(AttemptMetricsLayer::new().server(&base))
+        .layer(TimeoutLayer::attempt(ATTEMPT))
+        .layer(ApiCallLayer::new())
+        .layer(auth)
+        .layer(BaseUriLayer::new(base.clone()))
+        .layer(CollectBodyLayer::new(DEFAULT_MAX_BODY_BYTES))
+        .service(inner_full())
+}
+
+/// A stack run with a recorder as this thread's metrics recorder (every poll of its
+/// loop), so the other stacks of the same run record into none.
+#[cfg(feature = "metrics")]
+struct Recorded<S> {
+    stack: S,
+    recorder: Arc<metrics_exporter_prometheus::PrometheusRecorder>,
+}
+
+#[cfg(feature = "metrics")]
+impl<S> Recorded<S> {
+    fn prometheus(stack: S) -> Self {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                metrics_exporter_prometheus::Matcher::Suffix("duration".to_owned()),
+                aily_client::metrics::DURATION_BUCKETS,
+            )
+            .expect("buckets")
+            .build_recorder();
+        Recorded {
+            stack,
+            recorder: Arc::new(recorder),
+        }
+    }
+}
+
+#[cfg(feature = "metrics")]
+impl<S: LayerStack> LayerStack for Recorded<S> {
+    fn run(&self, req: &CancelRequest, n: u64) -> Pin<Box<dyn Future<Output = Duration>>> {
+        let mut run = self.stack.run(req, n);
+        let recorder = self.recorder.clone();
+        Box::pin(std::future::poll_fn(move |cx| {
+            metrics::with_local_recorder(&*recorder, || run.as_mut().poll(cx))
+        }))
+    }
 }
 
 /// True for the cumulative chain `m1_…` to `m10_…`, whose rows show a Δ against the

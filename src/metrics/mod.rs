@@ -62,8 +62,8 @@ pub const RATE_LIMIT_FAIL_FAST: &str = "aily.client.rate_limit.fail_fast";
 pub const FEISHU_ERRORS: &str = "aily.client.feishu.errors";
 /// `aily.client.background_cancels`: cancels of abandoned runs, by `outcome`.
 pub const BACKGROUND_CANCELS: &str = "aily.client.background_cancels";
-/// `aily.client.store.fallbacks`: store commands Redis did not answer (down, or out of
-/// its budget), which the caller then served in process.
+/// `aily.client.store.fallbacks`: store commands Redis did not answer (down, out of
+/// its budget, or failing), which the caller then served in process.
 pub const STORE_FALLBACKS: &str = "aily.client.store.fallbacks";
 
 /// OpenTelemetry's recommended bucket boundaries for `http.client.request.duration`
