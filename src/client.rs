@@ -87,6 +87,8 @@ struct Settings {
     operation_span_level: tracing::Level,
     attempt_span: AttemptSpanLayer,
     #[cfg(feature = "metrics")]
+    operation_metrics: crate::metrics::OperationMetricsLayer,
+    #[cfg(feature = "metrics")]
     attempt_metrics: crate::metrics::AttemptMetricsLayer,
     attempt_timeout: Duration,
     overall_timeout: Duration,
@@ -99,7 +101,7 @@ struct Settings {
 impl Settings {
     #[cfg(feature = "metrics")]
     fn operation_metrics(&self) -> crate::metrics::OperationMetricsLayer {
-        crate::metrics::OperationMetricsLayer::new()
+        self.operation_metrics.clone()
     }
 
     #[cfg(not(feature = "metrics"))]
@@ -722,6 +724,8 @@ impl ClientBuilder {
                     .with_level(self.attempt_span_level)
                     .server(&base_url)
                     .record_url_full(self.record_url_full),
+                #[cfg(feature = "metrics")]
+                operation_metrics: crate::metrics::OperationMetricsLayer::new(),
                 #[cfg(feature = "metrics")]
                 attempt_metrics: crate::metrics::AttemptMetricsLayer::new().server(&base_url),
                 operation_span_level: self.operation_span_level,

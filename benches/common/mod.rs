@@ -37,6 +37,7 @@ use hyper::body::Incoming;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde::Deserialize;
+use tower::layer::util::Identity;
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceBuilder, ServiceExt};
 
@@ -923,6 +924,29 @@ pub fn layer_stacks() -> Vec<(&'static str, &'static str, Box<dyn LayerStack>)> 
     ]
 }
 
+/// The whole default stack over the in-memory inner, with `$operation_metrics` and
+/// `$attempt_metrics` where `Client::stack` has the metrics layers (tower's
+/// `Identity` there without the feature, as in [`full_typed`]).
+macro_rules! full_stack {
+    ($auth:expr, $operation_metrics:expr, $attempt_metrics:expr) => {
+        ServiceBuilder::new()
+            .map_err(Error::from_box as fn(BoxError) -> Error)
+            .layer(OperationSpanLayer::with_level(tracing::Level::INFO))
+            .layer($operation_metrics)
+            .layer(DeadlineLayer::new(OVERALL))
+            .layer(retry())
+            .layer(in_flight())
+            .layer(attempt_span())
+            .layer($attempt_metrics)
+            .layer(TimeoutLayer::attempt(ATTEMPT))
+            .layer(ApiCallLayer::new())
+            .layer($auth)
+            .layer(BaseUriLayer::new(mem_base()))
+            .layer(CollectBodyLayer::new(DEFAULT_MAX_BODY_BYTES))
+            .service(inner_full())
+    };
+}
+
 /// The whole default stack as `Client::stack` builds it with the feature `metrics`:
 /// [`full_typed`] plus the operation and attempt metrics layers.
 #[cfg(feature = "metrics")]
@@ -934,22 +958,11 @@ pub fn full_typed_metrics(
 + Sync
 + 'static {
     use aily_client::metrics::{AttemptMetricsLayer, OperationMetricsLayer};
-    let base = mem_base();
-    ServiceBuilder::new()
-        .map_err(Error::from_box as fn(BoxError) -> Error)
-        .layer(OperationSpanLayer::with_level(tracing::Level::INFO))
-        .layer(OperationMetricsLayer::new())
-        .layer(DeadlineLayer::new(OVERALL))
-        .layer(retry())
-        .layer(in_flight())
-        .layer(attempt_span())
-        .layer(AttemptMetricsLayer::new().server(&base))
-        .layer(TimeoutLayer::attempt(ATTEMPT))
-        .layer(ApiCallLayer::new())
-        .layer(auth)
-        .layer(BaseUriLayer::new(base.clone()))
-        .layer(CollectBodyLayer::new(DEFAULT_MAX_BODY_BYTES))
-        .service(inner_full())
+    full_stack!(
+        auth,
+        OperationMetricsLayer::new(),
+        AttemptMetricsLayer::new().server(&mem_base())
+    )
 }
 
 /// A stack run with a recorder as this thread's metrics recorder (every poll of its
@@ -1010,20 +1023,7 @@ pub fn full_typed(
 + Send
 + Sync
 + 'static {
-    let base = mem_base();
-    ServiceBuilder::new()
-        .map_err(Error::from_box as fn(BoxError) -> Error)
-        .layer(OperationSpanLayer::with_level(tracing::Level::INFO))
-        .layer(DeadlineLayer::new(OVERALL))
-        .layer(retry())
-        .layer(in_flight())
-        .layer(attempt_span())
-        .layer(TimeoutLayer::attempt(ATTEMPT))
-        .layer(ApiCallLayer::new())
-        .layer(auth)
-        .layer(BaseUriLayer::new(base.clone()))
-        .layer(CollectBodyLayer::new(DEFAULT_MAX_BODY_BYTES))
-        .service(inner_full())
+    full_stack!(auth, Identity::new(), Identity::new())
 }
 
 /// Checks that the server answers what every client expects.

@@ -17,12 +17,15 @@ use metrics::{Label, SharedString};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
-use super::{HTTP_CLIENT_REQUEST_DURATION, labels};
-use crate::error::BoxError;
+use super::{HTTP_CLIENT_REQUEST_DURATION, HistogramHandles, labels};
+use crate::error::{BoxError, ErrorKind};
 use crate::request::AilyRequest;
 use crate::transport::BaseUrl;
 
 /// Records each attempt of the calls through it.
+///
+/// Its clones share one set of registered handles: keep one layer per client rather
+/// than one per call.
 ///
 /// ```
 /// use aily_client::metrics::AttemptMetricsLayer;
@@ -33,14 +36,17 @@ use crate::transport::BaseUrl;
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct AttemptMetricsLayer {
-    server: Option<Arc<Server>>,
+    shared: Arc<Shared>,
 }
 
-/// `server.address` and `server.port`, made once and shared by every sample.
-#[derive(Debug)]
-struct Server {
-    address: SharedString,
-    port: SharedString,
+/// What every attempt through the layer shares.
+#[derive(Debug, Default)]
+struct Shared {
+    /// `server.address` and `server.port`, made once.
+    server: Option<(SharedString, SharedString)>,
+    /// By operation (the address and length of its name), status (0: no reply) and
+    /// error kind.
+    handles: HistogramHandles<((usize, usize), u16, Option<ErrorKind>)>,
 }
 
 impl AttemptMetricsLayer {
@@ -50,12 +56,16 @@ impl AttemptMetricsLayer {
     }
 
     /// Label every sample with `server.address` and `server.port` of `base`.
-    pub fn server(mut self, base: &BaseUrl) -> Self {
-        self.server = Some(Arc::new(Server {
-            address: SharedString::from_shared(Arc::from(base.host())),
-            port: SharedString::from_shared(Arc::from(base.port().to_string())),
-        }));
-        self
+    pub fn server(self, base: &BaseUrl) -> Self {
+        AttemptMetricsLayer {
+            shared: Arc::new(Shared {
+                server: Some((
+                    SharedString::from_shared(Arc::from(base.host())),
+                    SharedString::from_shared(Arc::from(base.port().to_string())),
+                )),
+                handles: HistogramHandles::default(),
+            }),
+        }
     }
 }
 
@@ -64,7 +74,7 @@ impl<S> Layer<S> for AttemptMetricsLayer {
     fn layer(&self, inner: S) -> AttemptMetrics<S> {
         AttemptMetrics {
             inner,
-            server: self.server.clone(),
+            shared: self.shared.clone(),
         }
     }
 }
@@ -73,7 +83,7 @@ impl<S> Layer<S> for AttemptMetricsLayer {
 #[derive(Clone, Debug)]
 pub struct AttemptMetrics<S> {
     inner: S,
-    server: Option<Arc<Server>>,
+    shared: Arc<Shared>,
 }
 
 impl<S, R> Service<R> for AttemptMetrics<S>
@@ -94,7 +104,7 @@ where
         AttemptMetricsFuture {
             started: Instant::now(),
             inner: self.inner.call(req),
-            server: self.server.clone(),
+            shared: self.shared.clone(),
             _request: PhantomData,
         }
     }
@@ -106,7 +116,7 @@ pin_project! {
         #[pin]
         inner: F,
         started: Instant,
-        server: Option<Arc<Server>>,
+        shared: Arc<Shared>,
         _request: PhantomData<fn() -> R>,
     }
 }
@@ -126,40 +136,53 @@ where
             Poll::Pending => return Poll::Pending,
             Poll::Ready(out) => out.map_err(Into::into),
         };
-        let elapsed = this.started.elapsed();
+        let elapsed = this.started.elapsed().as_secs_f64();
         // Only the status of this attempt's own reply: a token fetch that failed under
         // it is not a reply to it (and counts its code itself).
         let status = super::take_status();
-        let mut labels = Vec::with_capacity(6);
-        labels.push(Label::new(
-            labels::HTTP_REQUEST_METHOD,
-            super::method_label(&R::METHOD),
-        ));
-        labels.push(Label::from_static_parts(
-            labels::URL_TEMPLATE,
-            R::URL_TEMPLATE,
-        ));
-        if let Some(server) = this.server {
-            labels.push(Label::new(labels::SERVER_ADDRESS, server.address.clone()));
-            labels.push(Label::new(labels::SERVER_PORT, server.port.clone()));
-        }
-        if let Err(err) = &out {
-            let e = super::crate_error(err);
-            labels.push(Label::from_static_parts(
-                labels::ERROR_TYPE,
-                e.kind().as_str(),
-            ));
-            if let Some(code) = e.code().filter(|_| status.is_some()) {
-                super::feishu_error(R::OPERATION, code);
+        let kind = match &out {
+            Ok(_) => None,
+            Err(err) => {
+                let e = super::crate_error(err);
+                if let Some(code) = e.code().filter(|_| status.is_some()) {
+                    super::feishu_error(R::OPERATION, code);
+                }
+                Some(e.kind())
             }
-        }
-        if let Some(status) = status {
+        };
+        let server = &this.shared.server;
+        let labels = || {
+            let mut labels = Vec::with_capacity(6);
             labels.push(Label::new(
-                labels::HTTP_RESPONSE_STATUS_CODE,
-                super::status_label(status),
+                labels::HTTP_REQUEST_METHOD,
+                super::method_label(&R::METHOD),
             ));
-        }
-        metrics::histogram!(HTTP_CLIENT_REQUEST_DURATION, labels).record(elapsed.as_secs_f64());
+            labels.push(Label::from_static_parts(
+                labels::URL_TEMPLATE,
+                R::URL_TEMPLATE,
+            ));
+            if let Some((address, port)) = server {
+                labels.push(Label::new(labels::SERVER_ADDRESS, address.clone()));
+                labels.push(Label::new(labels::SERVER_PORT, port.clone()));
+            }
+            if let Some(kind) = kind {
+                labels.push(Label::from_static_parts(labels::ERROR_TYPE, kind.as_str()));
+            }
+            if let Some(status) = status {
+                labels.push(Label::new(
+                    labels::HTTP_RESPONSE_STATUS_CODE,
+                    super::status_label(status),
+                ));
+            }
+            labels
+        };
+        let operation = (R::OPERATION.as_ptr() as usize, R::OPERATION.len());
+        this.shared.handles.record(
+            HTTP_CLIENT_REQUEST_DURATION,
+            (operation, status.unwrap_or(0), kind),
+            labels,
+            elapsed,
+        );
         Poll::Ready(out)
     }
 }

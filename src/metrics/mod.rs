@@ -33,9 +33,12 @@ mod attempt;
 mod operation;
 
 use std::cell::Cell;
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use metrics::{SharedString, Unit};
+use metrics::{Histogram, Label, SharedString, Unit};
 
 pub use attempt::{AttemptMetrics, AttemptMetricsFuture, AttemptMetricsLayer};
 pub use operation::{OperationMetrics, OperationMetricsFuture, OperationMetricsLayer};
@@ -143,6 +146,51 @@ pub fn describe() {
         Unit::Count,
         "Store commands Redis did not answer; the call was served in process."
     );
+}
+
+/// The histogram handles of one layer (of one client), by label set, each with the
+/// recorder it was registered with.
+///
+/// Building a metric's key (its labels, their hash) costs more than the rest of the
+/// recording; the hot path records into a handle registered once instead, and asks
+/// the facade only which recorder is current (a thread-local and an atomic load).
+/// A handle made under another recorder — none yet, a recorder installed since, a
+/// test's local one — is registered again with the current one, so a recorder
+/// installed after the client was built is not missed. With no recorder installed,
+/// the handle is the facade's no-op and nothing is built at all.
+#[derive(Debug, Default)]
+struct HistogramHandles<K> {
+    handles: Mutex<HashMap<K, (usize, Histogram)>>,
+}
+
+/// More label sets than any client records (endpoints × statuses × error kinds):
+/// past it the handles are dropped and registered again as they come.
+const MAX_HANDLES: usize = 4096;
+
+/// The recorder calls go to now, by address (the no-op one when none is installed).
+fn current_recorder() -> usize {
+    metrics::with_recorder(|r| (r as *const dyn metrics::Recorder).cast::<()>() as usize)
+}
+
+impl<K: Eq + Hash> HistogramHandles<K> {
+    /// Records `value` into histogram `name` with the labels `labels` makes, which
+    /// `key` stands for.
+    fn record(&self, name: &'static str, key: K, labels: impl FnOnce() -> Vec<Label>, value: f64) {
+        let recorder = current_recorder();
+        let mut handles = self.handles.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((made_with, handle)) = handles.get(&key)
+            && *made_with == recorder
+        {
+            handle.record(value);
+            return;
+        }
+        let handle = metrics::histogram!(name, labels());
+        handle.record(value);
+        if handles.len() >= MAX_HANDLES {
+            handles.clear();
+        }
+        handles.insert(key, (recorder, handle));
+    }
 }
 
 thread_local! {
@@ -310,6 +358,35 @@ mod tests {
             let method = http::Method::from_bytes(m.as_bytes()).unwrap();
             assert_eq!(method_label(&method).as_ref(), m);
         }
+    }
+
+    #[test]
+    fn a_handle_follows_the_recorder_current_at_each_record() {
+        use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+        let handles = HistogramHandles::<u8>::default();
+        let labels = || vec![Label::from_static_parts("k", "v")];
+        let samples = |recorder: &DebuggingRecorder| -> Vec<f64> {
+            let snapshot = recorder.snapshotter().snapshot().into_vec();
+            snapshot
+                .into_iter()
+                .flat_map(|(_, _, _, value)| match value {
+                    DebugValue::Histogram(s) => s.into_iter().map(|v| v.into_inner()).collect(),
+                    _ => Vec::new(),
+                })
+                .collect()
+        };
+        // None installed: the no-op handle, kept.
+        handles.record("h", 1, labels, 1.0);
+        let first = DebuggingRecorder::new();
+        metrics::with_local_recorder(&first, || {
+            handles.record("h", 1, labels, 2.0);
+            handles.record("h", 1, labels, 3.0);
+        });
+        let second = DebuggingRecorder::new();
+        metrics::with_local_recorder(&second, || handles.record("h", 1, labels, 4.0));
+        assert_eq!(samples(&first), [2.0, 3.0]);
+        assert_eq!(samples(&second), [4.0]);
+        assert_eq!(handles.handles.lock().unwrap().len(), 1);
     }
 
     #[test]

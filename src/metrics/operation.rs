@@ -7,6 +7,7 @@
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -14,11 +15,14 @@ use metrics::Label;
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
-use super::{OPERATION_DURATION, labels};
-use crate::error::BoxError;
+use super::{HistogramHandles, OPERATION_DURATION, labels};
+use crate::error::{BoxError, ErrorKind};
 use crate::request::AilyRequest;
 
 /// Records each call through it.
+///
+/// Its clones share one set of registered handles (see the `HistogramHandles` note in
+/// the source of [`crate::metrics`]): keep one layer per client rather than one per call.
 ///
 /// ```
 /// use aily_client::metrics::OperationMetricsLayer;
@@ -27,20 +31,28 @@ use crate::request::AilyRequest;
 /// let builder = ServiceBuilder::new().layer(OperationMetricsLayer::new());
 /// # let _ = builder;
 /// ```
-#[derive(Clone, Copy, Debug, Default)]
-pub struct OperationMetricsLayer;
+#[derive(Clone, Debug, Default)]
+pub struct OperationMetricsLayer {
+    handles: Arc<Handles>,
+}
+
+/// By operation (the address and length of its name) and error kind.
+type Handles = HistogramHandles<((usize, usize), Option<ErrorKind>)>;
 
 impl OperationMetricsLayer {
     /// The layer.
     pub fn new() -> Self {
-        OperationMetricsLayer
+        OperationMetricsLayer::default()
     }
 }
 
 impl<S> Layer<S> for OperationMetricsLayer {
     type Service = OperationMetrics<S>;
     fn layer(&self, inner: S) -> OperationMetrics<S> {
-        OperationMetrics { inner }
+        OperationMetrics {
+            inner,
+            handles: self.handles.clone(),
+        }
     }
 }
 
@@ -48,6 +60,7 @@ impl<S> Layer<S> for OperationMetricsLayer {
 #[derive(Clone, Debug)]
 pub struct OperationMetrics<S> {
     inner: S,
+    handles: Arc<Handles>,
 }
 
 impl<S, R> Service<R> for OperationMetrics<S>
@@ -68,6 +81,7 @@ where
         OperationMetricsFuture {
             started: Instant::now(),
             inner: self.inner.call(req),
+            handles: self.handles.clone(),
             _request: PhantomData,
         }
     }
@@ -79,6 +93,7 @@ pin_project! {
         #[pin]
         inner: F,
         started: Instant,
+        handles: Arc<Handles>,
         _request: PhantomData<fn() -> R>,
     }
 }
@@ -97,19 +112,21 @@ where
             Poll::Pending => return Poll::Pending,
             Poll::Ready(out) => out.map_err(Into::into),
         };
-        let elapsed = this.started.elapsed();
-        let operation = Label::from_static_parts(labels::OPERATION, R::OPERATION);
-        let labels = match &out {
-            Ok(_) => vec![operation],
-            Err(err) => {
-                let kind = super::crate_error(err).kind().as_str();
-                vec![
+        let elapsed = this.started.elapsed().as_secs_f64();
+        let kind = out.as_ref().err().map(|e| super::crate_error(e).kind());
+        let name = (R::OPERATION.as_ptr() as usize, R::OPERATION.len());
+        let labels = || {
+            let operation = Label::from_static_parts(labels::OPERATION, R::OPERATION);
+            match kind {
+                None => vec![operation],
+                Some(kind) => vec![
                     operation,
-                    Label::from_static_parts(labels::ERROR_TYPE, kind),
-                ]
+                    Label::from_static_parts(labels::ERROR_TYPE, kind.as_str()),
+                ],
             }
         };
-        metrics::histogram!(OPERATION_DURATION, labels).record(elapsed.as_secs_f64());
+        this.handles
+            .record(OPERATION_DURATION, (name, kind), labels, elapsed);
         Poll::Ready(out)
     }
 }
