@@ -5,20 +5,12 @@
 //! (tower's `Identity` stands in its place). With it, every call records into
 //! whatever recorder the program installed — a Prometheus exporter
 //! (`metrics-exporter-prometheus`, as `examples/microservice.rs` does), an
-//! OpenTelemetry pipeline through a `metrics` → OpenTelemetry bridge, or the
+//! OpenTelemetry pipeline through a `metrics` → OpenTelemetry bridge
+//! (`metrics-exporter-otel`, as `tests/metrics_otel.rs` does), or the
 //! facade's own test recorder — and into its no-op recorder when none is.
 //!
-//! | instrument | kind, unit | labels |
-//! |---|---|---|
-//! | [`HTTP_CLIENT_REQUEST_DURATION`] | histogram, s, one per attempt | `http.request.method`, `server.address`, `server.port`, `url.template`, `http.response.status_code` (when a reply came), `error.type` (on failure) |
-//! | [`OPERATION_DURATION`] | histogram, s, one per call (retries and waits included) | `aily.operation`, `error.type` (on failure) |
-//! | [`RETRIES`] | counter | `aily.operation`, `reason` (`connect`, `transient`, `rate_limited`) |
-//! | [`TOKEN_FETCHES`] | counter | `outcome` (`success`, `error`) |
-//! | [`RATE_LIMIT_WAIT`] | histogram, s, one per call that waited | `aily.operation` |
-//! | [`RATE_LIMIT_FAIL_FAST`] | counter | `aily.operation` |
-//! | [`FEISHU_ERRORS`] | counter, one per error reply | `aily.operation`, `feishu.code` |
-//! | [`BACKGROUND_CANCELS`] | counter | `outcome` (`succeeded`, `failed`, `timed_out`, `rejected`) |
-//! | [`STORE_FALLBACKS`] | counter, one per store command not answered by Redis | `store.command` |
+//! Every instrument, its unit and its labels are listed in the crate docs,
+//! [Metrics](crate#metrics); their names are the constants below.
 //!
 //! Label sets are bounded: operation names, methods, URL *templates*, status codes,
 //! error kinds ([`ErrorKind::as_str`](crate::ErrorKind::as_str)), Feishu codes and

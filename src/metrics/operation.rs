@@ -21,8 +21,9 @@ use crate::request::AilyRequest;
 
 /// Records each call through it.
 ///
-/// Its clones share one set of registered handles (see the `HistogramHandles` note in
-/// the source of [`crate::metrics`]): keep one layer per client rather than one per call.
+/// Its clones share the histogram handles it registered (by label set and recorder,
+/// so the hot path builds no metric key): keep one layer per client rather than one
+/// per call.
 ///
 /// ```
 /// use aily_client::metrics::OperationMetricsLayer;
