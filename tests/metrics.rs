@@ -4,18 +4,20 @@
 //! values of every series.
 #![cfg(all(feature = "metrics", feature = "testing"))]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aily_client::rate_limit::Quota;
+use aily_client::retry::RetryConfig;
 use aily_client::runs::CreateRunRequest;
 use aily_client::testing::{FakeAily, Fault, Route, Times};
 use aily_client::{Client, ClientBuilder, Credentials, ErrorKind};
+use common::bounded;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 
-const TOKEN: &str = "t-metrics-token";
 const CANCEL: &str = "/open-apis/aily/v1/sessions/{aily_session_id}/runs/{run_id}/cancel";
-const LIMIT: Duration = Duration::from_secs(60);
 
 /// A series: its name and its labels, sorted.
 type Series = (String, Vec<(String, String)>);
@@ -127,26 +129,18 @@ fn feishu(operation: &str, code: &str) -> Series {
     )
 }
 
+/// The lifecycle tests' fake (it accepts `common::TOKEN`) with run `r` of session `s`.
 async fn fake() -> FakeAily {
-    let fake = FakeAily::start().await.expect("fake starts");
-    fake.add_tenant_token(TOKEN);
+    let fake = common::fake().await;
     fake.add_run("s", "r");
     fake
 }
 
-/// A client of `fake` with the static token and fast retries, after `tweak`.
+/// `common::client_with` with fast retries, after `tweak`.
 fn client_with(fake: &FakeAily, tweak: impl FnOnce(ClientBuilder) -> ClientBuilder) -> Client {
-    let mut retry = aily_client::retry::RetryConfig::default();
-    retry.initial_backoff = Duration::from_millis(1);
-    retry.max_backoff = Duration::from_millis(2);
-    tweak(
-        Client::builder()
-            .credentials(Credentials::tenant_token(TOKEN))
-            .base_url(fake.base_url())
-            .retry(retry),
-    )
-    .build()
-    .expect("a valid client")
+    let retry =
+        RetryConfig::default().with_backoff(Duration::from_millis(1), Duration::from_millis(2));
+    common::client_with(fake, |b| tweak(b.retry(retry)))
 }
 
 fn client(fake: &FakeAily) -> Client {
@@ -158,12 +152,6 @@ fn recorder() -> (DebuggingRecorder, Snapshotter) {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     (recorder, snapshotter)
-}
-
-async fn bounded<F: std::future::Future>(f: F) -> F::Output {
-    tokio::time::timeout(LIMIT, f)
-        .await
-        .expect("the test ends in time")
 }
 
 #[tokio::test]

@@ -38,9 +38,8 @@ async fn the_instruments_reach_an_opentelemetry_meter() {
     fake.add_tenant_token(TOKEN);
     fake.add_run("s", "r");
     fake.push_fault(Route::CancelRun, Fault::Status(503), Times::Once);
-    let mut retry = aily_client::retry::RetryConfig::default();
-    retry.initial_backoff = Duration::from_millis(1);
-    retry.max_backoff = Duration::from_millis(2);
+    let retry = aily_client::retry::RetryConfig::default()
+        .with_backoff(Duration::from_millis(1), Duration::from_millis(2));
     let client = Client::builder()
         .credentials(Credentials::tenant_token(TOKEN))
         .base_url(fake.base_url())

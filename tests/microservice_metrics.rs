@@ -172,9 +172,8 @@ async fn the_scrape_has_every_call_retry_token_and_code() {
     for run in ["r-metrics-1", "r-metrics-2", "r-metrics-3", "r-metrics-4"] {
         fake.add_run("s-metrics", run);
     }
-    let mut retry = aily_client::retry::RetryConfig::default();
-    retry.initial_backoff = Duration::from_millis(1);
-    retry.max_backoff = Duration::from_millis(2);
+    let retry = aily_client::retry::RetryConfig::default()
+        .with_backoff(Duration::from_millis(1), Duration::from_millis(2));
     let client = Client::builder()
         .credentials(Credentials::app("cli_ms", "ms-secret"))
         .base_url(fake.base_url())

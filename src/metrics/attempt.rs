@@ -193,43 +193,12 @@ mod tests {
 
     use std::time::Duration;
 
-    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
     use tower::{ServiceExt, service_fn};
 
+    use super::super::tests::{Value, recorded};
     use super::*;
     use crate::error::{Error, ErrorKind, TimeoutKind};
     use crate::{CancelRequest, GetRunRequest};
-
-    /// A series recorded: its name, its sorted labels, its count.
-    type Recorded = (String, Vec<(String, String)>, usize);
-
-    /// The labels and sample count of every series `call` recorded.
-    fn recorded(call: impl FnOnce()) -> Vec<Recorded> {
-        let recorder = DebuggingRecorder::new();
-        let snapshotter = recorder.snapshotter();
-        metrics::with_local_recorder(&recorder, call);
-        let mut out: Vec<_> = snapshotter
-            .snapshot()
-            .into_vec()
-            .into_iter()
-            .map(|(key, _, _, value)| {
-                let mut labels: Vec<(String, String)> = key
-                    .key()
-                    .labels()
-                    .map(|l| (l.key().to_owned(), l.value().to_owned()))
-                    .collect();
-                labels.sort();
-                let n = match value {
-                    DebugValue::Histogram(samples) => samples.len(),
-                    DebugValue::Counter(n) => n as usize,
-                    DebugValue::Gauge(_) => 0,
-                };
-                (key.key().name().to_owned(), labels, n)
-            })
-            .collect();
-        out.sort();
-        out
-    }
 
     fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
         let mut v: Vec<_> = p
@@ -284,7 +253,11 @@ mod tests {
         ]);
         assert_eq!(
             got,
-            vec![(HTTP_CLIENT_REQUEST_DURATION.to_owned(), want, 1)]
+            vec![(
+                HTTP_CLIENT_REQUEST_DURATION.to_owned(),
+                want,
+                Value::Samples(1)
+            )]
         );
     }
 
@@ -315,8 +288,16 @@ mod tests {
             ("feishu.code", "2700001"),
         ]);
         let mut want = vec![
-            (HTTP_CLIENT_REQUEST_DURATION.to_owned(), attempt, 1),
-            (super::super::FEISHU_ERRORS.to_owned(), code, 1),
+            (
+                HTTP_CLIENT_REQUEST_DURATION.to_owned(),
+                attempt,
+                Value::Samples(1),
+            ),
+            (
+                super::super::FEISHU_ERRORS.to_owned(),
+                code,
+                Value::Count(1),
+            ),
         ];
         want.sort();
         assert_eq!(got, want);
@@ -340,7 +321,11 @@ mod tests {
         ]);
         assert_eq!(
             got,
-            vec![(HTTP_CLIENT_REQUEST_DURATION.to_owned(), want, 1)]
+            vec![(
+                HTTP_CLIENT_REQUEST_DURATION.to_owned(),
+                want,
+                Value::Samples(1)
+            )]
         );
     }
 }

@@ -383,7 +383,48 @@ pub(crate) fn store_fallback(command: &'static str) {
 
 #[cfg(test)]
 mod tests {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
     use super::*;
+
+    /// What a series recorded: a histogram's number of samples, a counter's value.
+    #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+    pub(super) enum Value {
+        Samples(usize),
+        Count(u64),
+    }
+
+    /// A series recorded: its name, its sorted labels, what it recorded.
+    pub(super) type Recorded = (String, Vec<(String, String)>, Value);
+
+    /// Every series `call` recorded with a fresh debugging recorder as this thread's
+    /// recorder, sorted (the layers' unit tests read it).
+    pub(super) fn recorded(call: impl FnOnce()) -> Vec<Recorded> {
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        metrics::with_local_recorder(&recorder, call);
+        let mut out: Vec<Recorded> = snapshotter
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .map(|(key, _, _, value)| {
+                let mut labels: Vec<(String, String)> = key
+                    .key()
+                    .labels()
+                    .map(|l| (l.key().to_owned(), l.value().to_owned()))
+                    .collect();
+                labels.sort();
+                let value = match value {
+                    DebugValue::Histogram(samples) => Value::Samples(samples.len()),
+                    DebugValue::Counter(n) => Value::Count(n),
+                    DebugValue::Gauge(_) => panic!("the crate records no gauge"),
+                };
+                (key.key().name().to_owned(), labels, value)
+            })
+            .collect();
+        out.sort();
+        out
+    }
 
     #[test]
     fn every_status_label_is_its_number() {
@@ -406,7 +447,6 @@ mod tests {
 
     #[test]
     fn a_handle_follows_the_recorder_current_at_each_record() {
-        use metrics_util::debugging::{DebugValue, DebuggingRecorder};
         let handles = HistogramHandles::<u8>::default();
         let labels = || vec![Label::from_static_parts("k", "v")];
         let samples = |recorder: &DebuggingRecorder| -> Vec<f64> {

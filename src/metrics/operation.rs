@@ -134,18 +134,16 @@ where
 
 #[cfg(test)]
 mod tests {
-    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
     use tower::{ServiceExt, service_fn};
 
+    use super::super::tests::{Recorded, Value, recorded};
     use super::*;
     use crate::CancelRequest;
     use crate::error::{Error, ErrorKind};
 
-    /// One call through the layer over `reply`; the operation samples recorded, by labels.
-    fn once(reply: Result<(), Error>) -> Vec<(Vec<(String, String)>, usize)> {
-        let recorder = DebuggingRecorder::new();
-        let snapshotter = recorder.snapshotter();
-        metrics::with_local_recorder(&recorder, || {
+    /// One call through the layer over `reply`: every series recorded.
+    fn once(reply: Result<(), Error>) -> Vec<Recorded> {
+        recorded(|| {
             let svc = OperationMetricsLayer::new().layer(service_fn(move |_req: CancelRequest| {
                 std::future::ready(reply.clone().map_err(BoxError::from))
             }));
@@ -153,30 +151,16 @@ mod tests {
                 .build()
                 .unwrap();
             let _ = rt.block_on(svc.oneshot(CancelRequest::new("s", "r").unwrap()));
-        });
-        snapshotter
-            .snapshot()
-            .into_vec()
-            .into_iter()
-            .map(|(key, _, _, value)| {
-                assert_eq!(key.key().name(), OPERATION_DURATION);
-                let labels = key
-                    .key()
-                    .labels()
-                    .map(|l| (l.key().to_owned(), l.value().to_owned()))
-                    .collect();
-                let DebugValue::Histogram(samples) = value else {
-                    panic!("a histogram");
-                };
-                (labels, samples.len())
-            })
-            .collect()
+        })
     }
 
     #[test]
     fn a_success_is_one_sample_named_by_its_operation() {
         let want = vec![("aily.operation".to_owned(), "aily.run.cancel".to_owned())];
-        assert_eq!(once(Ok(())), vec![(want, 1)]);
+        assert_eq!(
+            once(Ok(())),
+            vec![(OPERATION_DURATION.to_owned(), want, Value::Samples(1))]
+        );
     }
 
     #[test]
@@ -186,6 +170,9 @@ mod tests {
             ("error.type".to_owned(), "rate_limited".to_owned()),
         ];
         let err = Error::new(ErrorKind::RateLimited, "slow down");
-        assert_eq!(once(Err(err)), vec![(want, 1)]);
+        assert_eq!(
+            once(Err(err)),
+            vec![(OPERATION_DURATION.to_owned(), want, Value::Samples(1))]
+        );
     }
 }
