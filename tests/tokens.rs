@@ -5,11 +5,15 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use aily_client::testing::{FakeAily, Fault, RecordedRequest, Route, Times};
+use aily_client::auth::{MAX_TOKEN_LIFETIME, TENANT_TOKEN_PATH};
+use aily_client::testing::{FakeAily, Fault, RecordedRequest, Route, ScriptedReply, Times};
 use aily_client::{
     AccessToken, Client, Credentials, ErrorKind, TokenFuture, TokenKind, TokenSource,
 };
+use serde_json::json;
 use tokio::time::Instant;
+
+mod common;
 
 const APP_ID: &str = "cli_a1b2c3d4e5";
 const APP_SECRET: &str = "s3cr3t-app-secret-value-xyz";
@@ -419,5 +423,103 @@ async fn two_clients_of_different_apps_never_share_a_token() {
     assert_eq!(
         wrong.cancel_run("s", "r").await.unwrap_err().code(),
         Some(10014)
+    );
+}
+
+/// Scripts the token endpoint to answer `token` with this `expire`.
+fn script_token_reply(fake: &FakeAily, token: &str, expire: serde_json::Value) {
+    fake.route(
+        http::Method::POST,
+        TENANT_TOKEN_PATH,
+        ScriptedReply::json(
+            200,
+            json!({"code": 0, "msg": "ok", "tenant_access_token": token, "expire": expire}),
+        ),
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_huge_expire_is_clamped_to_the_documented_lifetime_and_calls_go_on() {
+    let fake = fake_with_app().await;
+    fake.add_tenant_token("t-huge-expire");
+    script_token_reply(&fake, "t-huge-expire", json!(i64::MAX));
+    let client = app_client(&fake);
+    // Used to panic ("overflow when adding duration to instant") under the source's
+    // lock, and again on every later call.
+    for _ in 0..3 {
+        client.cancel_run("s", "r").await.unwrap();
+    }
+    assert_eq!(
+        fake.request_count(Route::Scripted),
+        1,
+        "fetched once, cached"
+    );
+    assert_eq!(
+        tokens_used(&fake.requests()),
+        ["t-huge-expire", "t-huge-expire", "t-huge-expire"]
+    );
+    // Clamped, not kept for ever: past MAX_TOKEN_LIFETIME the token is fetched again.
+    tokio::time::advance(MAX_TOKEN_LIFETIME + Duration::from_secs(1)).await;
+    client.cancel_run("s", "r").await.unwrap();
+    assert_eq!(
+        fake.request_count(Route::Scripted),
+        2,
+        "expired and refetched"
+    );
+}
+
+#[tokio::test]
+async fn a_non_positive_expire_is_a_clear_error_nothing_is_cached_and_no_cancel_sent() {
+    let fake = fake_with_app().await;
+    fake.add_tenant_token("t-never-valid");
+    let client = app_client(&fake);
+    for expire in [json!(0), json!(-1), json!(i64::MIN)] {
+        script_token_reply(&fake, "t-never-valid", expire.clone());
+        let err = client.cancel_run("s", "r").await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Decode, "{expire}: {err}");
+        assert!(err.to_string().contains("non-positive expire"), "{err}");
+        assert!(err.log_id().is_some(), "{err}");
+        assert!(!err.to_string().contains("t-never-valid"), "{err}");
+        fake.clear_routes();
+    }
+    assert_eq!(fake.request_count(Route::CancelRun), 0);
+    // The real endpoint again: the next call fetches and works.
+    client.cancel_run("s", "r").await.unwrap();
+    assert_eq!(fake.request_count(Route::TenantToken), 1);
+}
+
+/// The built `aily` binary with such replies: a clamped token works (exit 0), a
+/// refused one is exit 1 with one stderr line — never a panic and a backtrace (101).
+#[cfg(feature = "cli")]
+#[tokio::test]
+async fn the_cli_never_panics_on_an_absurd_expire() {
+    use common::cli::{aily, text};
+
+    let fake = fake_with_app().await;
+    fake.add_tenant_token("t-cli-expire");
+    let base = fake.base_url();
+    let env = [("FEISHU_APP_ID", APP_ID), ("FEISHU_APP_SECRET", APP_SECRET)];
+    let args = ["cancel", "s", "r", "--base-url", base.as_str()];
+
+    script_token_reply(&fake, "t-cli-expire", json!(i64::MAX));
+    let out = aily(&args, &env).await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    for expire in [json!(0), json!(i64::MIN)] {
+        script_token_reply(&fake, "t-cli-expire", expire);
+        let out = aily(&args, &env).await;
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("non-positive expire"), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        fake.clear_routes();
+    }
+    assert_eq!(
+        fake.request_count(Route::CancelRun),
+        1,
+        "only the clamped call"
     );
 }

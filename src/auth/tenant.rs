@@ -53,6 +53,43 @@ pub const TENANT_TOKEN_PATH: &str = "/open-apis/auth/v3/tenant_access_token/inte
 pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(180);
 /// Default bound on one token request.
 pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest a tenant token is kept: Feishu grants at most 7200 s (2 h). A longer
+/// `expire` in a token reply — or a longer time left reported by a token store — is
+/// clamped to this, so no lifetime from outside can overflow a clock; an `expire` of
+/// zero or less is refused (see [`token_lifetime`]).
+pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(7200);
+
+/// The lifetime of a token whose reply says `expire` seconds: refused (a
+/// [`Decode`](crate::ErrorKind::Decode) error) when `expire` is zero or negative,
+/// clamped to [`MAX_TOKEN_LIFETIME`] when longer.
+///
+/// ```
+/// use std::time::Duration;
+/// use aily_client::auth::{MAX_TOKEN_LIFETIME, token_lifetime};
+///
+/// assert_eq!(token_lifetime(7200).unwrap(), Duration::from_secs(7200));
+/// assert_eq!(token_lifetime(60).unwrap(), Duration::from_secs(60));
+/// assert_eq!(token_lifetime(i64::MAX).unwrap(), MAX_TOKEN_LIFETIME);
+/// assert!(token_lifetime(0).is_err());
+/// assert!(token_lifetime(i64::MIN).is_err());
+/// ```
+pub fn token_lifetime(expire: i64) -> Result<Duration, Error> {
+    match u64::try_from(expire) {
+        Ok(secs) if secs > 0 => Ok(Duration::from_secs(secs).min(MAX_TOKEN_LIFETIME)),
+        _ => Err(Error::new(
+            ErrorKind::Decode,
+            "the token endpoint answered a non-positive expire",
+        )),
+    }
+}
+
+/// `at + d`, with `d` first clamped to [`MAX_TOKEN_LIFETIME`]: never panics, whatever
+/// duration came from a server or a store.
+pub(crate) fn instant_after(at: Instant, d: Duration) -> Instant {
+    let d = d.min(MAX_TOKEN_LIFETIME);
+    at.checked_add(d).unwrap_or(at)
+}
+
 /// After a failed background refresh, wait this long before trying again
 /// (or half the token's remaining life, if that is shorter).
 const REFRESH_RETRY_INTERVAL: Duration = Duration::from_secs(10);
@@ -355,10 +392,12 @@ impl TenantTokenSource {
         let mut state = self.write_state();
         match fetched {
             Ok((token, ttl, recheck)) => {
-                let expires_at = started + ttl;
+                // A store's time left is as much from outside as Feishu's `expire`.
+                let ttl = ttl.min(MAX_TOKEN_LIFETIME);
+                let expires_at = instant_after(started, ttl);
                 let margin = self.shared.refresh_margin.min(ttl / 2);
                 let refresh_at = match recheck {
-                    Some(after) => (started + after).min(expires_at),
+                    Some(after) => instant_after(started, after).min(expires_at),
                     None => expires_at - margin,
                 };
                 let cached = Cached {
@@ -378,7 +417,7 @@ impl TenantTokenSource {
                     let now = Instant::now();
                     if now < c.expires_at {
                         let left = c.expires_at - now;
-                        c.refresh_at = now + REFRESH_RETRY_INTERVAL.min(left / 2);
+                        c.refresh_at = instant_after(now, REFRESH_RETRY_INTERVAL.min(left / 2));
                     }
                 }
                 Err(Arc::new(e))
@@ -460,20 +499,14 @@ impl TenantTokenSource {
             )
             .with_log_id(log_id));
         };
-        if expire <= 0 {
-            return Err(Error::new(
-                ErrorKind::Decode,
-                "the token endpoint answered a non-positive expire",
-            )
-            .with_log_id(log_id));
-        }
+        let lifetime = token_lifetime(expire).map_err(|e| e.with_log_id(log_id.clone()))?;
         let token = AccessToken::new(TokenKind::Tenant, token).map_err(|_| {
             Error::new(
                 ErrorKind::Decode,
                 "the token endpoint answered a token that cannot be sent in a header",
             )
         })?;
-        Ok((token, Duration::from_secs(expire as u64)))
+        Ok((token, lifetime))
     }
 }
 

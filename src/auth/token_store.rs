@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::tenant::{MAX_TOKEN_LIFETIME, instant_after};
 use super::token::{AccessToken, SecretString};
 use crate::error::Error;
 use crate::store::{StoreFuture, fingerprint, hex};
@@ -241,8 +242,10 @@ impl TokenStore for LocalTokenStore {
         ttl: Duration,
     ) -> StoreFuture<'a, ()> {
         self.with(|s, now| {
-            s.tokens
-                .insert(key.fingerprint().to_owned(), (token.clone(), now + ttl));
+            s.tokens.insert(
+                key.fingerprint().to_owned(),
+                (token.clone(), instant_after(now, ttl)),
+            );
         })
     }
 
@@ -255,8 +258,10 @@ impl TokenStore for LocalTokenStore {
                 return None;
             }
             let id = LockId::random();
-            s.locks
-                .insert(key.fingerprint().to_owned(), (id.clone(), now + ttl));
+            s.locks.insert(
+                key.fingerprint().to_owned(),
+                (id.clone(), instant_after(now, ttl)),
+            );
             Some(id)
         })
     }
@@ -322,11 +327,17 @@ where
     {
         tracing::debug!(error = %e, "token store: could not invalidate the rejected token");
     }
-    let deadline = Instant::now() + bound;
+    let deadline = instant_after(Instant::now(), bound);
     let rounds = (bound.as_millis() / POLL_INTERVAL.as_millis()).max(1) + 1;
     for _ in 0..rounds {
         let stored = match store.load(key).await {
-            Ok(stored) => stored.filter(|s| rejected.as_ref() != Some(&s.token)),
+            // A store's time left is bounded where it enters, like Feishu's `expire`.
+            Ok(stored) => stored
+                .filter(|s| rejected.as_ref() != Some(&s.token))
+                .map(|s| StoredToken {
+                    ttl: s.ttl.min(MAX_TOKEN_LIFETIME),
+                    ..s
+                }),
             Err(e) => {
                 tracing::debug!(error = %e, "token store: load failed; fetching in process");
                 return fetch().await.map(own);
@@ -349,12 +360,13 @@ where
                     && s.ttl > margin
                     && rejected.as_ref() != Some(&s.token)
                 {
+                    let ttl = s.ttl.min(MAX_TOKEN_LIFETIME);
                     if let Err(e) = store.unlock(key, &lock).await {
                         tracing::debug!(error = %e, "token store: could not release the lock (it expires)");
                     }
                     return Ok(Obtained {
                         token: s.token,
-                        ttl: s.ttl,
+                        ttl,
                         recheck: None,
                     });
                 }
