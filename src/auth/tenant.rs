@@ -35,8 +35,9 @@ use tokio::sync::OnceCell;
 use tokio::time::Instant;
 use tower::ServiceExt;
 use tracing::Instrument;
+use zeroize::{Zeroize, Zeroizing};
 
-use super::token::{AccessToken, SecretString, TokenFuture, TokenKind, TokenSource};
+use super::token::{AccessToken, SecretString, TokenFuture, TokenKind, TokenSource, wiped_on_drop};
 use super::token_store::{TokenKey, TokenStore, obtain};
 use crate::envelope::{log_id_header, not_an_envelope};
 use crate::error::{Error, ErrorKind};
@@ -135,7 +136,7 @@ struct Shared {
     rejected: std::sync::Mutex<Option<AccessToken>>,
 }
 
-/// Bytes that hold a secret: never printed.
+/// Bytes that hold a secret: never printed, wiped when the last copy drops.
 struct SecretBytes(Bytes);
 
 #[derive(Default)]
@@ -185,15 +186,24 @@ impl TenantTokenSource {
             app_id: &'a str,
             app_secret: &'a str,
         }
-        let body = serde_json::to_vec(&Body {
-            app_id: &app_id,
-            app_secret: app_secret.expose(),
-        })
-        .unwrap_or_default();
+        // Sized for the worst case (every byte escaped as `\uXXXX`), so the buffer never
+        // grows and leaves a copy of the secret behind; wiped when the source drops.
+        let mut body = Vec::with_capacity(32 + 6 * (app_id.len() + app_secret.expose().len()));
+        let written = serde_json::to_writer(
+            &mut body,
+            &Body {
+                app_id: &app_id,
+                app_secret: app_secret.expose(),
+            },
+        );
+        if written.is_err() {
+            body.zeroize();
+            body.clear();
+        }
         TenantTokenSource {
             shared: Arc::new(Shared {
                 app_id,
-                request_body: SecretBytes(Bytes::from(body)),
+                request_body: SecretBytes(wiped_on_drop(body)),
                 http,
                 refresh_margin,
                 fetch_timeout,
@@ -492,7 +502,9 @@ impl TenantTokenSource {
             .with_api(reply.code, reply.msg, None)
             .with_log_id(log_id));
         }
-        let (Some(token), Some(expire)) = (reply.tenant_access_token, reply.expire) else {
+        // The reply's copy of the token is wiped once the header value is built.
+        let token = reply.tenant_access_token.map(Zeroizing::new);
+        let (Some(token), Some(expire)) = (token, reply.expire) else {
             return Err(Error::new(
                 ErrorKind::Decode,
                 "the token endpoint answered code 0 without tenant_access_token and expire",
@@ -500,7 +512,7 @@ impl TenantTokenSource {
             .with_log_id(log_id));
         };
         let lifetime = token_lifetime(expire).map_err(|e| e.with_log_id(log_id.clone()))?;
-        let token = AccessToken::new(TokenKind::Tenant, token).map_err(|_| {
+        let token = AccessToken::new(TokenKind::Tenant, token.as_str()).map_err(|_| {
             Error::new(
                 ErrorKind::Decode,
                 "the token endpoint answered a token that cannot be sent in a header",
