@@ -393,6 +393,66 @@ async fn custom_token_sources_plug_in() {
     assert_eq!(tokens_used(&fake.requests()), ["u-dead", "u-good"]);
 }
 
+/// A fixed user token whose source names its rate-limit scope.
+#[derive(Debug)]
+struct Scoped(&'static str, &'static str);
+
+impl TokenSource for Scoped {
+    fn token(&self) -> TokenFuture<'_> {
+        Box::pin(async { AccessToken::new(TokenKind::User, self.0) })
+    }
+    fn rate_limit_scope(&self) -> Option<&str> {
+        Some(self.1)
+    }
+}
+
+#[tokio::test]
+async fn each_custom_source_has_its_own_rate_limit_scope_unless_it_names_one() {
+    use std::sync::Arc;
+
+    use aily_client::rate_limit::{LocalRateLimitStore, Quota};
+
+    let fake = fake_with_app().await;
+    for token in ["u-a", "u-b", "u-c", "u-d"] {
+        fake.add_user_token(token);
+    }
+    // One store and one base URL for all: only the scope tells the clients apart.
+    // 1 per minute: a second call in a scope would wait a minute, past the deadline.
+    let store: Arc<LocalRateLimitStore> = Arc::new(LocalRateLimitStore::new());
+    let client = |creds: Credentials| {
+        Client::builder()
+            .credentials(creds)
+            .base_url(fake.base_url())
+            .rate_limit_store(store.clone())
+            .quota(Quota::per_minute(1))
+            .build()
+            .unwrap()
+    };
+    let a_creds = Credentials::source(Fixed("u-a"));
+    let a = client(a_creds.clone());
+    let b = client(Credentials::source(Fixed("u-b")));
+    a.cancel_run("s", "r").await.unwrap();
+    // Used to share the scope of every source on this base URL: rate limited.
+    b.cancel_run("s", "r").await.unwrap();
+    // Each scope does limit: a's second call, and another client of a's very source.
+    let again = a.cancel_run("s", "r").await.unwrap_err();
+    assert_eq!(again.kind(), ErrorKind::RateLimited, "{again}");
+    let same_source = client(a_creds).cancel_run("s", "r").await.unwrap_err();
+    assert_eq!(same_source.kind(), ErrorKind::RateLimited, "{same_source}");
+
+    // Two sources that name one scope share it.
+    let c = client(Credentials::source(Scoped("u-c", "team-x")));
+    let d = client(Credentials::source(Scoped("u-d", "team-x")));
+    c.cancel_run("s", "r").await.unwrap();
+    let shared = d.cancel_run("s", "r").await.unwrap_err();
+    assert_eq!(shared.kind(), ErrorKind::RateLimited, "{shared}");
+    assert_eq!(
+        tokens_used(&fake.requests()),
+        ["u-a", "u-b", "u-c"],
+        "a rate-limited call sends nothing"
+    );
+}
+
 #[tokio::test]
 async fn two_clients_of_different_apps_never_share_a_token() {
     let fake = fake_with_app().await;

@@ -210,6 +210,49 @@ pub trait TokenSource: fmt::Debug + Send + Sync + 'static {
         let _ = token;
         false
     }
+
+    /// The name of the rate-limit scope this source's calls count against (see
+    /// [`crate::rate_limit`]), when it should share one. Clients whose sources name
+    /// the same scope, on the same base URL and the same rate-limit store, share their
+    /// limits — name the app the tokens are for, for example. The default, `None`,
+    /// gives each source its own scope: the clients built from one
+    /// [`Credentials::source`] (and their clones) share it, and no other source does.
+    /// [`ClientBuilder::rate_limit_scope`](crate::ClientBuilder::rate_limit_scope)
+    /// overrides both.
+    ///
+    /// ```
+    /// use aily_client::{AccessToken, TokenFuture, TokenKind, TokenSource};
+    ///
+    /// #[derive(Debug)]
+    /// struct ForApp(&'static str);
+    ///
+    /// impl TokenSource for ForApp {
+    ///     fn token(&self) -> TokenFuture<'_> {
+    ///         Box::pin(async { AccessToken::new(TokenKind::User, "u-x") })
+    ///     }
+    ///     fn rate_limit_scope(&self) -> Option<&str> {
+    ///         Some(self.0)
+    ///     }
+    /// }
+    /// # let _ = ForApp("cli_a1");
+    /// ```
+    fn rate_limit_scope(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// The rate-limit scope of a client on `base_url` authenticated by `source`: the name
+/// the source gives, else this source itself — its address, salted with a random value
+/// drawn once per process, so two processes (whose addresses may coincide) never share
+/// a scope through a shared store. A fingerprint: it shows neither name nor address.
+pub(crate) fn source_scope(source: &Arc<dyn TokenSource>, base_url: &str) -> String {
+    if let Some(name) = source.rate_limit_scope() {
+        return crate::store::fingerprint(&["source", base_url, "named", name]);
+    }
+    static PROCESS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let salt = PROCESS.get_or_init(|| super::LockId::random().as_str().to_owned());
+    let address = (Arc::as_ptr(source) as *const () as usize).to_string();
+    crate::store::fingerprint(&["source", base_url, "own", salt, &address])
 }
 
 /// What a client authenticates with.
