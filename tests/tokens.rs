@@ -14,6 +14,8 @@ use serde_json::json;
 use tokio::time::Instant;
 
 mod common;
+#[cfg(feature = "redis")]
+mod redis_server;
 
 const APP_ID: &str = "cli_a1b2c3d4e5";
 const APP_SECRET: &str = "s3cr3t-app-secret-value-xyz";
@@ -582,4 +584,49 @@ async fn the_cli_never_panics_on_an_absurd_expire() {
         1,
         "only the clamped call"
     );
+}
+
+/// The token span says where the token came from: `source=feishu` on the replica that
+/// asked Feishu, `source=store` on one that found it in the fleet's Redis (and asked
+/// nobody) — so counting `aily.token.fetch` spans with `source=feishu` counts fetches.
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn the_token_span_says_whether_the_token_came_from_feishu_or_the_store() {
+    use aily_client::store::redis::RedisConfig;
+    use common::trace::{Recorder, field};
+    use tracing_subscriber::layer::SubscriberExt;
+
+    const SPAN_APP: &str = "cli_token_span_source";
+    let recorder = Recorder::default();
+    let _local = tracing::subscriber::set_default(
+        tracing_subscriber::registry()
+            .with(recorder.clone())
+            .with(tracing_subscriber::filter::LevelFilter::TRACE),
+    );
+    let redis = redis_server::RedisServer::start();
+    let fake = fake_with_app().await;
+    fake.add_app(SPAN_APP, APP_SECRET);
+    // Two replicas sharing nothing but Redis (a generous budget per command: a
+    // loaded machine must not make the store fall back to in-process).
+    let replica = || {
+        Client::builder()
+            .credentials(Credentials::app(SPAN_APP, APP_SECRET))
+            .base_url(fake.base_url())
+            .redis_config(RedisConfig::new(redis.url()).budget(Duration::from_secs(2)))
+            .build()
+            .unwrap()
+    };
+    replica().cancel_run("s", "r").await.unwrap();
+    replica().cancel_run("s", "r").await.unwrap();
+    assert_eq!(fake.request_count(Route::TenantToken), 1, "one fetch");
+    assert_eq!(fake.request_count(Route::CancelRun), 2);
+
+    let store = recorder.0.lock().unwrap();
+    let sources: Vec<_> = store
+        .spans
+        .iter()
+        .filter(|s| s.name == "aily.token.fetch" && field(s, "app_id") == Some(SPAN_APP))
+        .map(|s| field(s, aily_client::trace::fields::TOKEN_SOURCE))
+        .collect();
+    assert_eq!(sources, [Some("feishu"), Some("store")]);
 }

@@ -38,7 +38,7 @@ use tracing::Instrument;
 use zeroize::{Zeroize, Zeroizing};
 
 use super::token::{AccessToken, SecretString, TokenFuture, TokenKind, TokenSource, wiped_on_drop};
-use super::token_store::{TokenKey, TokenStore, obtain};
+use super::token_store::{Obtained, TokenKey, TokenStore, obtain};
 use crate::envelope::{log_id_header, not_an_envelope};
 use crate::error::{Error, ErrorKind};
 use crate::request::USER_AGENT;
@@ -253,10 +253,16 @@ impl TenantTokenSource {
     }
 
     /// A token from the fleet's store when there is one, else from Feishu; with the
-    /// time it has left and, for a token another replica is refreshing, when to look again.
-    async fn obtain(&self) -> Result<(AccessToken, Duration, Option<Duration>), Error> {
+    /// time it has left, where it came from and, for a token another replica is
+    /// refreshing, when to look again.
+    async fn obtain(&self) -> Result<Obtained, Error> {
         let Some((store, key)) = &self.shared.store else {
-            return self.fetch().await.map(|(token, ttl)| (token, ttl, None));
+            return self.fetch().await.map(|(token, ttl)| Obtained {
+                token,
+                ttl,
+                recheck: None,
+                fetched: true,
+            });
         };
         let rejected = self
             .shared
@@ -266,7 +272,7 @@ impl TenantTokenSource {
             .take();
         // Half the bound for waiting on another replica, half for a fetch of our own.
         let bound = self.shared.fetch_timeout / 2;
-        let got = obtain(
+        obtain(
             store.as_ref(),
             key,
             self.shared.refresh_margin,
@@ -274,8 +280,7 @@ impl TenantTokenSource {
             rejected,
             || self.fetch(),
         )
-        .await?;
-        Ok((got.token, got.ttl, got.recheck))
+        .await
     }
 
     /// The app's ID.
@@ -382,10 +387,13 @@ impl TenantTokenSource {
     /// still-valid token is kept with its next refresh put off a little.
     async fn fetch_and_store(&self) -> Result<Cached, Arc<Error>> {
         let started = Instant::now();
+        // `source`: `feishu` when the token endpoint was asked (recorded by `fetch`),
+        // `store` when the fleet's store had the token and Feishu was not asked.
         let span = tracing::info_span!(
             "aily.token.fetch",
             otel.kind = "client",
             app_id = %self.shared.app_id,
+            source = tracing::field::Empty,
             feishu.code = tracing::field::Empty,
             feishu.log_id = tracing::field::Empty,
             error.type = tracing::field::Empty,
@@ -401,7 +409,15 @@ impl TenantTokenSource {
             });
         let mut state = self.write_state();
         match fetched {
-            Ok((token, ttl, recheck)) => {
+            Ok(Obtained {
+                token,
+                ttl,
+                recheck,
+                fetched,
+            }) => {
+                if !fetched {
+                    span.record("source", "store");
+                }
                 // A store's time left is as much from outside as Feishu's `expire`.
                 let ttl = ttl.min(MAX_TOKEN_LIFETIME);
                 let expires_at = instant_after(started, ttl);
@@ -438,6 +454,8 @@ impl TenantTokenSource {
     /// Sends the token request and reads the token and its lifetime (and, with the
     /// feature `metrics`, counts it by outcome; one abandoned by its timeout is an error).
     async fn fetch(&self) -> Result<(AccessToken, Duration), Error> {
+        // Inside the `aily.token.fetch` span (see `fetch_and_store`).
+        tracing::Span::current().record("source", "feishu");
         #[cfg(feature = "metrics")]
         let counted = crate::metrics::TokenFetch::start();
         let fetched = self.request_token().await;

@@ -301,6 +301,8 @@ pub(crate) struct Obtained {
     pub(crate) token: AccessToken,
     pub(crate) ttl: Duration,
     pub(crate) recheck: Option<Duration>,
+    /// True when the token came from Feishu (this replica's fetch), false from the store.
+    pub(crate) fetched: bool,
 }
 
 /// The store protocol of the module docs. `fetch` asks Feishu for a token; `bound`
@@ -321,6 +323,7 @@ where
         token,
         ttl,
         recheck: None,
+        fetched: true,
     };
     if let Some(bad) = &rejected
         && let Err(e) = store.invalidate(key, bad).await
@@ -350,6 +353,7 @@ where
                 token: s.token.clone(),
                 ttl: s.ttl,
                 recheck: None,
+                fetched: false,
             });
         }
         match store.lock(key, bound).await {
@@ -368,6 +372,7 @@ where
                         token: s.token,
                         ttl,
                         recheck: None,
+                        fetched: false,
                     });
                 }
                 let fetched = fetch().await;
@@ -392,6 +397,7 @@ where
                         token: s.token,
                         ttl: s.ttl,
                         recheck: Some(recheck),
+                        fetched: false,
                     });
                 }
                 if Instant::now() + POLL_INTERVAL >= deadline {
