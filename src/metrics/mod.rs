@@ -355,10 +355,10 @@ pub const OTHER_FEISHU_CODE: &str = "other";
 /// ```
 /// use aily_client::metrics::feishu_code_label;
 ///
-/// assert_eq!(feishu_code_label(99991663), "99991663");
-/// assert_eq!(feishu_code_label(503), "503");
-/// assert_eq!(feishu_code_label(123456789), "other");
-/// assert_eq!(feishu_code_label(i64::MIN), "other");
+/// assert_eq!(feishu_code_label(99991663).as_ref(), "99991663");
+/// assert_eq!(feishu_code_label(503).as_ref(), "503");
+/// assert_eq!(feishu_code_label(123456789).as_ref(), "other");
+/// assert_eq!(feishu_code_label(i64::MIN).as_ref(), "other");
 /// ```
 pub fn feishu_code_label(code: i64) -> SharedString {
     if (400..=599).contains(&code) {
