@@ -490,7 +490,8 @@ impl fmt::Debug for Client {
 #[derive(Clone, Debug)]
 pub struct ClientBuilder {
     credentials: Option<Credentials>,
-    base_url: Option<String>,
+    /// As given; `Debug` hides its user info.
+    base_url: Option<crate::transport::BaseUrlText>,
     allow_insecure_http: bool,
     transport: TransportConfig,
     extra_roots_der: Vec<Vec<u8>>,
@@ -549,7 +550,7 @@ impl ClientBuilder {
     /// `https://open.larksuite.com`, or a test server. Plain `http://` is refused
     /// unless the host is loopback or [`allow_insecure_http`](ClientBuilder::allow_insecure_http) is set.
     pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
-        self.base_url = Some(base_url.into());
+        self.base_url = Some(crate::transport::BaseUrlText(base_url.into()));
         self
     }
 
@@ -682,7 +683,7 @@ impl ClientBuilder {
     /// Spawns nothing, so it may be called outside a tokio runtime.
     pub fn build(self) -> Result<Client, Error> {
         let base_url = match &self.base_url {
-            Some(text) => BaseUrl::parse(text)?,
+            Some(text) => BaseUrl::parse(&text.0)?,
             None => BaseUrl::feishu(),
         };
         if !base_url.is_https() && !base_url.is_loopback() && !self.allow_insecure_http {

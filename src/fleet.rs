@@ -120,7 +120,8 @@ fn app_scope(base_url: &BaseUrl, credentials: &CredentialsInner) -> String {
     match credentials {
         CredentialsInner::App { app_id, .. } => fingerprint(&["app", &base, app_id]),
         CredentialsInner::Token { token, .. } => fingerprint(&["token", &base, token.expose()]),
-        CredentialsInner::Source(_) => fingerprint(&["source", &base]),
+        // Each source its own scope, unless it names one (TokenSource::rate_limit_scope).
+        CredentialsInner::Source(source) => crate::auth::source_scope(source, &base),
     }
 }
 
@@ -179,7 +180,9 @@ impl ClientBuilder {
     }
 
     /// What the limits are counted on (default: a fingerprint of the base URL and the
-    /// app id). Set it when replicas authenticate differently but share one app.
+    /// app id, or of the token; for [`Credentials::source`](crate::Credentials::source),
+    /// see [`TokenSource::rate_limit_scope`](crate::TokenSource::rate_limit_scope)).
+    /// Set it when replicas authenticate differently but share one app.
     ///
     /// ```
     /// use aily_client::{Client, Credentials, rate_limit::Quota};

@@ -3,6 +3,7 @@
 //! compiled as a doctest.
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod api_call;
 pub mod ask;

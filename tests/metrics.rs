@@ -264,6 +264,46 @@ async fn a_rejected_app_secret_is_a_failed_fetch_with_its_code_and_no_reply_stat
 }
 
 #[tokio::test]
+async fn an_unknown_feishu_code_is_labelled_other_and_a_known_one_keeps_its_value() {
+    let (recorder, snapshotter) = recorder();
+    let _recording = metrics::set_default_local_recorder(&recorder);
+    let fake = fake().await;
+    let client = client(&fake);
+    // Any code a server makes up would otherwise be a new series.
+    for (code, times) in [(1234567, 1), (987654321, 2), (99991672, 1)] {
+        for _ in 0..times {
+            fake.push_fault(
+                Route::CancelRun,
+                Fault::ApiError {
+                    status: 400,
+                    code,
+                    msg: "made up".into(),
+                },
+                Times::Once,
+            );
+            let err = bounded(client.cancel_run("s", "r")).await.unwrap_err();
+            assert_eq!(err.code(), Some(code), "the error itself keeps the code");
+        }
+    }
+    let got = counts(&snapshotter);
+    assert_eq!(
+        got.get(&feishu("aily.run.cancel", "other")),
+        Some(&3),
+        "{got:#?}"
+    );
+    assert_eq!(
+        got.get(&feishu("aily.run.cancel", "99991672")),
+        Some(&1),
+        "{got:#?}"
+    );
+    let codes: Vec<_> = got
+        .keys()
+        .filter(|(name, _)| name == "aily.client.feishu.errors")
+        .collect();
+    assert_eq!(codes.len(), 2, "{codes:#?}");
+}
+
+#[tokio::test]
 async fn a_rate_limit_wait_is_one_sample_of_the_time_waited() {
     let (recorder, snapshotter) = recorder();
     let _recording = metrics::set_default_local_recorder(&recorder);

@@ -8,6 +8,9 @@
 //! * Reply decoding (`AilyRequest::decode`, the public entry point the client uses
 //!   for every reply, and `envelope::envelope_code`): any bytes, any JSON tree, any
 //!   status and log-id header → `Ok` or a reply error, never a panic.
+//! * Token lifetimes: any `expire` in `i64` from the token endpoint is refused (≤ 0)
+//!   or becomes a lifetime in `1 s ..= MAX_TOKEN_LIFETIME`, never a panic; a token
+//!   store given any time to live keeps the token at most `MAX_TOKEN_LIFETIME`.
 //!
 //! The invariants live in tests/invariants/mod.rs, shared with the cargo-fuzz targets
 //! in fuzz/ (which need nightly; these run on stable). Case counts are bounded so the
@@ -470,4 +473,64 @@ fn the_invariants_reject_broken_paths_and_outcomes() {
         "r?",
     );
     check_run_path(&format!("{S}.../runs/%2E%2E"), "", "...", "..");
+}
+
+// ---------------------------------------------------------------- token lifetimes
+
+fn any_expire() -> impl Strategy<Value = i64> {
+    prop_oneof![
+        1 => prop::sample::select(vec![i64::MIN, -1, 0, 1, 7199, 7200, 7201, i64::MAX]),
+        3 => any::<i64>(),
+        2 => -10_000i64..10_000,
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    /// Whatever `expire` the token endpoint sends: refused when not positive, else a
+    /// lifetime of at least 1 s and at most the documented bound — and exactly
+    /// `expire` seconds when that is within it.
+    #[test]
+    fn any_expire_is_refused_or_a_bounded_lifetime(expire in any_expire()) {
+        use aily_client::auth::{MAX_TOKEN_LIFETIME, token_lifetime};
+        match token_lifetime(expire) {
+            Ok(d) => {
+                prop_assert!(expire > 0);
+                prop_assert!(d >= std::time::Duration::from_secs(1));
+                prop_assert!(d <= MAX_TOKEN_LIFETIME);
+                if expire as u64 <= MAX_TOKEN_LIFETIME.as_secs() {
+                    prop_assert_eq!(d.as_secs(), expire as u64);
+                }
+            }
+            Err(e) => {
+                prop_assert!(expire <= 0, "refused {}: {}", expire, e);
+                prop_assert_eq!(e.kind(), aily_client::ErrorKind::Decode);
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// A token store told to keep a token for any duration (from outside: a reply or
+    /// another replica) never panics and keeps it at most `MAX_TOKEN_LIFETIME`.
+    #[test]
+    fn a_local_store_bounds_any_time_to_live(secs in any::<u64>(), nanos in 0u32..1_000_000_000) {
+        use aily_client::auth::{LocalTokenStore, MAX_TOKEN_LIFETIME, TokenKey, TokenStore};
+        use aily_client::{AccessToken, SecretString, TokenKind};
+        let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        let ttl = rt.block_on(async {
+            let store = LocalTokenStore::new();
+            let key = TokenKey::tenant("http://127.0.0.1:1", "cli_p", &SecretString::new("s"));
+            let token = AccessToken::new(TokenKind::Tenant, "t-prop").unwrap();
+            store.save(&key, &token, std::time::Duration::new(secs, nanos)).await.unwrap();
+            store.lock(&key, std::time::Duration::new(secs, nanos)).await.unwrap();
+            store.load(&key).await.unwrap().map(|s| s.ttl)
+        });
+        if let Some(ttl) = ttl {
+            prop_assert!(ttl <= MAX_TOKEN_LIFETIME);
+        }
+    }
 }

@@ -5,11 +5,17 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use aily_client::testing::{FakeAily, Fault, RecordedRequest, Route, Times};
+use aily_client::auth::{MAX_TOKEN_LIFETIME, TENANT_TOKEN_PATH};
+use aily_client::testing::{FakeAily, Fault, RecordedRequest, Route, ScriptedReply, Times};
 use aily_client::{
     AccessToken, Client, Credentials, ErrorKind, TokenFuture, TokenKind, TokenSource,
 };
+use serde_json::json;
 use tokio::time::Instant;
+
+mod common;
+#[cfg(feature = "redis")]
+mod redis_server;
 
 const APP_ID: &str = "cli_a1b2c3d4e5";
 const APP_SECRET: &str = "s3cr3t-app-secret-value-xyz";
@@ -389,6 +395,66 @@ async fn custom_token_sources_plug_in() {
     assert_eq!(tokens_used(&fake.requests()), ["u-dead", "u-good"]);
 }
 
+/// A fixed user token whose source names its rate-limit scope.
+#[derive(Debug)]
+struct Scoped(&'static str, &'static str);
+
+impl TokenSource for Scoped {
+    fn token(&self) -> TokenFuture<'_> {
+        Box::pin(async { AccessToken::new(TokenKind::User, self.0) })
+    }
+    fn rate_limit_scope(&self) -> Option<&str> {
+        Some(self.1)
+    }
+}
+
+#[tokio::test]
+async fn each_custom_source_has_its_own_rate_limit_scope_unless_it_names_one() {
+    use std::sync::Arc;
+
+    use aily_client::rate_limit::{LocalRateLimitStore, Quota};
+
+    let fake = fake_with_app().await;
+    for token in ["u-a", "u-b", "u-c", "u-d"] {
+        fake.add_user_token(token);
+    }
+    // One store and one base URL for all: only the scope tells the clients apart.
+    // 1 per minute: a second call in a scope would wait a minute, past the deadline.
+    let store: Arc<LocalRateLimitStore> = Arc::new(LocalRateLimitStore::new());
+    let client = |creds: Credentials| {
+        Client::builder()
+            .credentials(creds)
+            .base_url(fake.base_url())
+            .rate_limit_store(store.clone())
+            .quota(Quota::per_minute(1))
+            .build()
+            .unwrap()
+    };
+    let a_creds = Credentials::source(Fixed("u-a"));
+    let a = client(a_creds.clone());
+    let b = client(Credentials::source(Fixed("u-b")));
+    a.cancel_run("s", "r").await.unwrap();
+    // Used to share the scope of every source on this base URL: rate limited.
+    b.cancel_run("s", "r").await.unwrap();
+    // Each scope does limit: a's second call, and another client of a's very source.
+    let again = a.cancel_run("s", "r").await.unwrap_err();
+    assert_eq!(again.kind(), ErrorKind::RateLimited, "{again}");
+    let same_source = client(a_creds).cancel_run("s", "r").await.unwrap_err();
+    assert_eq!(same_source.kind(), ErrorKind::RateLimited, "{same_source}");
+
+    // Two sources that name one scope share it.
+    let c = client(Credentials::source(Scoped("u-c", "team-x")));
+    let d = client(Credentials::source(Scoped("u-d", "team-x")));
+    c.cancel_run("s", "r").await.unwrap();
+    let shared = d.cancel_run("s", "r").await.unwrap_err();
+    assert_eq!(shared.kind(), ErrorKind::RateLimited, "{shared}");
+    assert_eq!(
+        tokens_used(&fake.requests()),
+        ["u-a", "u-b", "u-c"],
+        "a rate-limited call sends nothing"
+    );
+}
+
 #[tokio::test]
 async fn two_clients_of_different_apps_never_share_a_token() {
     let fake = fake_with_app().await;
@@ -420,4 +486,147 @@ async fn two_clients_of_different_apps_never_share_a_token() {
         wrong.cancel_run("s", "r").await.unwrap_err().code(),
         Some(10014)
     );
+}
+
+/// Scripts the token endpoint to answer `token` with this `expire`.
+fn script_token_reply(fake: &FakeAily, token: &str, expire: serde_json::Value) {
+    fake.route(
+        http::Method::POST,
+        TENANT_TOKEN_PATH,
+        ScriptedReply::json(
+            200,
+            json!({"code": 0, "msg": "ok", "tenant_access_token": token, "expire": expire}),
+        ),
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_huge_expire_is_clamped_to_the_documented_lifetime_and_calls_go_on() {
+    let fake = fake_with_app().await;
+    fake.add_tenant_token("t-huge-expire");
+    script_token_reply(&fake, "t-huge-expire", json!(i64::MAX));
+    let client = app_client(&fake);
+    // Used to panic ("overflow when adding duration to instant") under the source's
+    // lock, and again on every later call.
+    for _ in 0..3 {
+        client.cancel_run("s", "r").await.unwrap();
+    }
+    assert_eq!(
+        fake.request_count(Route::Scripted),
+        1,
+        "fetched once, cached"
+    );
+    assert_eq!(
+        tokens_used(&fake.requests()),
+        ["t-huge-expire", "t-huge-expire", "t-huge-expire"]
+    );
+    // Clamped, not kept for ever: past MAX_TOKEN_LIFETIME the token is fetched again.
+    tokio::time::advance(MAX_TOKEN_LIFETIME + Duration::from_secs(1)).await;
+    client.cancel_run("s", "r").await.unwrap();
+    assert_eq!(
+        fake.request_count(Route::Scripted),
+        2,
+        "expired and refetched"
+    );
+}
+
+#[tokio::test]
+async fn a_non_positive_expire_is_a_clear_error_nothing_is_cached_and_no_cancel_sent() {
+    let fake = fake_with_app().await;
+    fake.add_tenant_token("t-never-valid");
+    let client = app_client(&fake);
+    for expire in [json!(0), json!(-1), json!(i64::MIN)] {
+        script_token_reply(&fake, "t-never-valid", expire.clone());
+        let err = client.cancel_run("s", "r").await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Decode, "{expire}: {err}");
+        assert!(err.to_string().contains("non-positive expire"), "{err}");
+        assert!(err.log_id().is_some(), "{err}");
+        assert!(!err.to_string().contains("t-never-valid"), "{err}");
+        fake.clear_routes();
+    }
+    assert_eq!(fake.request_count(Route::CancelRun), 0);
+    // The real endpoint again: the next call fetches and works.
+    client.cancel_run("s", "r").await.unwrap();
+    assert_eq!(fake.request_count(Route::TenantToken), 1);
+}
+
+/// The built `aily` binary with such replies: a clamped token works (exit 0), a
+/// refused one is exit 1 with one stderr line — never a panic and a backtrace (101).
+#[cfg(feature = "cli")]
+#[tokio::test]
+async fn the_cli_never_panics_on_an_absurd_expire() {
+    use common::cli::{aily, text};
+
+    let fake = fake_with_app().await;
+    fake.add_tenant_token("t-cli-expire");
+    let base = fake.base_url();
+    let env = [("FEISHU_APP_ID", APP_ID), ("FEISHU_APP_SECRET", APP_SECRET)];
+    let args = ["cancel", "s", "r", "--base-url", base.as_str()];
+
+    script_token_reply(&fake, "t-cli-expire", json!(i64::MAX));
+    let out = aily(&args, &env).await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    for expire in [json!(0), json!(i64::MIN)] {
+        script_token_reply(&fake, "t-cli-expire", expire);
+        let out = aily(&args, &env).await;
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("non-positive expire"), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        fake.clear_routes();
+    }
+    assert_eq!(
+        fake.request_count(Route::CancelRun),
+        1,
+        "only the clamped call"
+    );
+}
+
+/// The token span says where the token came from: `source=feishu` on the replica that
+/// asked Feishu, `source=store` on one that found it in the fleet's Redis (and asked
+/// nobody) — so counting `aily.token.fetch` spans with `source=feishu` counts fetches.
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn the_token_span_says_whether_the_token_came_from_feishu_or_the_store() {
+    use aily_client::store::redis::RedisConfig;
+    use common::trace::{Recorder, field};
+    use tracing_subscriber::layer::SubscriberExt;
+
+    const SPAN_APP: &str = "cli_token_span_source";
+    let recorder = Recorder::default();
+    let _local = tracing::subscriber::set_default(
+        tracing_subscriber::registry()
+            .with(recorder.clone())
+            .with(tracing_subscriber::filter::LevelFilter::TRACE),
+    );
+    let redis = redis_server::RedisServer::start();
+    let fake = fake_with_app().await;
+    fake.add_app(SPAN_APP, APP_SECRET);
+    // Two replicas sharing nothing but Redis (a generous budget per command: a
+    // loaded machine must not make the store fall back to in-process).
+    let replica = || {
+        Client::builder()
+            .credentials(Credentials::app(SPAN_APP, APP_SECRET))
+            .base_url(fake.base_url())
+            .redis_config(RedisConfig::new(redis.url()).budget(Duration::from_secs(2)))
+            .build()
+            .unwrap()
+    };
+    replica().cancel_run("s", "r").await.unwrap();
+    replica().cancel_run("s", "r").await.unwrap();
+    assert_eq!(fake.request_count(Route::TenantToken), 1, "one fetch");
+    assert_eq!(fake.request_count(Route::CancelRun), 2);
+
+    let store = recorder.0.lock().unwrap();
+    let sources: Vec<_> = store
+        .spans
+        .iter()
+        .filter(|s| s.name == "aily.token.fetch" && field(s, "app_id") == Some(SPAN_APP))
+        .map(|s| field(s, aily_client::trace::fields::TOKEN_SOURCE))
+        .collect();
+    assert_eq!(sources, [Some("feishu"), Some("store")]);
 }

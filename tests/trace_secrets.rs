@@ -8,10 +8,15 @@
 use std::time::Duration;
 
 use aily_client::testing::{FakeAily, Fault, Route, Times};
-use aily_client::{Client, Credentials};
+use aily_client::{Client, Credentials, ErrorKind};
 
 const APP_ID: &str = "cli_a1b2c3d4e5";
 const APP_SECRET: &str = "s3cr3t-app-secret-value-xyz";
+/// A password put in a base URL's user info.
+const URL_PASSWORD: &str = "hunter2";
+
+#[cfg(feature = "cli")]
+mod common;
 
 mod capture;
 use capture::Capture;
@@ -67,6 +72,22 @@ async fn no_secret_or_token_reaches_spans_events_or_errors() {
     shown.push(format!("{user:?} {client:?}"));
     shown.push(format!("{:?}", Credentials::app(APP_ID, APP_SECRET)));
 
+    // A password in the base URL: refused, and echoed by neither the error nor the
+    // builder's Debug (nor, below, any span or event).
+    let builder = Client::builder()
+        .credentials(Credentials::app(APP_ID, APP_SECRET))
+        .base_url(format!("http://user:{URL_PASSWORD}@127.0.0.1:1"));
+    shown.push(format!("{builder:?}"));
+    let err = builder.build().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    assert!(err.to_string().contains("user info"), "{err}");
+    assert!(
+        err.to_string().contains("http://<redacted>@127.0.0.1:1"),
+        "{err}"
+    );
+    tracing::warn!(error = %err, "the client could not be built");
+    shown.push(format!("{err:?} {err}"));
+
     let log = fake.requests();
     let mut secrets: Vec<String> = log
         .iter()
@@ -81,6 +102,7 @@ async fn no_secret_or_token_reaches_spans_events_or_errors() {
     );
     secrets.push(APP_SECRET.to_owned());
     secrets.push("wrong-secret-value".to_owned());
+    secrets.push(URL_PASSWORD.to_owned());
 
     let captured = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
     assert!(captured.contains("aily.run.cancel"), "spans were captured");
@@ -100,5 +122,32 @@ async fn no_secret_or_token_reaches_spans_events_or_errors() {
                 "a secret reached Debug/Display: {text}"
             );
         }
+    }
+}
+
+/// The built `aily` binary given a base URL with a password (FEISHU_BASE_URL or
+/// --base-url): a clear error on stderr, which never holds the password.
+#[cfg(feature = "cli")]
+#[tokio::test]
+async fn the_cli_never_echoes_a_password_in_the_base_url() {
+    use common::cli::{aily, text};
+
+    let url = format!("http://user:{URL_PASSWORD}@127.0.0.1:1");
+    let token = ("FEISHU_TENANT_ACCESS_TOKEN", "t-cli-url-test");
+    for out in [
+        aily(
+            &["cancel", "s", "r"],
+            &[token, ("FEISHU_BASE_URL", url.as_str())],
+        )
+        .await,
+        aily(&["cancel", "s", "r", "--base-url", url.as_str()], &[token]).await,
+    ] {
+        let stderr = text(&out.stderr);
+        assert!(!out.status.success(), "{stderr}");
+        assert_ne!(out.status.code(), Some(101), "no panic: {stderr}");
+        assert!(stderr.contains("user info"), "{stderr}");
+        assert!(stderr.contains("<redacted>@127.0.0.1:1"), "{stderr}");
+        assert!(!stderr.contains(URL_PASSWORD), "{stderr}");
+        assert!(!text(&out.stdout).contains(URL_PASSWORD));
     }
 }

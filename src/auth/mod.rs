@@ -24,10 +24,11 @@ use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
 pub use tenant::{
-    DEFAULT_FETCH_TIMEOUT, DEFAULT_REFRESH_MARGIN, TENANT_TOKEN_PATH, TenantTokenSource,
+    DEFAULT_FETCH_TIMEOUT, DEFAULT_REFRESH_MARGIN, MAX_TOKEN_LIFETIME, TENANT_TOKEN_PATH,
+    TenantTokenSource, token_lifetime,
 };
-pub(crate) use token::CredentialsInner;
 pub use token::{AccessToken, Credentials, SecretString, TokenFuture, TokenKind, TokenSource};
+pub(crate) use token::{CredentialsInner, source_scope};
 pub use token_store::{LocalTokenStore, LockId, StoredToken, TokenKey, TokenStore};
 
 use crate::envelope::{envelope_code, is_token_code};

@@ -35,9 +35,10 @@ use tokio::sync::OnceCell;
 use tokio::time::Instant;
 use tower::ServiceExt;
 use tracing::Instrument;
+use zeroize::{Zeroize, Zeroizing};
 
-use super::token::{AccessToken, SecretString, TokenFuture, TokenKind, TokenSource};
-use super::token_store::{TokenKey, TokenStore, obtain};
+use super::token::{AccessToken, SecretString, TokenFuture, TokenKind, TokenSource, wiped_on_drop};
+use super::token_store::{Obtained, TokenKey, TokenStore, obtain};
 use crate::envelope::{log_id_header, not_an_envelope};
 use crate::error::{Error, ErrorKind};
 use crate::request::USER_AGENT;
@@ -53,6 +54,43 @@ pub const TENANT_TOKEN_PATH: &str = "/open-apis/auth/v3/tenant_access_token/inte
 pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(180);
 /// Default bound on one token request.
 pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest a tenant token is kept: Feishu grants at most 7200 s (2 h). A longer
+/// `expire` in a token reply — or a longer time left reported by a token store — is
+/// clamped to this, so no lifetime from outside can overflow a clock; an `expire` of
+/// zero or less is refused (see [`token_lifetime`]).
+pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(7200);
+
+/// The lifetime of a token whose reply says `expire` seconds: refused (a
+/// [`Decode`](crate::ErrorKind::Decode) error) when `expire` is zero or negative,
+/// clamped to [`MAX_TOKEN_LIFETIME`] when longer.
+///
+/// ```
+/// use std::time::Duration;
+/// use aily_client::auth::{MAX_TOKEN_LIFETIME, token_lifetime};
+///
+/// assert_eq!(token_lifetime(7200).unwrap(), Duration::from_secs(7200));
+/// assert_eq!(token_lifetime(60).unwrap(), Duration::from_secs(60));
+/// assert_eq!(token_lifetime(i64::MAX).unwrap(), MAX_TOKEN_LIFETIME);
+/// assert!(token_lifetime(0).is_err());
+/// assert!(token_lifetime(i64::MIN).is_err());
+/// ```
+pub fn token_lifetime(expire: i64) -> Result<Duration, Error> {
+    match u64::try_from(expire) {
+        Ok(secs) if secs > 0 => Ok(Duration::from_secs(secs).min(MAX_TOKEN_LIFETIME)),
+        _ => Err(Error::new(
+            ErrorKind::Decode,
+            "the token endpoint answered a non-positive expire",
+        )),
+    }
+}
+
+/// `at + d`, with `d` first clamped to [`MAX_TOKEN_LIFETIME`]: never panics, whatever
+/// duration came from a server or a store.
+pub(crate) fn instant_after(at: Instant, d: Duration) -> Instant {
+    let d = d.min(MAX_TOKEN_LIFETIME);
+    at.checked_add(d).unwrap_or(at)
+}
+
 /// After a failed background refresh, wait this long before trying again
 /// (or half the token's remaining life, if that is shorter).
 const REFRESH_RETRY_INTERVAL: Duration = Duration::from_secs(10);
@@ -98,7 +136,7 @@ struct Shared {
     rejected: std::sync::Mutex<Option<AccessToken>>,
 }
 
-/// Bytes that hold a secret: never printed.
+/// Bytes that hold a secret: never printed, wiped when the last copy drops.
 struct SecretBytes(Bytes);
 
 #[derive(Default)]
@@ -148,15 +186,24 @@ impl TenantTokenSource {
             app_id: &'a str,
             app_secret: &'a str,
         }
-        let body = serde_json::to_vec(&Body {
-            app_id: &app_id,
-            app_secret: app_secret.expose(),
-        })
-        .unwrap_or_default();
+        // Sized for the worst case (every byte escaped as `\uXXXX`), so the buffer never
+        // grows and leaves a copy of the secret behind; wiped when the source drops.
+        let mut body = Vec::with_capacity(32 + 6 * (app_id.len() + app_secret.expose().len()));
+        let written = serde_json::to_writer(
+            &mut body,
+            &Body {
+                app_id: &app_id,
+                app_secret: app_secret.expose(),
+            },
+        );
+        if written.is_err() {
+            body.zeroize();
+            body.clear();
+        }
         TenantTokenSource {
             shared: Arc::new(Shared {
                 app_id,
-                request_body: SecretBytes(Bytes::from(body)),
+                request_body: SecretBytes(wiped_on_drop(body)),
                 http,
                 refresh_margin,
                 fetch_timeout,
@@ -206,10 +253,16 @@ impl TenantTokenSource {
     }
 
     /// A token from the fleet's store when there is one, else from Feishu; with the
-    /// time it has left and, for a token another replica is refreshing, when to look again.
-    async fn obtain(&self) -> Result<(AccessToken, Duration, Option<Duration>), Error> {
+    /// time it has left, where it came from and, for a token another replica is
+    /// refreshing, when to look again.
+    async fn obtain(&self) -> Result<Obtained, Error> {
         let Some((store, key)) = &self.shared.store else {
-            return self.fetch().await.map(|(token, ttl)| (token, ttl, None));
+            return self.fetch().await.map(|(token, ttl)| Obtained {
+                token,
+                ttl,
+                recheck: None,
+                fetched: true,
+            });
         };
         let rejected = self
             .shared
@@ -219,7 +272,7 @@ impl TenantTokenSource {
             .take();
         // Half the bound for waiting on another replica, half for a fetch of our own.
         let bound = self.shared.fetch_timeout / 2;
-        let got = obtain(
+        obtain(
             store.as_ref(),
             key,
             self.shared.refresh_margin,
@@ -227,8 +280,7 @@ impl TenantTokenSource {
             rejected,
             || self.fetch(),
         )
-        .await?;
-        Ok((got.token, got.ttl, got.recheck))
+        .await
     }
 
     /// The app's ID.
@@ -335,10 +387,13 @@ impl TenantTokenSource {
     /// still-valid token is kept with its next refresh put off a little.
     async fn fetch_and_store(&self) -> Result<Cached, Arc<Error>> {
         let started = Instant::now();
+        // `source`: `feishu` when the token endpoint was asked (recorded by `fetch`),
+        // `store` when the fleet's store had the token and Feishu was not asked.
         let span = tracing::info_span!(
             "aily.token.fetch",
             otel.kind = "client",
             app_id = %self.shared.app_id,
+            source = tracing::field::Empty,
             feishu.code = tracing::field::Empty,
             feishu.log_id = tracing::field::Empty,
             error.type = tracing::field::Empty,
@@ -354,11 +409,21 @@ impl TenantTokenSource {
             });
         let mut state = self.write_state();
         match fetched {
-            Ok((token, ttl, recheck)) => {
-                let expires_at = started + ttl;
+            Ok(Obtained {
+                token,
+                ttl,
+                recheck,
+                fetched,
+            }) => {
+                if !fetched {
+                    span.record("source", "store");
+                }
+                // A store's time left is as much from outside as Feishu's `expire`.
+                let ttl = ttl.min(MAX_TOKEN_LIFETIME);
+                let expires_at = instant_after(started, ttl);
                 let margin = self.shared.refresh_margin.min(ttl / 2);
                 let refresh_at = match recheck {
-                    Some(after) => (started + after).min(expires_at),
+                    Some(after) => instant_after(started, after).min(expires_at),
                     None => expires_at - margin,
                 };
                 let cached = Cached {
@@ -378,7 +443,7 @@ impl TenantTokenSource {
                     let now = Instant::now();
                     if now < c.expires_at {
                         let left = c.expires_at - now;
-                        c.refresh_at = now + REFRESH_RETRY_INTERVAL.min(left / 2);
+                        c.refresh_at = instant_after(now, REFRESH_RETRY_INTERVAL.min(left / 2));
                     }
                 }
                 Err(Arc::new(e))
@@ -389,6 +454,8 @@ impl TenantTokenSource {
     /// Sends the token request and reads the token and its lifetime (and, with the
     /// feature `metrics`, counts it by outcome; one abandoned by its timeout is an error).
     async fn fetch(&self) -> Result<(AccessToken, Duration), Error> {
+        // Inside the `aily.token.fetch` span (see `fetch_and_store`).
+        tracing::Span::current().record("source", "feishu");
         #[cfg(feature = "metrics")]
         let counted = crate::metrics::TokenFetch::start();
         let fetched = self.request_token().await;
@@ -453,27 +520,23 @@ impl TenantTokenSource {
             .with_api(reply.code, reply.msg, None)
             .with_log_id(log_id));
         }
-        let (Some(token), Some(expire)) = (reply.tenant_access_token, reply.expire) else {
+        // The reply's copy of the token is wiped once the header value is built.
+        let token = reply.tenant_access_token.map(Zeroizing::new);
+        let (Some(token), Some(expire)) = (token, reply.expire) else {
             return Err(Error::new(
                 ErrorKind::Decode,
                 "the token endpoint answered code 0 without tenant_access_token and expire",
             )
             .with_log_id(log_id));
         };
-        if expire <= 0 {
-            return Err(Error::new(
-                ErrorKind::Decode,
-                "the token endpoint answered a non-positive expire",
-            )
-            .with_log_id(log_id));
-        }
-        let token = AccessToken::new(TokenKind::Tenant, token).map_err(|_| {
+        let lifetime = token_lifetime(expire).map_err(|e| e.with_log_id(log_id.clone()))?;
+        let token = AccessToken::new(TokenKind::Tenant, token.as_str()).map_err(|_| {
             Error::new(
                 ErrorKind::Decode,
                 "the token endpoint answered a token that cannot be sent in a header",
             )
         })?;
-        Ok((token, Duration::from_secs(expire as u64)))
+        Ok((token, lifetime))
     }
 }
 

@@ -1,18 +1,25 @@
 //! Secrets and tokens: [`SecretString`], [`AccessToken`], [`TokenKind`],
 //! the [`TokenSource`] trait, and the [`Credentials`] a client is built with.
 //!
-//! No secret reaches `Debug` or `Display`: both print `<redacted>`.
+//! No secret reaches `Debug` or `Display`: both print `<redacted>`. The crate's own
+//! copies of a secret (a [`SecretString`], an [`AccessToken`]'s header bytes) are
+//! overwritten with zeros when dropped (the last clone, for an `AccessToken`), with
+//! the `zeroize` crate. Copies made outside the crate — the `String` you pass in,
+//! hyper's write buffer, a reply's body — are not the crate's to wipe.
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use http::HeaderValue;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::Error;
 
-/// A string that never shows itself in `Debug` or `Display`.
+/// A string that never shows itself in `Debug` or `Display`, and is overwritten with
+/// zeros when dropped.
 ///
 /// ```
 /// let s = aily_client::SecretString::new("hunter2");
@@ -20,18 +27,33 @@ use crate::error::Error;
 /// assert_eq!(s.expose(), "hunter2");
 /// ```
 #[derive(Clone, PartialEq, Eq)]
-pub struct SecretString(Box<str>);
+pub struct SecretString(Zeroizing<Box<str>>);
 
 impl SecretString {
-    /// Wraps a secret.
+    /// Wraps a secret. The `String` it is given is wiped once copied (to the exact size:
+    /// shrinking it in place could leave a copy behind in freed memory).
     pub fn new(secret: impl Into<String>) -> Self {
-        SecretString(secret.into().into_boxed_str())
+        let mut given = secret.into();
+        let kept = Box::<str>::from(given.as_str());
+        given.zeroize();
+        SecretString(Zeroizing::new(kept))
     }
 
     /// The secret itself. Keep it out of logs.
     pub fn expose(&self) -> &str {
         &self.0
     }
+}
+
+impl zeroize::ZeroizeOnDrop for SecretString {}
+
+/// Bytes whose memory is wiped when the last [`Bytes`] sharing it drops: the owner
+/// [`Bytes::from_owner`] drops then is a [`Zeroizing`] buffer.
+pub(crate) fn wiped_on_drop<T>(buffer: T) -> Bytes
+where
+    T: AsRef<[u8]> + Zeroize + Send + 'static,
+{
+    Bytes::from_owner(Zeroizing::new(buffer))
 }
 
 impl From<String> for SecretString {
@@ -107,10 +129,11 @@ impl AccessToken {
                 "the access token contains characters that cannot be sent in a header",
             ));
         }
-        let mut value = String::with_capacity(BEARER.len() + token.len());
-        value.push_str(BEARER);
-        value.push_str(token);
-        let mut header = HeaderValue::from_maybe_shared(bytes::Bytes::from(value))
+        // Sized once, so no growth leaves a copy behind; wiped when the last clone drops.
+        let mut value = Vec::with_capacity(BEARER.len() + token.len());
+        value.extend_from_slice(BEARER.as_bytes());
+        value.extend_from_slice(token.as_bytes());
+        let mut header = HeaderValue::from_maybe_shared(wiped_on_drop(value))
             .map_err(|_| Error::config("the access token is not a valid header value"))?;
         header.set_sensitive(true);
         Ok(AccessToken { kind, header })
@@ -187,6 +210,49 @@ pub trait TokenSource: fmt::Debug + Send + Sync + 'static {
         let _ = token;
         false
     }
+
+    /// The name of the rate-limit scope this source's calls count against (see
+    /// [`crate::rate_limit`]), when it should share one. Clients whose sources name
+    /// the same scope, on the same base URL and the same rate-limit store, share their
+    /// limits — name the app the tokens are for, for example. The default, `None`,
+    /// gives each source its own scope: the clients built from one
+    /// [`Credentials::source`] (and their clones) share it, and no other source does.
+    /// [`ClientBuilder::rate_limit_scope`](crate::ClientBuilder::rate_limit_scope)
+    /// overrides both.
+    ///
+    /// ```
+    /// use aily_client::{AccessToken, TokenFuture, TokenKind, TokenSource};
+    ///
+    /// #[derive(Debug)]
+    /// struct ForApp(&'static str);
+    ///
+    /// impl TokenSource for ForApp {
+    ///     fn token(&self) -> TokenFuture<'_> {
+    ///         Box::pin(async { AccessToken::new(TokenKind::User, "u-x") })
+    ///     }
+    ///     fn rate_limit_scope(&self) -> Option<&str> {
+    ///         Some(self.0)
+    ///     }
+    /// }
+    /// # let _ = ForApp("cli_a1");
+    /// ```
+    fn rate_limit_scope(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// The rate-limit scope of a client on `base_url` authenticated by `source`: the name
+/// the source gives, else this source itself — its address, salted with a random value
+/// drawn once per process, so two processes (whose addresses may coincide) never share
+/// a scope through a shared store. A fingerprint: it shows neither name nor address.
+pub(crate) fn source_scope(source: &Arc<dyn TokenSource>, base_url: &str) -> String {
+    if let Some(name) = source.rate_limit_scope() {
+        return crate::store::fingerprint(&["source", base_url, "named", name]);
+    }
+    static PROCESS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let salt = PROCESS.get_or_init(|| super::LockId::random().as_str().to_owned());
+    let address = (Arc::as_ptr(source) as *const () as usize).to_string();
+    crate::store::fingerprint(&["source", base_url, "own", salt, &address])
 }
 
 /// What a client authenticates with.
@@ -265,5 +331,77 @@ impl fmt::Debug for Credentials {
                 f.debug_tuple("Credentials::Source").field(source).finish()
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! What can honestly be checked of wiping: that the storage is `zeroize`'s, and
+    //! that the path an [`AccessToken`]'s header bytes take runs `zeroize` exactly
+    //! when the last copy drops (observed through a probe buffer). Reading freed
+    //! memory to see the zeros would itself be undefined behaviour.
+
+    use std::sync::{Arc, Mutex};
+
+    use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+    use super::*;
+
+    #[test]
+    fn a_secret_string_is_stored_in_zeroizing_memory() {
+        fn wiped_on_drop<T: ZeroizeOnDrop>(_: &T) {}
+        let s = SecretString::new(String::from("hunter2"));
+        // The field's type is the guarantee: `Zeroizing`'s Drop zeroizes the box.
+        let storage: &Zeroizing<Box<str>> = &s.0;
+        wiped_on_drop(storage);
+        wiped_on_drop(&s);
+        assert_eq!(s.expose(), "hunter2");
+        assert_eq!(s.clone(), s);
+    }
+
+    /// A buffer that records each `zeroize` and the bytes it wiped.
+    struct Probe {
+        data: Vec<u8>,
+        wiped: Arc<Mutex<Vec<Vec<u8>>>>,
+    }
+
+    impl AsRef<[u8]> for Probe {
+        fn as_ref(&self) -> &[u8] {
+            &self.data
+        }
+    }
+
+    impl Zeroize for Probe {
+        fn zeroize(&mut self) {
+            let before = self.data.clone();
+            self.data.zeroize();
+            assert!(self.data.is_empty());
+            self.wiped.lock().unwrap().push(before);
+        }
+    }
+
+    #[test]
+    fn header_bytes_are_wiped_when_the_last_copy_drops() {
+        let wiped = Arc::new(Mutex::new(Vec::new()));
+        let bytes = wiped_on_drop(Probe {
+            data: b"Bearer t-secret".to_vec(),
+            wiped: wiped.clone(),
+        });
+        let header = HeaderValue::from_maybe_shared(bytes).unwrap();
+        let copy = header.clone();
+        drop(header);
+        assert!(wiped.lock().unwrap().is_empty(), "a copy is still alive");
+        assert_eq!(copy, "Bearer t-secret");
+        drop(copy);
+        assert_eq!(*wiped.lock().unwrap(), [b"Bearer t-secret".to_vec()]);
+    }
+
+    #[test]
+    fn an_access_token_still_reads_back_after_the_change_of_storage() {
+        let token = AccessToken::new(TokenKind::Tenant, "t-abc").unwrap();
+        let copy = token.clone();
+        drop(token);
+        assert_eq!(copy.secret(), "t-abc");
+        assert_eq!(copy.header_value(), "Bearer t-abc");
     }
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::tenant::{MAX_TOKEN_LIFETIME, instant_after};
 use super::token::{AccessToken, SecretString};
 use crate::error::Error;
 use crate::store::{StoreFuture, fingerprint, hex};
@@ -241,8 +242,10 @@ impl TokenStore for LocalTokenStore {
         ttl: Duration,
     ) -> StoreFuture<'a, ()> {
         self.with(|s, now| {
-            s.tokens
-                .insert(key.fingerprint().to_owned(), (token.clone(), now + ttl));
+            s.tokens.insert(
+                key.fingerprint().to_owned(),
+                (token.clone(), instant_after(now, ttl)),
+            );
         })
     }
 
@@ -255,8 +258,10 @@ impl TokenStore for LocalTokenStore {
                 return None;
             }
             let id = LockId::random();
-            s.locks
-                .insert(key.fingerprint().to_owned(), (id.clone(), now + ttl));
+            s.locks.insert(
+                key.fingerprint().to_owned(),
+                (id.clone(), instant_after(now, ttl)),
+            );
             Some(id)
         })
     }
@@ -296,6 +301,8 @@ pub(crate) struct Obtained {
     pub(crate) token: AccessToken,
     pub(crate) ttl: Duration,
     pub(crate) recheck: Option<Duration>,
+    /// True when the token came from Feishu (this replica's fetch), false from the store.
+    pub(crate) fetched: bool,
 }
 
 /// The store protocol of the module docs. `fetch` asks Feishu for a token; `bound`
@@ -316,17 +323,24 @@ where
         token,
         ttl,
         recheck: None,
+        fetched: true,
     };
     if let Some(bad) = &rejected
         && let Err(e) = store.invalidate(key, bad).await
     {
         tracing::debug!(error = %e, "token store: could not invalidate the rejected token");
     }
-    let deadline = Instant::now() + bound;
+    let deadline = instant_after(Instant::now(), bound);
     let rounds = (bound.as_millis() / POLL_INTERVAL.as_millis()).max(1) + 1;
     for _ in 0..rounds {
         let stored = match store.load(key).await {
-            Ok(stored) => stored.filter(|s| rejected.as_ref() != Some(&s.token)),
+            // A store's time left is bounded where it enters, like Feishu's `expire`.
+            Ok(stored) => stored
+                .filter(|s| rejected.as_ref() != Some(&s.token))
+                .map(|s| StoredToken {
+                    ttl: s.ttl.min(MAX_TOKEN_LIFETIME),
+                    ..s
+                }),
             Err(e) => {
                 tracing::debug!(error = %e, "token store: load failed; fetching in process");
                 return fetch().await.map(own);
@@ -339,6 +353,7 @@ where
                 token: s.token.clone(),
                 ttl: s.ttl,
                 recheck: None,
+                fetched: false,
             });
         }
         match store.lock(key, bound).await {
@@ -349,13 +364,15 @@ where
                     && s.ttl > margin
                     && rejected.as_ref() != Some(&s.token)
                 {
+                    let ttl = s.ttl.min(MAX_TOKEN_LIFETIME);
                     if let Err(e) = store.unlock(key, &lock).await {
                         tracing::debug!(error = %e, "token store: could not release the lock (it expires)");
                     }
                     return Ok(Obtained {
                         token: s.token,
-                        ttl: s.ttl,
+                        ttl,
                         recheck: None,
+                        fetched: false,
                     });
                 }
                 let fetched = fetch().await;
@@ -380,6 +397,7 @@ where
                         token: s.token,
                         ttl: s.ttl,
                         recheck: Some(recheck),
+                        fetched: false,
                     });
                 }
                 if Instant::now() + POLL_INTERVAL >= deadline {

@@ -83,7 +83,10 @@ pub mod labels {
     pub const SERVER_PORT: &str = "server.port";
     /// The URL template, e.g. `/open-apis/aily/v1/sessions/{aily_session_id}/runs/{run_id}/cancel`.
     pub const URL_TEMPLATE: &str = "url.template";
-    /// The Feishu error code.
+    /// The Feishu error code, bounded: a code in [`KNOWN_FEISHU_CODES`](super::KNOWN_FEISHU_CODES)
+    /// or an HTTP error status used as a code (`400`–`599`, as gateways answer) keeps
+    /// its value; any other code is [`OTHER_FEISHU_CODE`](super::OTHER_FEISHU_CODE), so a
+    /// server cannot grow the number of series.
     pub const FEISHU_CODE: &str = "feishu.code";
     /// Why a call was retried: `connect`, `transient` or `rate_limited`.
     pub const REASON: &str = "reason";
@@ -319,12 +322,60 @@ fn crate_error(err: &BoxError) -> std::borrow::Cow<'_, Error> {
     }
 }
 
+/// The Feishu error codes the `feishu.code` label keeps as they are: the ones the crate
+/// names ([`envelope`](crate::envelope)'s `CODE_*`), the platform's documented auth,
+/// permission, app and rate-limit codes, and the token endpoint's (`10003` invalid
+/// param, `10014` app secret invalid). Sorted.
+pub const KNOWN_FEISHU_CODES: &[i64] = &[
+    9499,     // Bad Request (a body that is not JSON)
+    10003,    // token endpoint: invalid param (unknown app_id)
+    10012,    // app ticket invalid
+    10014,    // token endpoint: app secret invalid
+    2700001,  // param is invalid
+    99991400, // request trigger frequency limit
+    99991543, // app_id or app_secret incorrect
+    99991661, // Authorization header missing
+    99991662, // app disabled or not installed
+    99991663, // access token invalid
+    99991664, // app_access_token invalid
+    99991668, // user_access_token invalid
+    99991671, // token format error
+    99991672, // app lacks the API scope
+    99991673, // app status unavailable
+    99991676, // token lacks the scope
+    99991677, // user_access_token expired
+    99991679, // user has not granted the scope
+];
+
+/// The `feishu.code` label of every code outside [`KNOWN_FEISHU_CODES`] and `400`–`599`.
+pub const OTHER_FEISHU_CODE: &str = "other";
+
+/// The `feishu.code` label of `code`: its value when known, else [`OTHER_FEISHU_CODE`].
+///
+/// ```
+/// use aily_client::metrics::feishu_code_label;
+///
+/// assert_eq!(feishu_code_label(99991663).as_ref(), "99991663");
+/// assert_eq!(feishu_code_label(503).as_ref(), "503");
+/// assert_eq!(feishu_code_label(123456789).as_ref(), "other");
+/// assert_eq!(feishu_code_label(i64::MIN).as_ref(), "other");
+/// ```
+pub fn feishu_code_label(code: i64) -> SharedString {
+    if (400..=599).contains(&code) {
+        return status_label(code as u16);
+    }
+    match KNOWN_FEISHU_CODES.binary_search(&code) {
+        Ok(_) => SharedString::from_owned(code.to_string()),
+        Err(_) => SharedString::const_str(OTHER_FEISHU_CODE),
+    }
+}
+
 /// A Feishu error reply: `aily.client.feishu.errors`.
 pub(crate) fn feishu_error(operation: &'static str, code: i64) {
     metrics::counter!(
         FEISHU_ERRORS,
         labels::OPERATION => operation,
-        labels::FEISHU_CODE => code.to_string()
+        labels::FEISHU_CODE => feishu_code_label(code)
     )
     .increment(1);
 }
@@ -433,6 +484,35 @@ mod tests {
         }
         assert_eq!(status_label(600).as_ref(), "600");
         assert_eq!(status_label(42).as_ref(), "42");
+    }
+
+    #[test]
+    fn feishu_code_labels_are_bounded() {
+        assert!(KNOWN_FEISHU_CODES.windows(2).all(|w| w[0] < w[1]), "sorted");
+        for &code in KNOWN_FEISHU_CODES {
+            assert_eq!(feishu_code_label(code).as_ref(), code.to_string());
+        }
+        for code in [400, 429, 500, 503, 599] {
+            assert_eq!(feishu_code_label(code).as_ref(), code.to_string());
+        }
+        for code in [
+            i64::MIN,
+            -1,
+            0,
+            1,
+            200,
+            399,
+            600,
+            2700002,
+            99991999,
+            i64::MAX,
+        ] {
+            assert_eq!(
+                feishu_code_label(code).as_ref(),
+                OTHER_FEISHU_CODE,
+                "{code}"
+            );
+        }
     }
 
     #[test]

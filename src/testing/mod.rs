@@ -117,7 +117,9 @@
 //!
 //! [`FakeAily::route`] answers a method and path the fake does not know with
 //! a [`ScriptedReply`], behind the same token check, so an endpoint you add
-//! yourself is tested the same way.
+//! yourself is tested the same way. It also replaces the tenant token
+//! endpoint's reply (`POST /open-apis/auth/v3/tenant_access_token/internal`),
+//! which, like the real one, checks no token.
 //!
 //! Every request, including those answered by a fault, is recorded (see
 //! [`FakeAily::requests`]) before its response is produced; once produced,

@@ -4,7 +4,8 @@
 //! aily.run.cancel                                   operation span, INFO   (OperationSpanLayer)
 //! ├── POST /open-apis/aily/v1/sessions/{aily_session_id}/runs/{run_id}/cancel
 //! │   │                                             attempt span, DEBUG    (AttemptSpanLayer)
-//! │   └── aily.token.fetch                          token request, INFO   (app credentials, cold cache)
+//! │   └── aily.token.fetch                          token request, INFO   (app credentials, cold cache;
+//! │                                                 source = feishu, or store when a fleet's store had it)
 //! ├── WARN "retrying" {attempt, reason, delay_ms}   one event per retry
 //! └── POST …/cancel  {http.request.resend_count = 1}
 //! ```
@@ -46,6 +47,9 @@ pub mod fields {
     pub const AILY_MESSAGE_ID: &str = "aily.message_id";
     /// `aily.app_id`: the Aily app's ID (operation span).
     pub const AILY_APP_ID: &str = "aily.app_id";
+    /// `source` (token span `aily.token.fetch`): `feishu` when the token endpoint was
+    /// asked, `store` when the fleet's token store had the token.
+    pub const TOKEN_SOURCE: &str = "source";
     /// `http.request.method` (attempt span).
     pub const HTTP_REQUEST_METHOD: &str = "http.request.method";
     /// `url.template`, e.g. `/open-apis/aily/v1/sessions/{aily_session_id}/runs/{run_id}/cancel`.

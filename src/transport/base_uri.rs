@@ -49,8 +49,22 @@ impl BaseUrl {
 
     /// Parses `http[s]://host[:port]` with an optional trailing `/`. A path, query,
     /// fragment or user info is refused.
+    ///
+    /// The error echoes the text with any user info replaced by `<redacted>`, so a
+    /// password in the URL never reaches a log or a terminal:
+    ///
+    /// ```
+    /// use aily_client::transport::BaseUrl;
+    ///
+    /// let err = BaseUrl::parse("http://user:hunter2@127.0.0.1:1").unwrap_err();
+    /// assert!(err.to_string().contains("http://<redacted>@127.0.0.1:1"), "{err}");
+    /// assert!(!format!("{err} {err:?}").contains("hunter2"));
+    /// ```
     pub fn parse(text: &str) -> Result<BaseUrl, Error> {
-        let bad = |why: &str| Error::config(format!("invalid base URL {text:?}: {why}"));
+        let bad = |why: &str| {
+            let shown = redact_userinfo(text);
+            Error::config(format!("invalid base URL {shown:?}: {why}"))
+        };
         let uri: Uri = text.trim().parse().map_err(|_| bad("not a URL"))?;
         let scheme = match uri.scheme_str() {
             Some("https") => Scheme::HTTPS,
@@ -137,6 +151,30 @@ impl fmt::Display for BaseUrl {
 impl fmt::Debug for BaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "BaseUrl({self})")
+    }
+}
+
+/// `text` with the user info of its authority (`user:password@`), if any, replaced by
+/// `<redacted>@`: what may be echoed of a URL someone typed. Whatever the text — a URL
+/// or not — everything before the last `@` of the part that would be the authority goes.
+pub(crate) fn redact_userinfo(text: &str) -> std::borrow::Cow<'_, str> {
+    let start = text.find("://").map_or(0, |i| i + 3);
+    let rest = &text[start..];
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{}<redacted>{}", &text[..start], &rest[at..]).into(),
+        None => text.into(),
+    }
+}
+
+/// A base URL as given to the builder, not yet parsed: `Debug` hides its user info
+/// (see [`redact_userinfo`]).
+#[derive(Clone)]
+pub(crate) struct BaseUrlText(pub(crate) String);
+
+impl fmt::Debug for BaseUrlText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&redact_userinfo(&self.0), f)
     }
 }
 
@@ -241,5 +279,30 @@ mod tests {
         assert_eq!((v6.host(), v6.port()), ("::1", 9));
         assert!(!BaseUrl::parse("http://10.0.0.1").unwrap().is_loopback());
         assert!(BaseUrl::parse("http://LOCALHOST:1").unwrap().is_loopback());
+    }
+
+    #[test]
+    fn user_info_is_never_echoed() {
+        for (text, shown) in [
+            (
+                "http://user:hunter2@127.0.0.1:1",
+                "http://<redacted>@127.0.0.1:1",
+            ),
+            ("https://:hunter2@h/p@q", "https://<redacted>@h/p@q"),
+            ("https://a@b:hunter2@h", "https://<redacted>@h"),
+            ("user:hunter2@h", "<redacted>@h"),
+            ("https://h/x?u=a@b", "https://h/x?u=a@b"),
+            ("https://open.feishu.cn", "https://open.feishu.cn"),
+        ] {
+            assert_eq!(redact_userinfo(text), shown);
+            if !text.contains("hunter2") {
+                continue;
+            }
+            let err = BaseUrl::parse(text).unwrap_err();
+            let all = format!("{err} {err:?}");
+            assert!(!all.contains("hunter2"), "{all}");
+            let debug = format!("{:?}", BaseUrlText(text.to_owned()));
+            assert!(!debug.contains("hunter2"), "{debug}");
+        }
     }
 }

@@ -22,6 +22,7 @@ use rustls::pki_types::CertificateDer;
 use tower::Service;
 use tower::util::BoxCloneSyncService;
 
+pub(crate) use base_uri::BaseUrlText;
 pub use base_uri::{BaseUri, BaseUriLayer, BaseUrl};
 pub use collect::{CollectBody, CollectBodyLayer, CollectFuture, DEFAULT_MAX_BODY_BYTES};
 
