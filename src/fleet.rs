@@ -54,26 +54,22 @@ impl FleetConfig {
                 )
             }
         };
-        let has_quota = self.quota.is_some() || !self.operation_quotas.is_empty();
-        let rate_limit = match rate_limit_store {
-            // Neither a quota nor a shared store: exactly as without fleet mode.
-            None if !has_quota => RateLimitLayer::disabled(),
-            store => {
-                let store = store.unwrap_or_else(|| Arc::new(LocalRateLimitStore::new()));
-                let scope = self
-                    .rate_limit_scope
-                    .clone()
-                    .unwrap_or_else(|| app_scope(base_url, credentials));
-                let mut layer = RateLimitLayer::new(store, scope).max_wait(max_wait);
-                if let Some(q) = self.quota {
-                    layer = layer.quota(q);
-                }
-                for (op, q) in &self.operation_quotas {
-                    layer = layer.operation_quota(op, *q);
-                }
-                layer
-            }
-        };
+        // Always a layer: without a quota or a shared store it is this client's own
+        // penalty box, so a server's reset holds the operation's next calls.
+        // Always a layer: without a quota or a shared store it is this client's own
+        // penalty box, so a server's reset holds the operation's next calls.
+        let store = rate_limit_store.unwrap_or_else(|| Arc::new(LocalRateLimitStore::new()));
+        let scope = self
+            .rate_limit_scope
+            .clone()
+            .unwrap_or_else(|| app_scope(base_url, credentials));
+        let mut rate_limit = RateLimitLayer::new(store, scope).max_wait(max_wait);
+        if let Some(q) = self.quota {
+            rate_limit = rate_limit.quota(q);
+        }
+        for (op, q) in &self.operation_quotas {
+            rate_limit = rate_limit.operation_quota(op, *q);
+        }
         Ok(Fleet {
             rate_limit,
             token_store,
@@ -160,8 +156,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Where rate-limit decisions and penalties are kept (default: in this client,
-    /// when it has a quota). Clients sharing a store share their app's count.
+    /// Where rate-limit decisions and penalties are kept (default: in this client;
+    /// without a quota only the server's resets are kept there, as a penalty box). Clients sharing a store share their app's count.
     ///
     /// ```
     /// use std::sync::Arc;

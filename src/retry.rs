@@ -214,7 +214,9 @@ impl RetryPolicy {
         let options = req.options();
         let max_attempts = options.max_attempts().unwrap_or(self.config.max_attempts);
         let idempotent = options.idempotent().unwrap_or(R::IDEMPOTENT);
-        let (delay, reason) = match classify(err) {
+        // A server's reset is honoured up to MAX_SERVER_RESET, however long it says.
+        let (retryable, wait) = classify(err);
+        let (delay, reason) = match (retryable, wait.map(crate::rate_limit::capped_reset)) {
             (Retryable::Never, _) => return None,
             (Retryable::IfIdempotent, _) if !idempotent => return None,
             (Retryable::Always, _) => (self.backoff(self.attempts - 1), "connect"),

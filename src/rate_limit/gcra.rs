@@ -122,8 +122,10 @@ impl LocalRateLimitStore {
         decide(now, cell, quota, max_wait.as_micros() as u64)
     }
 
-    /// [`RateLimitStore::penalize`], synchronously.
+    /// [`RateLimitStore::penalize`], synchronously (`reset` at most
+    /// [`MAX_SERVER_RESET`](super::MAX_SERVER_RESET)).
     pub fn penalize_now(&self, key: &RateLimitKey, reset: Duration) {
+        let reset = super::capped_reset(reset);
         let until = self.now().saturating_add(reset.as_micros() as u64);
         let mut cells = self.cells.lock().unwrap_or_else(PoisonError::into_inner);
         let cell = cells.entry(key.clone()).or_default();

@@ -33,11 +33,16 @@ const PENALTY_RECHECKS: usize = 3;
 /// an attempt is answered 429 / `99991400` with a reset, the reset goes to the store
 /// ([`RateLimitStore::penalize`]), so every client sharing it holds off.
 ///
+/// A store's answer is bounded here too: a wait over `max_wait` or past the deadline
+/// fails fast whatever the store said, and a server's reset is recorded as at most
+/// [`MAX_SERVER_RESET`](super::MAX_SERVER_RESET).
+///
 /// A store that fails (Redis down) never fails the call: the attempt is sent. The
 /// Redis stores fall back to an in-process limiter on their own.
 ///
-/// [`RateLimitLayer::disabled`] (the client's default without a quota or a store)
-/// forwards every call as it is.
+/// A client without a quota or a store still has this layer, on an in-process store:
+/// the penalty box alone, so a server's reset is honoured by the next call of that
+/// operation. [`RateLimitLayer::disabled`] forwards every call as it is.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -238,6 +243,14 @@ where
     let max_wait = config.max_wait.min(left());
     match config.store.acquire(&key, quota.as_ref(), max_wait).await {
         Ok(Admission::Admitted { wait }) if wait.is_zero() => {}
+        // A store that admits with a wait it was not allowed to give (a broken or
+        // hostile store, or the deadline came closer while it answered) does not
+        // hold the call: the wait is bounded by max_wait and the deadline here.
+        Ok(Admission::Admitted { wait }) if wait > config.max_wait.min(left()) => {
+            #[cfg(feature = "metrics")]
+            crate::metrics::rate_limit_fail_fast(R::OPERATION);
+            return Err(refused(&key, wait));
+        }
         Ok(Admission::Admitted { wait }) => {
             #[cfg(feature = "metrics")]
             let waiting = Instant::now();
@@ -315,12 +328,15 @@ fn refused(key: &RateLimitKey, retry_after: Duration) -> BoxError {
     )
 }
 
-/// The reset of a server's rate-limit answer (429 or 99991400, with a wait).
+/// The reset of a server's rate-limit answer (429 or 99991400, with a wait), at most
+/// [`MAX_SERVER_RESET`](super::MAX_SERVER_RESET).
 fn server_reset(err: &BoxError) -> Option<Duration> {
     let e = err.downcast_ref::<Error>()?;
     let from_server = e.status().is_some() || e.code().is_some();
     if e.kind() == ErrorKind::RateLimited && from_server {
-        e.retry_after().filter(|d| !d.is_zero())
+        e.retry_after()
+            .filter(|d| !d.is_zero())
+            .map(super::capped_reset)
     } else {
         None
     }

@@ -12,7 +12,7 @@
 //! | --- | --- |
 //! | `aily:{<app>}:rl:<operation>:s`, `…:m` | GCRA theoretical arrival time (µs of Redis `TIME`) of the per-second and per-minute windows; `PX` = until it no longer matters |
 //! | `aily:{<app>}:rl:<operation>:penalty` | present while Feishu's `x-ogw-ratelimit-reset` runs; `PX` = the reset |
-//! | `aily:{<token>}:token` | the tenant token, sealed (AES-256-GCM, key from the app secret); `PX` = the token's time left |
+//! | `aily:{<token>}:token` | the tenant token and its expiry, sealed together (AES-256-GCM, key from the app secret); `PX` = the token's time left (a replica uses the shorter of `PTTL` and the sealed expiry) |
 //! | `aily:{<token>}:token-lock` | the fetch lock: a random value, `SET NX PX` (the attempt timeout) |
 //!
 //! `<app>` is a fingerprint of the base URL and app id; `<token>` one of the base URL,
@@ -33,7 +33,7 @@ use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisResult, Script};
@@ -43,62 +43,83 @@ use super::{StoreError, StoreFuture};
 use crate::TokenKind;
 use crate::auth::{AccessToken, LockId, StoredToken, TokenKey, TokenStore};
 use crate::error::Error;
-use crate::rate_limit::{Admission, LocalRateLimitStore, Quota, RateLimitKey, RateLimitStore};
+use crate::rate_limit::{
+    Admission, LocalRateLimitStore, MAX_SERVER_RESET, Quota, RateLimitKey, RateLimitStore,
+    capped_reset,
+};
 
 /// The default budget of one Redis command.
 pub const DEFAULT_BUDGET: Duration = Duration::from_millis(50);
+/// The longest lifetime a saved token is sealed with (a tenant token lives 2 h).
+const MAX_TOKEN_TTL: Duration = Duration::from_secs(24 * 3600);
 /// While Redis is down, one call per this interval tries it again.
 pub const PROBE_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Every rate-limit decision: penalty and all windows, atomically, on Redis `TIME`.
-/// KEYS[1] = penalty, KEYS[2..] = windows; ARGV[1] = max wait (µs), then per window
-/// its interval and tolerance (µs). Returns {admitted (0/1), wait (µs)}.
+/// KEYS[1] = penalty, KEYS[2..] = windows; ARGV[1] = max wait (µs), ARGV[2] = the
+/// longest penalty honoured (ms), then per window its interval and tolerance (µs).
+/// Returns {admitted (0/1), wait (µs)}.
+///
+/// Whatever another writer left in the keys is bounded here: a penalty counts for at
+/// most ARGV[2]; a window's value that is not a finite number of µs within an hour of
+/// now (`nan`, `inf`, text, a hash or list: wrong type) counts as absent, and is
+/// overwritten when a slot is taken.
 const ACQUIRE: &str = r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local at = now
 local pen = redis.call('PTTL', KEYS[1])
+local cap = tonumber(ARGV[2])
+if pen > cap then pen = cap end
 if pen > 0 then at = now + pen * 1000 end
 local n = #KEYS - 1
 local tats = {}
 for i = 1, n do
-  local tat = tonumber(redis.call('GET', KEYS[i + 1]) or '0') or 0
+  local v = redis.pcall('GET', KEYS[i + 1])
+  local tat = 0
+  if type(v) == 'string' then tat = tonumber(v) or 0 end
+  if tat ~= tat or tat < 0 or tat > now + 3600000000 then tat = 0 end
   tats[i] = tat
-  local earliest = tat - tonumber(ARGV[2 * i + 1])
+  local earliest = tat - tonumber(ARGV[2 * i + 2])
   if earliest > at then at = earliest end
 end
-local wait = at - now
+local wait = math.floor(at - now)
 if wait > tonumber(ARGV[1]) then return {0, wait} end
 for i = 1, n do
   local tat = tats[i]
   if tat < at then tat = at end
-  local new = tat + tonumber(ARGV[2 * i])
+  local new = tat + tonumber(ARGV[2 * i + 1])
   local ttl = math.ceil((new - now) / 1000) + 1
   redis.call('SET', KEYS[i + 1], string.format('%.0f', new), 'PX', ttl)
 end
 return {1, wait}
 "#;
 
-/// Extends (never shortens) a penalty. KEYS[1] = penalty; ARGV[1] = ms.
+/// Extends (never shortens) a penalty, to at most ARGV[2] ms; a penalty longer than
+/// that (another writer's) is cut to it. KEYS[1] = penalty; ARGV[1] = ms.
 const PENALIZE: &str = r#"
+local cap = tonumber(ARGV[2])
 local ms = tonumber(ARGV[1])
-if redis.call('PTTL', KEYS[1]) < ms then
+if ms > cap then ms = cap end
+local left = redis.call('PTTL', KEYS[1])
+if left < ms or left > cap then
   redis.call('SET', KEYS[1], '1', 'PX', ms)
 end
 return 1
 "#;
 
-/// A value and its time left, in one step.
+/// A value and its time left, in one step. A key of the wrong type (not a string)
+/// holds no token: a miss, overwritten by the next save.
 const LOAD: &str = r#"
-local v = redis.call('GET', KEYS[1])
-if not v then return false end
+local v = redis.pcall('GET', KEYS[1])
+if type(v) ~= 'string' then return false end
 return {v, redis.call('PTTL', KEYS[1])}
 "#;
 
 /// Deletes KEYS[1] if its value starts with ARGV[1] (a token id, or a whole lock value).
 const COMPARE_AND_DELETE: &str = r#"
-local v = redis.call('GET', KEYS[1])
-if v and string.sub(v, 1, string.len(ARGV[1])) == ARGV[1] then
+local v = redis.pcall('GET', KEYS[1])
+if type(v) == 'string' and string.sub(v, 1, string.len(ARGV[1])) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0
@@ -417,7 +438,9 @@ impl RedisRateLimitStore {
     ) -> Result<Admission, StoreError> {
         let [penalty, per_second, per_minute] = self.keys(key);
         let mut invocation = ACQUIRE_SCRIPT.key(&penalty);
-        invocation.arg(max_wait.as_micros().min(i64::MAX as u128) as i64);
+        invocation
+            .arg(max_wait.as_micros().min(i64::MAX as u128) as i64)
+            .arg(MAX_SERVER_RESET.as_millis() as i64);
         if let Some(q) = quota {
             for w in q.windows() {
                 let name = if w.period() == Duration::from_secs(1) {
@@ -437,8 +460,10 @@ impl RedisRateLimitStore {
                 invocation.invoke_async(&mut conn).await
             })
             .await?;
+        // Bounded where it enters: no wait from Redis is longer than an hour (the
+        // script never makes one; a longer one is a broken server's).
         match reply.as_slice() {
-            [admitted, wait] if *wait >= 0 => {
+            [admitted, wait] if (0..=3_600_000_000).contains(wait) => {
                 let wait = Duration::from_micros(*wait as u64);
                 Ok(if *admitted == 1 {
                     Admission::Admitted { wait }
@@ -476,9 +501,9 @@ impl RateLimitStore for RedisRateLimitStore {
             // Also in process: it holds this replica's calls should Redis go away.
             self.fallback.penalize_now(key, reset);
             let [penalty, ..] = self.keys(key);
-            let ms = reset.as_millis().clamp(1, i64::MAX as u128) as i64;
+            let ms = capped_reset(reset).as_millis().max(1) as i64;
             let mut invocation = PENALIZE_SCRIPT.key(&penalty);
-            invocation.arg(ms);
+            invocation.arg(ms).arg(MAX_SERVER_RESET.as_millis() as i64);
             self.backend
                 .run("penalize", |mut conn| async move {
                     invocation.invoke_async::<i64>(&mut conn).await
@@ -501,7 +526,7 @@ impl RateLimitStore for RedisRateLimitStore {
                 })
                 .await;
             match ms {
-                Ok(ms) => Ok((ms > 0).then(|| Duration::from_millis(ms as u64))),
+                Ok(ms) => Ok((ms > 0).then(|| capped_reset(Duration::from_millis(ms as u64)))),
                 Err(_) => Ok(self.fallback.penalty_now(key)),
             }
         })
@@ -561,13 +586,19 @@ impl TokenStore for RedisTokenStore {
             };
             // A value that does not open (another secret, tampering, garbage) is no
             // token: the fleet fetches a new one and overwrites it.
-            let token = Self::sealer(key)?
-                .open(&name, &value)
-                .and_then(|t| AccessToken::new(TokenKind::Tenant, t).ok());
-            Ok(token.filter(|_| pttl > 0).map(|token| StoredToken {
-                token,
-                ttl: Duration::from_millis(pttl as u64),
-            }))
+            let Some((token, expires_at)) = Self::sealer(key)?.open(&name, &value) else {
+                return Ok(None);
+            };
+            let Ok(token) = AccessToken::new(TokenKind::Tenant, token) else {
+                return Ok(None);
+            };
+            // The lifetime is the sealed (authenticated) expiry's, which a Redis
+            // writer cannot extend; PTTL may only shorten it. Expired: a miss.
+            let sealed_left = expires_at
+                .duration_since(SystemTime::now())
+                .unwrap_or(Duration::ZERO);
+            let ttl = Duration::from_millis(pttl.max(0) as u64).min(sealed_left);
+            Ok((!ttl.is_zero()).then_some(StoredToken { token, ttl }))
         })
     }
 
@@ -579,8 +610,10 @@ impl TokenStore for RedisTokenStore {
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let name = self.token_key(key);
+            let ttl = ttl.min(MAX_TOKEN_TTL);
+            let expires_at = SystemTime::now() + ttl;
             let value = Self::sealer(key)?
-                .seal(&name, token.secret())
+                .seal(&name, token.secret(), expires_at)
                 .ok_or_else(|| StoreError::new("cannot seal the token"))?;
             let ms = ttl.as_millis().clamp(1, i64::MAX as u128) as i64;
             self.backend
