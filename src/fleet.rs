@@ -22,6 +22,8 @@ pub(crate) struct FleetConfig {
     rate_limit_scope: Option<String>,
     #[cfg(feature = "redis")]
     redis: Option<crate::store::redis::RedisConfig>,
+    #[cfg(feature = "redis")]
+    allow_insecure_redis: bool,
 }
 
 /// The stores and the layer a client is built with.
@@ -45,7 +47,13 @@ impl FleetConfig {
         let (rate_limit_store, token_store) = match &self.redis {
             None => (self.rate_limit_store.clone(), self.token_store.clone()),
             Some(config) => {
-                let backend = crate::store::redis::RedisBackend::new(config.clone())?;
+                let config = config.clone();
+                let config = if self.allow_insecure_redis {
+                    config.allow_insecure(true)
+                } else {
+                    config
+                };
+                let backend = crate::store::redis::RedisBackend::new(config)?;
                 let limits: Arc<dyn RateLimitStore> = Arc::new(backend.rate_limit_store());
                 let tokens: Arc<dyn TokenStore> = Arc::new(backend.token_store());
                 (
@@ -247,6 +255,29 @@ impl ClientBuilder {
     #[cfg(feature = "redis")]
     pub fn redis_config(mut self, config: crate::store::redis::RedisConfig) -> Self {
         self.fleet.redis = Some(config);
+        self
+    }
+
+    /// Allow plain `redis://` to a host that is not loopback (default: [`build`]
+    /// refuses it, before anything connects; see
+    /// [`RedisConfig::allow_insecure`](crate::store::redis::RedisConfig::allow_insecure)).
+    /// The Redis counterpart of [`allow_insecure_http`](ClientBuilder::allow_insecure_http).
+    /// Feature `redis`.
+    ///
+    /// [`build`]: ClientBuilder::build
+    ///
+    /// ```
+    /// use aily_client::{Client, Credentials, ErrorKind};
+    /// let builder = || Client::builder()
+    ///     .credentials(Credentials::app("cli_a1", "secret"))
+    ///     .redis("redis://10.0.0.1:6379");
+    /// let err = builder().build().unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::Config);
+    /// assert!(builder().allow_insecure_redis(true).build().is_ok());
+    /// ```
+    #[cfg(feature = "redis")]
+    pub fn allow_insecure_redis(mut self, allow: bool) -> Self {
+        self.fleet.allow_insecure_redis = allow;
         self
     }
 }

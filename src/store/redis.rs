@@ -20,9 +20,13 @@
 //!
 //! # Failure
 //!
-//! Every command has a budget (default 50 ms). A command that fails, times out or
-//! answers something unexpected makes the backend *down*: one WARN event
-//! (`aily_client::store::redis`, "redis unreachable …"), then calls skip Redis —
+//! Connecting and every command until Redis first answers have a budget that survives
+//! a loaded machine ([`RedisConfig::connect_budget`], default 1 s); from then on every
+//! command has a tight one ([`RedisConfig::budget`], default 50 ms). A command that
+//! fails, times out or answers something unexpected makes the backend *down*: one
+//! WARN event (`aily_client::store::redis`, "redis unreachable; this replica stops
+//! sharing …"), and every command skipped or failed meanwhile counts in the metric
+//! `aily.client.store.fallbacks` (feature `metrics`); then calls skip Redis —
 //! the rate limiter decides in process (the quota divided by
 //! [`RedisConfig::expected_replicas`]), the token source fetches its own token —
 //! and one call per probe interval (250 ms) tries Redis again. The first success logs
@@ -48,8 +52,10 @@ use crate::rate_limit::{
     capped_reset,
 };
 
-/// The default budget of one Redis command.
+/// The default budget of one Redis command, once Redis has answered.
 pub const DEFAULT_BUDGET: Duration = Duration::from_millis(50);
+/// The default budget of connecting and of every command until Redis first answers.
+pub const DEFAULT_CONNECT_BUDGET: Duration = Duration::from_secs(1);
 /// The longest lifetime a saved token is sealed with (a tenant token lives 2 h).
 const MAX_TOKEN_TTL: Duration = Duration::from_secs(24 * 3600);
 /// While Redis is down, one call per this interval tries it again.
@@ -141,7 +147,9 @@ static CAD_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(COMPARE_AND_D
 /// let config = RedisConfig::new("redis://:hunter2@10.0.0.5:6379/0")
 ///     .key_prefix("billing:aily:")
 ///     .budget(Duration::from_millis(30))
-///     .expected_replicas(8);
+///     .connect_budget(Duration::from_secs(2))
+///     .expected_replicas(8)
+///     .allow_insecure(true); // plain redis:// to a host that is not loopback
 /// assert!(!format!("{config:?}").contains("hunter2"));
 /// ```
 #[derive(Clone)]
@@ -149,7 +157,9 @@ pub struct RedisConfig {
     url: String,
     prefix: String,
     budget: Duration,
+    connect_budget: Duration,
     expected_replicas: u32,
+    allow_insecure: bool,
 }
 
 impl RedisConfig {
@@ -160,7 +170,9 @@ impl RedisConfig {
             url: url.into(),
             prefix: "aily:".to_owned(),
             budget: DEFAULT_BUDGET,
+            connect_budget: DEFAULT_CONNECT_BUDGET,
             expected_replicas: 1,
+            allow_insecure: false,
         }
     }
 
@@ -170,10 +182,27 @@ impl RedisConfig {
         self
     }
 
-    /// The longest one command may take before Redis counts as down for the call
-    /// (default 50 ms).
+    /// The longest one command may take, once Redis has answered, before Redis
+    /// counts as down for the call (default 50 ms).
     pub fn budget(mut self, budget: Duration) -> RedisConfig {
         self.budget = budget;
+        self
+    }
+
+    /// The longest connecting, and every command until Redis first answers, may take
+    /// (default 1 s, at least the [`budget`](RedisConfig::budget)): a cold start on a
+    /// busy machine is slow once, and should not stop this replica sharing.
+    pub fn connect_budget(mut self, budget: Duration) -> RedisConfig {
+        self.connect_budget = budget;
+        self
+    }
+
+    /// Allows plain `redis://` to a host that is not loopback (default: refused when
+    /// the backend is made, before anything connects). Without TLS a network
+    /// observer sees the keys, the sealed token and the password in `AUTH`; prefer
+    /// `rediss://` (feature `redis-tls`), or set this for a trusted network.
+    pub fn allow_insecure(mut self, allow: bool) -> RedisConfig {
+        self.allow_insecure = allow;
         self
     }
 
@@ -192,9 +221,20 @@ impl fmt::Debug for RedisConfig {
             .field("url", &redacted_url(&self.url))
             .field("prefix", &self.prefix)
             .field("budget", &self.budget)
+            .field("connect_budget", &self.connect_budget)
             .field("expected_replicas", &self.expected_replicas)
+            .field("allow_insecure", &self.allow_insecure)
             .finish()
     }
+}
+
+/// `localhost` or a loopback address (IPv6 with or without brackets).
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `scheme://host:port` without credentials, path or query.
@@ -227,6 +267,8 @@ struct Inner {
     client: redis::Client,
     conn: OnceLock<ConnectionManager>,
     down: AtomicBool,
+    /// Whether Redis has answered a command yet (the connect budget applies until then).
+    answered: AtomicBool,
     /// Milliseconds since `epoch` when a down backend may be tried again.
     next_probe: AtomicU64,
     epoch: std::time::Instant,
@@ -234,7 +276,15 @@ struct Inner {
 
 impl RedisBackend {
     /// Checks the URL; connects only when first used (so it may run outside a runtime,
-    /// and a client starts even while Redis is down).
+    /// and a client starts even while Redis is down). Plain `redis://` to a host that
+    /// is not loopback is refused here unless [`RedisConfig::allow_insecure`] is set.
+    ///
+    /// ```
+    /// use aily_client::store::redis::{RedisBackend, RedisConfig};
+    /// let err = RedisBackend::new(RedisConfig::new("redis://10.0.0.1:6379")).unwrap_err();
+    /// assert!(err.to_string().contains("allow_insecure"), "{err}");
+    /// assert!(RedisBackend::new(RedisConfig::new("redis://10.0.0.1:6379").allow_insecure(true)).is_ok());
+    /// ```
     pub fn new(config: RedisConfig) -> Result<RedisBackend, Error> {
         let client = redis::Client::open(config.url.as_str()).map_err(|e| {
             Error::config(format!(
@@ -243,12 +293,24 @@ impl RedisBackend {
                 e.category()
             ))
         })?;
+        if !config.allow_insecure
+            && let redis::ConnectionAddr::Tcp(host, _) = client.get_connection_info().addr()
+            && !is_loopback(host)
+        {
+            return Err(Error::config(format!(
+                "refusing plain redis:// to {}, which is not loopback: the token (sealed), \
+                 the keys and the password would cross the network in clear; use rediss://, \
+                 or allow_insecure(true) (ClientBuilder::allow_insecure_redis) for a trusted network",
+                redacted_url(&config.url)
+            )));
+        }
         Ok(RedisBackend {
             inner: Arc::new(Inner {
                 config,
                 client,
                 conn: OnceLock::new(),
                 down: AtomicBool::new(false),
+                answered: AtomicBool::new(false),
                 next_probe: AtomicU64::new(0),
                 epoch: std::time::Instant::now(),
             }),
@@ -315,7 +377,7 @@ impl RedisBackend {
                 redis.server = %redacted_url(&self.inner.config.url),
                 redis.command = what,
                 error = why,
-                "redis unreachable; falling back to in-process tokens and rate limits until it answers"
+                "redis unreachable; this replica stops sharing tokens and rate limits (in-process ones until it answers)"
             );
         }
         StoreError::new(format!("redis {what}: {why}"))
@@ -334,7 +396,7 @@ impl RedisBackend {
         if let Some(conn) = self.inner.conn.get() {
             return Ok(conn.clone());
         }
-        let timeout = self.inner.config.budget.max(Duration::from_millis(250));
+        let timeout = self.connect_budget().max(Duration::from_millis(250));
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout))
@@ -369,14 +431,26 @@ impl RedisBackend {
             return Err(StoreError::new("redis is down; not tried"));
         }
         let conn = self.connection().map_err(|e| self.failed(what, &e))?;
-        match tokio::time::timeout(self.inner.config.budget, command(conn)).await {
+        // Until Redis first answers (connecting, a cold machine), the connect budget;
+        // then the tight one.
+        let budget = if self.inner.answered.load(Ordering::Acquire) {
+            self.inner.config.budget
+        } else {
+            self.connect_budget()
+        };
+        match tokio::time::timeout(budget, command(conn)).await {
             Ok(Ok(value)) => {
+                self.inner.answered.store(true, Ordering::Release);
                 self.succeeded();
                 Ok(value)
             }
             Ok(Err(e)) => Err(self.failed(what, &e.to_string())),
             Err(_) => Err(self.failed(what, "no answer within the budget")),
         }
+    }
+
+    fn connect_budget(&self) -> Duration {
+        self.inner.config.connect_budget.max(self.inner.config.budget)
     }
 
     fn key(&self, tag: &str, rest: &str) -> String {
