@@ -368,3 +368,143 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::rate_limit::{LocalRateLimitStore, MAX_SERVER_RESET};
+    use crate::store::StoreFuture;
+    use crate::{AilyRequest, CancelRequest};
+
+    /// A store that admits every call "after" 285 years: a lying Redis.
+    #[derive(Debug)]
+    struct Liar;
+
+    const YEARS_285: Duration = Duration::from_secs(285 * 365 * 24 * 3600);
+
+    impl RateLimitStore for Liar {
+        fn acquire<'a>(
+            &'a self,
+            _: &'a RateLimitKey,
+            _: Option<&'a Quota>,
+            _: Duration,
+        ) -> StoreFuture<'a, Admission> {
+            Box::pin(async { Ok(Admission::Admitted { wait: YEARS_285 }) })
+        }
+        fn penalize<'a>(&'a self, _: &'a RateLimitKey, _: Duration) -> StoreFuture<'a, ()> {
+            Box::pin(async { Ok(()) })
+        }
+        fn penalty<'a>(&'a self, _: &'a RateLimitKey) -> StoreFuture<'a, Option<Duration>> {
+            Box::pin(async { Ok(None) })
+        }
+    }
+
+    /// An inner service that counts its calls and answers each with `reply()`.
+    fn counting(
+        reply: impl Fn() -> Result<(), BoxError> + Clone + Send + 'static,
+    ) -> (
+        Arc<AtomicUsize>,
+        impl Service<CancelRequest, Response = (), Error = BoxError, Future: Send> + Clone + Send,
+    ) {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let seen = calls.clone();
+        let service = tower::service_fn(move |_: CancelRequest| {
+            seen.fetch_add(1, Ordering::SeqCst);
+            let reply = reply.clone();
+            async move { reply() }
+        });
+        (calls, service)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_store_admitting_a_wait_over_max_wait_fails_fast_and_sends_nothing() {
+        let (calls, inner) = counting(|| Ok(()));
+        let limited = RateLimitLayer::new(Arc::new(Liar), "app")
+            .max_wait(Duration::from_secs(1))
+            .layer(inner);
+        let started = Instant::now();
+        let err = limited
+            .oneshot(CancelRequest::new("s", "r").unwrap())
+            .await
+            .expect_err("a wait of 285 years is not waited");
+        let err = Error::from_box(err);
+        assert_eq!(err.kind(), ErrorKind::RateLimited, "{err}");
+        assert_eq!(err.retry_after(), Some(YEARS_285));
+        assert_eq!(calls.load(Ordering::SeqCst), 0, "nothing sent");
+        assert_eq!(started.elapsed(), Duration::ZERO, "at once");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_store_admitting_a_wait_past_the_deadline_fails_fast() {
+        let (calls, inner) = counting(|| Ok(()));
+        // max_wait is generous; the deadline (1 s away) is what bounds the wait.
+        let limited = RateLimitLayer::new(Arc::new(Liar), "app")
+            .max_wait(Duration::MAX)
+            .layer(inner);
+        let mut req = CancelRequest::new("s", "r").unwrap();
+        req.options_mut()
+            .set_deadline(Instant::now() + Duration::from_secs(1), Duration::from_secs(1));
+        let err = limited.oneshot(req).await.expect_err("not held");
+        assert_eq!(Error::from_box(err).kind(), ErrorKind::RateLimited);
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_server_reset_of_years_holds_the_operation_for_at_most_the_cap() {
+        let huge = Duration::from_secs(999_999_999);
+        let (calls, inner) = counting(move || {
+            Err(Box::new(
+                Error::new(ErrorKind::RateLimited, "429")
+                    .with_status(http::StatusCode::TOO_MANY_REQUESTS)
+                    .with_retry_after(Some(huge)),
+            ) as BoxError)
+        });
+        let store = Arc::new(LocalRateLimitStore::new());
+        let limited = RateLimitLayer::new(store.clone(), "app")
+            .max_wait(Duration::from_secs(3600))
+            .layer(inner);
+        limited
+            .clone()
+            .oneshot(CancelRequest::new("s", "r").unwrap())
+            .await
+            .expect_err("the 429");
+        let key = RateLimitKey::new("app", CancelRequest::OPERATION);
+        let held = store.penalty_now(&key).expect("a penalty");
+        assert!(held <= MAX_SERVER_RESET, "{held:?}");
+        // The next call waits the cap out (not years), then is sent.
+        let started = Instant::now();
+        let _ = limited
+            .oneshot(CancelRequest::new("s", "r").unwrap())
+            .await;
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert!(started.elapsed() <= MAX_SERVER_RESET, "{:?}", started.elapsed());
+    }
+
+    proptest! {
+        #[test]
+        fn any_reset_header_is_at_most_the_cap(value in any::<u64>(), text in "\\PC{0,24}") {
+            for v in [value.to_string(), text.clone(), format!(" {value} ")] {
+                let mut headers = http::HeaderMap::new();
+                if let Ok(h) = http::HeaderValue::from_str(&v) {
+                    headers.insert(crate::envelope::RATE_LIMIT_RESET_HEADER, h);
+                }
+                if let Some(wait) = crate::envelope::rate_limit_wait(&headers) {
+                    prop_assert!(wait <= MAX_SERVER_RESET, "{v:?} -> {wait:?}");
+                }
+            }
+        }
+
+        #[test]
+        fn any_penalty_is_held_at_most_the_cap(secs in any::<u64>(), nanos in 0u32..1_000_000_000) {
+            let store = LocalRateLimitStore::new();
+            let key = RateLimitKey::new("app", "op");
+            store.penalize_now(&key, Duration::new(secs, nanos));
+            let held = store.penalty_now(&key).unwrap_or_default();
+            prop_assert!(held <= MAX_SERVER_RESET);
+        }
+    }
+}
