@@ -117,8 +117,7 @@ pub(crate) fn log_id_header(headers: &HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The wait a rate-limited reply asks for: `x-ogw-ratelimit-reset` seconds, else
-/// `Retry-After` seconds; at most [`MAX_SERVER_RESET`](crate::rate_limit::MAX_SERVER_RESET).
+/// The wait a rate-limited reply asks for: `x-ogw-ratelimit-reset` seconds, else `Retry-After` seconds.
 pub(crate) fn rate_limit_wait(headers: &HeaderMap) -> Option<Duration> {
     [RATE_LIMIT_RESET_HEADER, "retry-after"]
         .iter()
@@ -131,7 +130,7 @@ pub(crate) fn rate_limit_wait(headers: &HeaderMap) -> Option<Duration> {
                 .parse::<u64>()
                 .ok()
         })
-        .map(|secs| crate::rate_limit::capped_reset(Duration::from_secs(secs)))
+        .map(Duration::from_secs)
 }
 
 /// Decodes a reply whose success carries no data (`{"code":0,"msg":"success"}` or
