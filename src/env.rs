@@ -210,8 +210,9 @@ impl Credentials {
 impl ClientBuilder {
     /// A builder with [`Credentials::from_env`] and, when `FEISHU_BASE_URL` is set (and
     /// not empty), that base URL; when `AILY_REDIS_URL` is set, fleet mode through
-    /// that Redis (feature `redis`; budgets from `AILY_REDIS_BUDGET_MS` and
-    /// `AILY_REDIS_CONNECT_BUDGET_MS`, see the [module](crate::env)). Every other
+    /// that Redis (feature `redis`; `AILY_REDIS_BUDGET_MS` and
+    /// `AILY_REDIS_CONNECT_BUDGET_MS` set its budgets, whole milliseconds from 1 to
+    /// 60 000; `AILY_REDIS_URL` without feature `redis` is an error). Every other
     /// setting is the default and can still be changed. The URLs are checked by
     /// [`build`](ClientBuilder::build), like any other.
     ///
@@ -430,7 +431,10 @@ mod tests {
         builder.build().expect("builds without connecting");
         assert!(d.contains("RedisConfig"), "{d}");
         assert!(d.contains("redis://127.0.0.1:9"), "{d}");
-        assert!(d.contains("budget: 70ms") && d.contains("connect_budget: 1.5s"), "{d}");
+        assert!(
+            d.contains("budget: 70ms") && d.contains("connect_budget: 1.5s"),
+            "{d}"
+        );
         assert!(!d.contains("pw-in-url") && !d.contains("s-three"), "{d}");
         // Plain redis:// off loopback is refused from the environment too.
         let err = ClientBuilder::from_lookup(vars(&[

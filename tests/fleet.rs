@@ -530,7 +530,10 @@ async fn a_reset_of_years_holds_the_fleet_for_at_most_the_cap() {
     // The cap runs out (here: the key is dropped): a fresh replica calls again.
     redis.command(&format!("DEL {penalty}\r\n")).unwrap();
     let fresh = replica(&fake, &redis, None);
-    fresh.cancel_run("s", "r").await.expect("the fleet calls again");
+    fresh
+        .cancel_run("s", "r")
+        .await
+        .expect("the fleet calls again");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -646,10 +649,14 @@ async fn garbage_in_the_keys_is_a_miss_not_an_outage() {
     let redis = RedisServer::start();
     let fake = fake().await;
     // A first replica makes the keys exist, so the test knows their names.
-    replica(&fake, &redis, Some(Quota::per_second(100).and_per_minute(6000)))
-        .cancel_run("s", "r")
-        .await
-        .expect("warm-up");
+    replica(
+        &fake,
+        &redis,
+        Some(Quota::per_second(100).and_per_minute(6000)),
+    )
+    .cancel_run("s", "r")
+    .await
+    .expect("warm-up");
     let token = key_ending(&redis, "*token", ":token");
     let second = key_ending(&redis, "*:s", ":s");
     let minute = key_ending(&redis, "*:m", ":m");
@@ -728,7 +735,11 @@ async fn an_expired_sealed_token_written_back_with_a_long_lifetime_is_not_used()
         .to_owned();
     let token = key_ending(&redis, "*token", ":token");
     assert_eq!(integer(&redis, &format!("COPY {token} saved\r\n")), 1);
-    assert_eq!(integer(&redis, "PERSIST saved\r\n"), 1, "the copy keeps no TTL");
+    assert_eq!(
+        integer(&redis, "PERSIST saved\r\n"),
+        1,
+        "the copy keeps no TTL"
+    );
     // The token expires; a Redis writer puts the old sealed value back for 10 min.
     tokio::time::sleep(Duration::from_millis(3500)).await;
     assert_eq!(

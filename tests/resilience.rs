@@ -500,7 +500,10 @@ async fn without_quota_or_store_a_reset_holds_the_operations_next_call() {
     assert_eq!(e.kind(), ErrorKind::RateLimited);
     assert_eq!(e.code(), None, "refused client-side: {e}");
     let wait = e.retry_after().expect("retry_after");
-    assert!(wait > Duration::ZERO && wait <= Duration::from_secs(2), "{wait:?}");
+    assert!(
+        wait > Duration::ZERO && wait <= Duration::from_secs(2),
+        "{wait:?}"
+    );
     assert_eq!(fake.request_count(Route::CancelRun), 1, "nothing sent");
     // Another operation is not held.
     client.get_run("s", "r").await.expect("get run is not held");
@@ -524,5 +527,8 @@ async fn without_quota_or_store_a_reset_holds_the_operations_next_call() {
     let gap = arrivals[1].at - arrivals[0].at;
     // The penalty starts when the 429 is read, after the fake logged it: the next
     // call arrives 2 s later or more (50 ms of slack for timer rounding).
-    assert!(gap >= Duration::from_millis(1950), "sent {gap:?} after the 429");
+    assert!(
+        gap >= Duration::from_millis(1950),
+        "sent {gap:?} after the 429"
+    );
 }

@@ -275,7 +275,12 @@ mod tests {
     /// The most calls within any span of `span` µs.
     fn busiest(times: &[u64], span: u64) -> usize {
         (0..times.len())
-            .map(|i| times[i..].iter().take_while(|t| **t < times[i] + span).count())
+            .map(|i| {
+                times[i..]
+                    .iter()
+                    .take_while(|t| **t < times[i] + span)
+                    .count()
+            })
             .max()
             .unwrap_or(0)
     }
@@ -289,7 +294,11 @@ mod tests {
         // And over two minutes flat out it stays under both published limits, in
         // any sliding window.
         let times = flat_out(&q, 120_000_000);
-        assert!(busiest(&times, 1_000_000) <= 50, "{}", busiest(&times, 1_000_000));
+        assert!(
+            busiest(&times, 1_000_000) <= 50,
+            "{}",
+            busiest(&times, 1_000_000)
+        );
         let minute = busiest(&times, 60_000_000);
         assert!(minute <= 1000, "{minute} within 60 s");
         // A minute window alone keeps its own burst; with_burst still sets all.
@@ -297,7 +306,9 @@ mod tests {
         assert_eq!(Quota::per_minute(85).windows().next().unwrap().burst(), 14);
         let all = Quota::per_second(45).and_per_minute(850).with_burst(5);
         assert!(all.windows().all(|w| w.burst() == 5));
-        let one = Quota::per_second(45).and_per_minute(850).with_minute_burst(2);
+        let one = Quota::per_second(45)
+            .and_per_minute(850)
+            .with_minute_burst(2);
         assert_eq!(one.windows().map(|w| w.burst()).collect::<Vec<_>>(), [1, 2]);
     }
 }

@@ -446,8 +446,10 @@ mod tests {
             .max_wait(Duration::MAX)
             .layer(inner);
         let mut req = CancelRequest::new("s", "r").unwrap();
-        req.options_mut()
-            .set_deadline(Instant::now() + Duration::from_secs(1), Duration::from_secs(1));
+        req.options_mut().set_deadline(
+            Instant::now() + Duration::from_secs(1),
+            Duration::from_secs(1),
+        );
         let err = limited.oneshot(req).await.expect_err("not held");
         assert_eq!(Error::from_box(err).kind(), ErrorKind::RateLimited);
         assert_eq!(calls.load(Ordering::SeqCst), 0);
@@ -477,11 +479,13 @@ mod tests {
         assert!(held <= MAX_SERVER_RESET, "{held:?}");
         // The next call waits the cap out (not years), then is sent.
         let started = Instant::now();
-        let _ = limited
-            .oneshot(CancelRequest::new("s", "r").unwrap())
-            .await;
+        let _ = limited.oneshot(CancelRequest::new("s", "r").unwrap()).await;
         assert_eq!(calls.load(Ordering::SeqCst), 2);
-        assert!(started.elapsed() <= MAX_SERVER_RESET, "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() <= MAX_SERVER_RESET,
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     proptest! {

@@ -450,7 +450,10 @@ impl RedisBackend {
     }
 
     fn connect_budget(&self) -> Duration {
-        self.inner.config.connect_budget.max(self.inner.config.budget)
+        self.inner
+            .config
+            .connect_budget
+            .max(self.inner.config.budget)
     }
 
     fn key(&self, tag: &str, rest: &str) -> String {
