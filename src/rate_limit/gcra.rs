@@ -108,6 +108,8 @@ impl LocalRateLimitStore {
         max_wait: Duration,
     ) -> Admission {
         let now = self.now();
+        // Saturating: a wait of Duration::MAX is "any wait", not a truncated one.
+        let max_wait = max_wait.as_micros().min(u128::from(u64::MAX)) as u64;
         let mut cells = self.cells.lock().unwrap_or_else(PoisonError::into_inner);
         if quota.is_none() {
             // Penalty only: no need to keep a cell for a key that never had one.
@@ -116,10 +118,10 @@ impl LocalRateLimitStore {
                     wait: Duration::ZERO,
                 };
             };
-            return decide(now, cell, None, max_wait.as_micros() as u64);
+            return decide(now, cell, None, max_wait);
         }
         let cell = cells.entry(key.clone()).or_default();
-        decide(now, cell, quota, max_wait.as_micros() as u64)
+        decide(now, cell, quota, max_wait)
     }
 
     /// [`RateLimitStore::penalize`], synchronously (`reset` at most
@@ -310,5 +312,21 @@ mod tests {
             .and_per_minute(850)
             .with_minute_burst(2);
         assert_eq!(one.windows().map(|w| w.burst()).collect::<Vec<_>>(), [1, 2]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_huge_max_wait_is_any_wait_not_a_truncated_one() {
+        let store = LocalRateLimitStore::new();
+        let q = Quota::per_second(1);
+        // 2^60 s in µs is 0 modulo 2^64: a truncating cast would refuse.
+        let huge = Duration::from_secs(1 << 60);
+        for max_wait in [Duration::MAX, huge] {
+            let key = RateLimitKey::new(format!("app-{max_wait:?}"), "op");
+            assert_eq!(admitted(store.acquire_now(&key, Some(&q), max_wait)), 0);
+            assert_eq!(
+                admitted(store.acquire_now(&key, Some(&q), max_wait)),
+                1_000_000
+            );
+        }
     }
 }
