@@ -7,6 +7,9 @@
 //! | `FEISHU_USER_ACCESS_TOKEN` | a fixed user token ([`Credentials::user_token`]) |
 //! | `FEISHU_APP_ID` + `FEISHU_APP_SECRET` | app credentials ([`Credentials::app`]), both or neither |
 //! | `FEISHU_BASE_URL` | the API host ([`ClientBuilder::base_url`]); read by [`ClientBuilder::from_env`] only |
+//! | `AILY_REDIS_URL` | fleet mode through this Redis (feature `redis`; [`ClientBuilder::redis_config`]); read by [`ClientBuilder::from_env`] only |
+//! | `AILY_REDIS_BUDGET_MS` | with `AILY_REDIS_URL`: the budget of one Redis command, in ms ([`RedisConfig::budget`](crate::store::redis::RedisConfig::budget)) |
+//! | `AILY_REDIS_CONNECT_BUDGET_MS` | with `AILY_REDIS_URL`: the budget of connecting and the first commands, in ms ([`RedisConfig::connect_budget`](crate::store::redis::RedisConfig::connect_budget)) |
 //!
 //! An empty variable counts as unset. Exactly one kind of credentials must be set.
 
@@ -95,10 +98,66 @@ fn builder_from(
 ) -> Result<ClientBuilder, Error> {
     let credentials = credentials_from(&mut lookup)?;
     let builder = Client::builder().credentials(credentials);
-    Ok(match lookup(BASE_URL_VAR)?.filter(|url| !url.is_empty()) {
+    let builder = match lookup(BASE_URL_VAR)?.filter(|url| !url.is_empty()) {
         Some(url) => builder.base_url(url),
         None => builder,
-    })
+    };
+    fleet_from(lookup, builder)
+}
+
+// --- Fleet mode from the environment (engineer FLEET) ---
+
+const REDIS_URL_VAR: &str = "AILY_REDIS_URL";
+const REDIS_BUDGET_VAR: &str = "AILY_REDIS_BUDGET_MS";
+const REDIS_CONNECT_BUDGET_VAR: &str = "AILY_REDIS_CONNECT_BUDGET_MS";
+/// The longest budget a variable may set (a typo of a few zeros is refused).
+const MAX_REDIS_BUDGET_MS: u64 = 60_000;
+
+/// `builder` in fleet mode through `AILY_REDIS_URL` when it is set (and not empty),
+/// with the budgets of `AILY_REDIS_BUDGET_MS` and `AILY_REDIS_CONNECT_BUDGET_MS`.
+/// A budget that is not a whole number of milliseconds from 1 to 60 000 is an error
+/// naming the variable; so is `AILY_REDIS_URL` in a build without feature `redis`.
+fn fleet_from(
+    mut lookup: impl FnMut(&str) -> Result<Option<String>, Error>,
+    builder: ClientBuilder,
+) -> Result<ClientBuilder, Error> {
+    let Some(url) = lookup(REDIS_URL_VAR)?.filter(|v| !v.is_empty()) else {
+        return Ok(builder);
+    };
+    let mut budget = |name: &str| -> Result<Option<std::time::Duration>, Error> {
+        let Some(value) = lookup(name)?.filter(|v| !v.is_empty()) else {
+            return Ok(None);
+        };
+        match value.trim().parse::<u64>() {
+            Ok(ms) if (1..=MAX_REDIS_BUDGET_MS).contains(&ms) => {
+                Ok(Some(std::time::Duration::from_millis(ms)))
+            }
+            _ => Err(config(format!(
+                "{name} must be a number of milliseconds from 1 to {MAX_REDIS_BUDGET_MS}"
+            ))),
+        }
+    };
+    let steady = budget(REDIS_BUDGET_VAR)?;
+    let connect = budget(REDIS_CONNECT_BUDGET_VAR)?;
+    #[cfg(feature = "redis")]
+    {
+        let mut config = crate::store::redis::RedisConfig::new(url);
+        if let Some(b) = steady {
+            config = config.budget(b);
+        }
+        if let Some(b) = connect {
+            config = config.connect_budget(b);
+        }
+        Ok(builder.redis_config(config))
+    }
+    #[cfg(not(feature = "redis"))]
+    {
+        let _ = (url, steady, connect, builder);
+        Err(config(format!(
+            "{REDIS_URL_VAR} is set, but this build has no feature `redis`: \
+             build with it, or unset {REDIS_URL_VAR}"
+        )))
+    }
 }
 
 impl Credentials {
@@ -150,8 +209,12 @@ impl Credentials {
 
 impl ClientBuilder {
     /// A builder with [`Credentials::from_env`] and, when `FEISHU_BASE_URL` is set (and
-    /// not empty), that base URL; every other setting is the default and can still be
-    /// changed. The URL is checked by [`build`](ClientBuilder::build), like any other.
+    /// not empty), that base URL; when `AILY_REDIS_URL` is set, fleet mode through
+    /// that Redis (feature `redis`; `AILY_REDIS_BUDGET_MS` and
+    /// `AILY_REDIS_CONNECT_BUDGET_MS` set its budgets, whole milliseconds from 1 to
+    /// 60 000; `AILY_REDIS_URL` without feature `redis` is an error). Every other
+    /// setting is the default and can still be changed. The URLs are checked by
+    /// [`build`](ClientBuilder::build), like any other.
     ///
     /// ```no_run
     /// use std::time::Duration;
@@ -331,6 +394,56 @@ mod tests {
         // No credentials: the builder is not made.
         let err =
             ClientBuilder::from_lookup(vars(&[(BASE_URL_VAR, "http://127.0.0.1:9")])).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+    }
+
+    #[test]
+    fn redis_budgets_out_of_range_are_refused_naming_the_variable() {
+        for (name, value) in [
+            (REDIS_BUDGET_VAR, "fast"),
+            (REDIS_BUDGET_VAR, "0"),
+            (REDIS_CONNECT_BUDGET_VAR, "600000"),
+            (REDIS_CONNECT_BUDGET_VAR, "-1"),
+        ] {
+            let err = ClientBuilder::from_lookup(vars(&[
+                (TENANT_TOKEN_VAR, "t-abc"),
+                (REDIS_URL_VAR, "redis://127.0.0.1:9"),
+                (name, value),
+            ]))
+            .unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Config);
+            assert!(err.to_string().contains(name), "{err}");
+        }
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn redis_variables_make_a_fleet_mode_client() {
+        let builder = ClientBuilder::from_lookup(vars(&[
+            (APP_ID_VAR, "cli_a"),
+            (APP_SECRET_VAR, "s-three"),
+            (REDIS_URL_VAR, "redis://:pw-in-url@127.0.0.1:9/0"),
+            (REDIS_BUDGET_VAR, "70"),
+            (REDIS_CONNECT_BUDGET_VAR, "1500"),
+        ]))
+        .unwrap();
+        let d = format!("{:?}", builder.fleet);
+        builder.build().expect("builds without connecting");
+        assert!(d.contains("RedisConfig"), "{d}");
+        assert!(d.contains("redis://127.0.0.1:9"), "{d}");
+        assert!(
+            d.contains("budget: 70ms") && d.contains("connect_budget: 1.5s"),
+            "{d}"
+        );
+        assert!(!d.contains("pw-in-url") && !d.contains("s-three"), "{d}");
+        // Plain redis:// off loopback is refused from the environment too.
+        let err = ClientBuilder::from_lookup(vars(&[
+            (TENANT_TOKEN_VAR, "t-abc"),
+            (REDIS_URL_VAR, "redis://192.0.2.1:6379"),
+        ]))
+        .unwrap()
+        .build()
+        .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Config);
     }
 

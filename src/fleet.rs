@@ -22,6 +22,8 @@ pub(crate) struct FleetConfig {
     rate_limit_scope: Option<String>,
     #[cfg(feature = "redis")]
     redis: Option<crate::store::redis::RedisConfig>,
+    #[cfg(feature = "redis")]
+    allow_insecure_redis: bool,
 }
 
 /// The stores and the layer a client is built with.
@@ -45,7 +47,13 @@ impl FleetConfig {
         let (rate_limit_store, token_store) = match &self.redis {
             None => (self.rate_limit_store.clone(), self.token_store.clone()),
             Some(config) => {
-                let backend = crate::store::redis::RedisBackend::new(config.clone())?;
+                let config = config.clone();
+                let config = if self.allow_insecure_redis {
+                    config.allow_insecure(true)
+                } else {
+                    config
+                };
+                let backend = crate::store::redis::RedisBackend::new(config)?;
                 let limits: Arc<dyn RateLimitStore> = Arc::new(backend.rate_limit_store());
                 let tokens: Arc<dyn TokenStore> = Arc::new(backend.token_store());
                 (
@@ -54,26 +62,22 @@ impl FleetConfig {
                 )
             }
         };
-        let has_quota = self.quota.is_some() || !self.operation_quotas.is_empty();
-        let rate_limit = match rate_limit_store {
-            // Neither a quota nor a shared store: exactly as without fleet mode.
-            None if !has_quota => RateLimitLayer::disabled(),
-            store => {
-                let store = store.unwrap_or_else(|| Arc::new(LocalRateLimitStore::new()));
-                let scope = self
-                    .rate_limit_scope
-                    .clone()
-                    .unwrap_or_else(|| app_scope(base_url, credentials));
-                let mut layer = RateLimitLayer::new(store, scope).max_wait(max_wait);
-                if let Some(q) = self.quota {
-                    layer = layer.quota(q);
-                }
-                for (op, q) in &self.operation_quotas {
-                    layer = layer.operation_quota(op, *q);
-                }
-                layer
-            }
-        };
+        // Always a layer: without a quota or a shared store it is this client's own
+        // penalty box, so a server's reset holds the operation's next calls.
+        // Always a layer: without a quota or a shared store it is this client's own
+        // penalty box, so a server's reset holds the operation's next calls.
+        let store = rate_limit_store.unwrap_or_else(|| Arc::new(LocalRateLimitStore::new()));
+        let scope = self
+            .rate_limit_scope
+            .clone()
+            .unwrap_or_else(|| app_scope(base_url, credentials));
+        let mut rate_limit = RateLimitLayer::new(store, scope).max_wait(max_wait);
+        if let Some(q) = self.quota {
+            rate_limit = rate_limit.quota(q);
+        }
+        for (op, q) in &self.operation_quotas {
+            rate_limit = rate_limit.operation_quota(op, *q);
+        }
         Ok(Fleet {
             rate_limit,
             token_store,
@@ -161,8 +165,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Where rate-limit decisions and penalties are kept (default: in this client,
-    /// when it has a quota). Clients sharing a store share their app's count.
+    /// Where rate-limit decisions and penalties are kept (default: in this client;
+    /// without a quota only the server's resets are kept there, as a penalty box). Clients sharing a store share their app's count.
     ///
     /// ```
     /// use std::sync::Arc;
@@ -254,6 +258,29 @@ impl ClientBuilder {
     #[cfg(feature = "redis")]
     pub fn redis_config(mut self, config: crate::store::redis::RedisConfig) -> Self {
         self.fleet.redis = Some(config);
+        self
+    }
+
+    /// Allow plain `redis://` to a host that is not loopback (default: [`build`]
+    /// refuses it, before anything connects; see
+    /// [`RedisConfig::allow_insecure`](crate::store::redis::RedisConfig::allow_insecure)).
+    /// The Redis counterpart of [`allow_insecure_http`](ClientBuilder::allow_insecure_http).
+    /// Feature `redis`.
+    ///
+    /// [`build`]: ClientBuilder::build
+    ///
+    /// ```
+    /// use aily_client::{Client, Credentials, ErrorKind};
+    /// let builder = || Client::builder()
+    ///     .credentials(Credentials::app("cli_a1", "secret"))
+    ///     .redis("redis://10.0.0.1:6379");
+    /// let err = builder().build().unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::Config);
+    /// assert!(builder().allow_insecure_redis(true).build().is_ok());
+    /// ```
+    #[cfg(feature = "redis")]
+    pub fn allow_insecure_redis(mut self, allow: bool) -> Self {
+        self.fleet.allow_insecure_redis = allow;
         self
     }
 }

@@ -214,7 +214,9 @@ impl RetryPolicy {
         let options = req.options();
         let max_attempts = options.max_attempts().unwrap_or(self.config.max_attempts);
         let idempotent = options.idempotent().unwrap_or(R::IDEMPOTENT);
-        let (delay, reason) = match classify(err) {
+        // A server's reset is honoured up to MAX_SERVER_RESET, however long it says.
+        let (retryable, wait) = classify(err);
+        let (delay, reason) = match (retryable, wait.map(crate::rate_limit::capped_reset)) {
             (Retryable::Never, _) => return None,
             (Retryable::IfIdempotent, _) if !idempotent => return None,
             (Retryable::Always, _) => (self.backoff(self.attempts - 1), "connect"),
@@ -371,5 +373,25 @@ mod tests {
             Retryable::IfIdempotent
         );
         assert_eq!(class(Error::new(ErrorKind::Decode, "x")), Retryable::Never);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_server_reset_is_waited_at_most_the_cap(secs in proptest::prelude::any::<u64>()) {
+            let config = RetryConfig {
+                max_rate_limit_wait: Duration::MAX,
+                ..RetryConfig::default()
+            };
+            let mut p = RetryPolicy::new(config).unwrap();
+            p.attempts = 1;
+            let err: BoxError = Box::new(
+                Error::new(ErrorKind::RateLimited, "429")
+                    .with_status(http::StatusCode::TOO_MANY_REQUESTS)
+                    .with_retry_after(Some(Duration::from_secs(secs))),
+            );
+            let req = crate::CancelRequest::new("s", "r").unwrap();
+            let (delay, _) = p.decide(&req, &err).expect("retried");
+            proptest::prop_assert!(delay <= crate::rate_limit::MAX_SERVER_RESET, "{secs} s -> {delay:?}");
+        }
     }
 }

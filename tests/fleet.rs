@@ -483,3 +483,343 @@ async fn one_replica_refreshes_ahead_while_all_keep_the_valid_token() {
         .collect();
     assert_eq!(tokens.len(), 2, "the first token, then the refreshed one");
 }
+
+/// The one key of Redis whose name ends with `suffix` (e.g. `:token`, `:s`).
+fn key_ending(redis: &RedisServer, pattern: &str, suffix: &str) -> String {
+    let keys = redis.command(&format!("KEYS {pattern}\r\n")).unwrap();
+    keys.lines()
+        .find(|l| l.ends_with(suffix))
+        .unwrap_or_else(|| panic!("no key *{suffix} in {keys}"))
+        .to_owned()
+}
+
+/// An integer reply (`:123`) of a command, as a number.
+fn integer(redis: &RedisServer, command: &str) -> i64 {
+    let reply = redis.command(command).unwrap();
+    reply
+        .trim()
+        .strip_prefix(':')
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{command:?} -> {reply:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_of_years_holds_the_fleet_for_at_most_the_cap() {
+    let _serial = SERIAL.lock().await;
+    let redis = RedisServer::start();
+    let fake = fake().await;
+    let told = replica(&fake, &redis, None);
+    told.cancel_run("s", "r").await.expect("warm-up");
+    // One reply says: no cancels for 999 999 999 s (31 years).
+    fake.refuse_next(Route::CancelRun, 999_999_999);
+    let e = told.cancel_run("s", "r").await.expect_err("the 429");
+    assert_eq!(e.kind(), ErrorKind::RateLimited);
+    // In Redis: the penalty lasts at most the cap.
+    let penalty = key_ending(&redis, "*penalty", ":penalty");
+    let pttl = integer(&redis, &format!("PTTL {penalty}\r\n"));
+    let cap = aily_client::rate_limit::MAX_SERVER_RESET.as_millis() as i64;
+    assert!(pttl > 0 && pttl <= cap, "PTTL {pttl} ms, cap {cap} ms");
+    // In process: this replica's next call is told to come back within the cap.
+    let e = told.cancel_run("s", "r").await.expect_err("held");
+    assert_eq!(e.code(), None, "held client-side: {e}");
+    let wait = e.retry_after().expect("retry_after");
+    assert!(
+        wait <= aily_client::rate_limit::MAX_SERVER_RESET,
+        "{wait:?}"
+    );
+    // The cap runs out (here: the key is dropped): a fresh replica calls again.
+    redis.command(&format!("DEL {penalty}\r\n")).unwrap();
+    let fresh = replica(&fake, &redis, None);
+    fresh
+        .cancel_run("s", "r")
+        .await
+        .expect("the fleet calls again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slot_far_in_the_future_in_redis_does_not_hold_a_call_past_its_deadline() {
+    let _serial = SERIAL.lock().await;
+    let redis = RedisServer::start();
+    let fake = fake().await;
+    let client = Client::builder()
+        .credentials(Credentials::app(APP_ID, APP_SECRET))
+        .base_url(fake.base_url())
+        .redis_config(redis_config(&redis))
+        .quota(Quota::per_second(10))
+        .overall_timeout(Duration::from_secs(1))
+        .max_attempts(1)
+        .build()
+        .unwrap();
+    client.cancel_run("s", "r").await.expect("warm-up");
+    // A writer puts the per-second window's next slot 10 minutes ahead of Redis TIME.
+    let window = key_ending(&redis, "*:s", ":s");
+    let time = redis.command("TIME\r\n").unwrap();
+    let secs: i64 = time.lines().nth(2).unwrap().parse().unwrap();
+    let tat = (secs + 600) * 1_000_000;
+    redis
+        .command(&format!("SET {window} {tat} PX 700000\r\n"))
+        .unwrap();
+    let started = Instant::now();
+    let e = client.cancel_run("s", "r").await.expect_err("held");
+    // ~at once; 3 s is a generous bound for a loaded machine (the deadline is 1 s).
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(e.kind(), ErrorKind::RateLimited | ErrorKind::Timeout),
+        "{e}"
+    );
+    assert_eq!(fake.request_count(Route::CancelRun), 1, "nothing sent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_replicas_with_the_readme_recipe_get_the_per_second_rate_under_two_windows() {
+    let _serial = SERIAL.lock().await;
+    let redis = RedisServer::start();
+    let fake = fake().await;
+    fake.set_rate_limit(
+        Route::CancelRun,
+        FakeRateLimit::per_second(50).and_per_minute(1000),
+    );
+    // The README's recipe for an operation limited to 1000/min and 50/s, exactly.
+    let recipe = Quota::per_second(45).and_per_minute(850);
+    let clients = replicas(&fake, &redis, Some(recipe));
+    clients[0].cancel_run("s", "r").await.expect("warm-up");
+    let warm = fake.rate_limit_counts(Route::CancelRun).accepted;
+    let (sent, held) = flat_out(&clients, Duration::from_secs(3)).await;
+    let counts = fake.rate_limit_counts(Route::CancelRun);
+    let accepted = counts.accepted - warm;
+    println!(
+        "8 replicas, 3 s, 45/s & 850/min vs 50/s & 1000/min: accepted {accepted}, refused {}, \
+         held client-side {held}",
+        counts.refused
+    );
+    assert_eq!(counts.refused, 0, "the server refused {}", counts.refused);
+    assert_eq!(accepted, sent as usize);
+    assert!(
+        accepted >= 135,
+        "accepted {accepted} in 3 s: at least 90% of 50/s expected"
+    );
+}
+
+/// Every client, two tasks each, calls as fast as the quota lets it for `run_for`;
+/// (sent, held client-side).
+async fn flat_out(clients: &[Client], run_for: Duration) -> (u32, u32) {
+    let started = Instant::now();
+    let mut tasks = JoinSet::new();
+    for client in clients {
+        for _ in 0..2 {
+            let client = client.clone();
+            tasks.spawn(async move {
+                let (mut sent, mut held) = (0u32, 0u32);
+                for _ in 0..3_000 {
+                    if started.elapsed() >= run_for {
+                        break;
+                    }
+                    match client.cancel_run("s", "r").await {
+                        Ok(_) => sent += 1,
+                        Err(e) => {
+                            assert_eq!(e.kind(), ErrorKind::RateLimited, "{e}");
+                            assert_eq!(e.code(), None, "a server refusal: {e}");
+                            held += 1;
+                            let wait = e.retry_after().expect("retry_after");
+                            tokio::time::sleep(wait.min(Duration::from_millis(50))).await;
+                        }
+                    }
+                }
+                (sent, held)
+            });
+        }
+    }
+    let (mut sent, mut held) = (0, 0);
+    while let Some(r) = tasks.join_next().await {
+        let (s, h) = r.expect("task");
+        sent += s;
+        held += h;
+    }
+    (sent, held)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_in_the_keys_is_a_miss_not_an_outage() {
+    use aily_client::store::redis::RedisBackend;
+    let _serial = SERIAL.lock().await;
+    let redis = RedisServer::start();
+    let fake = fake().await;
+    // A first replica makes the keys exist, so the test knows their names.
+    replica(
+        &fake,
+        &redis,
+        Some(Quota::per_second(100).and_per_minute(6000)),
+    )
+    .cancel_run("s", "r")
+    .await
+    .expect("warm-up");
+    let token = key_ending(&redis, "*token", ":token");
+    let second = key_ending(&redis, "*:s", ":s");
+    let minute = key_ending(&redis, "*:m", ":m");
+    let penalty = second.replace(":s", ":penalty");
+    for line in [
+        format!("SET {second} nan\r\n"),
+        format!("SET {minute} inf\r\n"),
+        format!("HSET {penalty} f v\r\n"),
+        format!("DEL {token}\r\n"),
+        format!("HSET {token} f v\r\n"),
+    ] {
+        let reply = redis.command(&line).unwrap();
+        assert!(!reply.starts_with('-'), "{line:?} -> {reply}");
+    }
+    fake.clear_requests();
+    let backends: Vec<RedisBackend> = (0..2)
+        .map(|_| RedisBackend::new(redis_config(&redis)).unwrap())
+        .collect();
+    let clients: Vec<Client> = backends
+        .iter()
+        .map(|b| {
+            Client::builder()
+                .credentials(Credentials::app(APP_ID, APP_SECRET))
+                .base_url(fake.base_url())
+                .rate_limit_store(std::sync::Arc::new(b.rate_limit_store()))
+                .token_store(std::sync::Arc::new(b.token_store()))
+                .quota(Quota::per_second(100).and_per_minute(6000))
+                .max_attempts(1)
+                .build()
+                .unwrap()
+        })
+        .collect();
+    for client in &clients {
+        for _ in 0..3 {
+            client.cancel_run("s", "r").await.expect("calls succeed");
+        }
+    }
+    for b in &backends {
+        assert!(b.is_up(), "garbage is no outage: Redis stays in use");
+    }
+    // Token sharing still on: the token key (a hash) was a miss, one replica fetched
+    // and saved, the other loaded it.
+    assert_eq!(fake.request_count(Route::TenantToken), 1);
+    assert_eq!(fake.request_count(Route::CancelRun), 6);
+    // The window keys hold numbers again.
+    for key in [&second, &minute] {
+        let v = redis.command(&format!("GET {key}\r\n")).unwrap();
+        let n: f64 = v.lines().nth(1).unwrap().parse().unwrap();
+        assert!(n.is_finite() && n > 0.0, "{key} = {v}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_sealed_token_written_back_with_a_long_lifetime_is_not_used() {
+    let _serial = SERIAL.lock().await;
+    let redis = RedisServer::start();
+    let fake = fake().await;
+    fake.set_token_ttl(Duration::from_secs(3));
+    let client = || {
+        Client::builder()
+            .credentials(Credentials::app(APP_ID, APP_SECRET))
+            .base_url(fake.base_url())
+            .redis_config(redis_config(&redis))
+            .token_refresh_margin(Duration::from_millis(500))
+            .max_attempts(1)
+            .build()
+            .unwrap()
+    };
+    client().cancel_run("s", "r").await.expect("first token");
+    let old = fake
+        .requests()
+        .last()
+        .unwrap()
+        .bearer_token()
+        .unwrap()
+        .to_owned();
+    let token = key_ending(&redis, "*token", ":token");
+    assert_eq!(integer(&redis, &format!("COPY {token} saved\r\n")), 1);
+    assert_eq!(
+        integer(&redis, "PERSIST saved\r\n"),
+        1,
+        "the copy keeps no TTL"
+    );
+    // The token expires; a Redis writer puts the old sealed value back for 10 min.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert_eq!(
+        integer(&redis, &format!("COPY saved {token} REPLACE\r\n")),
+        1
+    );
+    assert_eq!(integer(&redis, &format!("PEXPIRE {token} 600000\r\n")), 1);
+    fake.clear_requests();
+    // A fresh replica does not use it: it fetches a new token first.
+    client().cancel_run("s", "r").await.expect("a fresh token");
+    let requests = fake.requests();
+    assert_eq!(fake.request_count(Route::TenantToken), 1, "a new token");
+    let cancels: Vec<_> = requests
+        .iter()
+        .filter(|r| r.route == Route::CancelRun)
+        .collect();
+    assert_eq!(cancels.len(), 1, "no replay: the old token was never sent");
+    assert_ne!(cancels[0].bearer_token(), Some(old.as_str()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_redis_off_loopback_needs_the_opt_in_and_nothing_connects() {
+    // Build only: nothing is ever sent to 10.0.0.1 (a client connects on first use).
+    let builder = || {
+        Client::builder()
+            .credentials(Credentials::app(APP_ID, APP_SECRET))
+            .redis("redis://:pw@10.0.0.1:6379")
+    };
+    let e = builder().build().expect_err("refused");
+    assert_eq!(e.kind(), ErrorKind::Config);
+    let text = e.to_string();
+    assert!(
+        text.contains("redis://10.0.0.1:6379") && text.contains("allow_insecure_redis"),
+        "{text}"
+    );
+    assert!(!text.contains("pw"), "{text}");
+    builder()
+        .allow_insecure_redis(true)
+        .build()
+        .expect("accepted with the opt-in");
+    // Loopback needs nothing.
+    Client::builder()
+        .credentials(Credentials::app(APP_ID, APP_SECRET))
+        .redis("redis://localhost:6379")
+        .build()
+        .expect("loopback");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn from_lookup_with_aily_redis_url_is_fleet_mode() {
+    let _serial = SERIAL.lock().await;
+    let redis = RedisServer::start();
+    let fake = fake().await;
+    let (base, url) = (fake.base_url(), redis.url());
+    let vars = [
+        ("FEISHU_APP_ID", APP_ID),
+        ("FEISHU_APP_SECRET", APP_SECRET),
+        ("FEISHU_BASE_URL", base.as_str()),
+        ("AILY_REDIS_URL", url.as_str()),
+        ("AILY_REDIS_BUDGET_MS", "500"),
+    ];
+    let lookup = |name: &str| {
+        vars.iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| (*v).to_owned())
+    };
+    let clients: Vec<Client> = (0..2)
+        .map(|_| {
+            aily_client::ClientBuilder::from_lookup(lookup)
+                .unwrap()
+                .build()
+                .unwrap()
+        })
+        .collect();
+    for client in &clients {
+        client.cancel_run("s", "r").await.expect("call");
+    }
+    assert_eq!(
+        fake.request_count(Route::TenantToken),
+        1,
+        "two clients from the environment share one token through Redis"
+    );
+}

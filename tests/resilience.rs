@@ -480,3 +480,55 @@ async fn max_in_flight_makes_a_burst_wait_its_turn() {
     assert_eq!(fake.request_count(Route::CancelRun), 3);
     assert!(took <= Duration::from_millis(500), "{took:?}");
 }
+
+/// Real time (the fake is over real TCP): a client without a quota or a store still
+/// keeps the server's reset, and its next call of that operation does not reach the
+/// server inside it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_quota_or_store_a_reset_holds_the_operations_next_call() {
+    // Failing fast: max_rate_limit_wait 0.
+    let fake = fake().await;
+    let client = builder(&fake)
+        .retry(RetryConfig::default().with_max_rate_limit_wait(Duration::ZERO))
+        .max_attempts(1)
+        .build()
+        .unwrap();
+    fake.refuse_next(Route::CancelRun, 2);
+    let e = client.cancel_run("s", "r").await.expect_err("the 429");
+    assert_eq!(e.code(), Some(99991400));
+    let e = client.cancel_run("s", "r").await.expect_err("held");
+    assert_eq!(e.kind(), ErrorKind::RateLimited);
+    assert_eq!(e.code(), None, "refused client-side: {e}");
+    let wait = e.retry_after().expect("retry_after");
+    assert!(
+        wait > Duration::ZERO && wait <= Duration::from_secs(2),
+        "{wait:?}"
+    );
+    assert_eq!(fake.request_count(Route::CancelRun), 1, "nothing sent");
+    // Another operation is not held.
+    client.get_run("s", "r").await.expect("get run is not held");
+
+    // Waiting: max_rate_limit_wait 5 s.
+    let fake = self::fake().await;
+    let client = builder(&fake)
+        .retry(RetryConfig::default().with_max_rate_limit_wait(Duration::from_secs(5)))
+        .max_attempts(1)
+        .build()
+        .unwrap();
+    fake.refuse_next(Route::CancelRun, 2);
+    client.cancel_run("s", "r").await.expect_err("the 429");
+    client
+        .cancel_run("s", "r")
+        .await
+        .expect("sent after the reset");
+    let arrivals = fake.rate_limit_arrivals(Route::CancelRun);
+    assert_eq!(arrivals.len(), 2, "{arrivals:?}");
+    assert!(!arrivals[0].accepted && arrivals[1].accepted);
+    let gap = arrivals[1].at - arrivals[0].at;
+    // The penalty starts when the 429 is read, after the fake logged it: the next
+    // call arrives 2 s later or more (50 ms of slack for timer rounding).
+    assert!(
+        gap >= Duration::from_millis(1950),
+        "sent {gap:?} after the 429"
+    );
+}

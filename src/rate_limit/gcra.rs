@@ -108,6 +108,8 @@ impl LocalRateLimitStore {
         max_wait: Duration,
     ) -> Admission {
         let now = self.now();
+        // Saturating: a wait of Duration::MAX is "any wait", not a truncated one.
+        let max_wait = max_wait.as_micros().min(u128::from(u64::MAX)) as u64;
         let mut cells = self.cells.lock().unwrap_or_else(PoisonError::into_inner);
         if quota.is_none() {
             // Penalty only: no need to keep a cell for a key that never had one.
@@ -116,14 +118,16 @@ impl LocalRateLimitStore {
                     wait: Duration::ZERO,
                 };
             };
-            return decide(now, cell, None, max_wait.as_micros() as u64);
+            return decide(now, cell, None, max_wait);
         }
         let cell = cells.entry(key.clone()).or_default();
-        decide(now, cell, quota, max_wait.as_micros() as u64)
+        decide(now, cell, quota, max_wait)
     }
 
-    /// [`RateLimitStore::penalize`], synchronously.
+    /// [`RateLimitStore::penalize`], synchronously (`reset` at most
+    /// [`MAX_SERVER_RESET`](super::MAX_SERVER_RESET)).
     pub fn penalize_now(&self, key: &RateLimitKey, reset: Duration) {
+        let reset = super::capped_reset(reset);
         let until = self.now().saturating_add(reset.as_micros() as u64);
         let mut cells = self.cells.lock().unwrap_or_else(PoisonError::into_inner);
         let cell = cells.entry(key.clone()).or_default();
@@ -255,5 +259,74 @@ mod tests {
             admitted(decide(2_000_000, &mut cell, Some(&q), u64::MAX)),
             100_000
         );
+    }
+
+    /// Admission times of calls sent as fast as `q` allows, for `micros`.
+    fn flat_out(q: &Quota, micros: u64) -> Vec<u64> {
+        let mut cell = Cell::default();
+        let (mut times, mut now) = (Vec::new(), 0u64);
+        while now < micros {
+            match decide(now, &mut cell, Some(q), 0) {
+                Admission::Admitted { .. } => times.push(now),
+                Admission::Refused { retry_after } => now += retry_after.as_micros() as u64,
+            }
+        }
+        times
+    }
+
+    /// The most calls within any span of `span` µs.
+    fn busiest(times: &[u64], span: u64) -> usize {
+        (0..times.len())
+            .map(|i| {
+                times[i..]
+                    .iter()
+                    .take_while(|t| **t < times[i] + span)
+                    .count()
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn a_minute_window_beside_a_second_window_admits_the_second_rate() {
+        // The README's recipe for 50/s & 1000/min.
+        let q = Quota::per_second(45).and_per_minute(850);
+        let times = flat_out(&q, 3_000_000);
+        assert!(times.len() >= 135, "{} in 3 s", times.len());
+        // And over two minutes flat out it stays under both published limits, in
+        // any sliding window.
+        let times = flat_out(&q, 120_000_000);
+        assert!(
+            busiest(&times, 1_000_000) <= 50,
+            "{}",
+            busiest(&times, 1_000_000)
+        );
+        let minute = busiest(&times, 60_000_000);
+        assert!(minute <= 1000, "{minute} within 60 s");
+        // A minute window alone keeps its own burst; with_burst still sets all.
+        assert_eq!(Quota::per_minute(6).windows().next().unwrap().burst(), 1);
+        assert_eq!(Quota::per_minute(85).windows().next().unwrap().burst(), 14);
+        let all = Quota::per_second(45).and_per_minute(850).with_burst(5);
+        assert!(all.windows().all(|w| w.burst() == 5));
+        let one = Quota::per_second(45)
+            .and_per_minute(850)
+            .with_minute_burst(2);
+        assert_eq!(one.windows().map(|w| w.burst()).collect::<Vec<_>>(), [1, 2]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_huge_max_wait_is_any_wait_not_a_truncated_one() {
+        let store = LocalRateLimitStore::new();
+        let q = Quota::per_second(1);
+        // 2^60 s in µs is 0 modulo 2^64: a truncating cast would refuse.
+        let huge = Duration::from_secs(1 << 60);
+        for max_wait in [Duration::MAX, huge] {
+            let key = RateLimitKey::new(format!("app-{max_wait:?}"), "op");
+            assert_eq!(admitted(store.acquire_now(&key, Some(&q), max_wait)), 0);
+            assert_eq!(
+                admitted(store.acquire_now(&key, Some(&q), max_wait)),
+                1_000_000
+            );
+        }
     }
 }

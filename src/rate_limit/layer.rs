@@ -33,11 +33,16 @@ const PENALTY_RECHECKS: usize = 3;
 /// an attempt is answered 429 / `99991400` with a reset, the reset goes to the store
 /// ([`RateLimitStore::penalize`]), so every client sharing it holds off.
 ///
+/// A store's answer is bounded here too: a wait over `max_wait` or past the deadline
+/// fails fast whatever the store said, and a server's reset is recorded as at most
+/// [`MAX_SERVER_RESET`](super::MAX_SERVER_RESET).
+///
 /// A store that fails (Redis down) never fails the call: the attempt is sent. The
 /// Redis stores fall back to an in-process limiter on their own.
 ///
-/// [`RateLimitLayer::disabled`] (the client's default without a quota or a store)
-/// forwards every call as it is.
+/// A client without a quota or a store still has this layer, on an in-process store:
+/// the penalty box alone, so a server's reset is honoured by the next call of that
+/// operation. [`RateLimitLayer::disabled`] forwards every call as it is.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -238,6 +243,14 @@ where
     let max_wait = config.max_wait.min(left());
     match config.store.acquire(&key, quota.as_ref(), max_wait).await {
         Ok(Admission::Admitted { wait }) if wait.is_zero() => {}
+        // A store that admits with a wait it was not allowed to give (a broken or
+        // hostile store, or the deadline came closer while it answered) does not
+        // hold the call: the wait is bounded by max_wait and the deadline here.
+        Ok(Admission::Admitted { wait }) if wait > config.max_wait.min(left()) => {
+            #[cfg(feature = "metrics")]
+            crate::metrics::rate_limit_fail_fast(R::OPERATION);
+            return Err(refused(&key, wait));
+        }
         Ok(Admission::Admitted { wait }) => {
             #[cfg(feature = "metrics")]
             let waiting = Instant::now();
@@ -315,12 +328,15 @@ fn refused(key: &RateLimitKey, retry_after: Duration) -> BoxError {
     )
 }
 
-/// The reset of a server's rate-limit answer (429 or 99991400, with a wait).
+/// The reset of a server's rate-limit answer (429 or 99991400, with a wait), at most
+/// [`MAX_SERVER_RESET`](super::MAX_SERVER_RESET).
 fn server_reset(err: &BoxError) -> Option<Duration> {
     let e = err.downcast_ref::<Error>()?;
     let from_server = e.status().is_some() || e.code().is_some();
     if e.kind() == ErrorKind::RateLimited && from_server {
-        e.retry_after().filter(|d| !d.is_zero())
+        e.retry_after()
+            .filter(|d| !d.is_zero())
+            .map(super::capped_reset)
     } else {
         None
     }
@@ -349,6 +365,157 @@ where
         match self.project() {
             RateLimitFutureProj::Direct { future } => future.poll(cx).map_err(Into::into),
             RateLimitFutureProj::Limited { future } => future.as_mut().poll(cx),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::rate_limit::{LocalRateLimitStore, MAX_SERVER_RESET};
+    use crate::store::StoreFuture;
+    use crate::{AilyRequest, CancelRequest};
+
+    /// A store that admits every call "after" 285 years: a lying Redis.
+    #[derive(Debug)]
+    struct Liar;
+
+    const YEARS_285: Duration = Duration::from_secs(285 * 365 * 24 * 3600);
+
+    impl RateLimitStore for Liar {
+        fn acquire<'a>(
+            &'a self,
+            _: &'a RateLimitKey,
+            _: Option<&'a Quota>,
+            _: Duration,
+        ) -> StoreFuture<'a, Admission> {
+            Box::pin(async { Ok(Admission::Admitted { wait: YEARS_285 }) })
+        }
+        fn penalize<'a>(&'a self, _: &'a RateLimitKey, _: Duration) -> StoreFuture<'a, ()> {
+            Box::pin(async { Ok(()) })
+        }
+        fn penalty<'a>(&'a self, _: &'a RateLimitKey) -> StoreFuture<'a, Option<Duration>> {
+            Box::pin(async { Ok(None) })
+        }
+    }
+
+    /// An inner service that counts its calls and answers each with `reply()`.
+    fn counting(
+        reply: impl Fn() -> Result<(), BoxError> + Clone + Send + 'static,
+    ) -> (
+        Arc<AtomicUsize>,
+        impl Service<CancelRequest, Response = (), Error = BoxError, Future: Send> + Clone + Send,
+    ) {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let seen = calls.clone();
+        let service = tower::service_fn(move |_: CancelRequest| {
+            seen.fetch_add(1, Ordering::SeqCst);
+            let reply = reply.clone();
+            async move { reply() }
+        });
+        (calls, service)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_store_admitting_a_wait_over_max_wait_fails_fast_and_sends_nothing() {
+        let (calls, inner) = counting(|| Ok(()));
+        let limited = RateLimitLayer::new(Arc::new(Liar), "app")
+            .max_wait(Duration::from_secs(1))
+            .layer(inner);
+        let started = Instant::now();
+        let err = limited
+            .oneshot(CancelRequest::new("s", "r").unwrap())
+            .await
+            .expect_err("a wait of 285 years is not waited");
+        let err = Error::from_box(err);
+        assert_eq!(err.kind(), ErrorKind::RateLimited, "{err}");
+        assert_eq!(err.retry_after(), Some(YEARS_285));
+        assert_eq!(calls.load(Ordering::SeqCst), 0, "nothing sent");
+        assert_eq!(started.elapsed(), Duration::ZERO, "at once");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_store_admitting_a_wait_past_the_deadline_fails_fast() {
+        let (calls, inner) = counting(|| Ok(()));
+        // max_wait is generous; the deadline (1 s away) is what bounds the wait.
+        let limited = RateLimitLayer::new(Arc::new(Liar), "app")
+            .max_wait(Duration::MAX)
+            .layer(inner);
+        let mut req = CancelRequest::new("s", "r").unwrap();
+        req.options_mut().set_deadline(
+            Instant::now() + Duration::from_secs(1),
+            Duration::from_secs(1),
+        );
+        let err = limited.oneshot(req).await.expect_err("not held");
+        assert_eq!(Error::from_box(err).kind(), ErrorKind::RateLimited);
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_server_reset_of_years_holds_the_operation_for_at_most_the_cap() {
+        let huge = Duration::from_secs(999_999_999);
+        let (calls, inner) = counting(move || {
+            Err(Box::new(
+                Error::new(ErrorKind::RateLimited, "429")
+                    .with_status(http::StatusCode::TOO_MANY_REQUESTS)
+                    .with_retry_after(Some(huge)),
+            ) as BoxError)
+        });
+        let store = Arc::new(LocalRateLimitStore::new());
+        let limited = RateLimitLayer::new(store.clone(), "app")
+            .max_wait(Duration::from_secs(3600))
+            .layer(inner);
+        limited
+            .clone()
+            .oneshot(CancelRequest::new("s", "r").unwrap())
+            .await
+            .expect_err("the 429");
+        let key = RateLimitKey::new("app", CancelRequest::OPERATION);
+        let held = store.penalty_now(&key).expect("a penalty");
+        assert!(held <= MAX_SERVER_RESET, "{held:?}");
+        // The next call waits the cap out (not years), then is sent.
+        let started = Instant::now();
+        let _ = limited.oneshot(CancelRequest::new("s", "r").unwrap()).await;
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert!(
+            started.elapsed() <= MAX_SERVER_RESET,
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn any_reset_header_is_recorded_as_at_most_the_cap(value in any::<u64>(), text in "\\PC{0,24}") {
+            // Whatever the header says, parsed as the envelope parses it: the penalty
+            // recorded is at most the cap.
+            for v in [value.to_string(), text.clone(), format!(" {value} ")] {
+                let mut headers = http::HeaderMap::new();
+                if let Ok(h) = http::HeaderValue::from_str(&v) {
+                    headers.insert(crate::envelope::RATE_LIMIT_RESET_HEADER, h);
+                }
+                let err: BoxError = Box::new(
+                    Error::new(ErrorKind::RateLimited, "429")
+                        .with_status(http::StatusCode::TOO_MANY_REQUESTS)
+                        .with_retry_after(crate::envelope::rate_limit_wait(&headers)),
+                );
+                if let Some(reset) = server_reset(&err) {
+                    prop_assert!(reset <= MAX_SERVER_RESET, "{v:?} -> {reset:?}");
+                }
+            }
+        }
+
+        #[test]
+        fn any_penalty_is_held_at_most_the_cap(secs in any::<u64>(), nanos in 0u32..1_000_000_000) {
+            let store = LocalRateLimitStore::new();
+            let key = RateLimitKey::new("app", "op");
+            store.penalize_now(&key, Duration::new(secs, nanos));
+            let held = store.penalty_now(&key).unwrap_or_default();
+            prop_assert!(held <= MAX_SERVER_RESET);
         }
     }
 }

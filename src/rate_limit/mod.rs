@@ -30,6 +30,22 @@ use std::time::Duration;
 pub use gcra::LocalRateLimitStore;
 pub use layer::{RateLimit, RateLimitLayer};
 
+/// The longest server reset honoured. Feishu's `x-ogw-ratelimit-reset` is the end of
+/// a quota window (at most a minute away); a longer value (a hostile or broken server,
+/// or another writer of the shared store) is taken as this, wherever it enters: the
+/// reply's parse, the penalty box (in process and in the Redis script) and the retry
+/// policy. So one reply can hold an operation for at most a minute, fleet-wide.
+///
+/// ```
+/// assert_eq!(aily_client::rate_limit::MAX_SERVER_RESET.as_secs(), 60);
+/// ```
+pub const MAX_SERVER_RESET: Duration = Duration::from_secs(60);
+
+/// `reset`, at most [`MAX_SERVER_RESET`].
+pub(crate) fn capped_reset(reset: Duration) -> Duration {
+    reset.min(MAX_SERVER_RESET)
+}
+
 use crate::store::StoreFuture;
 
 /// One window of a [`Quota`]: at most `count` calls per `period`, with bursts of up to
@@ -70,24 +86,39 @@ impl Window {
 }
 
 /// How many calls of one operation an app may make: per second and/or per minute,
-/// each with a burst.
+/// each window with a burst of its own.
 ///
-/// The burst defaults to **1** (calls evenly spaced), not to the count: Feishu does not
-/// say whether its windows are fixed or sliding, and a burst of the full count admits
-/// up to twice the count in a sliding window. Leave some headroom under the published
-/// limit, too (e.g. 45/s for a 50/s limit).
+/// GCRA with a count `N` per period and a burst `B` admits, in any span of one period,
+/// at most `N + B - 1` calls (`B` at once after a quiet spell, then the steady rate).
+/// Feishu does not say whether its windows are fixed or sliding, so the defaults keep
+/// that sum close to the count:
+///
+/// * a **per-second** window bursts **1** (calls evenly spaced);
+/// * a **per-minute** window bursts **a sixth of its count** (ten seconds' worth, at
+///   least 1): beside a per-second window, the per-second window sets the pace of a
+///   short run (`per_second(45).and_per_minute(850)` admits 45/s for over four
+///   seconds), and any 60 s still hold at most `N + N/6`.
+///
+/// So leave headroom under the published limit: for a per-second window ~10 %
+/// (45/s for 50/s), for a per-minute window a seventh (850/min for 1000/min, 85/min
+/// for 100/min). [`with_burst`](Quota::with_burst) sets one burst for every window;
+/// [`with_second_burst`](Quota::with_second_burst) and
+/// [`with_minute_burst`](Quota::with_minute_burst) set one window's.
 ///
 /// ```
 /// use std::time::Duration;
 /// use aily_client::rate_limit::Quota;
 ///
-/// // Create session: 1000/min and 50/s; keep 10% headroom, bursts of 5.
-/// let q = Quota::per_second(45).and_per_minute(900).with_burst(5);
+/// // Create session: 1000/min and 50/s, with headroom.
+/// let q = Quota::per_second(45).and_per_minute(850);
 /// let w: Vec<_> = q.windows().collect();
 /// assert_eq!(w.len(), 2);
 /// assert_eq!(w[0].period(), Duration::from_secs(1));
 /// assert_eq!(w[0].interval_micros(), 22_222);
-/// assert_eq!(w[1].burst(), 5);
+/// assert_eq!((w[0].burst(), w[1].burst()), (1, 141));
+/// // Bursts of 5 per second, the minute window as it was.
+/// let q = q.with_second_burst(5);
+/// assert_eq!(q.windows().map(|w| w.burst()).collect::<Vec<_>>(), [5, 141]);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Quota {
@@ -104,7 +135,7 @@ impl Quota {
         }
     }
 
-    /// At most `count` calls per minute (at least 1), burst 1.
+    /// At most `count` calls per minute (at least 1), burst `count / 6` (at least 1).
     pub fn per_minute(count: u32) -> Quota {
         Quota {
             per_second: None,
@@ -112,23 +143,16 @@ impl Quota {
         }
     }
 
-    /// Adds (or replaces) the per-second window.
+    /// Adds (or replaces) the per-second window, with its default burst of 1.
     pub fn and_per_second(mut self, count: u32) -> Quota {
-        let burst = self.per_minute.map_or(1, |w| w.burst);
-        self.per_second = Some(Window {
-            burst,
-            ..window(count, 1)
-        });
+        self.per_second = Some(window(count, 1));
         self
     }
 
-    /// Adds (or replaces) the per-minute window.
+    /// Adds (or replaces) the per-minute window, with its default burst of
+    /// `count / 6` (at least 1).
     pub fn and_per_minute(mut self, count: u32) -> Quota {
-        let burst = self.per_second.map_or(1, |w| w.burst);
-        self.per_minute = Some(Window {
-            burst,
-            ..window(count, 60)
-        });
+        self.per_minute = Some(window(count, 60));
         self
     }
 
@@ -143,13 +167,31 @@ impl Quota {
         self
     }
 
+    /// Sets the burst of the per-second window, if there is one (at least 1, at most
+    /// its count).
+    pub fn with_second_burst(mut self, burst: u32) -> Quota {
+        if let Some(w) = self.per_second.as_mut() {
+            w.burst = burst.clamp(1, w.count);
+        }
+        self
+    }
+
+    /// Sets the burst of the per-minute window, if there is one (at least 1, at most
+    /// its count).
+    pub fn with_minute_burst(mut self, burst: u32) -> Quota {
+        if let Some(w) = self.per_minute.as_mut() {
+            w.burst = burst.clamp(1, w.count);
+        }
+        self
+    }
+
     /// The windows, per second first.
     pub fn windows(&self) -> impl Iterator<Item = Window> + '_ {
         self.per_second.into_iter().chain(self.per_minute)
     }
 
-    /// This quota shared by `replicas` (at least 1): each window's count divided,
-    /// at least 1 call per period. What a replica uses on its own while the shared
+    /// This quota shared by `replicas` (at least 1): each window's count and burst
+    /// divided, at least 1. What a replica uses on its own while the shared
     /// store is unreachable.
     ///
     /// ```
@@ -164,17 +206,21 @@ impl Quota {
             .flatten()
         {
             w.count = (w.count / n).max(1);
-            w.burst = w.burst.min(w.count);
+            w.burst = (w.burst / n).clamp(1, w.count);
         }
         self
     }
 }
 
+/// A window of `count` calls per `secs`, with its default burst: 1 per second, a
+/// sixth of the count per minute.
 fn window(count: u32, secs: u64) -> Window {
+    let count = count.max(1);
+    let burst = if secs >= 60 { (count / 6).max(1) } else { 1 };
     Window {
-        count: count.max(1),
+        count,
         period: Duration::from_secs(secs),
-        burst: 1,
+        burst,
     }
 }
 
@@ -278,7 +324,7 @@ pub trait RateLimitStore: fmt::Debug + Send + Sync + 'static {
     ) -> StoreFuture<'a, Admission>;
 
     /// The server said: no calls of `key` for `reset`. Extends (never shortens) the
-    /// penalty of `key`.
+    /// penalty of `key`. A `reset` over [`MAX_SERVER_RESET`] counts as that.
     fn penalize<'a>(&'a self, key: &'a RateLimitKey, reset: Duration) -> StoreFuture<'a, ()>;
 
     /// What is left of the penalty of `key`, if any.

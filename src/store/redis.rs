@@ -12,7 +12,7 @@
 //! | --- | --- |
 //! | `aily:{<app>}:rl:<operation>:s`, `…:m` | GCRA theoretical arrival time (µs of Redis `TIME`) of the per-second and per-minute windows; `PX` = until it no longer matters |
 //! | `aily:{<app>}:rl:<operation>:penalty` | present while Feishu's `x-ogw-ratelimit-reset` runs; `PX` = the reset |
-//! | `aily:{<token>}:token` | the tenant token, sealed (AES-256-GCM, key from the app secret); `PX` = the token's time left |
+//! | `aily:{<token>}:token` | the tenant token and its expiry, sealed together (AES-256-GCM, key from the app secret); `PX` = the token's time left (a replica uses the shorter of `PTTL` and the sealed expiry) |
 //! | `aily:{<token>}:token-lock` | the fetch lock: a random value, `SET NX PX` (the attempt timeout) |
 //!
 //! `<app>` is a fingerprint of the base URL and app id; `<token>` one of the base URL,
@@ -20,9 +20,13 @@
 //!
 //! # Failure
 //!
-//! Every command has a budget (default 50 ms). A command that fails, times out or
-//! answers something unexpected makes the backend *down*: one WARN event
-//! (`aily_client::store::redis`, "redis unreachable …"), then calls skip Redis —
+//! Connecting and every command until Redis first answers have a budget that survives
+//! a loaded machine ([`RedisConfig::connect_budget`], default 1 s); from then on every
+//! command has a tight one ([`RedisConfig::budget`], default 50 ms). A command that
+//! fails, times out or answers something unexpected makes the backend *down*: one
+//! WARN event (`aily_client::store::redis`, "redis unreachable; this replica stops
+//! sharing …"), and every command skipped or failed meanwhile counts in the metric
+//! `aily.client.store.fallbacks` (feature `metrics`); then calls skip Redis —
 //! the rate limiter decides in process (the quota divided by
 //! [`RedisConfig::expected_replicas`]), the token source fetches its own token —
 //! and one call per probe interval (250 ms) tries Redis again. The first success logs
@@ -33,7 +37,7 @@ use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisResult, Script};
@@ -43,62 +47,85 @@ use super::{StoreError, StoreFuture};
 use crate::TokenKind;
 use crate::auth::{AccessToken, LockId, StoredToken, TokenKey, TokenStore};
 use crate::error::Error;
-use crate::rate_limit::{Admission, LocalRateLimitStore, Quota, RateLimitKey, RateLimitStore};
+use crate::rate_limit::{
+    Admission, LocalRateLimitStore, MAX_SERVER_RESET, Quota, RateLimitKey, RateLimitStore,
+    capped_reset,
+};
 
-/// The default budget of one Redis command.
+/// The default budget of one Redis command, once Redis has answered.
 pub const DEFAULT_BUDGET: Duration = Duration::from_millis(50);
+/// The default budget of connecting and of every command until Redis first answers.
+pub const DEFAULT_CONNECT_BUDGET: Duration = Duration::from_secs(1);
+/// The longest lifetime a saved token is sealed with (a tenant token lives 2 h).
+const MAX_TOKEN_TTL: Duration = Duration::from_secs(24 * 3600);
 /// While Redis is down, one call per this interval tries it again.
 pub const PROBE_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Every rate-limit decision: penalty and all windows, atomically, on Redis `TIME`.
-/// KEYS[1] = penalty, KEYS[2..] = windows; ARGV[1] = max wait (µs), then per window
-/// its interval and tolerance (µs). Returns {admitted (0/1), wait (µs)}.
+/// KEYS[1] = penalty, KEYS[2..] = windows; ARGV[1] = max wait (µs), ARGV[2] = the
+/// longest penalty honoured (ms), then per window its interval and tolerance (µs).
+/// Returns {admitted (0/1), wait (µs)}.
+///
+/// Whatever another writer left in the keys is bounded here: a penalty counts for at
+/// most ARGV[2]; a window's value that is not a finite number of µs within an hour of
+/// now (`nan`, `inf`, text, a hash or list: wrong type) counts as absent, and is
+/// overwritten when a slot is taken.
 const ACQUIRE: &str = r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local at = now
 local pen = redis.call('PTTL', KEYS[1])
+local cap = tonumber(ARGV[2])
+if pen > cap then pen = cap end
 if pen > 0 then at = now + pen * 1000 end
 local n = #KEYS - 1
 local tats = {}
 for i = 1, n do
-  local tat = tonumber(redis.call('GET', KEYS[i + 1]) or '0') or 0
+  local v = redis.pcall('GET', KEYS[i + 1])
+  local tat = 0
+  if type(v) == 'string' then tat = tonumber(v) or 0 end
+  if tat ~= tat or tat < 0 or tat > now + 3600000000 then tat = 0 end
   tats[i] = tat
-  local earliest = tat - tonumber(ARGV[2 * i + 1])
+  local earliest = tat - tonumber(ARGV[2 * i + 2])
   if earliest > at then at = earliest end
 end
-local wait = at - now
+local wait = math.floor(at - now)
 if wait > tonumber(ARGV[1]) then return {0, wait} end
 for i = 1, n do
   local tat = tats[i]
   if tat < at then tat = at end
-  local new = tat + tonumber(ARGV[2 * i])
+  local new = tat + tonumber(ARGV[2 * i + 1])
   local ttl = math.ceil((new - now) / 1000) + 1
   redis.call('SET', KEYS[i + 1], string.format('%.0f', new), 'PX', ttl)
 end
 return {1, wait}
 "#;
 
-/// Extends (never shortens) a penalty. KEYS[1] = penalty; ARGV[1] = ms.
+/// Extends (never shortens) a penalty, to at most ARGV[2] ms; a penalty longer than
+/// that (another writer's) is cut to it. KEYS[1] = penalty; ARGV[1] = ms.
 const PENALIZE: &str = r#"
+local cap = tonumber(ARGV[2])
 local ms = tonumber(ARGV[1])
-if redis.call('PTTL', KEYS[1]) < ms then
+if ms > cap then ms = cap end
+local left = redis.call('PTTL', KEYS[1])
+if left < ms or left > cap then
   redis.call('SET', KEYS[1], '1', 'PX', ms)
 end
 return 1
 "#;
 
-/// A value and its time left, in one step.
+/// A value and its time left, in one step. A key of the wrong type (not a string)
+/// holds no token: a miss, overwritten by the next save.
 const LOAD: &str = r#"
-local v = redis.call('GET', KEYS[1])
-if not v then return false end
+local v = redis.pcall('GET', KEYS[1])
+if type(v) ~= 'string' then return false end
 return {v, redis.call('PTTL', KEYS[1])}
 "#;
 
 /// Deletes KEYS[1] if its value starts with ARGV[1] (a token id, or a whole lock value).
 const COMPARE_AND_DELETE: &str = r#"
-local v = redis.call('GET', KEYS[1])
-if v and string.sub(v, 1, string.len(ARGV[1])) == ARGV[1] then
+local v = redis.pcall('GET', KEYS[1])
+if type(v) == 'string' and string.sub(v, 1, string.len(ARGV[1])) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0
@@ -120,7 +147,9 @@ static CAD_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(COMPARE_AND_D
 /// let config = RedisConfig::new("redis://:hunter2@10.0.0.5:6379/0")
 ///     .key_prefix("billing:aily:")
 ///     .budget(Duration::from_millis(30))
-///     .expected_replicas(8);
+///     .connect_budget(Duration::from_secs(2))
+///     .expected_replicas(8)
+///     .allow_insecure(true); // plain redis:// to a host that is not loopback
 /// assert!(!format!("{config:?}").contains("hunter2"));
 /// ```
 #[derive(Clone)]
@@ -128,7 +157,9 @@ pub struct RedisConfig {
     url: String,
     prefix: String,
     budget: Duration,
+    connect_budget: Duration,
     expected_replicas: u32,
+    allow_insecure: bool,
 }
 
 impl RedisConfig {
@@ -139,7 +170,9 @@ impl RedisConfig {
             url: url.into(),
             prefix: "aily:".to_owned(),
             budget: DEFAULT_BUDGET,
+            connect_budget: DEFAULT_CONNECT_BUDGET,
             expected_replicas: 1,
+            allow_insecure: false,
         }
     }
 
@@ -149,10 +182,27 @@ impl RedisConfig {
         self
     }
 
-    /// The longest one command may take before Redis counts as down for the call
-    /// (default 50 ms).
+    /// The longest one command may take, once Redis has answered, before Redis
+    /// counts as down for the call (default 50 ms).
     pub fn budget(mut self, budget: Duration) -> RedisConfig {
         self.budget = budget;
+        self
+    }
+
+    /// The longest connecting, and every command until Redis first answers, may take
+    /// (default 1 s, at least the [`budget`](RedisConfig::budget)): a cold start on a
+    /// busy machine is slow once, and should not stop this replica sharing.
+    pub fn connect_budget(mut self, budget: Duration) -> RedisConfig {
+        self.connect_budget = budget;
+        self
+    }
+
+    /// Allows plain `redis://` to a host that is not loopback (default: refused when
+    /// the backend is made, before anything connects). Without TLS a network
+    /// observer sees the keys, the sealed token and the password in `AUTH`; prefer
+    /// `rediss://` (feature `redis-tls`), or set this for a trusted network.
+    pub fn allow_insecure(mut self, allow: bool) -> RedisConfig {
+        self.allow_insecure = allow;
         self
     }
 
@@ -171,9 +221,20 @@ impl fmt::Debug for RedisConfig {
             .field("url", &redacted_url(&self.url))
             .field("prefix", &self.prefix)
             .field("budget", &self.budget)
+            .field("connect_budget", &self.connect_budget)
             .field("expected_replicas", &self.expected_replicas)
+            .field("allow_insecure", &self.allow_insecure)
             .finish()
     }
+}
+
+/// `localhost` or a loopback address (IPv6 with or without brackets).
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `scheme://host:port` without credentials, path or query.
@@ -206,6 +267,8 @@ struct Inner {
     client: redis::Client,
     conn: OnceLock<ConnectionManager>,
     down: AtomicBool,
+    /// Whether Redis has answered a command yet (the connect budget applies until then).
+    answered: AtomicBool,
     /// Milliseconds since `epoch` when a down backend may be tried again.
     next_probe: AtomicU64,
     epoch: std::time::Instant,
@@ -213,7 +276,15 @@ struct Inner {
 
 impl RedisBackend {
     /// Checks the URL; connects only when first used (so it may run outside a runtime,
-    /// and a client starts even while Redis is down).
+    /// and a client starts even while Redis is down). Plain `redis://` to a host that
+    /// is not loopback is refused here unless [`RedisConfig::allow_insecure`] is set.
+    ///
+    /// ```
+    /// use aily_client::store::redis::{RedisBackend, RedisConfig};
+    /// let err = RedisBackend::new(RedisConfig::new("redis://10.0.0.1:6379")).unwrap_err();
+    /// assert!(err.to_string().contains("allow_insecure"), "{err}");
+    /// assert!(RedisBackend::new(RedisConfig::new("redis://10.0.0.1:6379").allow_insecure(true)).is_ok());
+    /// ```
     pub fn new(config: RedisConfig) -> Result<RedisBackend, Error> {
         let client = redis::Client::open(config.url.as_str()).map_err(|e| {
             Error::config(format!(
@@ -222,12 +293,24 @@ impl RedisBackend {
                 e.category()
             ))
         })?;
+        if !config.allow_insecure
+            && let redis::ConnectionAddr::Tcp(host, _) = client.get_connection_info().addr()
+            && !is_loopback(host)
+        {
+            return Err(Error::config(format!(
+                "refusing plain redis:// to {}, which is not loopback: the token (sealed), \
+                 the keys and the password would cross the network in clear; use rediss://, \
+                 or allow_insecure(true) (ClientBuilder::allow_insecure_redis) for a trusted network",
+                redacted_url(&config.url)
+            )));
+        }
         Ok(RedisBackend {
             inner: Arc::new(Inner {
                 config,
                 client,
                 conn: OnceLock::new(),
                 down: AtomicBool::new(false),
+                answered: AtomicBool::new(false),
                 next_probe: AtomicU64::new(0),
                 epoch: std::time::Instant::now(),
             }),
@@ -294,7 +377,7 @@ impl RedisBackend {
                 redis.server = %redacted_url(&self.inner.config.url),
                 redis.command = what,
                 error = why,
-                "redis unreachable; falling back to in-process tokens and rate limits until it answers"
+                "redis unreachable; this replica stops sharing tokens and rate limits (in-process ones until it answers)"
             );
         }
         StoreError::new(format!("redis {what}: {why}"))
@@ -313,7 +396,7 @@ impl RedisBackend {
         if let Some(conn) = self.inner.conn.get() {
             return Ok(conn.clone());
         }
-        let timeout = self.inner.config.budget.max(Duration::from_millis(250));
+        let timeout = self.connect_budget().max(Duration::from_millis(250));
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout))
@@ -348,14 +431,29 @@ impl RedisBackend {
             return Err(StoreError::new("redis is down; not tried"));
         }
         let conn = self.connection().map_err(|e| self.failed(what, &e))?;
-        match tokio::time::timeout(self.inner.config.budget, command(conn)).await {
+        // Until Redis first answers (connecting, a cold machine), the connect budget;
+        // then the tight one.
+        let budget = if self.inner.answered.load(Ordering::Acquire) {
+            self.inner.config.budget
+        } else {
+            self.connect_budget()
+        };
+        match tokio::time::timeout(budget, command(conn)).await {
             Ok(Ok(value)) => {
+                self.inner.answered.store(true, Ordering::Release);
                 self.succeeded();
                 Ok(value)
             }
             Ok(Err(e)) => Err(self.failed(what, &e.to_string())),
             Err(_) => Err(self.failed(what, "no answer within the budget")),
         }
+    }
+
+    fn connect_budget(&self) -> Duration {
+        self.inner
+            .config
+            .connect_budget
+            .max(self.inner.config.budget)
     }
 
     fn key(&self, tag: &str, rest: &str) -> String {
@@ -417,7 +515,9 @@ impl RedisRateLimitStore {
     ) -> Result<Admission, StoreError> {
         let [penalty, per_second, per_minute] = self.keys(key);
         let mut invocation = ACQUIRE_SCRIPT.key(&penalty);
-        invocation.arg(max_wait.as_micros().min(i64::MAX as u128) as i64);
+        invocation
+            .arg(max_wait.as_micros().min(i64::MAX as u128) as i64)
+            .arg(MAX_SERVER_RESET.as_millis() as i64);
         if let Some(q) = quota {
             for w in q.windows() {
                 let name = if w.period() == Duration::from_secs(1) {
@@ -437,8 +537,10 @@ impl RedisRateLimitStore {
                 invocation.invoke_async(&mut conn).await
             })
             .await?;
+        // Bounded where it enters: no wait from Redis is longer than an hour (the
+        // script never makes one; a longer one is a broken server's).
         match reply.as_slice() {
-            [admitted, wait] if *wait >= 0 => {
+            [admitted, wait] if (0..=3_600_000_000).contains(wait) => {
                 let wait = Duration::from_micros(*wait as u64);
                 Ok(if *admitted == 1 {
                     Admission::Admitted { wait }
@@ -476,9 +578,9 @@ impl RateLimitStore for RedisRateLimitStore {
             // Also in process: it holds this replica's calls should Redis go away.
             self.fallback.penalize_now(key, reset);
             let [penalty, ..] = self.keys(key);
-            let ms = reset.as_millis().clamp(1, i64::MAX as u128) as i64;
+            let ms = capped_reset(reset).as_millis().max(1) as i64;
             let mut invocation = PENALIZE_SCRIPT.key(&penalty);
-            invocation.arg(ms);
+            invocation.arg(ms).arg(MAX_SERVER_RESET.as_millis() as i64);
             self.backend
                 .run("penalize", |mut conn| async move {
                     invocation.invoke_async::<i64>(&mut conn).await
@@ -501,7 +603,7 @@ impl RateLimitStore for RedisRateLimitStore {
                 })
                 .await;
             match ms {
-                Ok(ms) => Ok((ms > 0).then(|| Duration::from_millis(ms as u64))),
+                Ok(ms) => Ok((ms > 0).then(|| capped_reset(Duration::from_millis(ms as u64)))),
                 Err(_) => Ok(self.fallback.penalty_now(key)),
             }
         })
@@ -561,13 +663,19 @@ impl TokenStore for RedisTokenStore {
             };
             // A value that does not open (another secret, tampering, garbage) is no
             // token: the fleet fetches a new one and overwrites it.
-            let token = Self::sealer(key)?
-                .open(&name, &value)
-                .and_then(|t| AccessToken::new(TokenKind::Tenant, t).ok());
-            Ok(token.filter(|_| pttl > 0).map(|token| StoredToken {
-                token,
-                ttl: Duration::from_millis(pttl as u64),
-            }))
+            let Some((token, expires_at)) = Self::sealer(key)?.open(&name, &value) else {
+                return Ok(None);
+            };
+            let Ok(token) = AccessToken::new(TokenKind::Tenant, token) else {
+                return Ok(None);
+            };
+            // The lifetime is the sealed (authenticated) expiry's, which a Redis
+            // writer cannot extend; PTTL may only shorten it. Expired: a miss.
+            let sealed_left = expires_at
+                .duration_since(SystemTime::now())
+                .unwrap_or(Duration::ZERO);
+            let ttl = Duration::from_millis(pttl.max(0) as u64).min(sealed_left);
+            Ok((!ttl.is_zero()).then_some(StoredToken { token, ttl }))
         })
     }
 
@@ -579,8 +687,10 @@ impl TokenStore for RedisTokenStore {
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let name = self.token_key(key);
+            let ttl = ttl.min(MAX_TOKEN_TTL);
+            let expires_at = SystemTime::now() + ttl;
             let value = Self::sealer(key)?
-                .seal(&name, token.secret())
+                .seal(&name, token.secret(), expires_at)
                 .ok_or_else(|| StoreError::new("cannot seal the token"))?;
             let ms = ttl.as_millis().clamp(1, i64::MAX as u128) as i64;
             self.backend

@@ -1,0 +1,276 @@
+//! Redis's time budgets on a slow machine: a loopback TCP proxy (here, in the test) in
+//! front of a real `redis-server` delays Redis's replies. A slow *first* reply (a cold
+//! start on a busy machine) fits the connect budget and the fleet keeps sharing; a
+//! Redis slower than the steady budget stops the sharing — visibly (the WARN, the
+//! metric `aily.client.store.fallbacks`) — and the sharing resumes by itself when
+//! the delay goes away.
+#![cfg(all(feature = "testing", feature = "redis", feature = "metrics"))]
+
+mod redis_server;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use aily_client::store::redis::RedisConfig;
+use aily_client::testing::{FakeAily, Route};
+use aily_client::{Client, Credentials};
+use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
+use redis_server::RedisServer;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level};
+use tracing_subscriber::layer::{Context, SubscriberExt};
+
+const APP_ID: &str = "cli_budget_app";
+const APP_SECRET: &str = "budget-secret";
+
+/// One test at a time: they share the event log and the metrics recorder.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// (level, message) of every event of the Redis store.
+static EVENTS: Mutex<Vec<(Level, String)>> = Mutex::new(Vec::new());
+
+struct Recorder;
+
+struct Message(String);
+
+impl Visit for Message {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.0 = format!("{value:?}");
+        }
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Recorder {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        if event.metadata().target() != "aily_client::store::redis" {
+            return;
+        }
+        let mut message = Message(String::new());
+        event.record(&mut message);
+        EVENTS
+            .lock()
+            .unwrap()
+            .push((*event.metadata().level(), message.0));
+    }
+}
+
+/// The process-wide event log and metrics recorder, set up once.
+fn observe() -> &'static Snapshotter {
+    static SNAPSHOTTER: OnceLock<Snapshotter> = OnceLock::new();
+    SNAPSHOTTER.get_or_init(|| {
+        tracing::subscriber::set_global_default(
+            tracing_subscriber::registry()
+                .with(Recorder)
+                .with(tracing_subscriber::filter::LevelFilter::INFO),
+        )
+        .expect("the only subscriber");
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        metrics::set_global_recorder(recorder).expect("the only recorder");
+        snapshotter
+    })
+}
+
+fn count(level: Level, text: &str) -> usize {
+    EVENTS
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(l, m)| *l == level && m.contains(text))
+        .count()
+}
+
+/// The total of `aily.client.store.fallbacks` over its series.
+fn fallbacks() -> u64 {
+    observe()
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .filter(|(key, ..)| key.key().name() == "aily.client.store.fallbacks")
+        .map(|(.., value)| match value {
+            DebugValue::Counter(n) => n,
+            other => panic!("a counter: {other:?}"),
+        })
+        .sum()
+}
+
+/// A loopback TCP proxy in front of Redis that delays Redis's replies: the first
+/// reply on each connection by `first_ms`, every other one by `all_ms`.
+struct SlowProxy {
+    port: u16,
+    first_ms: Arc<AtomicU64>,
+    all_ms: Arc<AtomicU64>,
+    tasks: JoinSet<()>,
+}
+
+impl SlowProxy {
+    async fn start(redis_port: u16) -> SlowProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().unwrap().port();
+        let first_ms = Arc::new(AtomicU64::new(0));
+        let all_ms = Arc::new(AtomicU64::new(0));
+        let mut tasks = JoinSet::new();
+        let (first, all) = (first_ms.clone(), all_ms.clone());
+        tasks.spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(upstream) = TcpStream::connect(("127.0.0.1", redis_port)).await else {
+                    continue;
+                };
+                let (first, all) = (first.clone(), all.clone());
+                tokio::spawn(async move {
+                    let (mut client_read, mut client_write) = client.into_split();
+                    let (mut up_read, mut up_write) = upstream.into_split();
+                    tokio::spawn(async move {
+                        let _ = tokio::io::copy(&mut client_read, &mut up_write).await;
+                    });
+                    let mut buf = vec![0u8; 64 * 1024];
+                    let mut replies = 0u64;
+                    loop {
+                        let n = match up_read.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        let delay = if replies == 0 {
+                            first.load(Ordering::Relaxed)
+                        } else {
+                            all.load(Ordering::Relaxed)
+                        };
+                        replies += 1;
+                        if delay > 0 {
+                            tokio::time::sleep(Duration::from_millis(delay)).await;
+                        }
+                        if client_write.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        SlowProxy {
+            port,
+            first_ms,
+            all_ms,
+            tasks,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for SlowProxy {
+    fn drop(&mut self) {
+        self.tasks.abort_all();
+    }
+}
+
+async fn fake() -> FakeAily {
+    let fake = FakeAily::start().await.expect("fake starts");
+    fake.add_app(APP_ID, APP_SECRET);
+    fake.add_run("s", "r");
+    fake
+}
+
+/// A replica with the default Redis budgets (50 ms steady, 1 s to connect).
+fn replica(fake: &FakeAily, proxy: &SlowProxy) -> Client {
+    Client::builder()
+        .credentials(Credentials::app(APP_ID, APP_SECRET))
+        .base_url(fake.base_url())
+        .redis_config(RedisConfig::new(proxy.url()))
+        .build()
+        .expect("client builds")
+}
+
+/// One cancel through each client at once; every one must succeed.
+async fn each_calls(clients: &[Client]) {
+    let mut calls = JoinSet::new();
+    for client in clients {
+        calls.spawn(client.cancel_run("s", "r"));
+    }
+    while let Some(r) = calls.join_next().await {
+        r.expect("task").expect("no call fails because of Redis");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_first_redis_reply_does_not_stop_sharing() {
+    let _serial = SERIAL.lock().await;
+    observe();
+    EVENTS.lock().unwrap().clear();
+    let redis = RedisServer::start();
+    let proxy = SlowProxy::start(redis.port()).await;
+    // A cold start on a busy machine: Redis's first answer on each connection takes
+    // 200 ms, four times the steady budget.
+    proxy.first_ms.store(200, Ordering::Relaxed);
+    let fake = fake().await;
+    let clients = [replica(&fake, &proxy), replica(&fake, &proxy)];
+    each_calls(&clients).await;
+    assert_eq!(
+        fake.request_count(Route::TenantToken),
+        1,
+        "two replicas, one token: the slow first reply fit the connect budget"
+    );
+    assert_eq!(count(Level::WARN, "redis unreachable"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_sharing_stops_it_says_so_and_resumes_by_itself() {
+    let _serial = SERIAL.lock().await;
+    observe();
+    EVENTS.lock().unwrap().clear();
+    let redis = RedisServer::start();
+    let proxy = SlowProxy::start(redis.port()).await;
+    let fake = fake().await;
+    let clients = [replica(&fake, &proxy), replica(&fake, &proxy)];
+    each_calls(&clients).await;
+    assert_eq!(fake.request_count(Route::TenantToken), 1, "sharing");
+    let before = fallbacks();
+
+    // Redis becomes slower than the steady budget (300 ms against 50 ms).
+    proxy.all_ms.store(300, Ordering::Relaxed);
+    for _ in 0..3 {
+        each_calls(&clients).await;
+    }
+    assert_eq!(
+        count(Level::WARN, "stops sharing"),
+        clients.len(),
+        "one WARN per replica, saying it stops sharing"
+    );
+    assert!(fallbacks() > before, "the metric counts the fallbacks");
+
+    // The delay goes away: each replica probes Redis again and shares again.
+    proxy.all_ms.store(0, Ordering::Relaxed);
+    let started = Instant::now();
+    while count(Level::INFO, "redis answers again") < clients.len() {
+        // Generous for a loaded machine: probes are 250 ms apart.
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the replicas did not resume sharing"
+        );
+        each_calls(&clients).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Shared again: the token goes stale, and the fleet makes one new one.
+    let stale = fake
+        .requests()
+        .last()
+        .unwrap()
+        .bearer_token()
+        .unwrap()
+        .to_owned();
+    fake.revoke_token(&stale);
+    fake.clear_requests();
+    each_calls(&clients).await;
+    assert_eq!(
+        fake.request_count(Route::TenantToken),
+        1,
+        "one new token for both replicas: sharing resumed"
+    );
+}
