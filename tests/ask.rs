@@ -672,3 +672,108 @@ async fn ask_tags_its_run_and_validates_before_sending() {
     }
     assert!(fake.requests().is_empty(), "nothing sent for bad input");
 }
+
+/// A subscriber layer that panics when a cancel's operation span opens: user code
+/// (a tracing layer) that panics inside the background cancel's task.
+struct PanicOnCancel;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for PanicOnCancel {
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        _id: &tracing::span::Id,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        if attrs.metadata().name() == "aily.run.cancel" {
+            panic!("a tracing layer panicked in the cancel's span");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_background_cancel_does_not_wedge_shutdown() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let fake = fake().await;
+    fake.add_session("session_p");
+    fake.set_run_schedule(Duration::ZERO, Duration::from_secs(60));
+    let client = client(&fake);
+    let handle = client
+        .create_run_handle(CreateRunRequest::new("session_p", APP).unwrap())
+        .await
+        .unwrap();
+    // This test's runtime is single-threaded: the cancel task sees this subscriber.
+    let _panics =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(PanicOnCancel));
+    drop(handle);
+    tokio::time::timeout(Duration::from_secs(10), client.shutdown())
+        .await
+        .expect("shutdown wedged by a panicking cancel task");
+    let stats = client.background_cancels();
+    assert_eq!((stats.queued, stats.failed, stats.pending), (1, 1, 0), "{stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handle_dropped_on_a_runtime_then_dropped_is_cancelled_by_shutdown() {
+    let fake = fake().await;
+    fake.add_session("session_rt");
+    fake.set_run_schedule(Duration::ZERO, Duration::from_secs(60));
+    let client = client(&fake);
+    let other = client.clone();
+    let (session, run) = tokio::task::spawn_blocking(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let request = CreateRunRequest::new("session_rt", APP).unwrap();
+        let handle = runtime
+            .block_on(other.create_run_handle(request))
+            .unwrap();
+        let ids = (handle.session_id().to_owned(), handle.run_id().to_owned());
+        // Queued on that runtime, whose worker never runs: it is dropped first.
+        drop(handle);
+        drop(runtime);
+        ids
+    })
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    let drained = tokio::time::timeout(
+        Duration::from_secs(20),
+        client.shutdown_within(Duration::from_secs(8)),
+    )
+    .await
+    .expect("shutdown wedged by a dropped runtime");
+    assert!(drained, "{:?}", client.background_cancels());
+    assert!(started.elapsed() < Duration::from_secs(8));
+    assert_eq!(fake.run_status(&session, &run).as_deref(), Some("CANCELLED"));
+    assert_eq!(client.background_cancels().succeeded, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_is_bounded_when_a_cancel_hangs() {
+    let fake = fake().await;
+    fake.add_session("session_b");
+    fake.set_run_schedule(Duration::ZERO, Duration::from_secs(600));
+    let client = Client::builder()
+        .base_url(fake.base_url())
+        .credentials(Credentials::tenant_token(TOKEN))
+        .background_cancels(4, Duration::from_secs(300))
+        .overall_timeout(Duration::from_secs(300))
+        .attempt_timeout(Duration::from_secs(300))
+        .build()
+        .unwrap();
+    let handle = client
+        .create_run_handle(CreateRunRequest::new("session_b", APP).unwrap())
+        .await
+        .unwrap();
+    fake.push_fault(
+        Route::CancelRun,
+        Fault::DelayHeaders(Duration::from_secs(3600)),
+        Times::Once,
+    );
+    drop(handle);
+    let started = tokio::time::Instant::now();
+    assert!(!client.shutdown_within(Duration::from_secs(2)).await);
+    assert_eq!(started.elapsed(), Duration::from_secs(2), "the bound, on the paused clock");
+    assert_eq!(client.background_cancels().pending, 1);
+}
