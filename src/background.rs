@@ -429,7 +429,9 @@ async fn find_runs(
     while let Some(run) = runs.next().await {
         let run = run?;
         let ours = match request_id {
-            Some(id) => crate::ask::metadata_request_id(run.metadata.as_deref()).as_deref() == Some(id),
+            Some(id) => {
+                crate::ask::metadata_request_id(run.metadata.as_deref()).as_deref() == Some(id)
+            }
             None => true,
         };
         if ours && !run.status.is_terminal() && found.len() < MAX_FOUND {

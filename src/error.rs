@@ -419,10 +419,8 @@ impl Error {
                 }
             }
             None => {
-                self.inner.ask_ids = Some(Box::new((
-                    session_id.to_owned(),
-                    run_id.map(str::to_owned),
-                )));
+                self.inner.ask_ids =
+                    Some(Box::new((session_id.to_owned(), run_id.map(str::to_owned))));
             }
         }
         self
@@ -439,10 +437,7 @@ impl Error {
     /// is known (not when the create-run reply was lost: `ask` then finds the run by
     /// listing and cancels it in the background).
     pub fn run_id(&self) -> Option<&str> {
-        self.inner
-            .ask_ids
-            .as_ref()
-            .and_then(|ids| ids.1.as_deref())
+        self.inner.ask_ids.as_ref().and_then(|ids| ids.1.as_deref())
     }
 
     /// What went wrong, broadly.

@@ -437,7 +437,11 @@ async fn endless_page_tokens_end_ask_by_its_deadline() {
     .await
     .expect("ask outlived its deadline by far");
     // The issue says ~1 s; 3 s is the generous bound for a loaded machine.
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
     let error = result.unwrap_err();
     assert!(error.is_timeout() || error.is_decode(), "{error}");
     assert!(error.session_id().is_some(), "{error:?}");
@@ -464,7 +468,11 @@ async fn a_page_token_past_the_length_cap_is_refused() {
     let error = runs.next().await.unwrap().unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Decode, "{error}");
     assert!(runs.next().await.is_none());
-    assert_eq!(fake.request_count(Route::Scripted), 1, "the token is not followed");
+    assert_eq!(
+        fake.request_count(Route::Scripted),
+        1,
+        "the token is not followed"
+    );
 }
 
 #[tokio::test]
@@ -487,7 +495,10 @@ async fn a_handle_cancels_its_own_run_whatever_a_reply_names() {
             serde_json::json!({"run": {"id": "run_other", "status": "IN_PROGRESS"}}),
         ),
     );
-    let error = handle.wait(quick_wait(Duration::from_secs(5))).await.unwrap_err();
+    let error = handle
+        .wait(quick_wait(Duration::from_secs(5)))
+        .await
+        .unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Decode, "{error}");
     assert_eq!(handle.run_id(), mine);
     assert_eq!(handle.run().id, mine, "the other run is not recorded");
@@ -501,8 +512,14 @@ async fn a_handle_cancels_its_own_run_whatever_a_reply_names() {
         .collect();
     assert_eq!(cancels.len(), 1, "{cancels:?}");
     assert!(cancels[0].contains(&mine), "{cancels:?}");
-    assert_eq!(fake.run_status("session_o", &mine).as_deref(), Some("CANCELLED"));
-    assert_eq!(fake.run_status("session_o", "run_other").as_deref(), Some("IN_PROGRESS"));
+    assert_eq!(
+        fake.run_status("session_o", &mine).as_deref(),
+        Some("CANCELLED")
+    );
+    assert_eq!(
+        fake.run_status("session_o", "run_other").as_deref(),
+        Some("IN_PROGRESS")
+    );
 }
 
 #[tokio::test]
@@ -522,7 +539,11 @@ async fn ask_deadline_covers_creating_the_message() {
         .await
         .unwrap_err();
     // ~1 s in the issue; 2.5 s is the generous bound for a loaded machine.
-    assert!(started.elapsed() < Duration::from_millis(2500), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(error.timeout_kind(), Some(TimeoutKind::Wait), "{error}");
     let session = error.session_id().expect("the error names the session");
     assert!(fake.has_session(session));
@@ -543,7 +564,10 @@ async fn a_lost_create_run_reply_is_found_and_cancelled() {
         .await
         .unwrap_err();
     assert!(error.may_have_acted(), "{error:?}");
-    let session = error.session_id().expect("the error names the session").to_owned();
+    let session = error
+        .session_id()
+        .expect("the error names the session")
+        .to_owned();
     let run = created_run(&fake, &session).await;
     cancelled(&fake, &session, &run).await;
     client.shutdown().await;
@@ -647,7 +671,10 @@ async fn ask_tags_its_run_and_validates_before_sending() {
     assert_eq!(meta["tenant"], "t1");
     assert_eq!(meta["request_id"], "req-7");
     let runs = fake.session_runs(&answer.session_id).unwrap();
-    assert_eq!(runs[0].metadata_json().unwrap().unwrap()["request_id"], "req-7");
+    assert_eq!(
+        runs[0].metadata_json().unwrap().unwrap()["request_id"],
+        "req-7"
+    );
 
     // Metadata alone goes as given.
     let plain = client.ask(APP).text("q").metadata("[1,2]");
@@ -660,7 +687,11 @@ async fn ask_tags_its_run_and_validates_before_sending() {
         client.ask(APP).text("q").request_id(""),
         client.ask(APP).text("q").request_id("x".repeat(65)),
         client.ask(APP).text("q").request_id("a\nb"),
-        client.ask(APP).text("q").metadata(format!(r#"{{"k":"{}"}}"#, "v".repeat(250))).request_id("r"),
+        client
+            .ask(APP)
+            .text("q")
+            .metadata(format!(r#"{{"k":"{}"}}"#, "v".repeat(250)))
+            .request_id("r"),
         client.ask(APP).text("q").skill("bad skill", None),
         client.ask(APP),
     ];
@@ -709,7 +740,11 @@ async fn a_panicking_background_cancel_does_not_wedge_shutdown() {
         .await
         .expect("shutdown wedged by a panicking cancel task");
     let stats = client.background_cancels();
-    assert_eq!((stats.queued, stats.failed, stats.pending), (1, 1, 0), "{stats:?}");
+    assert_eq!(
+        (stats.queued, stats.failed, stats.pending),
+        (1, 1, 0),
+        "{stats:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -725,9 +760,7 @@ async fn a_handle_dropped_on_a_runtime_then_dropped_is_cancelled_by_shutdown() {
             .build()
             .unwrap();
         let request = CreateRunRequest::new("session_rt", APP).unwrap();
-        let handle = runtime
-            .block_on(other.create_run_handle(request))
-            .unwrap();
+        let handle = runtime.block_on(other.create_run_handle(request)).unwrap();
         let ids = (handle.session_id().to_owned(), handle.run_id().to_owned());
         // Queued on that runtime, whose worker never runs: it is dropped first.
         drop(handle);
@@ -745,7 +778,10 @@ async fn a_handle_dropped_on_a_runtime_then_dropped_is_cancelled_by_shutdown() {
     .expect("shutdown wedged by a dropped runtime");
     assert!(drained, "{:?}", client.background_cancels());
     assert!(started.elapsed() < Duration::from_secs(8));
-    assert_eq!(fake.run_status(&session, &run).as_deref(), Some("CANCELLED"));
+    assert_eq!(
+        fake.run_status(&session, &run).as_deref(),
+        Some("CANCELLED")
+    );
     assert_eq!(client.background_cancels().succeeded, 1);
 }
 
@@ -774,6 +810,39 @@ async fn shutdown_is_bounded_when_a_cancel_hangs() {
     drop(handle);
     let started = tokio::time::Instant::now();
     assert!(!client.shutdown_within(Duration::from_secs(2)).await);
-    assert_eq!(started.elapsed(), Duration::from_secs(2), "the bound, on the paused clock");
+    assert_eq!(
+        started.elapsed(),
+        Duration::from_secs(2),
+        "the bound, on the paused clock"
+    );
     assert_eq!(client.background_cancels().pending, 1);
+}
+
+#[tokio::test]
+async fn ask_stream_deadline_covers_creating_the_run() {
+    let fake = fake().await;
+    fake.push_fault(
+        Route::CreateRun,
+        Fault::DelayHeaders(Duration::from_secs(30)),
+        Times::Once,
+    );
+    let client = client(&fake);
+    let started = std::time::Instant::now();
+    let mut events = pin!(
+        client
+            .ask(APP)
+            .text("q")
+            .wait(quick_wait(Duration::from_millis(900)))
+            .stream()
+    );
+    let error = events.next().await.unwrap().unwrap_err();
+    // ~1 s; 2.5 s is the generous bound for a loaded machine.
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(error.timeout_kind(), Some(TimeoutKind::Wait), "{error}");
+    assert!(error.session_id().is_some(), "{error:?}");
+    assert!(events.next().await.is_none());
 }

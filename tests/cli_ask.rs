@@ -225,13 +225,21 @@ async fn ask_timeout_cancels_the_run_before_exiting() {
     .unwrap()
     .unwrap();
     // ~1.5 s in the issue; 4 s is the generous bound for a loaded machine.
-    assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
     assert!(stderr.contains("timeout"), "{stderr}");
     let run = &fake.session_runs("session_to").unwrap()[0];
-    assert_eq!(run.status.as_str(), "CANCELLED", "the run is not left running");
+    assert_eq!(
+        run.status.as_str(),
+        "CANCELLED",
+        "the run is not left running"
+    );
     assert_eq!(fake.request_count(Route::CancelRun), 1);
 }
 
@@ -272,7 +280,14 @@ async fn server_text_puts_no_escape_sequence_on_stderr() {
     let out = tokio::time::timeout(
         Duration::from_secs(30),
         aily(
-            &["ask", "--app", "spring_cli__c", "--session", "session_esc", "hi"],
+            &[
+                "ask",
+                "--app",
+                "spring_cli__c",
+                "--session",
+                "session_esc",
+                "hi",
+            ],
             &fake.base_url(),
         )
         .output(),

@@ -29,10 +29,10 @@ use tokio::time::Instant;
 
 pub use stream::AskEvent;
 
+use crate::background::Target;
 use crate::client::Client;
 use crate::error::Error;
 use crate::messages::{ContentType, CreateMessageRequest, ListMessagesRequest, Message};
-use crate::background::Target;
 use crate::request::{AilyRequest, check_json_text, check_text, validate_id};
 use crate::runs::{CreateRunRequest, Run, RunHandle, RunStatus, WaitOptions};
 use crate::sessions::CreateSessionRequest;

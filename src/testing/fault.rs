@@ -231,7 +231,9 @@ pub(crate) fn fault_response(fault: &Fault, log_id: &str) -> Response<FakeBody> 
         | Fault::ResetConnection
         | Fault::ResetAfterHandling
         | Fault::RepeatPageToken
-        | Fault::EndlessPageTokens => error_response(500, 500, "Internal Server Error", log_id, None),
+        | Fault::EndlessPageTokens => {
+            error_response(500, 500, "Internal Server Error", log_id, None)
+        }
     }
 }
 
