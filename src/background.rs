@@ -173,9 +173,7 @@ impl BackgroundCancels {
             aily.run_id = %run_id,
             "its owner went away: cancelling the run in the background"
         );
-        // None running, or the one recorded died with its runtime before it ran.
-        let dead = state.worker.as_ref().is_none_or(JoinHandle::is_finished);
-        if !state.worker_running || dead {
+        if !state.worker_running || worker_died(&state) {
             state.worker_running = true;
             state.worker = Some(runtime.spawn(work(client.clone(), self.clone())));
         }
@@ -237,11 +235,7 @@ impl BackgroundCancels {
     /// that should take them is gone (its runtime dropped, or it panicked).
     fn revive(self: &Arc<Self>, client: &Client) {
         let mut state = self.lock();
-        let dead = match &state.worker {
-            Some(worker) => worker.is_finished(),
-            None => true,
-        };
-        if !state.queue.is_empty() && (dead || !state.worker_running) {
+        if !state.queue.is_empty() && (!state.worker_running || worker_died(&state)) {
             state.worker_running = true;
             state.worker = Some(tokio::spawn(work(client.clone(), self.clone())));
         }
@@ -252,6 +246,12 @@ impl BackgroundCancels {
             self.idle.notify_waiters();
         }
     }
+}
+
+/// Whether the worker recorded as running has ended without saying so: its runtime
+/// was dropped before it first ran (a task never polled cannot clear the flag).
+fn worker_died(state: &State) -> bool {
+    state.worker.as_ref().is_some_and(JoinHandle::is_finished)
 }
 
 /// Marks the worker gone however it ends (returning, or dropped with its runtime),
