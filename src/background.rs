@@ -8,7 +8,18 @@
 //! worker task, started on the runtime the run was created on, runs at most
 //! `concurrency` cancels at once and ends when the queue is empty.
 //! [`Client::shutdown`](crate::Client::shutdown) waits for the queue to drain and the
-//! worker to end, so a service that exits cleanly leaves no run behind.
+//! worker to end, so a service that exits cleanly leaves no run behind — for at most
+//! [`DEFAULT_SHUTDOWN_TIMEOUT`] ([`Client::shutdown_within`](crate::Client::shutdown_within)
+//! takes another bound).
+//!
+//! Nothing wedges it: a cancel task that panics counts as failed (and is logged); a
+//! cancel whose runtime was dropped before it ran (or while it ran) is queued again
+//! and run on the runtime `shutdown` is awaited on.
+//!
+//! A run whose ID is not known — an `ask` whose create-run reply was lost, or whose
+//! caller went away while it was being created — is found by listing its session's
+//! runs (by the request id in their metadata when the `ask` had one, else every run
+//! still going in the session the `ask` opened itself), then cancelled.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -27,6 +38,13 @@ pub const DEFAULT_CANCEL_CONCURRENCY: usize = 16;
 pub const DEFAULT_CANCEL_QUEUE: usize = 10_000;
 /// Default: the bound on one background cancel, retries included.
 pub const DEFAULT_CANCEL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default: the bound on [`Client::shutdown`](crate::Client::shutdown) — one cancel
+/// timeout and a little more; past it the cancels still pending are logged and left.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(15);
+/// How many times a cancel is queued again after its runtime went away under it.
+const MAX_REQUEUES: u8 = 3;
+/// How often `shutdown` looks for a queue whose worker died with its runtime.
+const DRAIN_POLL: Duration = Duration::from_millis(50);
 
 /// What the background cancels of a client have done so far
 /// ([`Client::background_cancels`](crate::Client::background_cancels)).
@@ -47,7 +65,27 @@ pub struct BackgroundCancelStats {
 
 struct Job {
     session_id: String,
-    run_id: String,
+    run: Target,
+    requeued: u8,
+}
+
+/// Which run of the session a job cancels.
+#[derive(Clone, Debug)]
+pub(crate) enum Target {
+    /// That run.
+    Run(String),
+    /// The runs still going whose metadata carries this `request_id`, or, with
+    /// `None`, every run still going in the session (one an `ask` opened itself).
+    Find(Option<String>),
+}
+
+impl Target {
+    fn describe(&self) -> &str {
+        match self {
+            Target::Run(id) => id,
+            Target::Find(_) => "(unknown: found by listing)",
+        }
+    }
 }
 
 #[derive(Default)]
@@ -107,14 +145,15 @@ impl BackgroundCancels {
         client: &Client,
         runtime: Option<&Handle>,
         session_id: &str,
-        run_id: &str,
+        run: Target,
     ) {
-        let runtime = match runtime.cloned().or_else(|| Handle::try_current().ok()) {
-            Some(runtime) => runtime,
-            None => {
-                self.reject(session_id, run_id, "no tokio runtime to cancel it on");
-                return;
-            }
+        let run_id = run.describe().to_owned();
+        let run_id = run_id.as_str();
+        // The handle's runtime when it still runs, else the caller's.
+        let runtime = runtime.cloned().or_else(|| Handle::try_current().ok());
+        let Some(runtime) = runtime else {
+            self.reject(session_id, run_id, "no tokio runtime to cancel it on");
+            return;
         };
         let mut state = self.lock();
         if state.queue.len() >= self.max_queued {
@@ -124,7 +163,8 @@ impl BackgroundCancels {
         }
         state.queue.push_back(Job {
             session_id: session_id.to_owned(),
-            run_id: run_id.to_owned(),
+            run,
+            requeued: 0,
         });
         self.pending.fetch_add(1, Ordering::SeqCst);
         self.queued.fetch_add(1, Ordering::Relaxed);
@@ -133,7 +173,7 @@ impl BackgroundCancels {
             aily.run_id = %run_id,
             "its owner went away: cancelling the run in the background"
         );
-        if !state.worker_running {
+        if !state.worker_running || worker_died(&state) {
             state.worker_running = true;
             state.worker = Some(runtime.spawn(work(client.clone(), self.clone())));
         }
@@ -160,19 +200,44 @@ impl BackgroundCancels {
         }
     }
 
-    /// Waits until every queued cancel is done and the worker has ended.
-    pub(crate) async fn drain(&self) {
-        loop {
-            let idle = self.idle.notified();
-            if self.pending.load(Ordering::SeqCst) == 0 {
-                break;
+    /// Waits until every queued cancel is done and the worker has ended, for at most
+    /// `bound`; `false` when the bound passed first (what is left is logged).
+    pub(crate) async fn drain(self: &Arc<Self>, client: &Client, bound: Duration) -> bool {
+        let drained = tokio::time::timeout(bound, async {
+            loop {
+                let idle = self.idle.notified();
+                if self.pending.load(Ordering::SeqCst) == 0 {
+                    break;
+                }
+                self.revive(client);
+                // Woken when the last cancel is done; polled too, for a worker that
+                // died with its runtime (nothing wakes this then).
+                let _ = tokio::time::timeout(DRAIN_POLL, idle).await;
             }
-            idle.await;
+            let worker = self.lock().worker.take();
+            if let Some(worker) = worker {
+                // The worker ends once the queue is empty; a panic in it is logged.
+                let _ = worker.await;
+            }
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                pending = self.pending.load(Ordering::SeqCst),
+                bound_ms = bound.as_millis() as u64,
+                "shutdown: background cancels still pending at the bound; leaving them"
+            );
         }
-        let worker = self.lock().worker.take();
-        if let Some(worker) = worker {
-            // The worker ends once the queue is empty; a panic in it is already logged.
-            let _ = worker.await;
+        drained.is_ok()
+    }
+
+    /// Starts a worker on the current runtime when runs are queued and the worker
+    /// that should take them is gone (its runtime dropped, or it panicked).
+    fn revive(self: &Arc<Self>, client: &Client) {
+        let mut state = self.lock();
+        if !state.queue.is_empty() && (!state.worker_running || worker_died(&state)) {
+            state.worker_running = true;
+            state.worker = Some(tokio::spawn(work(client.clone(), self.clone())));
         }
     }
 
@@ -183,8 +248,25 @@ impl BackgroundCancels {
     }
 }
 
+/// Whether the worker recorded as running has ended without saying so: its runtime
+/// was dropped before it first ran (a task never polled cannot clear the flag).
+fn worker_died(state: &State) -> bool {
+    state.worker.as_ref().is_some_and(JoinHandle::is_finished)
+}
+
+/// Marks the worker gone however it ends (returning, or dropped with its runtime),
+/// so the next enqueue or `shutdown` starts another.
+struct WorkerGuard(Arc<BackgroundCancels>);
+
+impl Drop for WorkerGuard {
+    fn drop(&mut self) {
+        self.0.lock().worker_running = false;
+    }
+}
+
 /// The worker: at most `concurrency` cancels at once, until the queue is empty.
 async fn work(client: Client, cancels: Arc<BackgroundCancels>) {
+    let _alive = WorkerGuard(cancels.clone());
     let mut running = JoinSet::new();
     loop {
         {
@@ -200,21 +282,68 @@ async fn work(client: Client, cancels: Arc<BackgroundCancels>) {
                 return;
             }
         }
+        // A cancel that panicked is counted and logged by its JobGuard.
         let _ = running.join_next().await;
     }
 }
 
+/// Settles a job however its task ends: done (counted by `cancel_one`), panicked
+/// (counted failed, logged), or dropped with its runtime (queued again, a few times).
+struct JobGuard {
+    cancels: Arc<BackgroundCancels>,
+    job: Option<Job>,
+}
+
+impl JobGuard {
+    fn done(&mut self) {
+        if self.job.take().is_some() {
+            self.cancels.done_one();
+        }
+    }
+}
+
+impl Drop for JobGuard {
+    fn drop(&mut self) {
+        let Some(mut job) = self.job.take() else {
+            return;
+        };
+        if !std::thread::panicking() && job.requeued < MAX_REQUEUES {
+            // Its runtime went away: the next worker (or `shutdown`) takes it.
+            job.requeued += 1;
+            self.cancels.lock().queue.push_front(job);
+            return;
+        }
+        #[cfg(feature = "metrics")]
+        crate::metrics::background_cancel("failed");
+        self.cancels.failed.fetch_add(1, Ordering::Relaxed);
+        tracing::error!(
+            aily.session_id = %job.session_id,
+            aily.run_id = %job.run.describe(),
+            "the background cancel's task panicked or was dropped: the run may be left running"
+        );
+        self.cancels.done_one();
+    }
+}
+
 async fn cancel_one(client: Client, cancels: Arc<BackgroundCancels>, job: Job) {
-    let call = client.cancel_run(&job.session_id, &job.run_id);
-    match tokio::time::timeout(cancels.timeout, call).await {
-        Ok(Ok(reply)) => {
+    let (session_id, target) = (job.session_id.clone(), job.run.clone());
+    let mut guard = JobGuard {
+        cancels: cancels.clone(),
+        job: Some(job),
+    };
+    let call = cancel_target(&client, &session_id, &target);
+    let outcome = tokio::time::timeout(cancels.timeout, call).await;
+    let run_id = target.describe();
+    match outcome {
+        Ok(Ok(cancelled)) => {
             #[cfg(feature = "metrics")]
             crate::metrics::background_cancel("succeeded");
             cancels.succeeded.fetch_add(1, Ordering::Relaxed);
+            guard.done();
             tracing::info!(
-                aily.session_id = %job.session_id,
-                aily.run_id = %job.run_id,
-                status = %reply.run.status,
+                aily.session_id = %session_id,
+                aily.run_id = %run_id,
+                cancelled = ?cancelled,
                 "cancelled the run of an owner that went away"
             );
         }
@@ -222,9 +351,10 @@ async fn cancel_one(client: Client, cancels: Arc<BackgroundCancels>, job: Job) {
             #[cfg(feature = "metrics")]
             crate::metrics::background_cancel("failed");
             cancels.failed.fetch_add(1, Ordering::Relaxed);
+            guard.done();
             tracing::warn!(
-                aily.session_id = %job.session_id,
-                aily.run_id = %job.run_id,
+                aily.session_id = %session_id,
+                aily.run_id = %run_id,
                 %error,
                 "could not cancel the run of an owner that went away"
             );
@@ -233,13 +363,83 @@ async fn cancel_one(client: Client, cancels: Arc<BackgroundCancels>, job: Job) {
             #[cfg(feature = "metrics")]
             crate::metrics::background_cancel("timed_out");
             cancels.failed.fetch_add(1, Ordering::Relaxed);
+            guard.done();
             tracing::warn!(
-                aily.session_id = %job.session_id,
-                aily.run_id = %job.run_id,
+                aily.session_id = %session_id,
+                aily.run_id = %run_id,
                 timeout_ms = cancels.timeout.as_millis() as u64,
                 "the background cancel timed out"
             );
         }
     }
-    cancels.done_one();
 }
+
+/// How many times the runs of a session are listed to find a run whose ID is not
+/// known (it may be created just after its owner went away), and how far apart.
+const FIND_TRIES: u32 = 3;
+const FIND_SPACING: Duration = Duration::from_millis(300);
+
+/// Cancels the target; returns `(run id, status after the cancel)` of each run
+/// cancelled.
+async fn cancel_target(
+    client: &Client,
+    session_id: &str,
+    target: &Target,
+) -> Result<Vec<(String, String)>, crate::Error> {
+    let request_id = match target {
+        Target::Run(run_id) => {
+            let reply = client.cancel_run(session_id, run_id).await?;
+            return Ok(vec![(run_id.clone(), reply.run.status.to_string())]);
+        }
+        Target::Find(request_id) => request_id.as_deref(),
+    };
+    for attempt in 0..FIND_TRIES {
+        if attempt > 0 {
+            tokio::time::sleep(FIND_SPACING).await;
+        }
+        let found = find_runs(client, session_id, request_id).await?;
+        if found.is_empty() {
+            continue;
+        }
+        let mut cancelled = Vec::with_capacity(found.len());
+        for run_id in found {
+            let reply = client.cancel_run(session_id, &run_id).await?;
+            cancelled.push((run_id, reply.run.status.to_string()));
+        }
+        return Ok(cancelled);
+    }
+    Err(crate::Error::new(
+        crate::ErrorKind::Other,
+        "no run of the owner that went away was found in its session",
+    ))
+}
+
+/// The runs of the session still going, and (with `request_id`) carrying it in
+/// their metadata. Bounded: the listing stops at [`crate::paginate::MAX_PAGES`], and
+/// at most [`MAX_FOUND`] runs are kept.
+async fn find_runs(
+    client: &Client,
+    session_id: &str,
+    request_id: Option<&str>,
+) -> Result<Vec<String>, crate::Error> {
+    use futures_util::StreamExt;
+    let request = crate::runs::ListRunsRequest::new(session_id)?;
+    let mut runs = std::pin::pin!(client.runs_stream(request));
+    let mut found = Vec::new();
+    while let Some(run) = runs.next().await {
+        let run = run?;
+        let ours = match request_id {
+            Some(id) => {
+                crate::ask::metadata_request_id(run.metadata.as_deref()).as_deref() == Some(id)
+            }
+            None => true,
+        };
+        if ours && !run.status.is_terminal() && found.len() < MAX_FOUND {
+            found.push(run.id);
+        }
+    }
+    Ok(found)
+}
+
+/// The most runs one "find and cancel" cancels (an `ask` starts one).
+const MAX_FOUND: usize = 16;

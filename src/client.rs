@@ -285,7 +285,7 @@ impl Client {
     pub async fn create_run_handle(&self, request: CreateRunRequest) -> Result<RunHandle, Error> {
         let session_id = request.id(0).to_owned();
         let created = self.create_run(request).await?;
-        Ok(RunHandle::new(self.clone(), session_id, created.run))
+        RunHandle::new(self.clone(), session_id, created.run)
     }
 
     /// Asks Aily app `app_id` a question: set it with [`Ask::text`], then `.await`
@@ -310,8 +310,19 @@ impl Client {
 
     /// Waits until every background cancel of this client is done and its worker
     /// task has ended: call it before a service exits, so it leaves no run behind.
+    /// Bounded by [`DEFAULT_SHUTDOWN_TIMEOUT`](crate::background::DEFAULT_SHUTDOWN_TIMEOUT)
+    /// (15 s): past it, the cancels still pending are logged and left. Cancels whose
+    /// runtime was dropped are run on the runtime this is awaited on.
     pub async fn shutdown(&self) {
-        self.settings.cancels.drain().await;
+        self.shutdown_within(crate::background::DEFAULT_SHUTDOWN_TIMEOUT)
+            .await;
+    }
+
+    /// [`shutdown`](Client::shutdown) bounded by `bound`: `true` when every
+    /// background cancel was done in time, `false` when some were still pending at
+    /// the bound (they are logged at WARN and left).
+    pub async fn shutdown_within(&self, bound: Duration) -> bool {
+        self.settings.cancels.drain(self, bound).await
     }
 
     /// Queues a cancel of a run whose owner went away (never blocks).
@@ -319,11 +330,11 @@ impl Client {
         &self,
         runtime: Option<&tokio::runtime::Handle>,
         session_id: &str,
-        run_id: &str,
+        run: crate::background::Target,
     ) {
         self.settings
             .cancels
-            .enqueue(self, runtime, session_id, run_id);
+            .enqueue(self, runtime, session_id, run);
     }
 
     /// Sends any typed request through the default stack.

@@ -283,6 +283,8 @@ struct Inner {
     retry_after: Option<Duration>,
     attempts: Option<u32>,
     last_run: Option<Box<Run>>,
+    /// The session and run an `ask` had opened when it failed (see [`Error::session_id`]).
+    ask_ids: Option<Box<(String, Option<String>)>>,
     /// Set when a request that is not idempotent failed after it may have reached
     /// the server, so it was not sent again.
     may_have_acted: bool,
@@ -313,6 +315,7 @@ impl Error {
                 retry_after: None,
                 attempts: None,
                 last_run: None,
+                ask_ids: None,
                 may_have_acted: false,
                 permanent: false,
                 source: None,
@@ -404,6 +407,37 @@ impl Error {
             err.inner.last_run = Some(Box::new(run));
         }
         err
+    }
+
+    /// Names the session (and the run, when known) an `ask` had opened when it
+    /// failed; ids already set are kept.
+    pub(crate) fn with_ask_ids(mut self, session_id: &str, run_id: Option<&str>) -> Error {
+        match &mut self.inner.ask_ids {
+            Some(ids) => {
+                if ids.1.is_none() {
+                    ids.1 = run_id.map(str::to_owned);
+                }
+            }
+            None => {
+                self.inner.ask_ids =
+                    Some(Box::new((session_id.to_owned(), run_id.map(str::to_owned))));
+            }
+        }
+        self
+    }
+
+    /// For an error of [`Ask`](crate::ask::Ask): the session it had opened (or was
+    /// given) by then, so the caller can go on with it or clean it up. `None` when
+    /// it failed before a session existed, and for errors of other calls.
+    pub fn session_id(&self) -> Option<&str> {
+        self.inner.ask_ids.as_ref().map(|ids| ids.0.as_str())
+    }
+
+    /// For an error of [`Ask`](crate::ask::Ask): the run it had started, when its ID
+    /// is known (not when the create-run reply was lost: `ask` then finds the run by
+    /// listing and cancels it in the background).
+    pub fn run_id(&self) -> Option<&str> {
+        self.inner.ask_ids.as_ref().and_then(|ids| ids.1.as_deref())
     }
 
     /// What went wrong, broadly.
@@ -744,6 +778,12 @@ impl fmt::Debug for Error {
         }
         if let Some(run) = &i.last_run {
             d.field("last_run", run);
+        }
+        if let Some(ids) = &i.ask_ids {
+            d.field("session_id", &ids.0);
+            if let Some(run_id) = &ids.1 {
+                d.field("run_id", run_id);
+            }
         }
         if let Some(s) = &i.source {
             d.field("source", s);

@@ -2,12 +2,22 @@
 //! message, start the run, wait for it, read the assistant's answer — and its
 //! streaming form, [`Ask::stream`].
 //!
-//! Unlike the official SDKs' helper, the wait has a deadline and a growing interval
-//! (the [`WaitOptions`] of `cancel_and_wait`), rate limits and 5xx are retried by the
+//! Unlike the official SDKs' helper, one deadline ([`WaitOptions::timeout`]) bounds
+//! the whole ask — creating the session, the message and the run, the wait (with a
+//! growing interval), and reading the answer; rate limits and 5xx are retried by the
 //! stack below, `REQUIRES_MESSAGE` returns to the caller (the conversation goes on),
 //! and a caller that goes away — the future or the stream dropped, the deadline
-//! passed — has its run cancelled ([`RunHandle`]). No message content is logged or
-//! put in a span.
+//! passed — has its run cancelled ([`RunHandle`]). An error after the session exists
+//! names it ([`Error::session_id`], and [`Error::run_id`] once the run is known).
+//!
+//! When the create-run reply is lost (the run may exist:
+//! [`Error::may_have_acted`]), or the caller goes away while the run is being
+//! created, `ask` finds the run by listing the session's runs — by its
+//! [`request_id`](Ask::request_id) in the run's metadata when it has one, else every
+//! run still going in the session it opened itself — and cancels it in the
+//! background ([`Client::shutdown`](crate::Client::shutdown) waits for it). In a
+//! session of the caller's without a request id it cannot tell its run from
+//! others', and leaves it. No message content is logged or put in a span.
 
 mod stream;
 
@@ -19,10 +29,11 @@ use tokio::time::Instant;
 
 pub use stream::AskEvent;
 
+use crate::background::Target;
 use crate::client::Client;
 use crate::error::Error;
 use crate::messages::{ContentType, CreateMessageRequest, ListMessagesRequest, Message};
-use crate::request::{AilyRequest, check_text, validate_id};
+use crate::request::{AilyRequest, check_json_text, check_text, validate_id};
 use crate::runs::{CreateRunRequest, Run, RunHandle, RunStatus, WaitOptions};
 use crate::sessions::CreateSessionRequest;
 
@@ -50,6 +61,8 @@ pub struct Ask {
     skill: Option<(String, Option<String>)>,
     biz_user_id: Option<String>,
     idempotent_id: Option<String>,
+    metadata: Option<String>,
+    request_id: Option<String>,
     wait: WaitOptions,
 }
 
@@ -88,6 +101,8 @@ impl Ask {
             skill: None,
             biz_user_id: None,
             idempotent_id: None,
+            metadata: None,
+            request_id: None,
             wait: WaitOptions::default(),
         }
     }
@@ -127,11 +142,72 @@ impl Ask {
         self
     }
 
-    /// How the run is waited for: the whole ask ends by `options.timeout` (default
-    /// 30 s), reads spaced as it says.
+    /// The run's `metadata` (JSON text, at most 255 characters with the request id,
+    /// if any, added), echoed by get and list.
+    pub fn metadata(mut self, json: impl Into<String>) -> Ask {
+        self.metadata = Some(json.into());
+        self
+    }
+
+    /// Your own id for this ask (at most 64 characters), stored as `request_id` in the
+    /// run's metadata (which must then be a JSON object, if set): it finds the run
+    /// by listing when the create-run reply is lost (see the [module](self) docs).
+    pub fn request_id(mut self, id: impl Into<String>) -> Ask {
+        self.request_id = Some(id.into());
+        self
+    }
+
+    /// How the run is waited for: the whole ask — creation, wait and the final read —
+    /// ends by `options.timeout` (default 30 s), reads spaced as it says.
     pub fn wait(mut self, options: WaitOptions) -> Ask {
         self.wait = options;
         self
+    }
+
+    /// Checks everything this ask would send — the app id, the session id, the
+    /// question, the skill, the idempotency key, the metadata and request id, the
+    /// `X-Aily-BizUserID` — without sending anything: the error `send`, `stream` or
+    /// `start` would return before any request.
+    ///
+    /// ```
+    /// # fn f(client: aily_client::Client) {
+    /// let ask = client.ask("spring_xxx__c").text("hi").metadata("not json");
+    /// assert!(ask.validate().unwrap_err().is_invalid_input());
+    /// # }
+    /// ```
+    pub fn validate(&self) -> Result<(), Error> {
+        self.requests().map(drop)
+    }
+
+    /// The run's metadata: the caller's, with `request_id` added when there is one.
+    fn run_metadata(&self) -> Result<Option<String>, Error> {
+        let Some(request_id) = &self.request_id else {
+            return Ok(self.metadata.clone());
+        };
+        if request_id.is_empty() || request_id.chars().any(char::is_control) {
+            return Err(Error::invalid_input(
+                "invalid request_id: must be non-empty, without control characters",
+            ));
+        }
+        check_text("request_id", request_id, 64)?;
+        let mut object = match &self.metadata {
+            None => serde_json::Map::new(),
+            Some(json) => {
+                check_json_text("metadata", json)?;
+                match serde_json::from_str::<serde_json::Value>(json) {
+                    Ok(serde_json::Value::Object(object)) => object,
+                    _ => {
+                        return Err(Error::invalid_input(
+                            "invalid metadata: must be a JSON object to carry a request_id",
+                        ));
+                    }
+                }
+            }
+        };
+        object.insert("request_id".into(), request_id.as_str().into());
+        let json = serde_json::Value::Object(object).to_string();
+        check_json_text("metadata", &json)?;
+        Ok(Some(json))
     }
 
     /// `request` with this ask's `X-Aily-BizUserID`, when it has one.
@@ -169,31 +245,44 @@ impl Ask {
         if let Some(id) = &self.idempotent_id {
             message = message.with_idempotent_id(id)?;
         }
-        let run = self.biz(CreateRunRequest::new(probe, self.app_id.as_str())?)?;
+        let mut run = self.biz(CreateRunRequest::new(probe, self.app_id.as_str())?)?;
         if let Some((skill, input)) = &self.skill {
-            run.skill(skill.as_str(), input.as_deref())?;
+            run = run.skill(skill.as_str(), input.as_deref())?;
+        }
+        let metadata = self.run_metadata()?;
+        if let Some(json) = &metadata {
+            run.metadata(json.as_str())?;
         }
         Ok(Requests {
             session,
             content: (content_type.clone(), content.clone()),
             idempotent_id: message.idempotent_id().to_owned(),
+            metadata,
         })
     }
 
     /// Opens the session (unless one was given), posts the message and starts the
     /// run; returns the run's handle (cancelled if dropped before it ends).
+    /// Bounded by the ask's deadline ([`wait`](Ask::wait)); its error names the
+    /// session once it exists (see [`send`](Ask::send)).
     pub async fn start(self) -> Result<RunHandle, Error> {
+        let deadline = Instant::now() + self.wait.timeout;
         let requests = self.requests()?;
-        self.start_with(requests).await
+        let mut seen = Seen::default();
+        let started = tokio::time::timeout_at(deadline, self.start_with(requests, &mut seen)).await;
+        let started = started.unwrap_or_else(|_| Err(seen.timed_out(self.wait.timeout)));
+        started.map_err(|e| seen.name(e))
     }
 
-    async fn start_with(&self, requests: Requests) -> Result<RunHandle, Error> {
+    async fn start_with(&self, requests: Requests, seen: &mut Seen) -> Result<RunHandle, Error> {
         let client = &self.client;
         // requests() made a session request exactly when no session was given.
+        let opened = requests.session.is_some();
         let session_id = match requests.session {
             Some(create) => client.create_session(create).await?.session.id,
             None => self.session_id.clone().unwrap_or_default(),
         };
+        seen.session_id = Some(session_id.clone());
         let (content_type, content) = requests.content;
         let message = self.biz(
             CreateMessageRequest::new(&session_id, content_type, content)?
@@ -204,8 +293,35 @@ impl Ask {
         if let Some((skill, input)) = &self.skill {
             run = run.skill(skill.as_str(), input.as_deref())?;
         }
-        let created = client.create_run(run).await?;
-        Ok(RunHandle::new(client.clone(), session_id, created.run))
+        if let Some(json) = requests.metadata {
+            run = run.metadata(json)?;
+        }
+        // Until the reply names the run, losing it (or this future) leaves a run this
+        // ask cannot name: found by listing and cancelled, when it can be told apart.
+        let target = match (&self.request_id, opened) {
+            (Some(id), _) => Some(Target::Find(Some(id.clone()))),
+            (None, true) => Some(Target::Find(None)),
+            (None, false) => None,
+        };
+        let mut unnamed = UnnamedRun {
+            client,
+            session_id: &session_id,
+            target,
+        };
+        let created = match client.create_run(run).await {
+            Ok(created) => created,
+            Err(error) => {
+                if !error.may_have_acted() {
+                    unnamed.target = None;
+                }
+                return Err(error);
+            }
+        };
+        let handle = RunHandle::new(client.clone(), session_id.clone(), created.run)?;
+        unnamed.target = None;
+        seen.run_id = Some(handle.run_id().to_owned());
+        seen.run = Some(handle.run().clone());
+        Ok(handle)
     }
 
     /// Asks, waits for the run, and returns the answer. `FAILED`, `EXPIRED` and
@@ -213,12 +329,29 @@ impl Ask {
     /// run; at the deadline the error is a [`Wait`](crate::TimeoutKind::Wait) timeout
     /// carrying the last run, and the run is cancelled. Dropping the future cancels
     /// the run too.
+    ///
+    /// One deadline, [`WaitOptions::timeout`], bounds all of it — creation, wait and
+    /// the final read of the messages: past it the error is a
+    /// [`Wait`](crate::TimeoutKind::Wait) timeout (carrying the last run, once there
+    /// is one). Any error after the session exists names it
+    /// ([`Error::session_id`]), and the run once its ID is known
+    /// ([`Error::run_id`]); a run whose create reply was lost is found and cancelled
+    /// (see the [module](self) docs). Invalid input is an error before anything is
+    /// sent ([`validate`](Ask::validate)).
     pub async fn send(self) -> Result<Answer, Error> {
         let deadline = Instant::now() + self.wait.timeout;
         let requests = self.requests()?;
-        let mut handle = self.start_with(requests).await?;
-        handle.wait_until(deadline, &self.wait).await?;
-        finish(&self.client, &mut handle).await
+        let mut seen = Seen::default();
+        let answer = tokio::time::timeout_at(deadline, async {
+            let mut handle = self.start_with(requests, &mut seen).await?;
+            let waited = handle.wait_until(deadline, &self.wait).await.map(drop);
+            seen.run = Some(handle.run().clone());
+            waited?;
+            finish(&self.client, &mut handle).await
+        })
+        .await;
+        let answer = answer.unwrap_or_else(|_| Err(seen.timed_out(self.wait.timeout)));
+        answer.map_err(|e| seen.name(e))
     }
 
     /// The answer as it is written: see [`AskEvent`].
@@ -244,6 +377,63 @@ struct Requests {
     session: Option<CreateSessionRequest>,
     content: (ContentType, String),
     idempotent_id: String,
+    /// The run's metadata, request id included.
+    metadata: Option<String>,
+}
+
+/// What an ask had made when it failed: named in its error.
+#[derive(Default)]
+pub(crate) struct Seen {
+    pub(crate) session_id: Option<String>,
+    pub(crate) run_id: Option<String>,
+    pub(crate) run: Option<Run>,
+}
+
+impl Seen {
+    /// `error` naming the session and run, when they exist.
+    pub(crate) fn name(&self, error: Error) -> Error {
+        match &self.session_id {
+            Some(session_id) => error.with_ask_ids(session_id, self.run_id.as_deref()),
+            None => error,
+        }
+    }
+
+    /// The ask's deadline passed (`after` from its start).
+    pub(crate) fn timed_out(&self, after: std::time::Duration) -> Error {
+        Error::wait_timeout(after, self.run.clone().map(|run| (run, None)))
+    }
+}
+
+/// A run being created whose ID is not known yet: dropped with a target (the reply
+/// was lost, or the caller went away meanwhile), it is found and cancelled in the
+/// background.
+struct UnnamedRun<'a> {
+    client: &'a Client,
+    session_id: &'a str,
+    target: Option<Target>,
+}
+
+impl Drop for UnnamedRun<'_> {
+    fn drop(&mut self) {
+        if let Some(target) = self.target.take() {
+            self.client
+                .cancel_in_background(None, self.session_id, target);
+        }
+    }
+}
+
+/// The `request_id` of a run's metadata (a JSON object text), if any.
+pub(crate) fn metadata_request_id(metadata: Option<&str>) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(metadata?).ok()?;
+    value.get("request_id")?.as_str().map(str::to_owned)
+}
+
+/// At most the first 64 characters of server text put in an error message.
+pub(crate) fn clip(text: &str) -> &str {
+    match text.char_indices().nth(64) {
+        Some((end, _)) => &text[..end],
+        None => text,
+    }
 }
 
 /// The run has stopped (terminal or `REQUIRES_MESSAGE`): its answer, or the error

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 
 use tokio::time::Instant;
 
-use super::{Answer, Ask, assistant_messages, finish};
+use super::{Answer, Ask, Seen, assistant_messages, finish};
 use crate::client::Client;
 use crate::error::Error;
 use crate::messages::Message;
@@ -82,7 +82,7 @@ pub(super) fn ask_stream(
                     let deadline = Instant::now() + ask.wait.timeout;
                     match ask.requests() {
                         Err(e) => state.events.push_back(Err(e)),
-                        Ok(requests) => match ask.start_with(requests).await {
+                        Ok(requests) => match start(&ask, requests, deadline).await {
                             Err(e) => state.events.push_back(Err(e)),
                             Ok(handle) => {
                                 state.events.push_back(Ok(AskEvent::Started {
@@ -105,11 +105,29 @@ pub(super) fn ask_stream(
                     // Keep watching; dropping the stream drops the handle: cancelled.
                     Ok(false) => state.phase = Phase::Watch(watch),
                     Ok(true) => {}
-                    Err(e) => state.events.push_back(Err(e)),
+                    Err(e) => {
+                        let (session_id, run_id) =
+                            (watch.handle.session_id(), watch.handle.run_id());
+                        let e = e.with_ask_ids(session_id, Some(run_id));
+                        state.events.push_back(Err(e));
+                    }
                 },
             }
         }
     })
+}
+
+/// Creates the session, message and run by the ask's deadline; the error names the
+/// session once it exists.
+async fn start(
+    ask: &Ask,
+    requests: super::Requests,
+    deadline: Instant,
+) -> Result<RunHandle, Error> {
+    let mut seen = Seen::default();
+    let started = tokio::time::timeout_at(deadline, ask.start_with(requests, &mut seen)).await;
+    let started = started.unwrap_or_else(|_| Err(seen.timed_out(ask.wait.timeout)));
+    started.map_err(|e| seen.name(e))
 }
 
 impl Watch {
@@ -128,18 +146,27 @@ impl Watch {
         }
         tokio::time::sleep_until(wake).await;
         self.interval = (self.interval * 2).min(self.options.max_interval);
+        // The read, the messages and the final read, all by the ask's deadline.
+        let deadline = self.deadline;
+        match tokio::time::timeout_at(deadline, self.look(events)).await {
+            Ok(stopped) => stopped,
+            Err(_) => {
+                let last = (self.handle.run().clone(), None);
+                Err(Error::wait_timeout(self.options.timeout, Some(last)))
+            }
+        }
+    }
+
+    async fn look(
+        &mut self,
+        events: &mut VecDeque<Result<AskEvent, Error>>,
+    ) -> Result<bool, Error> {
         let read = self
             .client
             .get_run(self.handle.session_id(), self.handle.run_id());
-        let run = match tokio::time::timeout_at(self.deadline, read).await {
-            Ok(reply) => reply?.run,
-            Err(_) => {
-                let last = (self.handle.run().clone(), None);
-                return Err(Error::wait_timeout(self.options.timeout, Some(last)));
-            }
-        };
+        let run = read.await?.run;
         let stopped = run.status.is_terminal() || run.status == RunStatus::RequiresMessage;
-        self.handle.set_run(run);
+        self.handle.set_run(run)?;
         let (session_id, run_id) = (self.handle.session_id(), self.handle.run_id());
         let messages = assistant_messages(&self.client, session_id, run_id, !stopped).await?;
         for message in &messages {

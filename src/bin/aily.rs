@@ -20,7 +20,14 @@
 //! rest of the fleet, and `AILY_REDIS_BUDGET_MS` bounds each Redis command (default 50).
 //!
 //! `aily ask` prints the answer as it is written (growing text on a terminal, JSON
-//! lines into a pipe); Ctrl-C cancels the run and exits 130.
+//! lines into a pipe). Whichever way it ends before the run does — `--timeout`, an
+//! error, Ctrl-C (SIGINT) or SIGTERM — it cancels the run and waits for that cancel
+//! (at most 10 s) before it exits: 1 on a timeout or error, 130 on SIGINT, 143 on
+//! SIGTERM (128 + the signal's number, the shell's convention).
+//!
+//! Text from the server (its `msg`, error text, the answer on a terminal) has its
+//! control characters escaped (`\u{1b}`), so a server cannot put terminal escape
+//! sequences on the screen.
 //!
 //! Exit status: 0 on success (what was read or made is printed as one JSON object
 //! on stdout; a list, one object per line);
@@ -188,8 +195,8 @@ impl From<Error> for Failure {
             ErrorKind::InvalidInput => 2,
             _ => 1,
         };
-        // One line, whatever the server put in its msg.
-        let line = err.to_string().replace(['\n', '\r'], " ");
+        // One line, whatever the server put in its msg, and no escape sequence.
+        let line = printable(&err.to_string().replace(['\n', '\r'], " "), &[]);
         Failure { code, line }
     }
 }
@@ -221,10 +228,26 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("aily: {}", failure.line);
+            // Escaped again: every line, whatever made it.
+            eprintln!("aily: {}", printable(&failure.line, &[]));
             ExitCode::from(failure.code)
         }
     }
+}
+
+/// `text` safe for a terminal: every control character (C0, DEL, C1: ESC and CSI
+/// among them) but those in `keep` is written as its escape (`\u{1b}`), so no
+/// escape sequence from a server reaches the screen.
+fn printable(text: &str, keep: &[char]) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && !keep.contains(&c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Whether the log output on stderr is coloured: only on a terminal, and never when
@@ -375,8 +398,23 @@ async fn get(args: GetArgs) -> Result<(), Failure> {
     print_run(&reply.run)
 }
 
-/// `aily ask`: the answer as it streams; Ctrl-C (SIGINT) drops the stream, which
-/// cancels the run, waits for that cancel, and exits 130.
+/// How long `aily ask` waits for the cancel of its run once it stops early.
+const ASK_CANCEL_BOUND: Duration = Duration::from_secs(10);
+
+/// How `aily ask` stopped reading the answer.
+enum Ended {
+    /// The answer is whole.
+    Done,
+    /// A timeout or another error.
+    Failed(Failure),
+    /// A signal: its name and the exit status it gives.
+    Signal(&'static str, u8),
+}
+
+/// `aily ask`: the answer as it streams. However it stops before the run ends —
+/// `--timeout`, an error, SIGINT, SIGTERM — the stream is dropped, which cancels the
+/// run, and that cancel is waited for (at most [`ASK_CANCEL_BOUND`]) before exiting:
+/// 1 with the error's line, 130 on SIGINT, 143 on SIGTERM.
 async fn ask(args: AskArgs) -> Result<(), Failure> {
     use std::io::{IsTerminal, Write};
     use std::pin::pin;
@@ -394,47 +432,57 @@ async fn ask(args: AskArgs) -> Result<(), Failure> {
     }
     let mut interrupt = Interrupt::listen().map_err(|e| Failure {
         code: 1,
-        line: format!("cannot listen for Ctrl-C: {e}"),
+        line: format!("cannot listen for Ctrl-C and SIGTERM: {e}"),
     })?;
     let terminal = std::io::stdout().is_terminal();
     let mut run_id = None;
-    {
+    let ended = {
         let mut events = pin!(ask.stream());
         loop {
             let event = tokio::select! {
                 event = events.next() => event,
-                () = interrupt.wait() => break,
+                (name, code) = interrupt.wait() => break Ended::Signal(name, code),
             };
-            let Some(event) = event else {
-                return Ok(());
+            let event = match event {
+                None => break Ended::Done,
+                Some(Err(e)) => break Ended::Failed(e.into()),
+                Some(Ok(event)) => event,
             };
-            let event = event?;
             if let AskEvent::Started { run_id: id, .. } = &event {
                 run_id = Some(id.clone());
             }
             let line = ask_line(&event, terminal);
             let mut out = std::io::stdout().lock();
-            out.write_all(line.as_bytes())
-                .and_then(|()| out.flush())
-                .map_err(|e| Failure {
+            let written = out.write_all(line.as_bytes()).and_then(|()| out.flush());
+            if let Err(e) = written {
+                break Ended::Failed(Failure {
                     code: 1,
                     line: format!("cannot write the answer: {e}"),
-                })?;
+                });
+            }
         }
-        // Interrupted: the stream is dropped here, and its run is cancelled.
+        // Whatever ended it, the stream is dropped here: a run still going is
+        // being cancelled in the background.
+    };
+    // On every path, before exiting: the cancel is waited for, bounded.
+    client.shutdown_within(ASK_CANCEL_BOUND).await;
+    match ended {
+        Ended::Done => Ok(()),
+        Ended::Failed(failure) => Err(failure),
+        Ended::Signal(name, code) => {
+            let cancelled = client.background_cancels().succeeded > 0;
+            Err(Failure {
+                code,
+                line: match (run_id, cancelled) {
+                    (Some(run), true) => format!("interrupted ({name}): run {run} cancelled"),
+                    (Some(run), false) => {
+                        format!("interrupted ({name}): run {run} could not be cancelled")
+                    }
+                    (None, _) => format!("interrupted ({name}) before the run started"),
+                },
+            })
+        }
     }
-    tokio::time::timeout(Duration::from_secs(10), client.shutdown())
-        .await
-        .ok();
-    let cancelled = client.background_cancels().succeeded > 0;
-    Err(Failure {
-        code: 130,
-        line: match (run_id, cancelled) {
-            (Some(run), true) => format!("interrupted: run {run} cancelled"),
-            (Some(run), false) => format!("interrupted: run {run} could not be cancelled"),
-            (None, _) => "interrupted before the run started".to_owned(),
-        },
-    })
 }
 
 /// One event of `aily ask` as it is printed: text on a terminal, a JSON line else.
@@ -449,7 +497,7 @@ fn ask_line(event: &aily_client::ask::AskEvent, terminal: bool) -> String {
         }
         AskEvent::Delta { message_id, delta } => {
             if terminal {
-                return delta.clone();
+                return printable(delta, TEXT_CONTROLS);
             }
             serde_json::json!({"event": "delta", "message_id": message_id, "delta": delta})
         }
@@ -458,15 +506,17 @@ fn ask_line(event: &aily_client::ask::AskEvent, terminal: bool) -> String {
             content,
         } => {
             if terminal {
-                return format!("\n{content}");
+                return format!("\n{}", printable(content, TEXT_CONTROLS));
             }
             serde_json::json!({"event": "replaced", "message_id": message_id, "content": content})
         }
         AskEvent::Done(answer) => {
             if terminal {
+                let status = answer.run.status.to_string();
                 return format!(
                     "\n[{} in session {}]\n",
-                    answer.run.status, answer.session_id
+                    printable(&status, &[]),
+                    printable(&answer.session_id, &[])
                 );
             }
             serde_json::json!({
@@ -481,10 +531,15 @@ fn ask_line(event: &aily_client::ask::AskEvent, terminal: bool) -> String {
     format!("{json}\n")
 }
 
-/// SIGINT (Ctrl-C), listened for from [`Interrupt::listen`] on.
+/// The control characters an answer printed on a terminal keeps: line breaks and tabs.
+const TEXT_CONTROLS: &[char] = &['\n', '\t'];
+
+/// SIGINT (Ctrl-C) and, on Unix, SIGTERM, listened for from [`Interrupt::listen`] on.
 struct Interrupt {
     #[cfg(unix)]
-    signal: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
 }
 
 impl Interrupt {
@@ -493,7 +548,8 @@ impl Interrupt {
         {
             use tokio::signal::unix::{SignalKind, signal};
             Ok(Interrupt {
-                signal: signal(SignalKind::interrupt())?,
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
             })
         }
         #[cfg(not(unix))]
@@ -502,14 +558,19 @@ impl Interrupt {
         }
     }
 
-    async fn wait(&mut self) {
+    /// The first signal: its name and the exit status it gives (128 + its number).
+    async fn wait(&mut self) -> (&'static str, u8) {
         #[cfg(unix)]
         {
-            self.signal.recv().await;
+            tokio::select! {
+                _ = self.interrupt.recv() => ("SIGINT", 130),
+                _ = self.terminate.recv() => ("SIGTERM", 143),
+            }
         }
         #[cfg(not(unix))]
         {
             let _ = tokio::signal::ctrl_c().await;
+            ("Ctrl-C", 130)
         }
     }
 }

@@ -16,6 +16,11 @@ use crate::runs::{GetRunRequest, Run, RunResponse, RunStatus, WaitOptions};
 /// [`wait`](RunHandle::wait), [`cancel`](RunHandle::cancel) and
 /// [`detach`](RunHandle::detach).
 ///
+/// The run it reads and cancels is the one it was created for, whatever later
+/// replies say: a read whose reply names another run is a [`Decode`](crate::ErrorKind::Decode)
+/// error (and that run is not recorded), and a reply without an ID is taken as
+/// this run's.
+///
 /// **Dropped while its run is not terminal, it cancels the run in the background**:
 /// one cancel through the client's stack (retried as usual, bounded by its own
 /// timeout), on the runtime the handle was made on, never blocking the drop, logged
@@ -38,6 +43,8 @@ use crate::runs::{GetRunRequest, Run, RunResponse, RunStatus, WaitOptions};
 pub struct RunHandle {
     client: Client,
     session_id: String,
+    /// The run this handle was made for: the one read and cancelled.
+    run_id: String,
     run: Run,
     runtime: Option<Handle>,
     armed: bool,
@@ -47,7 +54,7 @@ impl fmt::Debug for RunHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RunHandle")
             .field("session_id", &self.session_id)
-            .field("run_id", &self.run.id)
+            .field("run_id", &self.run_id)
             .field("status", &self.run.status)
             .field("cancel_on_drop", &self.armed)
             .finish()
@@ -55,15 +62,26 @@ impl fmt::Debug for RunHandle {
 }
 
 impl RunHandle {
-    /// A handle on `run` of session `session_id`, cancelled on drop until it ends.
-    pub(crate) fn new(client: Client, session_id: String, run: Run) -> RunHandle {
-        RunHandle {
+    /// A handle on `run` of session `session_id`, cancelled on drop until it ends;
+    /// an error (a [`Decode`](crate::ErrorKind::Decode) one, saying the server may
+    /// have acted) when the create reply names no run.
+    pub(crate) fn new(client: Client, session_id: String, run: Run) -> Result<RunHandle, Error> {
+        if run.id.is_empty() {
+            let mut error = Error::new(
+                crate::ErrorKind::Decode,
+                "the create-run reply names no run: the run may exist; list the session's runs",
+            );
+            error.set_may_have_acted();
+            return Err(error);
+        }
+        Ok(RunHandle {
             client,
             session_id,
+            run_id: run.id.clone(),
             run,
             runtime: Handle::try_current().ok(),
             armed: true,
-        }
+        })
     }
 
     /// The session's ID.
@@ -73,7 +91,7 @@ impl RunHandle {
 
     /// The run's ID.
     pub fn run_id(&self) -> &str {
-        &self.run.id
+        &self.run_id
     }
 
     /// The run as last seen.
@@ -97,7 +115,7 @@ impl RunHandle {
         deadline: Instant,
         options: &WaitOptions,
     ) -> Result<&Run, Error> {
-        let read = GetRunRequest::new(&self.session_id, &self.run.id)?;
+        let read = GetRunRequest::new(&self.session_id, &self.run_id)?;
         let last = RunResponse {
             run: self.run.clone(),
             log_id: None,
@@ -106,27 +124,43 @@ impl RunHandle {
         let done = |s: &RunStatus| s.is_terminal() || *s == RunStatus::RequiresMessage;
         match read_until(&mut get, &read, last, deadline, options, done).await {
             Ok(reply) => {
-                self.set_run(reply.run);
+                self.set_run(reply.run)?;
                 Ok(&self.run)
             }
             Err(error) => {
                 if let Some(run) = error.last_run() {
-                    self.set_run(run.clone());
+                    self.set_run(run.clone())?;
                 }
                 Err(error)
             }
         }
     }
 
-    /// Records the run as seen now (a terminal run is not cancelled on drop).
-    pub(crate) fn set_run(&mut self, run: Run) {
+    /// Records the run as seen now (a terminal run is not cancelled on drop). A run
+    /// with another ID is refused (a [`Decode`](crate::ErrorKind::Decode) error) and
+    /// not recorded; one without an ID is taken as this one.
+    pub(crate) fn set_run(&mut self, mut run: Run) -> Result<(), Error> {
+        if run.id.is_empty() {
+            run.id = self.run_id.clone();
+        }
+        if run.id != self.run_id {
+            return Err(Error::new(
+                crate::ErrorKind::Decode,
+                format!(
+                    "the server's reply names another run ({:?}) than the one read ({:?})",
+                    crate::ask::clip(&run.id),
+                    self.run_id
+                ),
+            ));
+        }
         self.run = run;
+        Ok(())
     }
 
     /// Cancels the run now and returns the reply (the run may still say
     /// `IN_PROGRESS`: cancellation can be asynchronous).
     pub async fn cancel(mut self) -> Result<RunResponse, Error> {
-        let reply = self.client.cancel_run(&self.session_id, &self.run.id).await;
+        let reply = self.client.cancel_run(&self.session_id, &self.run_id).await;
         // Whatever the reply, this handle's cancel was made: no second one on drop.
         self.armed = false;
         reply
@@ -147,8 +181,11 @@ impl RunHandle {
 impl Drop for RunHandle {
     fn drop(&mut self) {
         if self.armed && !self.run.status.is_terminal() {
-            self.client
-                .cancel_in_background(self.runtime.as_ref(), &self.session_id, &self.run.id);
+            self.client.cancel_in_background(
+                self.runtime.as_ref(),
+                &self.session_id,
+                crate::background::Target::Run(self.run_id.clone()),
+            );
         }
     }
 }

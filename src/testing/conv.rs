@@ -32,6 +32,8 @@ pub(crate) struct Call {
     pub(crate) biz_user_id: Option<String>,
     /// [`Fault::RepeatPageToken`](super::Fault::RepeatPageToken) applies.
     pub(crate) repeat_page_token: bool,
+    /// [`Fault::EndlessPageTokens`](super::Fault::EndlessPageTokens) applies.
+    pub(crate) endless_page_tokens: bool,
 }
 
 impl Call {

@@ -104,6 +104,11 @@ pub enum Fault {
     /// token), so a client that follows tokens blindly asks for the same page
     /// forever. On other routes the request is handled normally.
     RepeatPageToken,
+    /// On the list routes: answers the page normally but with `has_more: true`
+    /// and a new page token every time (past the last item, pages are empty), so
+    /// a client that follows tokens without a page cap asks forever. On other
+    /// routes the request is handled normally.
+    EndlessPageTokens,
 }
 
 impl Fault {
@@ -225,7 +230,10 @@ pub(crate) fn fault_response(fault: &Fault, log_id: &str) -> Response<FakeBody> 
         | Fault::StallBody
         | Fault::ResetConnection
         | Fault::ResetAfterHandling
-        | Fault::RepeatPageToken => error_response(500, 500, "Internal Server Error", log_id, None),
+        | Fault::RepeatPageToken
+        | Fault::EndlessPageTokens => {
+            error_response(500, 500, "Internal Server Error", log_id, None)
+        }
     }
 }
 

@@ -87,26 +87,27 @@ pub(crate) async fn handle(
     };
     tracing::debug!(?route, method = %parts.method, path = %parts.uri.path(), fault = ?fault, "fake aily request");
 
-    let normal = |repeat: bool| {
+    let normal = |pages: PageFault| {
         let request = Input {
             parts: &parts,
             ids,
             body: &body,
             log_id: &log_id,
         };
-        respond(&shared, route, &request, repeat)
+        respond(&shared, route, &request, pages)
     };
     let response = match fault {
-        None => normal(false),
+        None => normal(PageFault::None),
         Some(Fault::DelayHeaders(delay)) => {
             tokio::time::sleep(delay).await;
-            normal(false)
+            normal(PageFault::None)
         }
-        Some(Fault::StallBody) => stall(normal(false)),
-        Some(Fault::RepeatPageToken) => normal(true),
+        Some(Fault::StallBody) => stall(normal(PageFault::None)),
+        Some(Fault::RepeatPageToken) => normal(PageFault::Repeat),
+        Some(Fault::EndlessPageTokens) => normal(PageFault::Endless),
         Some(fault @ (Fault::ResetConnection | Fault::ResetAfterHandling)) => {
             if matches!(fault, Fault::ResetAfterHandling) {
-                drop(normal(false));
+                drop(normal(PageFault::None));
             }
             control.reset_connection();
             // The connection task drops this future with the connection.
@@ -122,6 +123,16 @@ pub(crate) async fn handle(
     Ok(response)
 }
 
+/// How a list reply's pages are broken, by fault.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PageFault {
+    None,
+    /// [`Fault::RepeatPageToken`].
+    Repeat,
+    /// [`Fault::EndlessPageTokens`].
+    Endless,
+}
+
 /// The parts of a request the endpoints look at.
 struct Input<'a> {
     parts: &'a Parts,
@@ -131,7 +142,12 @@ struct Input<'a> {
 }
 
 /// The platform's answer when no fault replaces it.
-fn respond(shared: &Shared, route: Route, request: &Input<'_>, repeat: bool) -> Response<FakeBody> {
+fn respond(
+    shared: &Shared,
+    route: Route,
+    request: &Input<'_>,
+    pages: PageFault,
+) -> Response<FakeBody> {
     let log_id = request.log_id;
     match route {
         Route::TenantToken => token_endpoint(shared, request.body, log_id),
@@ -171,14 +187,19 @@ fn respond(shared: &Shared, route: Route, request: &Input<'_>, repeat: bool) -> 
                     None => error_response(404, 404, "404 page not found", log_id, None),
                 };
             }
-            aily(shared, route, request, repeat)
+            aily(shared, route, request, pages)
         }
     }
 }
 
 /// An Aily conversation route, after the token check: body, then ids, then
 /// the endpoint (the platform's order).
-fn aily(shared: &Shared, route: Route, request: &Input<'_>, repeat: bool) -> Response<FakeBody> {
+fn aily(
+    shared: &Shared,
+    route: Route,
+    request: &Input<'_>,
+    pages: PageFault,
+) -> Response<FakeBody> {
     let log_id = request.log_id;
     let body = if route.has_body() {
         match json_body(request.body) {
@@ -188,7 +209,7 @@ fn aily(shared: &Shared, route: Route, request: &Input<'_>, repeat: bool) -> Res
     } else {
         Map::new()
     };
-    let call = decode_call(route, request, body, repeat);
+    let call = decode_call(route, request, body, pages);
     let outcome = call.and_then(|call| shared.lock().conv.handle(&call));
     match outcome {
         Ok(data) => success(data, log_id),
@@ -201,7 +222,7 @@ fn decode_call(
     route: Route,
     request: &Input<'_>,
     body: Map<String, Value>,
-    repeat: bool,
+    pages: PageFault,
 ) -> Result<Call, ParamError> {
     let ids = request.ids;
     let decode = |raw: Option<&str>, field| raw.map(|raw| decode_id(raw, field)).transpose();
@@ -222,7 +243,8 @@ fn decode_call(
         query: query_pairs(request.parts.uri.query().unwrap_or_default()),
         body,
         biz_user_id,
-        repeat_page_token: repeat,
+        repeat_page_token: pages == PageFault::Repeat,
+        endless_page_tokens: pages == PageFault::Endless,
     })
 }
 

@@ -40,6 +40,11 @@ pub(crate) fn render(call: &Call, max: usize, field: &str, items: Vec<Value>) ->
     let end = offset.saturating_add(size);
     let mut has_more = end < total;
     let mut next = has_more.then(|| token(end));
+    if call.endless_page_tokens {
+        // A broken server: always "there is more", always a new token.
+        has_more = true;
+        next = Some(token(end));
+    }
     if call.repeat_page_token {
         // A broken server: the same token again, and "there is more".
         has_more = true;
