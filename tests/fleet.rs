@@ -13,6 +13,9 @@ use aily_client::store::redis::RedisConfig;
 use aily_client::testing::{FakeAily, FakeRateLimit, Route};
 use aily_client::{Client, Credentials, ErrorKind};
 use redis_server::RedisServer;
+use redis_server::proxy::{RedisProxy, Rewrite};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -572,6 +575,82 @@ async fn a_slot_far_in_the_future_in_redis_does_not_hold_a_call_past_its_deadlin
         "{e}"
     );
     assert_eq!(fake.request_count(Route::CancelRun), 1, "nothing sent");
+}
+
+/// A proxy that lies for Redis: every rate-limit decision (`*2 :1 :<wait µs>`, the
+/// acquire script's "admitted, wait N") comes back as "admitted, wait `wait_us`".
+/// `lies` counts the decisions rewritten.
+async fn lying_redis(redis: &RedisServer, wait_us: u64, lies: Arc<AtomicUsize>) -> RedisProxy {
+    const ADMITTED: &[u8] = b"*2\r\n:1\r\n:";
+    let lie: Rewrite = Arc::new(move |chunk: &[u8]| {
+        let mut out = Vec::with_capacity(chunk.len() + 24);
+        let mut rest = chunk;
+        while let Some(at) = rest.windows(ADMITTED.len()).position(|w| w == ADMITTED) {
+            let digits = rest[at + ADMITTED.len()..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+            let end = at + ADMITTED.len() + digits;
+            if digits == 0 || !rest[end..].starts_with(b"\r\n") {
+                out.extend_from_slice(&rest[..end]);
+                rest = &rest[end..];
+                continue;
+            }
+            out.extend_from_slice(&rest[..at + ADMITTED.len()]);
+            out.extend_from_slice(wait_us.to_string().as_bytes());
+            lies.fetch_add(1, Ordering::Relaxed);
+            rest = &rest[end..];
+        }
+        out.extend_from_slice(rest);
+        out
+    });
+    RedisProxy::with_rewrite(redis.port(), Some(lie)).await
+}
+
+/// A Redis that answers "admitted, wait 285 years" (or 50 minutes) never holds a call
+/// past its deadline: a wait longer than Redis ever makes is a broken server's (the
+/// decision is made in process), and a wait past `max_rate_limit_wait` or the
+/// deadline fails fast with `RateLimited`, nothing sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lying_redis_admitting_a_wait_of_years_does_not_hold_a_call() {
+    let _serial = SERIAL.lock().await;
+    let redis = RedisServer::start();
+    let fake = fake().await;
+    const YEAR_US: u64 = 365 * 24 * 3600 * 1_000_000;
+    for (wait_us, sent) in [(285 * YEAR_US, true), (50 * 60 * 1_000_000, false)] {
+        let lies = Arc::new(AtomicUsize::new(0));
+        let proxy = lying_redis(&redis, wait_us, lies.clone()).await;
+        let client = Client::builder()
+            .credentials(Credentials::app(APP_ID, APP_SECRET))
+            .base_url(fake.base_url())
+            .redis_config(RedisConfig::new(proxy.url()).budget(Duration::from_millis(500)))
+            .quota(Quota::per_second(10))
+            .overall_timeout(Duration::from_secs(1))
+            .max_attempts(1)
+            .build()
+            .unwrap();
+        let before = fake.request_count(Route::CancelRun);
+        let started = Instant::now();
+        // The deadline is 1 s; 3 s is a generous bound for a loaded machine (the
+        // client before this test slept for the whole lie).
+        let result = tokio::time::timeout(Duration::from_secs(3), client.cancel_run("s", "r"))
+            .await
+            .unwrap_or_else(|_| panic!("a lie of {wait_us} µs held the call past 3 s"));
+        assert!(started.elapsed() < Duration::from_secs(3));
+        let reached = fake.request_count(Route::CancelRun) - before;
+        assert!(
+            lies.load(Ordering::Relaxed) >= 1,
+            "the client heard the lie"
+        );
+        if sent {
+            result.expect("a wait no Redis makes is a broken store's: decided in process");
+            assert_eq!(reached, 1);
+        } else {
+            let e = result.expect_err("a 50-minute wait is past every bound");
+            assert_eq!(e.kind(), ErrorKind::RateLimited, "{e}");
+            assert_eq!(reached, 0, "nothing sent");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

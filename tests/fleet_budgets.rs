@@ -1,4 +1,4 @@
-//! Redis's time budgets on a slow machine: a loopback TCP proxy (here, in the test) in
+//! Redis's time budgets on a slow machine: a loopback TCP proxy (tests/redis_server/proxy.rs) in
 //! front of a real `redis-server` delays Redis's replies. A slow *first* reply (a cold
 //! start on a busy machine) fits the connect budget and the fleet keeps sharing; a
 //! Redis slower than the steady budget stops the sharing — visibly (the WARN, the
@@ -8,8 +8,8 @@
 
 mod redis_server;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::Ordering;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use aily_client::store::redis::RedisConfig;
@@ -17,8 +17,7 @@ use aily_client::testing::{FakeAily, Route};
 use aily_client::{Client, Credentials};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use redis_server::RedisServer;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use redis_server::proxy::RedisProxy;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::field::{Field, Visit};
@@ -100,77 +99,6 @@ fn fallbacks() -> u64 {
         .sum()
 }
 
-/// A loopback TCP proxy in front of Redis that delays Redis's replies: the first
-/// reply on each connection by `first_ms`, every other one by `all_ms`.
-struct SlowProxy {
-    port: u16,
-    first_ms: Arc<AtomicU64>,
-    all_ms: Arc<AtomicU64>,
-    tasks: JoinSet<()>,
-}
-
-impl SlowProxy {
-    async fn start(redis_port: u16) -> SlowProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let port = listener.local_addr().unwrap().port();
-        let first_ms = Arc::new(AtomicU64::new(0));
-        let all_ms = Arc::new(AtomicU64::new(0));
-        let mut tasks = JoinSet::new();
-        let (first, all) = (first_ms.clone(), all_ms.clone());
-        tasks.spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let Ok(upstream) = TcpStream::connect(("127.0.0.1", redis_port)).await else {
-                    continue;
-                };
-                let (first, all) = (first.clone(), all.clone());
-                tokio::spawn(async move {
-                    let (mut client_read, mut client_write) = client.into_split();
-                    let (mut up_read, mut up_write) = upstream.into_split();
-                    tokio::spawn(async move {
-                        let _ = tokio::io::copy(&mut client_read, &mut up_write).await;
-                    });
-                    let mut buf = vec![0u8; 64 * 1024];
-                    let mut replies = 0u64;
-                    loop {
-                        let n = match up_read.read(&mut buf).await {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => n,
-                        };
-                        let delay = if replies == 0 {
-                            first.load(Ordering::Relaxed)
-                        } else {
-                            all.load(Ordering::Relaxed)
-                        };
-                        replies += 1;
-                        if delay > 0 {
-                            tokio::time::sleep(Duration::from_millis(delay)).await;
-                        }
-                        if client_write.write_all(&buf[..n]).await.is_err() {
-                            break;
-                        }
-                    }
-                });
-            }
-        });
-        SlowProxy {
-            port,
-            first_ms,
-            all_ms,
-            tasks,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for SlowProxy {
-    fn drop(&mut self) {
-        self.tasks.abort_all();
-    }
-}
-
 async fn fake() -> FakeAily {
     let fake = FakeAily::start().await.expect("fake starts");
     fake.add_app(APP_ID, APP_SECRET);
@@ -179,7 +107,7 @@ async fn fake() -> FakeAily {
 }
 
 /// A replica with the default Redis budgets (50 ms steady, 1 s to connect).
-fn replica(fake: &FakeAily, proxy: &SlowProxy) -> Client {
+fn replica(fake: &FakeAily, proxy: &RedisProxy) -> Client {
     Client::builder()
         .credentials(Credentials::app(APP_ID, APP_SECRET))
         .base_url(fake.base_url())
@@ -205,7 +133,7 @@ async fn a_slow_first_redis_reply_does_not_stop_sharing() {
     observe();
     EVENTS.lock().unwrap().clear();
     let redis = RedisServer::start();
-    let proxy = SlowProxy::start(redis.port()).await;
+    let proxy = RedisProxy::start(redis.port()).await;
     // A cold start on a busy machine: Redis's first answer on each connection takes
     // 200 ms, four times the steady budget.
     proxy.first_ms.store(200, Ordering::Relaxed);
@@ -226,7 +154,7 @@ async fn when_sharing_stops_it_says_so_and_resumes_by_itself() {
     observe();
     EVENTS.lock().unwrap().clear();
     let redis = RedisServer::start();
-    let proxy = SlowProxy::start(redis.port()).await;
+    let proxy = RedisProxy::start(redis.port()).await;
     let fake = fake().await;
     let clients = [replica(&fake, &proxy), replica(&fake, &proxy)];
     each_calls(&clients).await;

@@ -16,8 +16,10 @@
 //! Credentials come only from the environment, never from argv:
 //! `FEISHU_TENANT_ACCESS_TOKEN`, `FEISHU_USER_ACCESS_TOKEN`, or
 //! `FEISHU_APP_ID` + `FEISHU_APP_SECRET`. With feature `redis`, `AILY_REDIS_URL`
-//! (e.g. `redis://10.0.0.5:6379`) shares the tenant token and rate limits with the
-//! rest of the fleet, and `AILY_REDIS_BUDGET_MS` bounds each Redis command (default 50).
+//! (e.g. `rediss://redis.internal:6379`; plain `redis://` only to loopback) shares the
+//! tenant token and rate limits with the rest of the fleet, `AILY_REDIS_BUDGET_MS`
+//! bounds each Redis command (default 50) and `AILY_REDIS_CONNECT_BUDGET_MS` the first
+//! ones, until Redis answers (default 1000): read by `ClientBuilder::from_env`.
 //!
 //! `aily ask` prints the answer as it is written (growing text on a terminal, JSON
 //! lines into a pipe). Whichever way it ends before the run does — `--timeout`, an
@@ -41,7 +43,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use aily_client::{
-    CancelRequest, Client, Credentials, Error, ErrorKind, GetRunRequest, Run, WaitOptions,
+    CancelRequest, Client, ClientBuilder, Error, ErrorKind, GetRunRequest, Run, WaitOptions,
 };
 use clap::{Args, Parser, Subcommand};
 
@@ -602,62 +604,26 @@ fn print_run(run: &Run) -> Result<(), Failure> {
 }
 
 fn client(args: &ConnectionArgs) -> Result<Client, Failure> {
-    // Missing or conflicting credentials are refused configuration: exit 2, nothing sent.
-    let credentials = Credentials::from_env().map_err(refused)?;
-    let mut builder = Client::builder()
-        .credentials(credentials)
-        .overall_timeout(args.timeout)
-        .attempt_timeout(args.attempt_timeout)
-        .max_attempts(args.max_attempts);
     if args.lark && args.base_url.is_some() {
         return Err(Failure::usage(
             "error: --lark and --base-url (or FEISHU_BASE_URL) cannot be used together",
         ));
     }
+    // The library's reading of the environment: credentials (missing or conflicting ones
+    // are refused configuration: exit 2, nothing sent) and fleet mode (AILY_REDIS_URL and
+    // its budgets; never argv: the URL may hold a password).
+    let mut builder = ClientBuilder::from_env()
+        .map_err(refused)?
+        .overall_timeout(args.timeout)
+        .attempt_timeout(args.attempt_timeout)
+        .max_attempts(args.max_attempts);
     if args.lark {
         builder = builder.lark();
     }
     if let Some(url) = &args.base_url {
         builder = builder.base_url(url.clone());
     }
-    builder = fleet_from_env(builder)?;
     builder.build().map_err(refused)
-}
-
-const REDIS_URL_VAR: &str = "AILY_REDIS_URL";
-const REDIS_BUDGET_VAR: &str = "AILY_REDIS_BUDGET_MS";
-
-/// Fleet mode from the environment (never argv: the URL may hold a password).
-#[cfg(feature = "redis")]
-fn fleet_from_env(
-    builder: aily_client::ClientBuilder,
-) -> Result<aily_client::ClientBuilder, Failure> {
-    let Some(url) = std::env::var(REDIS_URL_VAR).ok().filter(|v| !v.is_empty()) else {
-        return Ok(builder);
-    };
-    let mut config = aily_client::store::redis::RedisConfig::new(url);
-    if let Ok(ms) = std::env::var(REDIS_BUDGET_VAR) {
-        let ms: u64 = ms.parse().map_err(|_| {
-            Failure::usage(format!(
-                "error: {REDIS_BUDGET_VAR} must be a number of milliseconds"
-            ))
-        })?;
-        config = config.budget(Duration::from_millis(ms));
-    }
-    Ok(builder.redis_config(config))
-}
-
-#[cfg(not(feature = "redis"))]
-fn fleet_from_env(
-    builder: aily_client::ClientBuilder,
-) -> Result<aily_client::ClientBuilder, Failure> {
-    if std::env::var_os(REDIS_URL_VAR).is_some_and(|v| !v.is_empty()) {
-        return Err(Failure::usage(format!(
-            "error: {REDIS_URL_VAR} is set, but this aily was built without feature \"redis\""
-        )));
-    }
-    let _ = REDIS_BUDGET_VAR;
-    Ok(builder)
 }
 
 /// A failure to configure the client: exit 2 for configuration errors, else 1.

@@ -5,6 +5,8 @@
 //! with `apt-get install -y redis-server` (`.ci/run` does).
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
