@@ -91,37 +91,7 @@ async fn sigint_mid_run_cancels_the_run_and_exits_130() {
     fake.add_tenant_token(TOKEN);
     fake.add_session("session_cli");
     fake.set_run_schedule(Duration::ZERO, Duration::from_secs(60));
-    let mut child = aily(
-        &[
-            "ask",
-            "--app",
-            "spring_cli__c",
-            "--session",
-            "session_cli",
-            "hello",
-            "--timeout",
-            "50",
-        ],
-        &fake.base_url(),
-    )
-    .spawn()
-    .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    // Wait until the answer has started to stream.
-    tokio::time::timeout(Duration::from_secs(20), async {
-        loop {
-            let line = lines
-                .next_line()
-                .await
-                .unwrap()
-                .expect("a line before the end");
-            if line.contains(r#""event":"delta""#) {
-                break;
-            }
-        }
-    })
-    .await
-    .expect("the answer streams");
+    let mut child = asking(&fake, "session_cli", "50").await;
     let pid = child.id().unwrap().to_string();
     let killed = std::process::Command::new("kill")
         .args(["-INT", &pid])

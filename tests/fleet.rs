@@ -130,40 +130,7 @@ async fn eight_replicas_against_a_50_per_second_limit_are_never_refused() {
     // Warm the token first, so the measured 3 s are all cancels.
     clients[0].cancel_run("s", "r").await.expect("warm-up");
     let warm = fake.rate_limit_counts(Route::CancelRun).accepted;
-    let started = Instant::now();
-    let run_for = Duration::from_secs(3);
-    let mut tasks = JoinSet::new();
-    for client in &clients {
-        for _ in 0..2 {
-            let client = client.clone();
-            tasks.spawn(async move {
-                let (mut sent, mut held) = (0u32, 0u32);
-                // Bounded: at most one call per ms of the run.
-                for _ in 0..3_000 {
-                    if started.elapsed() >= run_for {
-                        break;
-                    }
-                    match client.cancel_run("s", "r").await {
-                        Ok(_) => sent += 1,
-                        Err(e) => {
-                            assert_eq!(e.kind(), ErrorKind::RateLimited, "{e}");
-                            assert_eq!(e.code(), None, "a server refusal: {e}");
-                            held += 1;
-                            let wait = e.retry_after().expect("retry_after");
-                            tokio::time::sleep(wait.min(Duration::from_millis(50))).await;
-                        }
-                    }
-                }
-                (sent, held)
-            });
-        }
-    }
-    let (mut sent, mut held) = (0, 0);
-    while let Some(r) = tasks.join_next().await {
-        let (s, h) = r.expect("task");
-        sent += s;
-        held += h;
-    }
+    let (sent, held) = flat_out(&clients, Duration::from_secs(3)).await;
     let counts = fake.rate_limit_counts(Route::CancelRun);
     let accepted = counts.accepted - warm;
     println!(

@@ -8,8 +8,8 @@
 
 mod redis_server;
 
+use std::sync::OnceLock;
 use std::sync::atomic::Ordering;
-use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use aily_client::store::redis::RedisConfig;
@@ -18,11 +18,11 @@ use aily_client::{Client, Credentials};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use redis_server::RedisServer;
 use redis_server::proxy::RedisProxy;
+use redis_server::store_events::{EVENTS, StoreEvents, count};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
-use tracing::field::{Field, Visit};
-use tracing::{Event, Level};
-use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing::Level;
+use tracing_subscriber::layer::SubscriberExt;
 
 const APP_ID: &str = "cli_budget_app";
 const APP_SECRET: &str = "budget-secret";
@@ -30,42 +30,13 @@ const APP_SECRET: &str = "budget-secret";
 /// One test at a time: they share the event log and the metrics recorder.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// (level, message) of every event of the Redis store.
-static EVENTS: Mutex<Vec<(Level, String)>> = Mutex::new(Vec::new());
-
-struct Recorder;
-
-struct Message(String);
-
-impl Visit for Message {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "message" {
-            self.0 = format!("{value:?}");
-        }
-    }
-}
-
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Recorder {
-    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
-        if event.metadata().target() != "aily_client::store::redis" {
-            return;
-        }
-        let mut message = Message(String::new());
-        event.record(&mut message);
-        EVENTS
-            .lock()
-            .unwrap()
-            .push((*event.metadata().level(), message.0));
-    }
-}
-
 /// The process-wide event log and metrics recorder, set up once.
 fn observe() -> &'static Snapshotter {
     static SNAPSHOTTER: OnceLock<Snapshotter> = OnceLock::new();
     SNAPSHOTTER.get_or_init(|| {
         tracing::subscriber::set_global_default(
             tracing_subscriber::registry()
-                .with(Recorder)
+                .with(StoreEvents)
                 .with(tracing_subscriber::filter::LevelFilter::INFO),
         )
         .expect("the only subscriber");
@@ -74,15 +45,6 @@ fn observe() -> &'static Snapshotter {
         metrics::set_global_recorder(recorder).expect("the only recorder");
         snapshotter
     })
-}
-
-fn count(level: Level, text: &str) -> usize {
-    EVENTS
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|(l, m)| *l == level && m.contains(text))
-        .count()
 }
 
 /// The total of `aily.client.store.fallbacks` over its series.

@@ -6,7 +6,6 @@
 
 mod redis_server;
 
-use std::sync::Mutex;
 use std::time::Duration;
 
 use aily_client::rate_limit::Quota;
@@ -14,52 +13,14 @@ use aily_client::store::redis::RedisConfig;
 use aily_client::testing::{FakeAily, Route};
 use aily_client::{Client, Credentials};
 use redis_server::RedisServer;
+use redis_server::store_events::{StoreEvents, count};
 use tokio::task::JoinSet;
-use tracing::field::{Field, Visit};
-use tracing::{Event, Level};
-use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing::Level;
+use tracing_subscriber::layer::SubscriberExt;
 
 const APP_ID: &str = "cli_outage_app";
 const APP_SECRET: &str = "outage-secret";
 const REPLICAS: usize = 8;
-
-/// (level, message) of every event of the Redis store.
-static EVENTS: Mutex<Vec<(Level, String)>> = Mutex::new(Vec::new());
-
-struct Recorder;
-
-struct Message(String);
-
-impl Visit for Message {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "message" {
-            self.0 = format!("{value:?}");
-        }
-    }
-}
-
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Recorder {
-    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
-        if event.metadata().target() != "aily_client::store::redis" {
-            return;
-        }
-        let mut message = Message(String::new());
-        event.record(&mut message);
-        EVENTS
-            .lock()
-            .unwrap()
-            .push((*event.metadata().level(), message.0));
-    }
-}
-
-fn count(level: Level, text: &str) -> usize {
-    EVENTS
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|(l, m)| *l == level && m.contains(text))
-        .count()
-}
 
 async fn calls(clients: &[Client], each: usize) {
     let mut set = JoinSet::new();
@@ -83,7 +44,7 @@ async fn calls(clients: &[Client], each: usize) {
 async fn redis_killed_mid_run_then_back() {
     tracing::subscriber::set_global_default(
         tracing_subscriber::registry()
-            .with(Recorder)
+            .with(StoreEvents)
             .with(tracing_subscriber::filter::LevelFilter::DEBUG),
     )
     .expect("the only subscriber");
