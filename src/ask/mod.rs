@@ -268,6 +268,12 @@ impl Ask {
     pub async fn start(self) -> Result<RunHandle, Error> {
         let deadline = Instant::now() + self.wait.timeout;
         let requests = self.requests()?;
+        self.start_by(requests, deadline).await
+    }
+
+    /// [`start_with`](Ask::start_with) by `deadline`; the error names the session
+    /// once it exists.
+    async fn start_by(&self, requests: Requests, deadline: Instant) -> Result<RunHandle, Error> {
         let mut seen = Seen::default();
         let started = tokio::time::timeout_at(deadline, self.start_with(requests, &mut seen)).await;
         let started = started.unwrap_or_else(|_| Err(seen.timed_out(self.wait.timeout)));

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 
 use tokio::time::Instant;
 
-use super::{Answer, Ask, Seen, assistant_messages, finish};
+use super::{Answer, Ask, assistant_messages, finish};
 use crate::client::Client;
 use crate::error::Error;
 use crate::messages::Message;
@@ -82,7 +82,7 @@ pub(super) fn ask_stream(
                     let deadline = Instant::now() + ask.wait.timeout;
                     match ask.requests() {
                         Err(e) => state.events.push_back(Err(e)),
-                        Ok(requests) => match start(&ask, requests, deadline).await {
+                        Ok(requests) => match ask.start_by(requests, deadline).await {
                             Err(e) => state.events.push_back(Err(e)),
                             Ok(handle) => {
                                 state.events.push_back(Ok(AskEvent::Started {
@@ -115,19 +115,6 @@ pub(super) fn ask_stream(
             }
         }
     })
-}
-
-/// Creates the session, message and run by the ask's deadline; the error names the
-/// session once it exists.
-async fn start(
-    ask: &Ask,
-    requests: super::Requests,
-    deadline: Instant,
-) -> Result<RunHandle, Error> {
-    let mut seen = Seen::default();
-    let started = tokio::time::timeout_at(deadline, ask.start_with(requests, &mut seen)).await;
-    let started = started.unwrap_or_else(|_| Err(seen.timed_out(ask.wait.timeout)));
-    started.map_err(|e| seen.name(e))
 }
 
 impl Watch {
