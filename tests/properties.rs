@@ -479,7 +479,7 @@ fn the_invariants_reject_broken_paths_and_outcomes() {
 
 fn any_expire() -> impl Strategy<Value = i64> {
     prop_oneof![
-        1 => prop::sample::select(vec![i64::MIN, -1, 0, 1, 7199, 7200, 7201, i64::MAX]),
+        1 => prop::sample::select(vec![i64::MIN, -1, 0, 1, 7199, 7200, 7201, 7_200_000, 7_200_001, i64::MAX]),
         3 => any::<i64>(),
         2 => -10_000i64..10_000,
     ]
@@ -488,15 +488,15 @@ fn any_expire() -> impl Strategy<Value = i64> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2048))]
 
-    /// Whatever `expire` the token endpoint sends: refused when not positive, else a
-    /// lifetime of at least 1 s and at most the documented bound — and exactly
-    /// `expire` seconds when that is within it.
+    /// Whatever `expire` the token endpoint sends: refused when not positive or past
+    /// `MAX_ACCEPTED_EXPIRE`, else a lifetime of at least 1 s and at most the
+    /// documented bound — and exactly `expire` seconds when that is within it.
     #[test]
     fn any_expire_is_refused_or_a_bounded_lifetime(expire in any_expire()) {
-        use aily_client::auth::{MAX_TOKEN_LIFETIME, token_lifetime};
+        use aily_client::auth::{MAX_ACCEPTED_EXPIRE, MAX_TOKEN_LIFETIME, token_lifetime};
         match token_lifetime(expire) {
             Ok(d) => {
-                prop_assert!(expire > 0);
+                prop_assert!(expire > 0 && expire <= MAX_ACCEPTED_EXPIRE);
                 prop_assert!(d >= std::time::Duration::from_secs(1));
                 prop_assert!(d <= MAX_TOKEN_LIFETIME);
                 if expire as u64 <= MAX_TOKEN_LIFETIME.as_secs() {
@@ -504,7 +504,7 @@ proptest! {
                 }
             }
             Err(e) => {
-                prop_assert!(expire <= 0, "refused {}: {}", expire, e);
+                prop_assert!(expire <= 0 || expire > MAX_ACCEPTED_EXPIRE, "refused {}: {}", expire, e);
                 prop_assert_eq!(e.kind(), aily_client::ErrorKind::Decode);
             }
         }

@@ -5,7 +5,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use aily_client::auth::{MAX_TOKEN_LIFETIME, TENANT_TOKEN_PATH};
+use aily_client::auth::{MAX_ACCEPTED_EXPIRE, MAX_TOKEN_LIFETIME, TENANT_TOKEN_PATH};
 use aily_client::testing::{FakeAily, Fault, RecordedRequest, Route, ScriptedReply, Times};
 use aily_client::{
     AccessToken, Client, Credentials, ErrorKind, TokenFuture, TokenKind, TokenSource,
@@ -504,10 +504,9 @@ fn script_token_reply(fake: &FakeAily, token: &str, expire: serde_json::Value) {
 async fn a_huge_expire_is_clamped_to_the_documented_lifetime_and_calls_go_on() {
     let fake = fake_with_app().await;
     fake.add_tenant_token("t-huge-expire");
-    script_token_reply(&fake, "t-huge-expire", json!(i64::MAX));
+    // Milliseconds sent as seconds: 1,000 × Feishu's lifetime, the most accepted.
+    script_token_reply(&fake, "t-huge-expire", json!(MAX_ACCEPTED_EXPIRE));
     let client = app_client(&fake);
-    // Used to panic ("overflow when adding duration to instant") under the source's
-    // lock, and again on every later call.
     for _ in 0..3 {
         client.cancel_run("s", "r").await.unwrap();
     }
@@ -531,15 +530,23 @@ async fn a_huge_expire_is_clamped_to_the_documented_lifetime_and_calls_go_on() {
 }
 
 #[tokio::test]
-async fn a_non_positive_expire_is_a_clear_error_nothing_is_cached_and_no_cancel_sent() {
+async fn an_absurd_expire_is_a_clear_error_nothing_is_cached_and_no_cancel_sent() {
     let fake = fake_with_app().await;
     fake.add_tenant_token("t-never-valid");
     let client = app_client(&fake);
-    for expire in [json!(0), json!(-1), json!(i64::MIN)] {
+    // i64::MAX used to panic ("overflow when adding duration to instant") under the
+    // source's lock, and again on every later call.
+    for (expire, why) in [
+        (json!(0), "non-positive expire"),
+        (json!(-1), "non-positive expire"),
+        (json!(i64::MIN), "non-positive expire"),
+        (json!(MAX_ACCEPTED_EXPIRE + 1), "absurd expire"),
+        (json!(i64::MAX), "absurd expire"),
+    ] {
         script_token_reply(&fake, "t-never-valid", expire.clone());
         let err = client.cancel_run("s", "r").await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Decode, "{expire}: {err}");
-        assert!(err.to_string().contains("non-positive expire"), "{err}");
+        assert!(err.to_string().contains(why), "{err}");
         assert!(err.log_id().is_some(), "{err}");
         assert!(!err.to_string().contains("t-never-valid"), "{err}");
         fake.clear_routes();
@@ -551,7 +558,8 @@ async fn a_non_positive_expire_is_a_clear_error_nothing_is_cached_and_no_cancel_
 }
 
 /// The built `aily` binary with such replies: a clamped token works (exit 0), a
-/// refused one is exit 1 with one stderr line — never a panic and a backtrace (101).
+/// refused one (`i64::MAX` among them) is exit 1 with one stderr line — never a panic
+/// and a backtrace (101).
 #[cfg(feature = "cli")]
 #[tokio::test]
 async fn the_cli_never_panics_on_an_absurd_expire() {
@@ -563,19 +571,24 @@ async fn the_cli_never_panics_on_an_absurd_expire() {
     let env = [("FEISHU_APP_ID", APP_ID), ("FEISHU_APP_SECRET", APP_SECRET)];
     let args = ["cancel", "s", "r", "--base-url", base.as_str()];
 
-    script_token_reply(&fake, "t-cli-expire", json!(i64::MAX));
+    script_token_reply(&fake, "t-cli-expire", json!(MAX_ACCEPTED_EXPIRE));
     let out = aily(&args, &env).await;
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+    fake.clear_routes();
 
-    for expire in [json!(0), json!(i64::MIN)] {
+    for (expire, why) in [
+        (json!(i64::MAX), "absurd expire"),
+        (json!(0), "non-positive expire"),
+        (json!(i64::MIN), "non-positive expire"),
+    ] {
         script_token_reply(&fake, "t-cli-expire", expire);
         let out = aily(&args, &env).await;
         let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{stderr}");
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
-        assert!(stderr.contains("non-positive expire"), "{stderr}");
+        assert!(stderr.contains(why), "{stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
         fake.clear_routes();
     }

@@ -24,8 +24,8 @@ use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
 pub use tenant::{
-    DEFAULT_FETCH_TIMEOUT, DEFAULT_REFRESH_MARGIN, MAX_TOKEN_LIFETIME, TENANT_TOKEN_PATH,
-    TenantTokenSource, token_lifetime,
+    DEFAULT_FETCH_TIMEOUT, DEFAULT_REFRESH_MARGIN, MAX_ACCEPTED_EXPIRE, MAX_TOKEN_LIFETIME,
+    TENANT_TOKEN_PATH, TenantTokenSource, token_lifetime,
 };
 pub use token::{AccessToken, Credentials, SecretString, TokenFuture, TokenKind, TokenSource};
 pub(crate) use token::{CredentialsInner, source_scope};

@@ -55,14 +55,20 @@ pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(180);
 /// Default bound on one token request.
 pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest a tenant token is kept: Feishu grants at most 7200 s (2 h). A longer
-/// `expire` in a token reply — or a longer time left reported by a token store — is
-/// clamped to this, so no lifetime from outside can overflow a clock; an `expire` of
-/// zero or less is refused (see [`token_lifetime`]).
+/// `expire` in a token reply (up to [`MAX_ACCEPTED_EXPIRE`]) — or a longer time left
+/// reported by a token store — is clamped to this, so no lifetime from outside can
+/// overflow a clock (see [`token_lifetime`]).
 pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(7200);
 
+/// The largest `expire` (seconds) a token reply may carry: 1,000 × the 7200 s Feishu
+/// grants, so a units mistake upstream (milliseconds sent as seconds) is clamped and
+/// still works; anything larger is not a lifetime but garbage, and is refused.
+pub const MAX_ACCEPTED_EXPIRE: i64 = 7_200_000;
+
 /// The lifetime of a token whose reply says `expire` seconds: refused (a
-/// [`Decode`](crate::ErrorKind::Decode) error) when `expire` is zero or negative,
-/// clamped to [`MAX_TOKEN_LIFETIME`] when longer.
+/// [`Decode`](crate::ErrorKind::Decode) error saying why) when `expire` is zero or
+/// negative, or larger than [`MAX_ACCEPTED_EXPIRE`]; clamped to
+/// [`MAX_TOKEN_LIFETIME`] when longer than that.
 ///
 /// ```
 /// use std::time::Duration;
@@ -70,13 +76,23 @@ pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(7200);
 ///
 /// assert_eq!(token_lifetime(7200).unwrap(), Duration::from_secs(7200));
 /// assert_eq!(token_lifetime(60).unwrap(), Duration::from_secs(60));
-/// assert_eq!(token_lifetime(i64::MAX).unwrap(), MAX_TOKEN_LIFETIME);
+/// assert_eq!(token_lifetime(7_200_000).unwrap(), MAX_TOKEN_LIFETIME); // ms sent as s
+/// assert!(token_lifetime(i64::MAX).is_err());
 /// assert!(token_lifetime(0).is_err());
 /// assert!(token_lifetime(i64::MIN).is_err());
 /// ```
 pub fn token_lifetime(expire: i64) -> Result<Duration, Error> {
     match u64::try_from(expire) {
-        Ok(secs) if secs > 0 => Ok(Duration::from_secs(secs).min(MAX_TOKEN_LIFETIME)),
+        Ok(secs) if secs > 0 && expire <= MAX_ACCEPTED_EXPIRE => {
+            Ok(Duration::from_secs(secs).min(MAX_TOKEN_LIFETIME))
+        }
+        Ok(secs) if secs > 0 => Err(Error::new(
+            ErrorKind::Decode,
+            format!(
+                "the token endpoint answered an absurd expire ({secs} s; Feishu grants at most {} s)",
+                MAX_TOKEN_LIFETIME.as_secs()
+            ),
+        )),
         _ => Err(Error::new(
             ErrorKind::Decode,
             "the token endpoint answered a non-positive expire",
