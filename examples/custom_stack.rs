@@ -31,7 +31,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let base = BaseUrl::parse(&fake.base_url())?;
     let http = SharedClient::new(hyper_client(&TransportConfig::default())?);
     let svc = ServiceBuilder::new()
-        // typed tier: your own layers see CancelRequest / CancelResponse
+        // typed tier: your own layers see CancelRequest / Reply<CancelResponse>
         .map_err(Error::from_box)
         .concurrency_limit(16)
         .layer(OperationSpanLayer::new())
@@ -57,7 +57,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .service(http);
 
     let reply = svc.oneshot(CancelRequest::new("s1", "r1")?).await?;
-    println!("run {} is {}", reply.run.id, reply.run.status);
+    println!("run {} is {}", reply.data.run.id, reply.data.run.status);
     let seen = &fake.requests()[0];
     println!(
         "the server saw x-my-team: {:?}",

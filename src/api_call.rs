@@ -1,6 +1,13 @@
 //! [`ApiCallLayer`]: the boundary between the two tiers. A typed request
 //! ([`AilyRequest`]) goes in, becomes an `http::Request`, and its complete reply is
-//! decoded into the typed response or the [`Error`](crate::Error) it describes.
+//! decoded into a [`Reply`] (the typed response with the reply's HTTP status and log
+//! id) or the [`Error`](crate::Error) it describes.
+//!
+//! What the observers above it (the attempt span, the attempt metrics, a user's own)
+//! need travels in these values: the `Ok` [`Reply`], or the `Error` of a reply
+//! ([`Error::reply_status`](crate::Error::reply_status)). Nothing is handed over
+//! through thread-locals or the current span, so a `Buffer`, a spawned task or any
+//! async layer may sit between them.
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -12,11 +19,92 @@ use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
+use http::{HeaderValue, StatusCode};
+
 use crate::envelope::LOG_ID_HEADER;
 use crate::error::BoxError;
 use crate::request::{AilyRequest, Attempt};
-use crate::trace::fields;
 use crate::transport::RequestBody;
+
+/// The typed tier's success value: the decoded data and what the HTTP reply said
+/// about it — its status, its log id (`X-Tt-Logid`) and which attempt it answers (as
+/// gax's `Response<T>`). [`ApiCallLayer`] makes it; every layer above passes it up,
+/// and the observers read it; [`Client`](crate::Client) hands callers the data.
+///
+/// ```
+/// use aily_client::api_call::Reply;
+///
+/// let reply = Reply::new(7, http::StatusCode::OK);
+/// assert_eq!((reply.log_id(), reply.attempt()), (None, 0));
+/// assert_eq!(reply.into_data(), 7);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Reply<T> {
+    /// The decoded data.
+    pub data: T,
+    status: StatusCode,
+    log_id: Option<HeaderValue>,
+    attempt: u32,
+}
+
+impl<T> Reply<T> {
+    /// A reply of `data` with HTTP `status`, no log id, to the first attempt.
+    pub fn new(data: T, status: StatusCode) -> Self {
+        Reply {
+            data,
+            status,
+            log_id: None,
+            attempt: 0,
+        }
+    }
+
+    /// The reply with its log id (the `X-Tt-Logid` header's value).
+    pub fn with_log_id(mut self, log_id: Option<HeaderValue>) -> Self {
+        self.log_id = log_id;
+        self
+    }
+
+    /// The reply as the answer to attempt `attempt` (0 for the first, 1 for the
+    /// first retry, …).
+    pub fn with_attempt(mut self, attempt: u32) -> Self {
+        self.attempt = attempt;
+        self
+    }
+
+    /// The HTTP status of the reply.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The reply's log id, when it had a readable, non-empty `X-Tt-Logid`.
+    pub fn log_id(&self) -> Option<&str> {
+        self.log_id
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .filter(|s| !s.is_empty())
+    }
+
+    /// Which attempt of the call this reply answers: 0 for the first, 1 for the
+    /// first retry (`http.request.resend_count`), …
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// The data, without the reply's metadata.
+    pub fn into_data(self) -> T {
+        self.data
+    }
+
+    /// The same reply with its data mapped.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Reply<U> {
+        Reply {
+            data: f(self.data),
+            status: self.status,
+            log_id: self.log_id,
+            attempt: self.attempt,
+        }
+    }
+}
 
 /// Turns any [`AilyRequest`] into HTTP and decodes the reply.
 ///
@@ -34,8 +122,9 @@ use crate::transport::RequestBody;
 ///     Ok::<_, aily_client::BoxError>(http::Response::new(bytes::Bytes::from(body)))
 /// });
 /// let svc = ApiCallLayer::new().layer(http);
-/// let resp = svc.oneshot(CancelRequest::new("s1", "r1").unwrap()).await.unwrap();
-/// assert_eq!(resp.run.status, RunStatus::Cancelled);
+/// let reply = svc.oneshot(CancelRequest::new("s1", "r1").unwrap()).await.unwrap();
+/// assert_eq!(reply.status(), http::StatusCode::OK);
+/// assert_eq!(reply.data.run.status, RunStatus::Cancelled);
 /// # }
 /// ```
 #[derive(Clone, Copy, Debug, Default)]
@@ -74,7 +163,7 @@ where
     S: Service<Request<RequestBody>, Response = Response<Bytes>>,
     S::Error: Into<BoxError>,
 {
-    type Response = R::Response;
+    type Response = Reply<R::Response>;
     type Error = BoxError;
     type Future = ApiCallFuture<S::Future, R>;
 
@@ -90,6 +179,7 @@ where
         }
         ApiCallFuture {
             inner: self.inner.call(http),
+            attempt,
             _request: PhantomData,
         }
     }
@@ -100,6 +190,7 @@ pin_project! {
     pub struct ApiCallFuture<F, R> {
         #[pin]
         inner: F,
+        attempt: u32,
         _request: PhantomData<fn() -> R>,
     }
 }
@@ -110,27 +201,22 @@ where
     E: Into<BoxError>,
     R: AilyRequest,
 {
-    type Output = Result<R::Response, BoxError>;
+    type Output = Result<Reply<R::Response>, BoxError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let response = ready!(self.project().inner.poll(cx)).map_err(Into::into)?;
-        #[cfg(feature = "metrics")]
-        crate::metrics::note_status(response.status());
-        // Under the attempt span, when there is one: what the server answered.
-        let span = tracing::Span::current();
-        if !span.is_disabled() {
-            span.record(
-                fields::HTTP_RESPONSE_STATUS_CODE,
-                response.status().as_u16(),
-            );
-            if let Some(log_id) = response
-                .headers()
-                .get(LOG_ID_HEADER)
-                .and_then(|v| v.to_str().ok())
-            {
-                span.record(fields::FEISHU_LOG_ID, log_id);
-            }
-        }
-        Poll::Ready(R::decode(response).map_err(Into::into))
+        let this = self.project();
+        let response = ready!(this.inner.poll(cx)).map_err(Into::into)?;
+        let status = response.status();
+        let log_id = response.headers().get(LOG_ID_HEADER).cloned();
+        Poll::Ready(match R::decode(response) {
+            Ok(data) => Ok(Reply {
+                data,
+                status,
+                log_id,
+                attempt: *this.attempt,
+            }),
+            // The error is this attempt's own reply: it says so, for the observers.
+            Err(err) => Err(err.replied(status, log_id.as_ref()).into()),
+        })
     }
 }

@@ -16,6 +16,7 @@ use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceBuilder, ServiceExt};
 
 use crate::api_call::ApiCallLayer;
+use crate::api_call::Reply;
 use crate::ask::{Ask, AskEvent};
 use crate::auth::{Auth, AuthLayer, Credentials, DEFAULT_REFRESH_MARGIN};
 use crate::background::{
@@ -417,6 +418,7 @@ impl Client {
         let s = &self.settings;
         ServiceBuilder::new()
             .map_err(Error::from_box as fn(BoxError) -> Error)
+            .map_response(Reply::into_data as fn(Reply<R::Response>) -> R::Response)
             .layer(OperationSpanLayer::with_level(s.operation_span_level))
             .layer(s.operation_metrics())
             .layer(DeadlineLayer::new(s.overall_timeout))

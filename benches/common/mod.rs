@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use aily_client::api_call::ApiCallLayer;
+use aily_client::api_call::{ApiCallLayer, Reply};
 use aily_client::auth::{AuthLayer, TenantTokenSource};
 use aily_client::in_flight::InFlightLimitLayer;
 use aily_client::retry::{RetryConfig, RetryPolicy, retry_layer};
@@ -668,7 +668,7 @@ struct Typed<S>(S);
 
 impl<S> LayerStack for Typed<S>
 where
-    S: Service<CancelRequest, Response = CancelResponse> + Clone + 'static,
+    S: Service<CancelRequest> + Clone + 'static,
     S::Error: std::fmt::Debug,
     S::Future: 'static,
 {
@@ -683,10 +683,11 @@ where
     }
 }
 
-/// `n` calls of `svc` through `ready().call(req.clone())`, results to `black_box`.
+/// `n` calls of `svc` through `ready().call(req.clone())`, results to `black_box`
+/// (a `CancelResponse` from a whole stack, a `Reply` of one from a partial one).
 pub async fn drive<S>(svc: &mut S, req: &CancelRequest, n: u64)
 where
-    S: Service<CancelRequest, Response = CancelResponse>,
+    S: Service<CancelRequest>,
     S::Error: std::fmt::Debug,
 {
     for _ in 0..n {
@@ -931,6 +932,7 @@ macro_rules! full_stack {
     ($auth:expr, $operation_metrics:expr, $attempt_metrics:expr) => {
         ServiceBuilder::new()
             .map_err(Error::from_box as fn(BoxError) -> Error)
+            .map_response(Reply::into_data as fn(Reply<CancelResponse>) -> CancelResponse)
             .layer(OperationSpanLayer::with_level(tracing::Level::INFO))
             .layer($operation_metrics)
             .layer(DeadlineLayer::new(OVERALL))

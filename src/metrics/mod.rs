@@ -24,7 +24,6 @@
 mod attempt;
 mod operation;
 
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::{Mutex, PoisonError};
@@ -238,32 +237,6 @@ impl<K: Eq + Hash> HistogramHandles<K> {
         }
         handles.insert(key, (recorder, handle));
     }
-}
-
-thread_local! {
-    /// The HTTP status of the reply [`ApiCallLayer`](crate::api_call::ApiCallLayer)
-    /// decoded in this poll, for the attempt around it — handed over the way tracing
-    /// hands over the current span (the attempt span gets its status the same way).
-    static REPLY_STATUS: Cell<u16> = const { Cell::new(0) };
-}
-
-/// Notes the status of the reply being decoded (called by `ApiCallLayer`).
-#[inline]
-pub(crate) fn note_status(status: http::StatusCode) {
-    REPLY_STATUS.with(|s| s.set(status.as_u16()));
-}
-
-/// Forgets any status noted (before an attempt is polled).
-#[inline]
-fn clear_status() {
-    REPLY_STATUS.with(|s| s.set(0));
-}
-
-/// The status noted since [`clear_status`], if any.
-#[inline]
-fn take_status() -> Option<u16> {
-    let status = REPLY_STATUS.with(|s| s.replace(0));
-    (status != 0).then_some(status)
 }
 
 /// `"100"` … `"599"`, so a status label borrows a static string.
@@ -572,14 +545,5 @@ mod tests {
         let mut other = WordHasher::default();
         other.write(b"0123456780");
         assert_ne!(bytes.finish(), other.finish());
-    }
-
-    #[test]
-    fn a_status_is_taken_once() {
-        clear_status();
-        assert_eq!(take_status(), None);
-        note_status(http::StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(take_status(), Some(503));
-        assert_eq!(take_status(), None);
     }
 }

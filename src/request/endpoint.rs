@@ -12,19 +12,13 @@ use super::{AilyRequest, ApiPath, Operation, Query, RequestOptions, http_request
 use crate::error::Error;
 use crate::transport::RequestBody;
 
-/// A reply that carries the request's log id.
-pub trait HasLogId {
-    /// The log id (`X-Tt-Logid`), when the server sent one.
-    fn log_id(&self) -> Option<&str>;
-}
-
 /// An endpoint: an [`Operation`] (declared with [`operation!`](crate::operation!)),
 /// what its reply decodes to, what its body is, and whether a request that may have
 /// reached the server may be sent again.
 ///
 /// ```
 /// use aily_client::envelope;
-/// use aily_client::request::{ApiPath, ApiRequest, Endpoint, HasLogId, Segment};
+/// use aily_client::request::{ApiRequest, Endpoint};
 ///
 /// aily_client::operation! {
 ///     /// Lists an app's skills.
@@ -32,34 +26,23 @@ pub trait HasLogId {
 /// }
 ///
 /// #[derive(Debug, serde::Deserialize)]
-/// pub struct Skills { skills: Vec<serde_json::Value>, #[serde(skip)] log_id: Option<String> }
-/// impl HasLogId for Skills {
-///     fn log_id(&self) -> Option<&str> { self.log_id.as_deref() }
-/// }
+/// pub struct Skills { skills: Vec<serde_json::Value> }
 ///
 /// impl Endpoint for ListSkills {
 ///     type Response = Skills;
 ///     type Body = ();
-///     const ID_FIELDS: &'static [&'static str] = &["aily.app_id"];
 ///     fn decode(response: http::Response<bytes::Bytes>) -> Result<Skills, aily_client::Error> {
-///         let (mut skills, log_id) = envelope::decode::<Skills>(&response)?;
-///         skills.log_id = log_id;
-///         Ok(skills)
+///         envelope::decode::<Skills>(&response).map(|(skills, _log_id)| skills)
 ///     }
 /// }
 ///
-/// let path = ApiPath::new(&[
-///     Segment::Literal("/open-apis/aily/v1/apps/"),
-///     Segment::Id("app_id", "spring_1__c"),
-///     Segment::Literal("/skills"),
-/// ])?;
-/// let request = ApiRequest::<ListSkills>::at(path);
+/// let request = ApiRequest::<ListSkills>::with_ids(&["spring_1__c"])?;
 /// assert_eq!(aily_client::AilyRequest::to_http(&request).uri(), "/open-apis/aily/v1/apps/spring_1__c/skills");
 /// # Ok::<(), aily_client::Error>(())
 /// ```
 pub trait Endpoint: Operation {
     /// The typed reply.
-    type Response: HasLogId + Send + 'static;
+    type Response: Send + 'static;
     /// The JSON body (`()` for an endpoint that sends none).
     type Body: Serialize + Clone + fmt::Debug + Send + Sync + 'static;
     /// Whether a request that may have reached the server (a reset connection, HTTP
@@ -67,12 +50,16 @@ pub trait Endpoint: Operation {
     /// otherwise ([`AilyRequest::with_idempotent`]). Reads, `PUT`, `DELETE` and
     /// requests with an idempotency key are; creating a session or a run is not.
     const IDEMPOTENT: bool = true;
-    /// The span fields of the path's IDs, in order (e.g. `["aily.session_id"]`; see
-    /// [`crate::trace::fields`]).
-    const ID_FIELDS: &'static [&'static str] = &[];
 
     /// Decodes a complete reply ([`envelope::decode`](crate::envelope::decode)).
     fn decode(response: Response<Bytes>) -> Result<Self::Response, Error>;
+
+    /// The JSON of a body, once per attempt. By default `serde_json`'s; an endpoint
+    /// whose body never changes may hand out static bytes instead.
+    fn encode_body(body: &Self::Body) -> Bytes {
+        // A typed body of strings, numbers and lists always serializes.
+        Bytes::from(serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec()))
+    }
 }
 
 /// A request of endpoint `E`: its path (IDs validated and encoded once), its query,
@@ -86,6 +73,13 @@ pub struct ApiRequest<E: Endpoint> {
 }
 
 impl<E: Endpoint> ApiRequest<E> {
+    /// A request to the operation's URL template with its placeholders filled by
+    /// `ids`, in order ([`ApiPath::from_template`]), with no query and no body: the
+    /// path is said once, in [`operation!`](crate::operation!).
+    pub fn with_ids(ids: &[&str]) -> Result<Self, Error> {
+        ApiPath::from_template(E::URL_TEMPLATE, ids).map(ApiRequest::at)
+    }
+
     /// A request to `path` with no query and no body.
     pub fn at(path: ApiPath) -> Self {
         ApiRequest {
@@ -100,6 +94,11 @@ impl<E: Endpoint> ApiRequest<E> {
     pub fn with_body(mut self, body: E::Body) -> Self {
         self.body = Some(body);
         self
+    }
+
+    /// The encoded path, without the query.
+    pub fn path(&self) -> &str {
+        self.path.as_str()
     }
 
     /// The path's `index`-th ID, as given (see [`ApiPath::id`]).
@@ -166,11 +165,7 @@ impl<E: Endpoint> AilyRequest for ApiRequest<E> {
     }
 
     fn to_http(&self) -> Request<RequestBody> {
-        // A typed body of strings, numbers and lists always serializes.
-        let body = self
-            .body
-            .as_ref()
-            .map(|b| Bytes::from(serde_json::to_vec(b).unwrap_or_else(|_| b"{}".to_vec())));
+        let body = self.body.as_ref().map(E::encode_body);
         http_request(
             E::METHOD,
             self.path.with_query(&self.query),
@@ -188,12 +183,11 @@ impl<E: Endpoint> AilyRequest for ApiRequest<E> {
     }
 
     fn record_ids(&self, span: &tracing::Span) {
-        for (index, field) in E::ID_FIELDS.iter().enumerate() {
-            span.record(*field, self.path.id(index));
+        // The placeholders' span fields, by the one fixed map (`id_field`).
+        for (index, name) in super::path::placeholders(E::URL_TEMPLATE).enumerate() {
+            if let Some(field) = super::id_field(name) {
+                span.record(field, self.path.id(index));
+            }
         }
-    }
-
-    fn response_log_id(response: &E::Response) -> Option<&str> {
-        response.log_id()
     }
 }

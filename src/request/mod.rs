@@ -22,10 +22,11 @@ use http::{HeaderValue, Method, Request, Response};
 use crate::error::Error;
 use crate::transport::RequestBody;
 
-pub use endpoint::{ApiRequest, Endpoint, HasLogId};
+pub use endpoint::{ApiRequest, Endpoint};
 pub use operation::Operation;
 pub use path::{
-    ApiPath, MAX_ID_BYTES, MAX_PATH_IDS, Query, Segment, push_encoded_segment, validate_id,
+    ApiPath, MAX_ID_BYTES, MAX_PATH_IDS, Query, Segment, id_field, push_encoded_segment,
+    validate_id,
 };
 
 /// The header naming the end user on whose behalf a call is made (0–64 characters).
@@ -114,12 +115,6 @@ pub trait AilyRequest: Clone + Send + Sync + 'static {
     /// Called only for an enabled span. Records nothing by default.
     fn record_ids(&self, span: &tracing::Span) {
         let _ = span;
-    }
-
-    /// The log id of a typed response, recorded on the operation span. `None` by default.
-    fn response_log_id(response: &Self::Response) -> Option<&str> {
-        let _ = response;
-        None
     }
 
     /// The operation span for one call of this request at `level` (see

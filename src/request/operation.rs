@@ -82,6 +82,7 @@ macro_rules! operation {
                     aily.run_id = $crate::__private::Empty,
                     aily.message_id = $crate::__private::Empty,
                     aily.app_id = $crate::__private::Empty,
+                    aily.skill_id = $crate::__private::Empty,
                     otel.status_code = $crate::__private::Empty,
                     error.type = $crate::__private::Empty,
                     feishu.code = $crate::__private::Empty,

@@ -62,7 +62,82 @@ pub struct ApiPath {
     ids: u8,
 }
 
+/// The span field of a URL template's placeholder: the one fixed map from a path
+/// ID's name — the placeholder in [`Operation::URL_TEMPLATE`](crate::request::Operation::URL_TEMPLATE),
+/// the name its validation errors give — to the operation span's field
+/// ([`crate::trace::fields`]). `None` for a name the spans do not record.
+///
+/// ```
+/// use aily_client::request::id_field;
+/// assert_eq!(id_field("aily_session_id"), Some("aily.session_id"));
+/// assert_eq!(id_field("skill_id"), Some("aily.skill_id"));
+/// assert_eq!(id_field("page_token"), None);
+/// ```
+pub fn id_field(placeholder: &str) -> Option<&'static str> {
+    use crate::trace::fields;
+    match placeholder {
+        "aily_session_id" => Some(fields::AILY_SESSION_ID),
+        "run_id" => Some(fields::AILY_RUN_ID),
+        "aily_message_id" => Some(fields::AILY_MESSAGE_ID),
+        "app_id" => Some(fields::AILY_APP_ID),
+        "skill_id" => Some(fields::AILY_SKILL_ID),
+        _ => None,
+    }
+}
+
+/// The placeholders of a URL template, in order: `{aily_session_id}` → `aily_session_id`.
+pub(crate) fn placeholders(template: &'static str) -> impl Iterator<Item = &'static str> {
+    template
+        .split('{')
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
+}
+
 impl ApiPath {
+    /// The path of URL template `template` (`/open-apis/aily/v1/apps/{app_id}/skills`)
+    /// with its placeholders replaced by `ids`, in order: each ID validated under the
+    /// placeholder's name ([`validate_id`]) and percent-encoded. The path is said once,
+    /// in the operation's template.
+    ///
+    /// ```
+    /// use aily_client::request::ApiPath;
+    ///
+    /// let path = ApiPath::from_template("/open-apis/aily/v1/apps/{app_id}/skills/{skill_id}", &["a/1", "s"])?;
+    /// assert_eq!(path.as_str(), "/open-apis/aily/v1/apps/a%2F1/skills/s");
+    /// assert_eq!(path.id(0), "a/1");
+    /// let err = ApiPath::from_template("/x/{skill_id}", &[".."]).unwrap_err();
+    /// assert!(err.to_string().contains("skill_id"));
+    /// assert!(ApiPath::from_template("/x/{skill_id}", &[]).is_err());
+    /// # Ok::<(), aily_client::Error>(())
+    /// ```
+    pub fn from_template(template: &'static str, ids: &[&str]) -> Result<ApiPath, Error> {
+        let mut segments = [Segment::Literal(""); 2 * MAX_PATH_IDS + 1];
+        let (mut n, mut k, mut rest) = (0, 0, template);
+        while let Some((literal, after)) = rest.split_once('{') {
+            let Some((name, tail)) = after.split_once('}') else {
+                break;
+            };
+            let (Some(id), true) = (ids.get(k), n + 2 < segments.len()) else {
+                return Err(Error::invalid_input(format!(
+                    "{template} takes {} IDs, {} given",
+                    placeholders(template).count(),
+                    ids.len()
+                )));
+            };
+            segments[n] = Segment::Literal(literal);
+            segments[n + 1] = Segment::Id(name, id);
+            (n, k, rest) = (n + 2, k + 1, tail);
+        }
+        if k != ids.len() {
+            return Err(Error::invalid_input(format!(
+                "{template} takes {k} IDs, {} given",
+                ids.len()
+            )));
+        }
+        segments[n] = Segment::Literal(rest);
+        ApiPath::new(&segments[..=n])
+    }
+
     /// The path made of `segments`. Fails with
     /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput), naming the field,
     /// when an ID breaks [`validate_id`]'s rules or there are more than
