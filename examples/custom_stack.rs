@@ -12,7 +12,7 @@ use aily_client::auth::AuthLayer;
 use aily_client::in_flight::InFlightLimitLayer;
 use aily_client::retry::{RetryConfig, RetryPolicy, retry_layer};
 use aily_client::testing::FakeAily;
-use aily_client::timeout::{DeadlineLayer, TimeoutLayer};
+use aily_client::timeout::{AttemptTimeoutLayer, DeadlineLayer};
 use aily_client::trace::{AttemptSpanLayer, OperationSpanLayer};
 use aily_client::transport::{
     BaseUriLayer, BaseUrl, CollectBodyLayer, RequestBody, SharedClient, TransportConfig,
@@ -40,7 +40,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .layer(retry_layer(RetryPolicy::new(RetryConfig::default())?))
         .layer(InFlightLimitLayer::new(64))
         .layer(AttemptSpanLayer::new().server(&base))
-        .layer(TimeoutLayer::attempt(Duration::from_secs(10)))
+        .layer(AttemptTimeoutLayer::new(Duration::from_secs(10)))
         .layer(ApiCallLayer::new())
         // HTTP tier: your own layers see http::Request / http::Response<Bytes>
         .map_request(|mut req: http::Request<RequestBody>| {

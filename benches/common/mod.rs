@@ -20,7 +20,7 @@ use aily_client::api_call::{ApiCallLayer, Reply};
 use aily_client::auth::{AuthLayer, TenantTokenSource};
 use aily_client::in_flight::InFlightLimitLayer;
 use aily_client::retry::{RetryConfig, RetryPolicy, retry_layer};
-use aily_client::timeout::{DeadlineLayer, TimeoutLayer};
+use aily_client::timeout::{AttemptTimeoutLayer, DeadlineLayer};
 use aily_client::trace::{AttemptSpanLayer, OperationSpanLayer};
 use aily_client::transport::{
     BaseUriLayer, BaseUrl, CollectBodyLayer, DEFAULT_MAX_BODY_BYTES, HttpService, RequestBody,
@@ -817,10 +817,10 @@ pub fn layer_stacks() -> Vec<(&'static str, &'static str, Box<dyn LayerStack>)> 
         ),
         (
             "m5_attempt_timeout",
-            "+ TimeoutLayer::attempt",
+            "+ AttemptTimeoutLayer",
             Box::new(Typed(
                 ServiceBuilder::new()
-                    .layer(TimeoutLayer::attempt(ATTEMPT))
+                    .layer(AttemptTimeoutLayer::new(ATTEMPT))
                     .layer(ApiCallLayer::new())
                     .layer(fixed_auth())
                     .layer(BaseUriLayer::new(base.clone()))
@@ -834,7 +834,7 @@ pub fn layer_stacks() -> Vec<(&'static str, &'static str, Box<dyn LayerStack>)> 
             Box::new(Typed(
                 ServiceBuilder::new()
                     .layer(attempt_span())
-                    .layer(TimeoutLayer::attempt(ATTEMPT))
+                    .layer(AttemptTimeoutLayer::new(ATTEMPT))
                     .layer(ApiCallLayer::new())
                     .layer(fixed_auth())
                     .layer(BaseUriLayer::new(base.clone()))
@@ -850,7 +850,7 @@ pub fn layer_stacks() -> Vec<(&'static str, &'static str, Box<dyn LayerStack>)> 
                     .layer(retry())
                     .layer(in_flight())
                     .layer(attempt_span())
-                    .layer(TimeoutLayer::attempt(ATTEMPT))
+                    .layer(AttemptTimeoutLayer::new(ATTEMPT))
                     .layer(ApiCallLayer::new())
                     .layer(fixed_auth())
                     .layer(BaseUriLayer::new(base.clone()))
@@ -867,7 +867,7 @@ pub fn layer_stacks() -> Vec<(&'static str, &'static str, Box<dyn LayerStack>)> 
                     .layer(retry())
                     .layer(in_flight())
                     .layer(attempt_span())
-                    .layer(TimeoutLayer::attempt(ATTEMPT))
+                    .layer(AttemptTimeoutLayer::new(ATTEMPT))
                     .layer(ApiCallLayer::new())
                     .layer(fixed_auth())
                     .layer(BaseUriLayer::new(base.clone()))
@@ -885,7 +885,7 @@ pub fn layer_stacks() -> Vec<(&'static str, &'static str, Box<dyn LayerStack>)> 
                     .layer(retry())
                     .layer(in_flight())
                     .layer(attempt_span())
-                    .layer(TimeoutLayer::attempt(ATTEMPT))
+                    .layer(AttemptTimeoutLayer::new(ATTEMPT))
                     .layer(ApiCallLayer::new())
                     .layer(fixed_auth())
                     .layer(BaseUriLayer::new(base.clone()))
@@ -940,7 +940,7 @@ macro_rules! full_stack {
             .layer(in_flight())
             .layer(attempt_span())
             .layer($attempt_metrics)
-            .layer(TimeoutLayer::attempt(ATTEMPT))
+            .layer(AttemptTimeoutLayer::new(ATTEMPT))
             .layer(ApiCallLayer::new())
             .layer($auth)
             .layer(BaseUriLayer::new(mem_base()))
