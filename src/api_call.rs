@@ -21,7 +21,7 @@ use tower::{Layer, Service};
 
 use http::{HeaderValue, StatusCode};
 
-use crate::envelope::LOG_ID_HEADER;
+use crate::envelope::LOG_ID_NAME;
 use crate::error::BoxError;
 use crate::request::{AilyRequest, Attempt};
 use crate::transport::RequestBody;
@@ -88,6 +88,16 @@ impl<T> Reply<T> {
     /// first retry (`http.request.resend_count`), …
     pub fn attempt(&self) -> u32 {
         self.attempt
+    }
+
+    /// The typed tier's result as a caller gets it: the data, or the crate's
+    /// [`Error`](crate::Error) (the edge of [`Client`](crate::Client)'s stack, one
+    /// `map_result`).
+    pub fn into_result(result: Result<Reply<T>, BoxError>) -> Result<T, crate::Error> {
+        match result {
+            Ok(reply) => Ok(reply.data),
+            Err(err) => Err(crate::Error::from_box(err)),
+        }
     }
 
     /// The data, without the reply's metadata.
@@ -207,7 +217,7 @@ where
         let this = self.project();
         let response = ready!(this.inner.poll(cx)).map_err(Into::into)?;
         let status = response.status();
-        let log_id = response.headers().get(LOG_ID_HEADER).cloned();
+        let log_id = response.headers().get(&LOG_ID_NAME).cloned();
         Poll::Ready(match R::decode(response) {
             Ok(data) => Ok(Reply {
                 data,

@@ -55,6 +55,9 @@ type Unauthenticated = BaseUri<CollectBody<SharedClient>>;
 /// The HTTP tier of the default client, as its concrete type.
 type DefaultHttp = Auth<Unauthenticated>;
 
+/// The edge of the typed tier: the data, or the crate's [`Error`].
+type Edge<T> = fn(Result<Reply<T>, BoxError>) -> Result<T, Error>;
+
 /// A typed service of the default stack, erased: `Clone + Send + Sync`, no worker task.
 pub type AilyService<R> = BoxCloneSyncService<R, <R as AilyRequest>::Response, Error>;
 
@@ -417,8 +420,7 @@ impl Client {
     + 'static {
         let s = &self.settings;
         ServiceBuilder::new()
-            .map_err(Error::from_box as fn(BoxError) -> Error)
-            .map_response(Reply::into_data as fn(Reply<R::Response>) -> R::Response)
+            .map_result(Reply::into_result as Edge<R::Response>)
             .layer(OperationSpanLayer::with_level(s.operation_span_level))
             .layer(s.operation_metrics())
             .layer(DeadlineLayer::new(s.overall_timeout))

@@ -779,6 +779,13 @@ fn is_malformed_reply(err: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
+/// [`Error::from_box`]: what the edge of a typed stack converts with.
+impl From<BoxError> for Error {
+    fn from(err: BoxError) -> Error {
+        Error::from_box(err)
+    }
+}
+
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let i = &self.inner;

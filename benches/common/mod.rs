@@ -931,8 +931,10 @@ pub fn layer_stacks() -> Vec<(&'static str, &'static str, Box<dyn LayerStack>)> 
 macro_rules! full_stack {
     ($auth:expr, $operation_metrics:expr, $attempt_metrics:expr) => {
         ServiceBuilder::new()
-            .map_err(Error::from_box as fn(BoxError) -> Error)
-            .map_response(Reply::into_data as fn(Reply<CancelResponse>) -> CancelResponse)
+            .map_result(
+                Reply::into_result
+                    as fn(Result<Reply<CancelResponse>, BoxError>) -> Result<CancelResponse, Error>,
+            )
             .layer(OperationSpanLayer::with_level(tracing::Level::INFO))
             .layer($operation_metrics)
             .layer(DeadlineLayer::new(OVERALL))

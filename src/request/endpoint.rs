@@ -77,7 +77,7 @@ impl<E: Endpoint> ApiRequest<E> {
     /// `ids`, in order ([`ApiPath::from_template`]), with no query and no body: the
     /// path is said once, in [`operation!`](crate::operation!).
     pub fn with_ids(ids: &[&str]) -> Result<Self, Error> {
-        ApiPath::from_template(E::URL_TEMPLATE, ids).map(ApiRequest::at)
+        ApiPath::from_parsed(&E::TEMPLATE, ids).map(ApiRequest::at)
     }
 
     /// A request to `path` with no query and no body.
@@ -184,7 +184,7 @@ impl<E: Endpoint> AilyRequest for ApiRequest<E> {
 
     fn record_ids(&self, span: &tracing::Span) {
         // The placeholders' span fields, by the one fixed map (`id_field`).
-        for (index, name) in super::path::placeholders(E::URL_TEMPLATE).enumerate() {
+        for (index, name) in E::TEMPLATE.placeholders().enumerate() {
             if let Some(field) = super::id_field(name) {
                 span.record(field, self.path.id(index));
             }

@@ -50,7 +50,7 @@ use crate::transport::RequestBody;
 pub use endpoint::{ApiRequest, Endpoint};
 pub use operation::Operation;
 pub use path::{
-    ApiPath, MAX_ID_BYTES, MAX_PATH_IDS, Query, Segment, id_field, push_encoded_segment,
+    ApiPath, MAX_ID_BYTES, MAX_PATH_IDS, Query, Segment, Template, id_field, push_encoded_segment,
     validate_id,
 };
 

@@ -85,12 +85,81 @@ pub fn id_field(placeholder: &str) -> Option<&'static str> {
     }
 }
 
-/// The placeholders of a URL template, in order: `{aily_session_id}` → `aily_session_id`.
-pub(crate) fn placeholders(template: &'static str) -> impl Iterator<Item = &'static str> {
-    template
-        .split('{')
-        .skip(1)
-        .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
+/// A URL template, parsed: its literal parts and its placeholders, in order. An
+/// operation's is parsed at compile time ([`Operation::TEMPLATE`](crate::request::Operation::TEMPLATE)),
+/// so making a request's path costs no parsing.
+///
+/// ```
+/// use aily_client::request::Template;
+///
+/// const T: Template = Template::parse("/open-apis/aily/v1/apps/{app_id}/skills/{skill_id}");
+/// assert_eq!(T.placeholders().collect::<Vec<_>>(), ["app_id", "skill_id"]);
+/// assert_eq!(T.as_str(), "/open-apis/aily/v1/apps/{app_id}/skills/{skill_id}");
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Template {
+    text: &'static str,
+    /// Byte ranges of `text`: literal, placeholder, literal, …, literal.
+    bounds: [(u16, u16); 2 * MAX_PATH_IDS + 1],
+    ids: u8,
+}
+
+impl Template {
+    /// Parses `text`: every `{name}` is a placeholder.
+    ///
+    /// # Panics
+    ///
+    /// When a `{` is never closed or there are more than [`MAX_PATH_IDS`]
+    /// placeholders — at compile time for an operation's template.
+    pub const fn parse(text: &'static str) -> Template {
+        let bytes = text.as_bytes();
+        assert!(bytes.len() <= u16::MAX as usize, "a URL template this long");
+        let mut bounds = [(0u16, 0u16); 2 * MAX_PATH_IDS + 1];
+        let (mut i, mut start, mut n) = (0, 0, 0);
+        while i < bytes.len() {
+            if bytes[i] == b'{' {
+                let mut j = i + 1;
+                while j < bytes.len() && bytes[j] != b'}' {
+                    j += 1;
+                }
+                assert!(j < bytes.len(), "a URL template's `{{` is never closed");
+                assert!(
+                    n + 2 < bounds.len(),
+                    "a URL template holds at most 3 placeholders"
+                );
+                bounds[n] = (start as u16, i as u16);
+                bounds[n + 1] = ((i + 1) as u16, j as u16);
+                n += 2;
+                start = j + 1;
+                i = j + 1;
+            } else {
+                i += 1;
+            }
+        }
+        bounds[n] = (start as u16, bytes.len() as u16);
+        Template {
+            text,
+            bounds,
+            ids: (n / 2) as u8,
+        }
+    }
+
+    /// The template as written.
+    pub fn as_str(&self) -> &'static str {
+        self.text
+    }
+
+    /// Part `k`: a literal for even `k`, a placeholder's name for odd `k`.
+    fn part(&self, k: usize) -> &'static str {
+        let (a, b) = self.bounds[k];
+        // Bounds sit next to ASCII `{` and `}`: always char boundaries.
+        self.text.get(a as usize..b as usize).unwrap_or_default()
+    }
+
+    /// The placeholders' names, in order.
+    pub fn placeholders(&self) -> impl Iterator<Item = &'static str> + '_ {
+        (0..usize::from(self.ids)).map(move |k| self.part(2 * k + 1))
+    }
 }
 
 impl ApiPath {
@@ -110,31 +179,33 @@ impl ApiPath {
     /// assert!(ApiPath::from_template("/x/{skill_id}", &[]).is_err());
     /// # Ok::<(), aily_client::Error>(())
     /// ```
+    ///
+    /// # Panics
+    ///
+    /// As [`Template::parse`].
     pub fn from_template(template: &'static str, ids: &[&str]) -> Result<ApiPath, Error> {
-        let mut segments = [Segment::Literal(""); 2 * MAX_PATH_IDS + 1];
-        let (mut n, mut k, mut rest) = (0, 0, template);
-        while let Some((literal, after)) = rest.split_once('{') {
-            let Some((name, tail)) = after.split_once('}') else {
-                break;
-            };
-            let (Some(id), true) = (ids.get(k), n + 2 < segments.len()) else {
-                return Err(Error::invalid_input(format!(
-                    "{template} takes {} IDs, {} given",
-                    placeholders(template).count(),
-                    ids.len()
-                )));
-            };
-            segments[n] = Segment::Literal(literal);
-            segments[n + 1] = Segment::Id(name, id);
-            (n, k, rest) = (n + 2, k + 1, tail);
-        }
-        if k != ids.len() {
+        ApiPath::from_parsed(&Template::parse(template), ids)
+    }
+
+    /// [`from_template`](ApiPath::from_template) of a template parsed already.
+    pub fn from_parsed(template: &Template, ids: &[&str]) -> Result<ApiPath, Error> {
+        if ids.len() != usize::from(template.ids) {
             return Err(Error::invalid_input(format!(
-                "{template} takes {k} IDs, {} given",
+                "{} takes {} IDs, {} given",
+                template.text,
+                template.ids,
                 ids.len()
             )));
         }
-        segments[n] = Segment::Literal(rest);
+        let mut segments = [Segment::Literal(""); 2 * MAX_PATH_IDS + 1];
+        let n = 2 * ids.len();
+        for (k, segment) in segments.iter_mut().enumerate().take(n + 1) {
+            *segment = if k % 2 == 0 {
+                Segment::Literal(template.part(k))
+            } else {
+                Segment::Id(template.part(k), ids[k / 2])
+            };
+        }
         ApiPath::new(&segments[..=n])
     }
 

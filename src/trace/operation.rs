@@ -138,9 +138,8 @@ where
         };
         match &out {
             Ok(reply) => {
-                let log_id = reply.log_id();
                 if !this.span.is_disabled() {
-                    if let Some(log_id) = log_id {
+                    if let Some(log_id) = reply.log_id() {
                         this.span.record(fields::FEISHU_LOG_ID, log_id);
                     }
                     if reply.attempt() > 0 {
@@ -148,7 +147,7 @@ where
                             .record(fields::HTTP_REQUEST_RESEND_COUNT, reply.attempt());
                     }
                 }
-                tracing::debug!(log_id, "call succeeded");
+                tracing::debug!(log_id = reply.log_id(), "call succeeded");
             }
             Err(err) => {
                 if !this.span.is_disabled() {
