@@ -230,3 +230,74 @@ where
         })
     }
 }
+
+/// The layers of a typed stack, outer to inner, down to [`ApiCallLayer`], read off the
+/// service's own type (so a list made by it cannot drift from the code that built
+/// the stack): each service type named by its layer (`OperationSpan` →
+/// `OperationSpanLayer`; tower's `MapResult` → `map_result`, `Retry` → `RetryLayer`).
+/// What the README's drawing and `examples/custom_stack.rs` are checked against
+/// ([`Client::typed_layers`](crate::Client::typed_layers)).
+///
+/// ```
+/// use aily_client::api_call::{ApiCallLayer, typed_layer_names};
+/// use aily_client::trace::OperationSpanLayer;
+/// use tower::ServiceBuilder;
+///
+/// let http = tower::service_fn(|_req: http::Request<aily_client::transport::RequestBody>| async {
+///     Ok::<_, aily_client::BoxError>(http::Response::new(bytes::Bytes::new()))
+/// });
+/// let svc = ServiceBuilder::new()
+///     .layer(OperationSpanLayer::new())
+///     .layer(ApiCallLayer::new())
+///     .service(http);
+/// assert_eq!(typed_layer_names(&svc), ["OperationSpanLayer", "ApiCallLayer"]);
+/// ```
+pub fn typed_layer_names<S>(service: &S) -> Vec<String> {
+    let _ = service;
+    let mut names = Vec::new();
+    let mut rest = std::any::type_name::<S>().trim();
+    loop {
+        let (path, args) = match rest.find('<') {
+            Some(i) => (
+                &rest[..i],
+                rest[i + 1..].strip_suffix('>').unwrap_or_default(),
+            ),
+            None => (rest, ""),
+        };
+        let ident = path.rsplit("::").next().unwrap_or_default();
+        names.push(match ident {
+            "MapResult" => "map_result".to_owned(),
+            "Retry" => "RetryLayer".to_owned(),
+            other => format!("{other}Layer"),
+        });
+        if ident == "ApiCall" {
+            return names;
+        }
+        // The wrapped service: the first type argument that is generic itself and
+        // not a function (a policy, a closure's type and `fn(..)` are not services).
+        let mut depth = 0usize;
+        let mut start = 0;
+        let mut next = None;
+        for (i, c) in args
+            .char_indices()
+            .chain(std::iter::once((args.len(), ',')))
+        {
+            match c {
+                '<' | '(' | '[' => depth += 1,
+                '>' | ')' | ']' => depth = depth.saturating_sub(1),
+                ',' if depth == 0 => {
+                    let arg = args[start..i].trim();
+                    if next.is_none() && arg.contains('<') && !arg.starts_with("fn(") {
+                        next = Some(arg);
+                    }
+                    start = i + 1;
+                }
+                _ => {}
+            }
+        }
+        match next {
+            Some(arg) => rest = arg,
+            None => return names,
+        }
+    }
+}

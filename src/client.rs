@@ -434,6 +434,22 @@ impl Client {
             .service(self.http.clone())
     }
 
+    /// The layers of the typed tier of the default stack for `R`, outer to inner, by
+    /// name ([`typed_layer_names`](crate::api_call::typed_layer_names) of the stack
+    /// itself): what the README's drawing lists, checked by a test.
+    ///
+    /// ```
+    /// use aily_client::{CancelRequest, Client, Credentials};
+    /// let client = Client::builder().credentials(Credentials::tenant_token("t")).build()?;
+    /// let layers = client.typed_layers::<CancelRequest>();
+    /// assert_eq!(layers.first().map(String::as_str), Some("map_result"));
+    /// assert_eq!(layers.last().map(String::as_str), Some("ApiCallLayer"));
+    /// # Ok::<(), aily_client::Error>(())
+    /// ```
+    pub fn typed_layers<R: AilyRequest>(&self) -> Vec<String> {
+        crate::api_call::typed_layer_names(&self.stack::<R>())
+    }
+
     /// The HTTP tier of this client (auth, base URI, body collection, connection pool),
     /// to build your own typed stack on.
     pub fn http_service(&self) -> HttpService {

@@ -21,16 +21,7 @@ const ATTEMPT: &str = "POST /open-apis/aily/v1/sessions/{aily_session_id}/runs/{
 /// the events under it.
 fn call_tree(session: &str) -> (SpanRec, Vec<SpanRec>, Vec<EventRec>, Vec<SpanRec>) {
     let store = recorder().0.lock().unwrap();
-    let ops: Vec<usize> = store
-        .spans
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| {
-            s.name == "aily.run.cancel"
-                && s.fields.get("aily.session_id").map(String::as_str) == Some(session)
-        })
-        .map(|(i, _)| i)
-        .collect();
+    let ops = cancel_spans(&store.spans, session);
     assert_eq!(ops.len(), 1, "one operation span for {session}");
     let op = ops[0];
     let attempts: Vec<SpanRec> = store
@@ -59,6 +50,19 @@ fn call_tree(session: &str) -> (SpanRec, Vec<SpanRec>, Vec<EventRec>, Vec<SpanRe
         .cloned()
         .collect();
     (store.spans[op].clone(), attempts, events, grandchildren)
+}
+
+/// The indexes of the `aily.run.cancel` operation spans of `session`.
+fn cancel_spans(spans: &[SpanRec], session: &str) -> Vec<usize> {
+    spans
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| {
+            s.name == "aily.run.cancel"
+                && s.fields.get("aily.session_id").map(String::as_str) == Some(session)
+        })
+        .map(|(i, _)| i)
+        .collect()
 }
 
 async fn fake(session: &str) -> FakeAily {
@@ -369,16 +373,7 @@ where
 
     // The spans: the attempt's status and log id, for the reply and for the error.
     let store = recorder().0.lock().unwrap();
-    let ops: Vec<usize> = store
-        .spans
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| {
-            s.name == "aily.run.cancel"
-                && s.fields.get("aily.session_id").map(String::as_str) == Some(session)
-        })
-        .map(|(i, _)| i)
-        .collect();
+    let ops = cancel_spans(&store.spans, session);
     assert_eq!(ops.len(), 2, "two calls");
     let attempt_of = |op: usize| {
         let attempts: Vec<&SpanRec> = store
