@@ -67,7 +67,8 @@ pub trait Endpoint: Operation {
 /// and clones the body.
 pub struct ApiRequest<E: Endpoint> {
     path: ApiPath,
-    query: Query,
+    /// Boxed: only list requests carry one, and every layer moves the request.
+    query: Option<Box<Query>>,
     body: Option<E::Body>,
     options: RequestOptions,
 }
@@ -84,7 +85,7 @@ impl<E: Endpoint> ApiRequest<E> {
     pub fn at(path: ApiPath) -> Self {
         ApiRequest {
             path,
-            query: Query::new(),
+            query: None,
             body: None,
             options: RequestOptions::default(),
         }
@@ -108,13 +109,14 @@ impl<E: Endpoint> ApiRequest<E> {
 
     /// The same request with `key=value` in its query, replacing an earlier `key`.
     pub fn with_query(mut self, key: &str, value: impl AsRef<str>) -> Self {
-        self.query.set(key, value);
+        self.query.get_or_insert_with(Box::default).set(key, value);
         self
     }
 
     /// The query as it will be sent.
     pub fn query(&self) -> &Query {
-        &self.query
+        static NONE: Query = Query::new();
+        self.query.as_deref().unwrap_or(&NONE)
     }
 
     /// The body, if any.
@@ -145,7 +147,7 @@ impl<E: Endpoint> fmt::Debug for ApiRequest<E> {
         f.debug_struct("ApiRequest")
             .field("operation", &E::NAME)
             .field("path", &self.path.as_str())
-            .field("query", &self.query.as_str())
+            .field("query", &self.query().as_str())
             .field("options", &self.options)
             .finish_non_exhaustive()
     }
@@ -168,7 +170,10 @@ impl<E: Endpoint> AilyRequest for ApiRequest<E> {
         let body = self.body.as_ref().map(E::encode_body);
         http_request(
             E::METHOD,
-            self.path.with_query(&self.query),
+            self.query.as_deref().map_or_else(
+                || self.path.path_and_query().clone(),
+                |query| self.path.with_query(query),
+            ),
             body,
             &self.options,
         )

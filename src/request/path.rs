@@ -333,8 +333,8 @@ pub struct Query(String);
 
 impl Query {
     /// An empty query.
-    pub fn new() -> Self {
-        Query::default()
+    pub const fn new() -> Self {
+        Query(String::new())
     }
 
     /// Appends `key=value`. `key` is the caller's literal, sent as it is.
