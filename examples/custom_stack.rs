@@ -1,5 +1,7 @@
 //! Rebuild the default stack from its public layers in your own `ServiceBuilder`,
-//! and add layers of your own at both tiers.
+//! and add layers of your own at the HTTP tier. The typed tier here is the default
+//! stack's, layer for layer: the example checks it against
+//! `Client::typed_layers`, read off the client's own stack (and CI runs it).
 //!
 //! ```text
 //! cargo run --example custom_stack --features testing
@@ -7,18 +9,21 @@
 
 use std::time::Duration;
 
-use aily_client::api_call::ApiCallLayer;
+use std::sync::Arc;
+
+use aily_client::api_call::{ApiCallLayer, Reply, typed_layer_names};
 use aily_client::auth::AuthLayer;
 use aily_client::in_flight::InFlightLimitLayer;
+use aily_client::rate_limit::{LocalRateLimitStore, RateLimitLayer};
 use aily_client::retry::{RetryConfig, RetryPolicy, retry_layer};
 use aily_client::testing::FakeAily;
-use aily_client::timeout::{DeadlineLayer, TimeoutLayer};
+use aily_client::timeout::{AttemptTimeoutLayer, DeadlineLayer};
 use aily_client::trace::{AttemptSpanLayer, OperationSpanLayer};
 use aily_client::transport::{
     BaseUriLayer, BaseUrl, CollectBodyLayer, RequestBody, SharedClient, TransportConfig,
     hyper_client,
 };
-use aily_client::{AccessToken, CancelRequest, Error, TokenKind};
+use aily_client::{AccessToken, CancelRequest, Client, Credentials, TokenKind};
 use http::HeaderValue;
 use tower::{ServiceBuilder, ServiceExt};
 
@@ -31,16 +36,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let base = BaseUrl::parse(&fake.base_url())?;
     let http = SharedClient::new(hyper_client(&TransportConfig::default())?);
     let svc = ServiceBuilder::new()
-        // typed tier: your own layers see CancelRequest / CancelResponse
-        .map_err(Error::from_box)
-        .concurrency_limit(16)
+        // typed tier: the edge gives the data or one Error; layers of your own
+        // between it and ApiCallLayer see CancelRequest / Reply<CancelResponse>
+        .map_result(Reply::into_result)
         .layer(OperationSpanLayer::new())
+        .layer(operation_metrics())
         // the deadline for the layers below; the attempt timeout keeps it
         .layer(DeadlineLayer::new(Duration::from_secs(30)))
         .layer(retry_layer(RetryPolicy::new(RetryConfig::default())?))
+        // penalties (a server's reset) and, with a quota, a slot per attempt
+        .layer(RateLimitLayer::new(
+            Arc::new(LocalRateLimitStore::new()),
+            "my-app",
+        ))
         .layer(InFlightLimitLayer::new(64))
         .layer(AttemptSpanLayer::new().server(&base))
-        .layer(TimeoutLayer::attempt(Duration::from_secs(10)))
+        .layer(attempt_metrics(&base))
+        .layer(AttemptTimeoutLayer::new(Duration::from_secs(10)))
         .layer(ApiCallLayer::new())
         // HTTP tier: your own layers see http::Request / http::Response<Bytes>
         .map_request(|mut req: http::Request<RequestBody>| {
@@ -56,6 +68,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .layer(CollectBodyLayer::new(64 * 1024))
         .service(http);
 
+    // The same typed tier as the client's default stack, layer for layer.
+    let client = Client::builder()
+        .credentials(Credentials::tenant_token("t-custom"))
+        .build()?;
+    assert_eq!(
+        typed_layer_names(&svc),
+        client.typed_layers::<CancelRequest>()
+    );
+
     let reply = svc.oneshot(CancelRequest::new("s1", "r1")?).await?;
     println!("run {} is {}", reply.run.id, reply.run.status);
     let seen = &fake.requests()[0];
@@ -64,4 +85,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         seen.headers.get("x-my-team")
     );
     Ok(())
+}
+
+/// The metrics layers, as the client's stack has them: the crate's with the feature
+/// `metrics`, tower's `Identity` (nothing added) without it.
+#[cfg(feature = "metrics")]
+fn operation_metrics() -> aily_client::metrics::OperationMetricsLayer {
+    aily_client::metrics::OperationMetricsLayer::new()
+}
+
+#[cfg(not(feature = "metrics"))]
+fn operation_metrics() -> tower::layer::util::Identity {
+    tower::layer::util::Identity::new()
+}
+
+#[cfg(feature = "metrics")]
+fn attempt_metrics(base: &BaseUrl) -> aily_client::metrics::AttemptMetricsLayer {
+    aily_client::metrics::AttemptMetricsLayer::new().server(base)
+}
+
+#[cfg(not(feature = "metrics"))]
+fn attempt_metrics(_base: &BaseUrl) -> tower::layer::util::Identity {
+    tower::layer::util::Identity::new()
 }

@@ -9,7 +9,7 @@
 //! Run it: `cargo run --example own_endpoint --features testing`.
 
 use aily_client::envelope;
-use aily_client::request::{ApiPath, ApiRequest, Endpoint, HasLogId, Segment};
+use aily_client::request::{ApiRequest, Endpoint};
 use aily_client::testing::{FakeAily, Route, ScriptedReply};
 use aily_client::{Client, Credentials, Error, ErrorKind};
 use bytes::Bytes;
@@ -41,16 +41,9 @@ pub struct SkillsResponse {
     pub log_id: Option<String>,
 }
 
-impl HasLogId for SkillsResponse {
-    fn log_id(&self) -> Option<&str> {
-        self.log_id.as_deref()
-    }
-}
-
 impl Endpoint for ListSkills {
     type Response = SkillsResponse;
     type Body = ();
-    const ID_FIELDS: &'static [&'static str] = &[aily_client::trace::fields::AILY_APP_ID];
 
     fn decode(response: http::Response<Bytes>) -> Result<SkillsResponse, Error> {
         #[derive(Deserialize)]
@@ -68,11 +61,7 @@ impl Endpoint for ListSkills {
 
 /// The request: the app id, validated and percent-encoded into the path.
 fn list_skills(app_id: &str) -> Result<ApiRequest<ListSkills>, Error> {
-    Ok(ApiRequest::at(ApiPath::new(&[
-        Segment::Literal("/open-apis/aily/v1/apps/"),
-        Segment::Id("app_id", app_id),
-        Segment::Literal("/skills"),
-    ])?))
+    ApiRequest::with_ids(&[app_id])
 }
 
 // ---- using it --------------------------------------------------------------------

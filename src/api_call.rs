@@ -1,6 +1,13 @@
 //! [`ApiCallLayer`]: the boundary between the two tiers. A typed request
 //! ([`AilyRequest`]) goes in, becomes an `http::Request`, and its complete reply is
-//! decoded into the typed response or the [`Error`](crate::Error) it describes.
+//! decoded into a [`Reply`] (the typed response with the reply's HTTP status and log
+//! id) or the [`Error`](crate::Error) it describes.
+//!
+//! What the observers above it (the attempt span, the attempt metrics, a user's own)
+//! need travels in these values: the `Ok` [`Reply`], or the `Error` of a reply
+//! ([`Error::reply_status`](crate::Error::reply_status)). Nothing is handed over
+//! through thread-locals or the current span, so a `Buffer`, a spawned task or any
+//! async layer may sit between them.
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -12,11 +19,102 @@ use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
-use crate::envelope::LOG_ID_HEADER;
+use http::{HeaderValue, StatusCode};
+
+use crate::envelope::LOG_ID_NAME;
 use crate::error::BoxError;
 use crate::request::{AilyRequest, Attempt};
-use crate::trace::fields;
 use crate::transport::RequestBody;
+
+/// The typed tier's success value: the decoded data and what the HTTP reply said
+/// about it — its status, its log id (`X-Tt-Logid`) and which attempt it answers (as
+/// gax's `Response<T>`). [`ApiCallLayer`] makes it; every layer above passes it up,
+/// and the observers read it; [`Client`](crate::Client) hands callers the data.
+///
+/// ```
+/// use aily_client::api_call::Reply;
+///
+/// let reply = Reply::new(7, http::StatusCode::OK);
+/// assert_eq!((reply.log_id(), reply.attempt()), (None, 0));
+/// assert_eq!(reply.into_data(), 7);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Reply<T> {
+    /// The decoded data.
+    pub data: T,
+    status: StatusCode,
+    log_id: Option<HeaderValue>,
+    attempt: u32,
+}
+
+impl<T> Reply<T> {
+    /// A reply of `data` with HTTP `status`, no log id, to the first attempt.
+    pub fn new(data: T, status: StatusCode) -> Self {
+        Reply {
+            data,
+            status,
+            log_id: None,
+            attempt: 0,
+        }
+    }
+
+    /// The reply with its log id (the `X-Tt-Logid` header's value).
+    pub fn with_log_id(mut self, log_id: Option<HeaderValue>) -> Self {
+        self.log_id = log_id;
+        self
+    }
+
+    /// The reply as the answer to attempt `attempt` (0 for the first, 1 for the
+    /// first retry, …).
+    pub fn with_attempt(mut self, attempt: u32) -> Self {
+        self.attempt = attempt;
+        self
+    }
+
+    /// The HTTP status of the reply.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The reply's log id, when it had a readable, non-empty `X-Tt-Logid`.
+    pub fn log_id(&self) -> Option<&str> {
+        self.log_id
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .filter(|s| !s.is_empty())
+    }
+
+    /// Which attempt of the call this reply answers: 0 for the first, 1 for the
+    /// first retry (`http.request.resend_count`), …
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// The typed tier's result as a caller gets it: the data, or the crate's
+    /// [`Error`](crate::Error) (the edge of [`Client`](crate::Client)'s stack, one
+    /// `map_result`).
+    pub fn into_result(result: Result<Reply<T>, BoxError>) -> Result<T, crate::Error> {
+        match result {
+            Ok(reply) => Ok(reply.data),
+            Err(err) => Err(crate::Error::from_box(err)),
+        }
+    }
+
+    /// The data, without the reply's metadata.
+    pub fn into_data(self) -> T {
+        self.data
+    }
+
+    /// The same reply with its data mapped.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Reply<U> {
+        Reply {
+            data: f(self.data),
+            status: self.status,
+            log_id: self.log_id,
+            attempt: self.attempt,
+        }
+    }
+}
 
 /// Turns any [`AilyRequest`] into HTTP and decodes the reply.
 ///
@@ -34,8 +132,9 @@ use crate::transport::RequestBody;
 ///     Ok::<_, aily_client::BoxError>(http::Response::new(bytes::Bytes::from(body)))
 /// });
 /// let svc = ApiCallLayer::new().layer(http);
-/// let resp = svc.oneshot(CancelRequest::new("s1", "r1").unwrap()).await.unwrap();
-/// assert_eq!(resp.run.status, RunStatus::Cancelled);
+/// let reply = svc.oneshot(CancelRequest::new("s1", "r1").unwrap()).await.unwrap();
+/// assert_eq!(reply.status(), http::StatusCode::OK);
+/// assert_eq!(reply.data.run.status, RunStatus::Cancelled);
 /// # }
 /// ```
 #[derive(Clone, Copy, Debug, Default)]
@@ -74,7 +173,7 @@ where
     S: Service<Request<RequestBody>, Response = Response<Bytes>>,
     S::Error: Into<BoxError>,
 {
-    type Response = R::Response;
+    type Response = Reply<R::Response>;
     type Error = BoxError;
     type Future = ApiCallFuture<S::Future, R>;
 
@@ -90,6 +189,7 @@ where
         }
         ApiCallFuture {
             inner: self.inner.call(http),
+            attempt,
             _request: PhantomData,
         }
     }
@@ -100,6 +200,7 @@ pin_project! {
     pub struct ApiCallFuture<F, R> {
         #[pin]
         inner: F,
+        attempt: u32,
         _request: PhantomData<fn() -> R>,
     }
 }
@@ -110,27 +211,93 @@ where
     E: Into<BoxError>,
     R: AilyRequest,
 {
-    type Output = Result<R::Response, BoxError>;
+    type Output = Result<Reply<R::Response>, BoxError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let response = ready!(self.project().inner.poll(cx)).map_err(Into::into)?;
-        #[cfg(feature = "metrics")]
-        crate::metrics::note_status(response.status());
-        // Under the attempt span, when there is one: what the server answered.
-        let span = tracing::Span::current();
-        if !span.is_disabled() {
-            span.record(
-                fields::HTTP_RESPONSE_STATUS_CODE,
-                response.status().as_u16(),
-            );
-            if let Some(log_id) = response
-                .headers()
-                .get(LOG_ID_HEADER)
-                .and_then(|v| v.to_str().ok())
-            {
-                span.record(fields::FEISHU_LOG_ID, log_id);
+        let this = self.project();
+        let response = ready!(this.inner.poll(cx)).map_err(Into::into)?;
+        let status = response.status();
+        let log_id = response.headers().get(&LOG_ID_NAME).cloned();
+        Poll::Ready(match R::decode(response) {
+            Ok(data) => Ok(Reply {
+                data,
+                status,
+                log_id,
+                attempt: *this.attempt,
+            }),
+            // The error is this attempt's own reply: it says so, for the observers.
+            Err(err) => Err(err.replied(status, log_id.as_ref()).into()),
+        })
+    }
+}
+
+/// The layers of a typed stack, outer to inner, down to [`ApiCallLayer`], read off the
+/// service's own type (so a list made by it cannot drift from the code that built
+/// the stack): each service type named by its layer (`OperationSpan` →
+/// `OperationSpanLayer`; tower's `MapResult` → `map_result`, `Retry` → `RetryLayer`).
+/// What the README's drawing and `examples/custom_stack.rs` are checked against
+/// ([`Client::typed_layers`](crate::Client::typed_layers)).
+///
+/// ```
+/// use aily_client::api_call::{ApiCallLayer, typed_layer_names};
+/// use aily_client::trace::OperationSpanLayer;
+/// use tower::ServiceBuilder;
+///
+/// let http = tower::service_fn(|_req: http::Request<aily_client::transport::RequestBody>| async {
+///     Ok::<_, aily_client::BoxError>(http::Response::new(bytes::Bytes::new()))
+/// });
+/// let svc = ServiceBuilder::new()
+///     .layer(OperationSpanLayer::new())
+///     .layer(ApiCallLayer::new())
+///     .service(http);
+/// assert_eq!(typed_layer_names(&svc), ["OperationSpanLayer", "ApiCallLayer"]);
+/// ```
+pub fn typed_layer_names<S>(service: &S) -> Vec<String> {
+    let _ = service;
+    let mut names = Vec::new();
+    let mut rest = std::any::type_name::<S>().trim();
+    loop {
+        let (path, args) = match rest.find('<') {
+            Some(i) => (
+                &rest[..i],
+                rest[i + 1..].strip_suffix('>').unwrap_or_default(),
+            ),
+            None => (rest, ""),
+        };
+        let ident = path.rsplit("::").next().unwrap_or_default();
+        names.push(match ident {
+            "MapResult" => "map_result".to_owned(),
+            "Retry" => "RetryLayer".to_owned(),
+            other => format!("{other}Layer"),
+        });
+        if ident == "ApiCall" {
+            return names;
+        }
+        // The wrapped service: the first type argument that is generic itself and
+        // not a function (a policy, a closure's type and `fn(..)` are not services).
+        let mut depth = 0usize;
+        let mut start = 0;
+        let mut next = None;
+        for (i, c) in args
+            .char_indices()
+            .chain(std::iter::once((args.len(), ',')))
+        {
+            match c {
+                '<' | '(' | '[' => depth += 1,
+                '>' | ')' | ']' => depth = depth.saturating_sub(1),
+                ',' if depth == 0 => {
+                    let arg = args[start..i].trim();
+                    if next.is_none() && arg.contains('<') && !arg.starts_with("fn(") {
+                        next = Some(arg);
+                    }
+                    start = i + 1;
+                }
+                _ => {}
             }
         }
-        Poll::Ready(R::decode(response).map_err(Into::into))
+        match next {
+            Some(arg) => rest = arg,
+            None => return names,
+        }
     }
 }

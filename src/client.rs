@@ -16,6 +16,7 @@ use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceBuilder, ServiceExt};
 
 use crate::api_call::ApiCallLayer;
+use crate::api_call::Reply;
 use crate::ask::{Ask, AskEvent};
 use crate::auth::{Auth, AuthLayer, Credentials, DEFAULT_REFRESH_MARGIN};
 use crate::background::{
@@ -53,6 +54,9 @@ type Unauthenticated = BaseUri<CollectBody<SharedClient>>;
 
 /// The HTTP tier of the default client, as its concrete type.
 type DefaultHttp = Auth<Unauthenticated>;
+
+/// The edge of the typed tier: the data, or the crate's [`Error`].
+type Edge<T> = fn(Result<Reply<T>, BoxError>) -> Result<T, Error>;
 
 /// A typed service of the default stack, erased: `Clone + Send + Sync`, no worker task.
 pub type AilyService<R> = BoxCloneSyncService<R, <R as AilyRequest>::Response, Error>;
@@ -416,7 +420,7 @@ impl Client {
     + 'static {
         let s = &self.settings;
         ServiceBuilder::new()
-            .map_err(Error::from_box as fn(BoxError) -> Error)
+            .map_result(Reply::into_result as Edge<R::Response>)
             .layer(OperationSpanLayer::with_level(s.operation_span_level))
             .layer(s.operation_metrics())
             .layer(DeadlineLayer::new(s.overall_timeout))
@@ -428,6 +432,22 @@ impl Client {
             .layer(AttemptTimeoutLayer::new(s.attempt_timeout))
             .layer(ApiCallLayer::new())
             .service(self.http.clone())
+    }
+
+    /// The layers of the typed tier of the default stack for `R`, outer to inner, by
+    /// name ([`typed_layer_names`](crate::api_call::typed_layer_names) of the stack
+    /// itself): what the README's drawing lists, checked by a test.
+    ///
+    /// ```
+    /// use aily_client::{CancelRequest, Client, Credentials};
+    /// let client = Client::builder().credentials(Credentials::tenant_token("t")).build()?;
+    /// let layers = client.typed_layers::<CancelRequest>();
+    /// assert_eq!(layers.first().map(String::as_str), Some("map_result"));
+    /// assert_eq!(layers.last().map(String::as_str), Some("ApiCallLayer"));
+    /// # Ok::<(), aily_client::Error>(())
+    /// ```
+    pub fn typed_layers<R: AilyRequest>(&self) -> Vec<String> {
+        crate::api_call::typed_layer_names(&self.stack::<R>())
     }
 
     /// The HTTP tier of this client (auth, base URI, body collection, connection pool),

@@ -16,6 +16,8 @@ use crate::error::{Error, ErrorKind};
 
 /// The header carrying the request's log id.
 pub const LOG_ID_HEADER: &str = "x-tt-logid";
+/// [`LOG_ID_HEADER`] as a header name, made once.
+pub(crate) static LOG_ID_NAME: http::HeaderName = http::HeaderName::from_static(LOG_ID_HEADER);
 /// The header carrying, on a rate-limited reply, the seconds until the quota window resets.
 pub const RATE_LIMIT_RESET_HEADER: &str = "x-ogw-ratelimit-reset";
 
@@ -111,7 +113,7 @@ fn none<T>() -> Option<T> {
 /// The log id of a reply: the `X-Tt-Logid` header.
 pub(crate) fn log_id_header(headers: &HeaderMap) -> Option<String> {
     headers
-        .get(LOG_ID_HEADER)
+        .get(&LOG_ID_NAME)
         .and_then(|v| v.to_str().ok())
         .filter(|s| !s.is_empty())
         .map(str::to_owned)

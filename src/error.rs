@@ -282,6 +282,8 @@ struct Inner {
     detail: Option<ErrorDetail>,
     retry_after: Option<Duration>,
     attempts: Option<u32>,
+    /// Set by `ApiCallLayer` on the error a reply to the attempt decodes into.
+    reply_status: Option<StatusCode>,
     last_run: Option<Box<Run>>,
     /// The session and run an `ask` had opened when it failed (see [`Error::session_id`]).
     ask_ids: Option<Box<(String, Option<String>)>>,
@@ -311,6 +313,7 @@ impl Error {
                 code: None,
                 msg: None,
                 log_id: None,
+                reply_status: None,
                 detail: None,
                 retry_after: None,
                 attempts: None,
@@ -360,6 +363,24 @@ impl Error {
     /// The request's log id.
     pub fn with_log_id(mut self, log_id: Option<String>) -> Error {
         self.inner.log_id = log_id;
+        self
+    }
+
+    /// Marks the error as the one a reply to the attempt decodes into (what
+    /// [`reply_status`](Error::reply_status) reads), filling in the reply's status and
+    /// log id when the decoder did not.
+    pub(crate) fn replied(
+        mut self,
+        status: StatusCode,
+        log_id: Option<&http::HeaderValue>,
+    ) -> Error {
+        self.inner.reply_status = Some(status);
+        if self.inner.log_id.is_none() {
+            self.inner.log_id = log_id
+                .and_then(|v| v.to_str().ok())
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned);
+        }
         self
     }
 
@@ -463,6 +484,14 @@ impl Error {
     /// The HTTP status of the reply, when there was one.
     pub fn status(&self) -> Option<StatusCode> {
         self.inner.status
+    }
+
+    /// The HTTP status of the reply to this attempt, when the error is what that reply
+    /// decoded into (set by [`ApiCallLayer`](crate::api_call::ApiCallLayer)); `None`
+    /// for anything else — a connect error, a timeout, a failed token fetch under the
+    /// attempt. What the attempt's observers label the attempt with.
+    pub fn reply_status(&self) -> Option<StatusCode> {
+        self.inner.reply_status
     }
 
     /// The request's log id (`X-Tt-Logid`, else the body's `error.log_id`): quote it to Feishu support.
@@ -748,6 +777,13 @@ fn is_malformed_reply(err: &(dyn std::error::Error + 'static)) -> bool {
         cur = e.source();
     }
     false
+}
+
+/// [`Error::from_box`]: what the edge of a typed stack converts with.
+impl From<BoxError> for Error {
+    fn from(err: BoxError) -> Error {
+        Error::from_box(err)
+    }
 }
 
 impl fmt::Debug for Error {

@@ -24,6 +24,7 @@ pub mod request;
 pub mod retry;
 pub mod runs;
 pub mod sessions;
+pub mod skills;
 pub mod store;
 pub mod timeout;
 pub mod trace;

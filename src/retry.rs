@@ -25,7 +25,7 @@ use tower::retry::budget::{Budget, TpsBudget};
 
 use crate::error::{BoxError, Error, ErrorKind, Retryable};
 use crate::request::AilyRequest;
-use crate::trace::{event_at, fields};
+use crate::trace::event_at;
 
 /// How retries are made. Validated by [`RetryConfig::validate`] (the client builder calls it).
 ///
@@ -288,8 +288,6 @@ where
                     error = %err,
                     "retrying"
                 );
-                // On the operation span, when there is one: retries made so far.
-                tracing::Span::current().record(fields::HTTP_REQUEST_RESEND_COUNT, self.attempts);
                 req.options_mut().set_attempt(self.attempts);
                 Some(tokio::time::sleep(delay))
             }

@@ -46,38 +46,6 @@ pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default bound on the whole call, retries and waits included.
 pub const DEFAULT_OVERALL_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The two timeout layers by what they bound: [`TimeoutLayer::attempt`] and
-/// [`TimeoutLayer::overall`].
-///
-/// ```
-/// use std::time::Duration;
-/// use aily_client::timeout::TimeoutLayer;
-/// use aily_client::{CancelRequest, Error, TimeoutKind};
-/// use tower::{Layer, ServiceExt};
-///
-/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-/// # async fn main() {
-/// let never = tower::service_fn(|_req: CancelRequest| std::future::pending::<Result<(), aily_client::BoxError>>());
-/// let svc = TimeoutLayer::overall(Duration::from_secs(2)).layer(never);
-/// let err = svc.oneshot(CancelRequest::new("s", "r").unwrap()).await.unwrap_err();
-/// assert_eq!(Error::from_box(err).timeout_kind(), Some(TimeoutKind::Overall));
-/// # }
-/// ```
-#[derive(Debug)]
-pub enum TimeoutLayer {}
-
-impl TimeoutLayer {
-    /// [`OverallTimeoutLayer::new`]: the whole call, with a timer of its own.
-    pub fn overall(duration: Duration) -> OverallTimeoutLayer {
-        OverallTimeoutLayer::new(duration)
-    }
-
-    /// [`AttemptTimeoutLayer::new`]: one attempt, never past the deadline.
-    pub fn attempt(duration: Duration) -> AttemptTimeoutLayer {
-        AttemptTimeoutLayer::new(duration)
-    }
-}
-
 /// Sets the call's deadline — now plus the request's overall timeout, else this
 /// layer's — for the layers below to keep: the attempt timeout, the in-flight limit
 /// and the retry policy never wait past it. It arms no timer: use it over an

@@ -21,16 +21,7 @@ const ATTEMPT: &str = "POST /open-apis/aily/v1/sessions/{aily_session_id}/runs/{
 /// the events under it.
 fn call_tree(session: &str) -> (SpanRec, Vec<SpanRec>, Vec<EventRec>, Vec<SpanRec>) {
     let store = recorder().0.lock().unwrap();
-    let ops: Vec<usize> = store
-        .spans
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| {
-            s.name == "aily.run.cancel"
-                && s.fields.get("aily.session_id").map(String::as_str) == Some(session)
-        })
-        .map(|(i, _)| i)
-        .collect();
+    let ops = cancel_spans(&store.spans, session);
     assert_eq!(ops.len(), 1, "one operation span for {session}");
     let op = ops[0];
     let attempts: Vec<SpanRec> = store
@@ -59,6 +50,19 @@ fn call_tree(session: &str) -> (SpanRec, Vec<SpanRec>, Vec<EventRec>, Vec<SpanRe
         .cloned()
         .collect();
     (store.spans[op].clone(), attempts, events, grandchildren)
+}
+
+/// The indexes of the `aily.run.cancel` operation spans of `session`.
+fn cancel_spans(spans: &[SpanRec], session: &str) -> Vec<usize> {
+    spans
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| {
+            s.name == "aily.run.cancel"
+                && s.fields.get("aily.session_id").map(String::as_str) == Some(session)
+        })
+        .map(|(i, _)| i)
+        .collect()
 }
 
 async fn fake(session: &str) -> FakeAily {
@@ -315,4 +319,133 @@ async fn nothing_recorded_holds_a_token_or_secret() {
     for secret in secrets {
         assert!(!everything.contains(&secret), "a secret was recorded");
     }
+}
+
+/// A user's typed stack with `hop` between the attempt observers (span and metrics)
+/// and `ApiCallLayer`: what the observers need reaches them in the values (the
+/// `Reply`, the error of a reply), not in ambient state, so a hop to another task
+/// loses none of it. One success and one Feishu error through it: the status label,
+/// the log id on the attempt span and the `feishu.errors` count are all there.
+#[cfg(feature = "metrics")]
+async fn observers_see_the_reply_across<L>(session: &str, hop: L)
+where
+    L: tower::Layer<aily_client::api_call::ApiCall<aily_client::transport::HttpService>> + Clone,
+    L::Service: tower::Service<
+            aily_client::CancelRequest,
+            Response = aily_client::api_call::Reply<aily_client::CancelResponse>,
+            Error = aily_client::BoxError,
+        > + Clone,
+{
+    use aily_client::api_call::ApiCallLayer;
+    use aily_client::metrics::AttemptMetricsLayer;
+    use aily_client::trace::{AttemptSpanLayer, OperationSpanLayer};
+    use aily_client::{CancelRequest, Error};
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    use tower::{ServiceBuilder, ServiceExt};
+
+    recorder();
+    let metrics = DebuggingRecorder::new();
+    let snapshotter = metrics.snapshotter();
+    let _recording = metrics::set_default_local_recorder(&metrics);
+    let fake = fake(session).await;
+    let client = client(&fake);
+    let stack = ServiceBuilder::new()
+        .map_err(Error::from_box as fn(aily_client::BoxError) -> Error)
+        .layer(OperationSpanLayer::new())
+        .layer(AttemptSpanLayer::new().server(client.base_url()))
+        .layer(AttemptMetricsLayer::new().server(client.base_url()))
+        .layer(hop)
+        .layer(ApiCallLayer::new())
+        .service(client.http_service());
+
+    let reply = stack
+        .clone()
+        .oneshot(CancelRequest::new(session, "run_1").unwrap())
+        .await
+        .unwrap();
+    let log_id = reply.log_id().expect("a log id").to_owned();
+    assert_eq!(reply.status(), http::StatusCode::OK);
+    let err = stack
+        .oneshot(CancelRequest::new(session, "no_such_run").unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(2700001));
+
+    // The spans: the attempt's status and log id, for the reply and for the error.
+    let store = recorder().0.lock().unwrap();
+    let ops = cancel_spans(&store.spans, session);
+    assert_eq!(ops.len(), 2, "two calls");
+    let attempt_of = |op: usize| {
+        let attempts: Vec<&SpanRec> = store
+            .spans
+            .iter()
+            .filter(|s| s.parent == Some(op))
+            .collect();
+        assert_eq!(attempts.len(), 1);
+        attempts[0].clone()
+    };
+    let (ok, failed) = (attempt_of(ops[0]), attempt_of(ops[1]));
+    assert_eq!(field(&ok, "http.response.status_code"), Some("200"));
+    assert_eq!(field(&ok, "feishu.log_id"), Some(log_id.as_str()));
+    assert_eq!(
+        field(&store.spans[ops[0]], "feishu.log_id"),
+        Some(log_id.as_str())
+    );
+    assert_eq!(field(&failed, "http.response.status_code"), Some("400"));
+    assert_eq!(field(&failed, "feishu.code"), Some("2700001"));
+    assert_eq!(field(&failed, "feishu.log_id"), err.log_id());
+    assert!(err.log_id().is_some());
+    drop(store);
+
+    // The metrics: both attempts with their status labels, and the error's code count.
+    let mut statuses = Vec::new();
+    let mut feishu_errors = Vec::new();
+    for (key, _, _, value) in snapshotter.snapshot().into_vec() {
+        let label = |name: &str| {
+            key.key()
+                .labels()
+                .find(|l| l.key() == name)
+                .map(|l| l.value().to_owned())
+        };
+        match (key.key().name(), value) {
+            ("http.client.request.duration", DebugValue::Histogram(samples)) => {
+                statuses.push((label("http.response.status_code"), samples.len()));
+            }
+            ("aily.client.feishu.errors", DebugValue::Counter(n)) => {
+                feishu_errors.push((label("feishu.code"), n));
+            }
+            _ => {}
+        }
+    }
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [(Some("200".to_owned()), 1), (Some("400".to_owned()), 1)]
+    );
+    assert_eq!(feishu_errors, [(Some("2700001".to_owned()), 1)]);
+}
+
+#[cfg(feature = "metrics")]
+#[tokio::test]
+async fn a_buffer_between_the_attempt_observers_and_api_call_loses_nothing() {
+    observers_see_the_reply_across("obs_buffer", tower::buffer::BufferLayer::new(8)).await;
+}
+
+#[cfg(feature = "metrics")]
+#[tokio::test]
+async fn a_spawned_hop_between_the_attempt_observers_and_api_call_loses_nothing() {
+    use tower::ServiceExt;
+    // Each call runs to its end in a task of its own.
+    type Inner = aily_client::api_call::ApiCall<aily_client::transport::HttpService>;
+    let hop = tower::layer::layer_fn(|inner: Inner| {
+        tower::service_fn(move |req: aily_client::CancelRequest| {
+            let inner = Clone::clone(&inner);
+            async move {
+                tokio::spawn(inner.oneshot(req))
+                    .await
+                    .expect("the hop's task")
+            }
+        })
+    });
+    observers_see_the_reply_across("obs_spawned", hop).await;
 }

@@ -399,7 +399,7 @@ async fn a_replayed_attempt_carries_its_number() {
     };
     let svc = tower::ServiceBuilder::new()
         .map_err(aily_client::Error::from_box)
-        .layer(aily_client::timeout::TimeoutLayer::overall(
+        .layer(aily_client::timeout::OverallTimeoutLayer::new(
             Duration::from_secs(30),
         ))
         .layer(aily_client::retry::retry_layer(

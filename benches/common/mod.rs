@@ -16,11 +16,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use aily_client::api_call::ApiCallLayer;
+use aily_client::api_call::{ApiCallLayer, Reply};
 use aily_client::auth::{AuthLayer, TenantTokenSource};
 use aily_client::in_flight::InFlightLimitLayer;
 use aily_client::retry::{RetryConfig, RetryPolicy, retry_layer};
-use aily_client::timeout::{DeadlineLayer, TimeoutLayer};
+use aily_client::timeout::{AttemptTimeoutLayer, DeadlineLayer};
 use aily_client::trace::{AttemptSpanLayer, OperationSpanLayer};
 use aily_client::transport::{
     BaseUriLayer, BaseUrl, CollectBodyLayer, DEFAULT_MAX_BODY_BYTES, HttpService, RequestBody,
@@ -668,7 +668,7 @@ struct Typed<S>(S);
 
 impl<S> LayerStack for Typed<S>
 where
-    S: Service<CancelRequest, Response = CancelResponse> + Clone + 'static,
+    S: Service<CancelRequest> + Clone + 'static,
     S::Error: std::fmt::Debug,
     S::Future: 'static,
 {
@@ -683,10 +683,11 @@ where
     }
 }
 
-/// `n` calls of `svc` through `ready().call(req.clone())`, results to `black_box`.
+/// `n` calls of `svc` through `ready().call(req.clone())`, results to `black_box`
+/// (a `CancelResponse` from a whole stack, a `Reply` of one from a partial one).
 pub async fn drive<S>(svc: &mut S, req: &CancelRequest, n: u64)
 where
-    S: Service<CancelRequest, Response = CancelResponse>,
+    S: Service<CancelRequest>,
     S::Error: std::fmt::Debug,
 {
     for _ in 0..n {
@@ -816,10 +817,10 @@ pub fn layer_stacks() -> Vec<(&'static str, &'static str, Box<dyn LayerStack>)> 
         ),
         (
             "m5_attempt_timeout",
-            "+ TimeoutLayer::attempt",
+            "+ AttemptTimeoutLayer",
             Box::new(Typed(
                 ServiceBuilder::new()
-                    .layer(TimeoutLayer::attempt(ATTEMPT))
+                    .layer(AttemptTimeoutLayer::new(ATTEMPT))
                     .layer(ApiCallLayer::new())
                     .layer(fixed_auth())
                     .layer(BaseUriLayer::new(base.clone()))
@@ -833,7 +834,7 @@ pub fn layer_stacks() -> Vec<(&'static str, &'static str, Box<dyn LayerStack>)> 
             Box::new(Typed(
                 ServiceBuilder::new()
                     .layer(attempt_span())
-                    .layer(TimeoutLayer::attempt(ATTEMPT))
+                    .layer(AttemptTimeoutLayer::new(ATTEMPT))
                     .layer(ApiCallLayer::new())
                     .layer(fixed_auth())
                     .layer(BaseUriLayer::new(base.clone()))
@@ -849,7 +850,7 @@ pub fn layer_stacks() -> Vec<(&'static str, &'static str, Box<dyn LayerStack>)> 
                     .layer(retry())
                     .layer(in_flight())
                     .layer(attempt_span())
-                    .layer(TimeoutLayer::attempt(ATTEMPT))
+                    .layer(AttemptTimeoutLayer::new(ATTEMPT))
                     .layer(ApiCallLayer::new())
                     .layer(fixed_auth())
                     .layer(BaseUriLayer::new(base.clone()))
@@ -866,7 +867,7 @@ pub fn layer_stacks() -> Vec<(&'static str, &'static str, Box<dyn LayerStack>)> 
                     .layer(retry())
                     .layer(in_flight())
                     .layer(attempt_span())
-                    .layer(TimeoutLayer::attempt(ATTEMPT))
+                    .layer(AttemptTimeoutLayer::new(ATTEMPT))
                     .layer(ApiCallLayer::new())
                     .layer(fixed_auth())
                     .layer(BaseUriLayer::new(base.clone()))
@@ -884,7 +885,7 @@ pub fn layer_stacks() -> Vec<(&'static str, &'static str, Box<dyn LayerStack>)> 
                     .layer(retry())
                     .layer(in_flight())
                     .layer(attempt_span())
-                    .layer(TimeoutLayer::attempt(ATTEMPT))
+                    .layer(AttemptTimeoutLayer::new(ATTEMPT))
                     .layer(ApiCallLayer::new())
                     .layer(fixed_auth())
                     .layer(BaseUriLayer::new(base.clone()))
@@ -930,7 +931,10 @@ pub fn layer_stacks() -> Vec<(&'static str, &'static str, Box<dyn LayerStack>)> 
 macro_rules! full_stack {
     ($auth:expr, $operation_metrics:expr, $attempt_metrics:expr) => {
         ServiceBuilder::new()
-            .map_err(Error::from_box as fn(BoxError) -> Error)
+            .map_result(
+                Reply::into_result
+                    as fn(Result<Reply<CancelResponse>, BoxError>) -> Result<CancelResponse, Error>,
+            )
             .layer(OperationSpanLayer::with_level(tracing::Level::INFO))
             .layer($operation_metrics)
             .layer(DeadlineLayer::new(OVERALL))
@@ -938,7 +942,7 @@ macro_rules! full_stack {
             .layer(in_flight())
             .layer(attempt_span())
             .layer($attempt_metrics)
-            .layer(TimeoutLayer::attempt(ATTEMPT))
+            .layer(AttemptTimeoutLayer::new(ATTEMPT))
             .layer(ApiCallLayer::new())
             .layer($auth)
             .layer(BaseUriLayer::new(mem_base()))

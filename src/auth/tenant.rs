@@ -271,9 +271,9 @@ impl TenantTokenSource {
     /// A token from the fleet's store when there is one, else from Feishu; with the
     /// time it has left, where it came from and, for a token another replica is
     /// refreshing, when to look again.
-    async fn obtain(&self) -> Result<Obtained, Error> {
+    async fn obtain(&self, span: &tracing::Span) -> Result<Obtained, Error> {
         let Some((store, key)) = &self.shared.store else {
-            return self.fetch().await.map(|(token, ttl)| Obtained {
+            return self.fetch(span).await.map(|(token, ttl)| Obtained {
                 token,
                 ttl,
                 recheck: None,
@@ -294,7 +294,7 @@ impl TenantTokenSource {
             self.shared.refresh_margin,
             bound,
             rejected,
-            || self.fetch(),
+            || self.fetch(span),
         )
         .await
     }
@@ -403,8 +403,9 @@ impl TenantTokenSource {
     /// still-valid token is kept with its next refresh put off a little.
     async fn fetch_and_store(&self) -> Result<Cached, Arc<Error>> {
         let started = Instant::now();
-        // `source`: `feishu` when the token endpoint was asked (recorded by `fetch`),
-        // `store` when the fleet's store had the token and Feishu was not asked.
+        // `source`: `feishu` when the token endpoint was asked (recorded by `fetch` on
+        // the span handed to it), `store` when the fleet's store had the token and
+        // Feishu was not asked.
         let span = tracing::info_span!(
             "aily.token.fetch",
             otel.kind = "client",
@@ -414,7 +415,7 @@ impl TenantTokenSource {
             feishu.log_id = tracing::field::Empty,
             error.type = tracing::field::Empty,
         );
-        let fetched = tokio::time::timeout(self.shared.fetch_timeout, self.obtain())
+        let fetched = tokio::time::timeout(self.shared.fetch_timeout, self.obtain(&span))
             .instrument(span.clone())
             .await
             .unwrap_or_else(|_| {
@@ -469,12 +470,12 @@ impl TenantTokenSource {
 
     /// Sends the token request and reads the token and its lifetime (and, with the
     /// feature `metrics`, counts it by outcome; one abandoned by its timeout is an error).
-    async fn fetch(&self) -> Result<(AccessToken, Duration), Error> {
-        // Inside the `aily.token.fetch` span (see `fetch_and_store`).
-        tracing::Span::current().record("source", "feishu");
+    /// `span` is the `aily.token.fetch` span of `fetch_and_store`, which owns it.
+    async fn fetch(&self, span: &tracing::Span) -> Result<(AccessToken, Duration), Error> {
+        span.record("source", "feishu");
         #[cfg(feature = "metrics")]
         let counted = crate::metrics::TokenFetch::start();
-        let fetched = self.request_token().await;
+        let fetched = self.request_token(span).await;
         #[cfg(feature = "metrics")]
         match &fetched {
             Ok(_) => counted.succeeded(),
@@ -489,7 +490,7 @@ impl TenantTokenSource {
     }
 
     /// The token request and its reply.
-    async fn request_token(&self) -> Result<(AccessToken, Duration), Error> {
+    async fn request_token(&self, span: &tracing::Span) -> Result<(AccessToken, Duration), Error> {
         let mut req = Request::new(RequestBody::new(self.shared.request_body.0.clone()));
         *req.method_mut() = Method::POST;
         *req.uri_mut() = http::Uri::from_static(TENANT_TOKEN_PATH);
@@ -509,7 +510,7 @@ impl TenantTokenSource {
             .map_err(Error::from_box)?;
         let log_id = log_id_header(response.headers());
         if let Some(id) = &log_id {
-            tracing::Span::current().record("feishu.log_id", id.as_str());
+            span.record("feishu.log_id", id.as_str());
         }
 
         #[derive(Deserialize)]

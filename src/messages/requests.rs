@@ -7,12 +7,10 @@ use serde::{Deserialize, Serialize};
 use crate::envelope;
 use crate::error::Error;
 use crate::messages::{ContentType, Mention, Message};
-use crate::request::{ApiPath, ApiRequest, Endpoint, HasLogId, Segment, check_text, validate_id};
+use crate::request::{ApiRequest, Endpoint, check_text, validate_id};
 use crate::sessions::ListResponse;
 use crate::sessions::page::ListEndpoint;
 use crate::sessions::page::decode_page;
-use crate::sessions::requests::session_path;
-use crate::trace::fields;
 
 crate::operation! {
     /// `POST /open-apis/aily/v1/sessions/{aily_session_id}/messages`.
@@ -78,12 +76,6 @@ pub struct MessageResponse {
     pub log_id: Option<String>,
 }
 
-impl HasLogId for MessageResponse {
-    fn log_id(&self) -> Option<&str> {
-        self.log_id.as_deref()
-    }
-}
-
 fn decode_message(response: Response<Bytes>) -> Result<MessageResponse, Error> {
     #[derive(Deserialize)]
     struct Data {
@@ -99,7 +91,6 @@ fn decode_message(response: Response<Bytes>) -> Result<MessageResponse, Error> {
 impl Endpoint for CreateMessage {
     type Response = MessageResponse;
     type Body = MessageBody;
-    const ID_FIELDS: &'static [&'static str] = &[fields::AILY_SESSION_ID];
     fn decode(response: Response<Bytes>) -> Result<MessageResponse, Error> {
         decode_message(response)
     }
@@ -108,7 +99,6 @@ impl Endpoint for CreateMessage {
 impl Endpoint for GetMessage {
     type Response = MessageResponse;
     type Body = ();
-    const ID_FIELDS: &'static [&'static str] = &[fields::AILY_SESSION_ID, fields::AILY_MESSAGE_ID];
     fn decode(response: Response<Bytes>) -> Result<MessageResponse, Error> {
         decode_message(response)
     }
@@ -121,7 +111,6 @@ impl ListEndpoint for ListMessages {
 impl Endpoint for ListMessages {
     type Response = ListResponse<Message>;
     type Body = ();
-    const ID_FIELDS: &'static [&'static str] = &[fields::AILY_SESSION_ID];
     fn decode(response: Response<Bytes>) -> Result<ListResponse<Message>, Error> {
         decode_page(response)
     }
@@ -154,7 +143,7 @@ impl CreateMessageRequest {
             quote_message_id: None,
             mentions: Vec::new(),
         };
-        Ok(ApiRequest::at(session_path(session_id.as_ref(), "/messages")?).with_body(body))
+        Ok(ApiRequest::with_ids(&[session_id.as_ref()])?.with_body(body))
     }
 
     /// Uses `id` as the `idempotent_id` (1–64 characters): the same id in the same
@@ -214,22 +203,14 @@ impl CreateMessageRequest {
 impl GetMessageRequest {
     /// Read message `message_id` of session `session_id`.
     pub fn new(session_id: impl AsRef<str>, message_id: impl AsRef<str>) -> Result<Self, Error> {
-        Ok(ApiRequest::at(ApiPath::new(&[
-            Segment::Literal("/open-apis/aily/v1/sessions/"),
-            Segment::Id("aily_session_id", session_id.as_ref()),
-            Segment::Literal("/messages/"),
-            Segment::Id("aily_message_id", message_id.as_ref()),
-        ])?))
+        ApiRequest::with_ids(&[session_id.as_ref(), message_id.as_ref()])
     }
 }
 
 impl ListMessagesRequest {
     /// The first page of session `session_id`'s messages (the server's page size).
     pub fn new(session_id: impl AsRef<str>) -> Result<Self, Error> {
-        Ok(ApiRequest::at(session_path(
-            session_id.as_ref(),
-            "/messages",
-        )?))
+        ApiRequest::with_ids(&[session_id.as_ref()])
     }
 
     /// Only the messages of run `run_id`.

@@ -3,8 +3,9 @@
 //!
 //! It sits where the attempt span sits — between the retry layer and the attempt
 //! timeout — so a timed-out attempt is measured with `error.type = timeout`. The
-//! reply's status comes from [`ApiCallLayer`](crate::api_call::ApiCallLayer), which
-//! notes it when the reply arrives.
+//! reply's status is read from what the attempt returns: the
+//! [`Reply`](crate::api_call::Reply) of [`ApiCallLayer`](crate::api_call::ApiCallLayer),
+//! or the error a reply decoded into ([`Error::reply_status`](crate::Error::reply_status)).
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -18,6 +19,7 @@ use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
 use super::{HTTP_CLIENT_REQUEST_DURATION, HistogramHandles, labels};
+use crate::api_call::Reply;
 use crate::error::{BoxError, ErrorKind};
 use crate::request::AilyRequest;
 use crate::transport::BaseUrl;
@@ -89,10 +91,10 @@ pub struct AttemptMetrics<S> {
 impl<S, R> Service<R> for AttemptMetrics<S>
 where
     R: AilyRequest,
-    S: Service<R>,
+    S: Service<R, Response = Reply<R::Response>>,
     S::Error: Into<BoxError>,
 {
-    type Response = S::Response;
+    type Response = Reply<R::Response>;
     type Error = BoxError;
     type Future = AttemptMetricsFuture<S::Future, R>;
 
@@ -123,15 +125,14 @@ pin_project! {
 
 impl<F, T, E, R> Future for AttemptMetricsFuture<F, R>
 where
-    F: Future<Output = Result<T, E>>,
+    F: Future<Output = Result<Reply<T>, E>>,
     E: Into<BoxError>,
     R: AilyRequest,
 {
-    type Output = Result<T, BoxError>;
+    type Output = Result<Reply<T>, BoxError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        super::clear_status();
         let out = match this.inner.poll(cx) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(out) => out.map_err(Into::into),
@@ -139,15 +140,15 @@ where
         let elapsed = this.started.elapsed().as_secs_f64();
         // Only the status of this attempt's own reply: a token fetch that failed under
         // it is not a reply to it (and counts its code itself).
-        let status = super::take_status();
-        let kind = match &out {
-            Ok(_) => None,
+        let (status, kind) = match &out {
+            Ok(reply) => (Some(reply.status().as_u16()), None),
             Err(err) => {
                 let e = super::crate_error(err);
+                let status = e.reply_status().map(|s| s.as_u16());
                 if let Some(code) = e.code().filter(|_| status.is_some()) {
                     super::feishu_error(R::OPERATION, code);
                 }
-                Some(e.kind())
+                (status, Some(e.kind()))
             }
         };
         let server = &this.shared.server;
@@ -209,21 +210,25 @@ mod tests {
         v
     }
 
-    /// Drives one call of `req` through the layer over `reply`, on this thread.
-    fn once<R, T>(layer: AttemptMetricsLayer, req: R, reply: Result<T, Error>, status: Option<u16>)
+    /// Drives one call of `req` through the layer over `reply` (a reply with
+    /// `status` on success; the error of a reply with `status`, when given, on
+    /// failure — as `ApiCallLayer` makes them), on this thread.
+    fn once<R>(layer: AttemptMetricsLayer, req: R, reply: Result<(), Error>, status: Option<u16>)
     where
         R: AilyRequest + Send + 'static,
-        T: Clone + Send + 'static,
+        R::Response: Default,
     {
-        // Like `ApiCallLayer`, the status is noted when the reply is polled.
+        let status = status.map(|s| http::StatusCode::from_u16(s).unwrap());
         let svc = layer.layer(service_fn(move |_req: R| {
-            let reply = reply.clone();
-            async move {
-                if let Some(s) = status {
-                    super::super::note_status(http::StatusCode::from_u16(s).unwrap());
-                }
-                reply.map_err(BoxError::from)
-            }
+            let reply = match (reply.clone(), status) {
+                (Ok(()), status) => Ok(Reply::new(
+                    R::Response::default(),
+                    status.unwrap_or(http::StatusCode::OK),
+                )),
+                (Err(e), Some(status)) => Err(BoxError::from(e.replied(status, None))),
+                (Err(e), None) => Err(BoxError::from(e)),
+            };
+            std::future::ready(reply)
         }));
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
@@ -267,7 +272,7 @@ mod tests {
             .with_status(http::StatusCode::BAD_REQUEST)
             .with_api(2700001, "param is invalid".into(), None);
         let got = recorded(|| {
-            once::<_, ()>(
+            once(
                 AttemptMetricsLayer::new(),
                 GetRunRequest::new("s", "r").unwrap(),
                 Err(err),
@@ -307,7 +312,7 @@ mod tests {
     fn a_timeout_has_no_status() {
         let err = Error::timeout(TimeoutKind::Attempt, Duration::from_secs(1));
         let got = recorded(|| {
-            once::<_, ()>(
+            once(
                 AttemptMetricsLayer::new(),
                 CancelRequest::new("s", "r").unwrap(),
                 Err(err),

@@ -24,7 +24,6 @@
 mod attempt;
 mod operation;
 
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::{Mutex, PoisonError};
@@ -71,23 +70,18 @@ pub const DURATION_BUCKETS: &[f64] = &[
 pub mod labels {
     /// The operation, e.g. `aily.run.cancel` ([`AilyRequest::OPERATION`](crate::AilyRequest::OPERATION)).
     pub const OPERATION: &str = "aily.operation";
-    /// The error's kind ([`ErrorKind::as_str`](crate::ErrorKind::as_str)), e.g. `timeout`, `api`.
-    pub const ERROR_TYPE: &str = "error.type";
-    /// The HTTP method.
-    pub const HTTP_REQUEST_METHOD: &str = "http.request.method";
-    /// The HTTP status of the reply.
-    pub const HTTP_RESPONSE_STATUS_CODE: &str = "http.response.status_code";
-    /// The host requests go to.
-    pub const SERVER_ADDRESS: &str = "server.address";
-    /// The port requests go to.
-    pub const SERVER_PORT: &str = "server.port";
-    /// The URL template, e.g. `/open-apis/aily/v1/sessions/{aily_session_id}/runs/{run_id}/cancel`.
-    pub const URL_TEMPLATE: &str = "url.template";
-    /// The Feishu error code, bounded: a code in [`KNOWN_FEISHU_CODES`](super::KNOWN_FEISHU_CODES)
-    /// or an HTTP error status used as a code (`400`–`599`, as gateways answer) keeps
-    /// its value; any other code is [`OTHER_FEISHU_CODE`](super::OTHER_FEISHU_CODE), so a
-    /// server cannot grow the number of series.
-    pub const FEISHU_CODE: &str = "feishu.code";
+    // The OpenTelemetry names the spans use too are declared once, in
+    // `trace::fields`: `error.type` (the error's kind), `http.request.method`,
+    // `http.response.status_code`, `server.address`, `server.port`, `url.template`,
+    // and `feishu.code` — bounded as a label: a code in
+    // [`KNOWN_FEISHU_CODES`](super::KNOWN_FEISHU_CODES) or an HTTP error status used as
+    // a code (`400`–`599`) keeps its value; any other is
+    // [`OTHER_FEISHU_CODE`](super::OTHER_FEISHU_CODE), so a server cannot grow the
+    // number of series.
+    pub use crate::trace::fields::{
+        ERROR_TYPE, FEISHU_CODE, HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, SERVER_ADDRESS,
+        SERVER_PORT, URL_TEMPLATE,
+    };
     /// Why a call was retried: `connect`, `transient` or `rate_limited`.
     pub const REASON: &str = "reason";
     /// How a token fetch or a background cancel ended.
@@ -238,32 +232,6 @@ impl<K: Eq + Hash> HistogramHandles<K> {
         }
         handles.insert(key, (recorder, handle));
     }
-}
-
-thread_local! {
-    /// The HTTP status of the reply [`ApiCallLayer`](crate::api_call::ApiCallLayer)
-    /// decoded in this poll, for the attempt around it — handed over the way tracing
-    /// hands over the current span (the attempt span gets its status the same way).
-    static REPLY_STATUS: Cell<u16> = const { Cell::new(0) };
-}
-
-/// Notes the status of the reply being decoded (called by `ApiCallLayer`).
-#[inline]
-pub(crate) fn note_status(status: http::StatusCode) {
-    REPLY_STATUS.with(|s| s.set(status.as_u16()));
-}
-
-/// Forgets any status noted (before an attempt is polled).
-#[inline]
-fn clear_status() {
-    REPLY_STATUS.with(|s| s.set(0));
-}
-
-/// The status noted since [`clear_status`], if any.
-#[inline]
-fn take_status() -> Option<u16> {
-    let status = REPLY_STATUS.with(|s| s.replace(0));
-    (status != 0).then_some(status)
 }
 
 /// `"100"` … `"599"`, so a status label borrows a static string.
@@ -572,14 +540,5 @@ mod tests {
         let mut other = WordHasher::default();
         other.write(b"0123456780");
         assert_ne!(bytes.finish(), other.finish());
-    }
-
-    #[test]
-    fn a_status_is_taken_once() {
-        clear_status();
-        assert_eq!(take_status(), None);
-        note_status(http::StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(take_status(), Some(503));
-        assert_eq!(take_status(), None);
     }
 }

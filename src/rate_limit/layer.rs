@@ -25,7 +25,7 @@ const PENALTY_RECHECKS: usize = 3;
 /// part of an attempt).
 ///
 /// For each attempt of a request `R` it asks the store for a slot of the request's
-/// quota ([`RequestOptions::quota`](crate::RequestOptions::quota), else the quota
+/// quota (a [`Quota`] in [`RequestOptions::extensions`](crate::RequestOptions::extensions), else the quota
 /// set for `R::OPERATION`, else the layer's default) and for the end of any penalty of
 /// the app and operation. If that is at most `max_wait` away and before the call's
 /// deadline, the attempt waits for it, then goes; otherwise it fails at once with an
@@ -232,7 +232,9 @@ where
     let key = RateLimitKey::new(config.scope.clone(), R::OPERATION);
     let quota = req
         .options()
-        .quota()
+        .extensions()
+        .get::<Quota>()
+        .copied()
         .or_else(|| config.per_operation.get(R::OPERATION).copied())
         .or(config.default_quota);
     let left = || {

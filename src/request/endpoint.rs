@@ -12,19 +12,13 @@ use super::{AilyRequest, ApiPath, Operation, Query, RequestOptions, http_request
 use crate::error::Error;
 use crate::transport::RequestBody;
 
-/// A reply that carries the request's log id.
-pub trait HasLogId {
-    /// The log id (`X-Tt-Logid`), when the server sent one.
-    fn log_id(&self) -> Option<&str>;
-}
-
 /// An endpoint: an [`Operation`] (declared with [`operation!`](crate::operation!)),
 /// what its reply decodes to, what its body is, and whether a request that may have
 /// reached the server may be sent again.
 ///
 /// ```
 /// use aily_client::envelope;
-/// use aily_client::request::{ApiPath, ApiRequest, Endpoint, HasLogId, Segment};
+/// use aily_client::request::{ApiRequest, Endpoint};
 ///
 /// aily_client::operation! {
 ///     /// Lists an app's skills.
@@ -32,34 +26,23 @@ pub trait HasLogId {
 /// }
 ///
 /// #[derive(Debug, serde::Deserialize)]
-/// pub struct Skills { skills: Vec<serde_json::Value>, #[serde(skip)] log_id: Option<String> }
-/// impl HasLogId for Skills {
-///     fn log_id(&self) -> Option<&str> { self.log_id.as_deref() }
-/// }
+/// pub struct Skills { skills: Vec<serde_json::Value> }
 ///
 /// impl Endpoint for ListSkills {
 ///     type Response = Skills;
 ///     type Body = ();
-///     const ID_FIELDS: &'static [&'static str] = &["aily.app_id"];
 ///     fn decode(response: http::Response<bytes::Bytes>) -> Result<Skills, aily_client::Error> {
-///         let (mut skills, log_id) = envelope::decode::<Skills>(&response)?;
-///         skills.log_id = log_id;
-///         Ok(skills)
+///         envelope::decode::<Skills>(&response).map(|(skills, _log_id)| skills)
 ///     }
 /// }
 ///
-/// let path = ApiPath::new(&[
-///     Segment::Literal("/open-apis/aily/v1/apps/"),
-///     Segment::Id("app_id", "spring_1__c"),
-///     Segment::Literal("/skills"),
-/// ])?;
-/// let request = ApiRequest::<ListSkills>::at(path);
+/// let request = ApiRequest::<ListSkills>::with_ids(&["spring_1__c"])?;
 /// assert_eq!(aily_client::AilyRequest::to_http(&request).uri(), "/open-apis/aily/v1/apps/spring_1__c/skills");
 /// # Ok::<(), aily_client::Error>(())
 /// ```
 pub trait Endpoint: Operation {
     /// The typed reply.
-    type Response: HasLogId + Send + 'static;
+    type Response: Send + 'static;
     /// The JSON body (`()` for an endpoint that sends none).
     type Body: Serialize + Clone + fmt::Debug + Send + Sync + 'static;
     /// Whether a request that may have reached the server (a reset connection, HTTP
@@ -67,12 +50,16 @@ pub trait Endpoint: Operation {
     /// otherwise ([`AilyRequest::with_idempotent`]). Reads, `PUT`, `DELETE` and
     /// requests with an idempotency key are; creating a session or a run is not.
     const IDEMPOTENT: bool = true;
-    /// The span fields of the path's IDs, in order (e.g. `["aily.session_id"]`; see
-    /// [`crate::trace::fields`]).
-    const ID_FIELDS: &'static [&'static str] = &[];
 
     /// Decodes a complete reply ([`envelope::decode`](crate::envelope::decode)).
     fn decode(response: Response<Bytes>) -> Result<Self::Response, Error>;
+
+    /// The JSON of a body, once per attempt. By default `serde_json`'s; an endpoint
+    /// whose body never changes may hand out static bytes instead.
+    fn encode_body(body: &Self::Body) -> Bytes {
+        // A typed body of strings, numbers and lists always serializes.
+        Bytes::from(serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec()))
+    }
 }
 
 /// A request of endpoint `E`: its path (IDs validated and encoded once), its query,
@@ -80,17 +67,25 @@ pub trait Endpoint: Operation {
 /// and clones the body.
 pub struct ApiRequest<E: Endpoint> {
     path: ApiPath,
-    query: Query,
+    /// Boxed: only list requests carry one, and every layer moves the request.
+    query: Option<Box<Query>>,
     body: Option<E::Body>,
     options: RequestOptions,
 }
 
 impl<E: Endpoint> ApiRequest<E> {
+    /// A request to the operation's URL template with its placeholders filled by
+    /// `ids`, in order ([`ApiPath::from_template`]), with no query and no body: the
+    /// path is said once, in [`operation!`](crate::operation!).
+    pub fn with_ids(ids: &[&str]) -> Result<Self, Error> {
+        ApiPath::from_parsed(&E::TEMPLATE, ids).map(ApiRequest::at)
+    }
+
     /// A request to `path` with no query and no body.
     pub fn at(path: ApiPath) -> Self {
         ApiRequest {
             path,
-            query: Query::new(),
+            query: None,
             body: None,
             options: RequestOptions::default(),
         }
@@ -102,6 +97,11 @@ impl<E: Endpoint> ApiRequest<E> {
         self
     }
 
+    /// The encoded path, without the query.
+    pub fn path(&self) -> &str {
+        self.path.as_str()
+    }
+
     /// The path's `index`-th ID, as given (see [`ApiPath::id`]).
     pub fn id(&self, index: usize) -> &str {
         self.path.id(index)
@@ -109,13 +109,14 @@ impl<E: Endpoint> ApiRequest<E> {
 
     /// The same request with `key=value` in its query, replacing an earlier `key`.
     pub fn with_query(mut self, key: &str, value: impl AsRef<str>) -> Self {
-        self.query.set(key, value);
+        self.query.get_or_insert_with(Box::default).set(key, value);
         self
     }
 
     /// The query as it will be sent.
     pub fn query(&self) -> &Query {
-        &self.query
+        static NONE: Query = Query::new();
+        self.query.as_deref().unwrap_or(&NONE)
     }
 
     /// The body, if any.
@@ -146,7 +147,7 @@ impl<E: Endpoint> fmt::Debug for ApiRequest<E> {
         f.debug_struct("ApiRequest")
             .field("operation", &E::NAME)
             .field("path", &self.path.as_str())
-            .field("query", &self.query.as_str())
+            .field("query", &self.query().as_str())
             .field("options", &self.options)
             .finish_non_exhaustive()
     }
@@ -166,14 +167,13 @@ impl<E: Endpoint> AilyRequest for ApiRequest<E> {
     }
 
     fn to_http(&self) -> Request<RequestBody> {
-        // A typed body of strings, numbers and lists always serializes.
-        let body = self
-            .body
-            .as_ref()
-            .map(|b| Bytes::from(serde_json::to_vec(b).unwrap_or_else(|_| b"{}".to_vec())));
+        let body = self.body.as_ref().map(E::encode_body);
         http_request(
             E::METHOD,
-            self.path.with_query(&self.query),
+            self.query.as_deref().map_or_else(
+                || self.path.path_and_query().clone(),
+                |query| self.path.with_query(query),
+            ),
             body,
             &self.options,
         )
@@ -188,12 +188,11 @@ impl<E: Endpoint> AilyRequest for ApiRequest<E> {
     }
 
     fn record_ids(&self, span: &tracing::Span) {
-        for (index, field) in E::ID_FIELDS.iter().enumerate() {
-            span.record(*field, self.path.id(index));
+        // The placeholders' span fields, by the one fixed map (`id_field`).
+        for (index, name) in E::TEMPLATE.placeholders().enumerate() {
+            if let Some(field) = super::id_field(name) {
+                span.record(field, self.path.id(index));
+            }
         }
-    }
-
-    fn response_log_id(response: &E::Response) -> Option<&str> {
-        response.log_id()
     }
 }

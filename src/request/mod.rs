@@ -7,6 +7,31 @@
 //! retry, rate limits, timeouts, spans, errors — is the stack's. All of it is public,
 //! so an endpoint this crate does not have is written the same way outside it (see
 //! `examples/own_endpoint.rs`).
+//!
+//! # The typed tier's protocol
+//!
+//! What the layers of the typed tier tell each other travels in two values, never in
+//! ambient state (thread-locals, the current span):
+//!
+//! * **Down, in the request's [`RequestOptions`]:**
+//!   * the *deadline* — written once, by [`DeadlineLayer`](crate::timeout::DeadlineLayer)
+//!     (or [`OverallTimeoutLayer`](crate::timeout::OverallTimeoutLayer)); read by the
+//!     attempt timeout, the in-flight limit, the rate limit and the retry policy, none
+//!     of which waits past it;
+//!   * the *attempt number* — written by the retry policy before each retry; read by
+//!     [`ApiCallLayer`](crate::api_call::ApiCallLayer) (which puts [`Attempt`] in the
+//!     HTTP request's extensions and in the [`Reply`](crate::api_call::Reply)) and by
+//!     the attempt span (`http.request.resend_count`);
+//!   * per-layer per-request settings — typed values in
+//!     [`extensions`](RequestOptions::extensions), written by the caller
+//!     ([`AilyRequest::with_extension`]); each read by the layer that owns the type
+//!     (the rate limit reads a [`Quota`](crate::rate_limit::Quota)). This module
+//!     imports no layer.
+//! * **Up, in the result:** the [`Reply`](crate::api_call::Reply) (data, HTTP status,
+//!   log id, attempt) or the [`Error`] (kind, code, status, log id,
+//!   [`reply_status`](Error::reply_status) when a reply to the attempt decoded into
+//!   it, attempts). Each observer — the operation span, the attempt span, the metrics,
+//!   a user's own — reads what it needs there, and records only on the span it owns.
 
 mod endpoint;
 mod operation;
@@ -22,10 +47,11 @@ use http::{HeaderValue, Method, Request, Response};
 use crate::error::Error;
 use crate::transport::RequestBody;
 
-pub use endpoint::{ApiRequest, Endpoint, HasLogId};
+pub use endpoint::{ApiRequest, Endpoint};
 pub use operation::Operation;
 pub use path::{
-    ApiPath, MAX_ID_BYTES, MAX_PATH_IDS, Query, Segment, push_encoded_segment, validate_id,
+    ApiPath, MAX_ID_BYTES, MAX_PATH_IDS, Query, Segment, Template, id_field, push_encoded_segment,
+    validate_id,
 };
 
 /// The header naming the end user on whose behalf a call is made (0–64 characters).
@@ -116,12 +142,6 @@ pub trait AilyRequest: Clone + Send + Sync + 'static {
         let _ = span;
     }
 
-    /// The log id of a typed response, recorded on the operation span. `None` by default.
-    fn response_log_id(response: &Self::Response) -> Option<&str> {
-        let _ = response;
-        None
-    }
-
     /// The operation span for one call of this request at `level` (see
     /// [`crate::trace`]): the operation's span with the request's IDs recorded.
     fn span(&self, level: tracing::Level) -> tracing::Span {
@@ -168,10 +188,20 @@ pub trait AilyRequest: Clone + Send + Sync + 'static {
         self
     }
 
-    /// Limits this request to `quota` (its app and operation), overriding the client's
-    /// quota for it (see [`RateLimitLayer`](crate::rate_limit::RateLimitLayer)).
-    fn with_quota(mut self, quota: crate::rate_limit::Quota) -> Self {
-        self.options_mut().set_quota(quota);
+    /// Adds a per-request setting for a layer of the stack to read: a typed value in
+    /// the request's [`extensions`](RequestOptions::extensions), replacing one of the
+    /// same type. The rate-limit quota is one
+    /// ([`RateLimitLayer`](crate::rate_limit::RateLimitLayer) reads a
+    /// [`Quota`](crate::rate_limit::Quota) there); your own layers may read theirs.
+    ///
+    /// ```
+    /// use aily_client::{AilyRequest, CancelRequest, rate_limit::Quota};
+    /// let req = CancelRequest::new("s", "r")?.with_extension(Quota::per_minute(100));
+    /// assert_eq!(req.options().extensions().get::<Quota>(), Some(&Quota::per_minute(100)));
+    /// # Ok::<(), aily_client::Error>(())
+    /// ```
+    fn with_extension<T: Clone + Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.options_mut().extensions_mut().insert(value);
         self
     }
 
@@ -198,8 +228,9 @@ pub struct RequestOptions {
     deadline: Option<(tokio::time::Instant, Duration)>,
     /// 0 for the first attempt; set by the retry policy before each retry.
     attempt: u32,
-    /// The rate-limit quota of this request, overriding the client's (boxed: rarely set).
-    quota: Option<Box<crate::rate_limit::Quota>>,
+    /// Per-request settings of the layers (the rate-limit quota, …), by type: empty
+    /// (no allocation) unless one is set.
+    extensions: http::Extensions,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -267,22 +298,15 @@ impl RequestOptions {
         self.idempotent
     }
 
-    /// Sets the rate-limit quota of this request, overriding the client's (see
-    /// [`RateLimitLayer`](crate::rate_limit::RateLimitLayer)).
-    pub fn set_quota(&mut self, quota: crate::rate_limit::Quota) {
-        self.quota = Some(Box::new(quota));
+    /// The per-request settings of the layers, by type (see
+    /// [`AilyRequest::with_extension`]).
+    pub fn extensions(&self) -> &http::Extensions {
+        &self.extensions
     }
 
-    /// The rate-limit quota of this request, if it overrides the client's.
-    ///
-    /// ```
-    /// use aily_client::{AilyRequest, CancelRequest, rate_limit::Quota};
-    /// let req = CancelRequest::new("s", "r")?.with_quota(Quota::per_minute(100));
-    /// assert_eq!(req.options().quota(), Some(Quota::per_minute(100)));
-    /// # Ok::<(), aily_client::Error>(())
-    /// ```
-    pub fn quota(&self) -> Option<crate::rate_limit::Quota> {
-        self.quota.as_deref().copied()
+    /// The per-request settings of the layers, to change them.
+    pub fn extensions_mut(&mut self) -> &mut http::Extensions {
+        &mut self.extensions
     }
 
     /// Which attempt this is: 0 for the first, 1 for the first retry, …

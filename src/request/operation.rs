@@ -33,6 +33,9 @@ pub trait Operation: Send + Sync + 'static {
     /// The low-cardinality URL template (`url.template`), e.g.
     /// `/open-apis/aily/v1/sessions/{aily_session_id}/runs/{run_id}/cancel`.
     const URL_TEMPLATE: &'static str;
+    /// [`URL_TEMPLATE`](Operation::URL_TEMPLATE), parsed at compile time: what a
+    /// request's path is made from ([`ApiRequest::with_ids`](crate::request::ApiRequest::with_ids)).
+    const TEMPLATE: crate::request::Template = crate::request::Template::parse(Self::URL_TEMPLATE);
 
     /// A new operation span at `level`, named [`NAME`](Operation::NAME), with the
     /// fields listed in [`crate::trace`] empty, to be recorded.
@@ -82,6 +85,7 @@ macro_rules! operation {
                     aily.run_id = $crate::__private::Empty,
                     aily.message_id = $crate::__private::Empty,
                     aily.app_id = $crate::__private::Empty,
+                    aily.skill_id = $crate::__private::Empty,
                     otel.status_code = $crate::__private::Empty,
                     error.type = $crate::__private::Empty,
                     feishu.code = $crate::__private::Empty,

@@ -62,7 +62,153 @@ pub struct ApiPath {
     ids: u8,
 }
 
+/// The span field of a URL template's placeholder: the one fixed map from a path
+/// ID's name — the placeholder in [`Operation::URL_TEMPLATE`](crate::request::Operation::URL_TEMPLATE),
+/// the name its validation errors give — to the operation span's field
+/// ([`crate::trace::fields`]). `None` for a name the spans do not record.
+///
+/// ```
+/// use aily_client::request::id_field;
+/// assert_eq!(id_field("aily_session_id"), Some("aily.session_id"));
+/// assert_eq!(id_field("skill_id"), Some("aily.skill_id"));
+/// assert_eq!(id_field("page_token"), None);
+/// ```
+pub fn id_field(placeholder: &str) -> Option<&'static str> {
+    use crate::trace::fields;
+    match placeholder {
+        "aily_session_id" => Some(fields::AILY_SESSION_ID),
+        "run_id" => Some(fields::AILY_RUN_ID),
+        "aily_message_id" => Some(fields::AILY_MESSAGE_ID),
+        "app_id" => Some(fields::AILY_APP_ID),
+        "skill_id" => Some(fields::AILY_SKILL_ID),
+        _ => None,
+    }
+}
+
+/// A URL template, parsed: its literal parts and its placeholders, in order. An
+/// operation's is parsed at compile time ([`Operation::TEMPLATE`](crate::request::Operation::TEMPLATE)),
+/// so making a request's path costs no parsing.
+///
+/// ```
+/// use aily_client::request::Template;
+///
+/// const T: Template = Template::parse("/open-apis/aily/v1/apps/{app_id}/skills/{skill_id}");
+/// assert_eq!(T.placeholders().collect::<Vec<_>>(), ["app_id", "skill_id"]);
+/// assert_eq!(T.as_str(), "/open-apis/aily/v1/apps/{app_id}/skills/{skill_id}");
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Template {
+    text: &'static str,
+    /// Byte ranges of `text`: literal, placeholder, literal, …, literal.
+    bounds: [(u16, u16); 2 * MAX_PATH_IDS + 1],
+    ids: u8,
+}
+
+impl Template {
+    /// Parses `text`: every `{name}` is a placeholder.
+    ///
+    /// # Panics
+    ///
+    /// When a `{` is never closed or there are more than [`MAX_PATH_IDS`]
+    /// placeholders — at compile time for an operation's template.
+    pub const fn parse(text: &'static str) -> Template {
+        let bytes = text.as_bytes();
+        assert!(bytes.len() <= u16::MAX as usize, "a URL template this long");
+        let mut bounds = [(0u16, 0u16); 2 * MAX_PATH_IDS + 1];
+        let (mut i, mut start, mut n) = (0, 0, 0);
+        while i < bytes.len() {
+            if bytes[i] == b'{' {
+                let mut j = i + 1;
+                while j < bytes.len() && bytes[j] != b'}' {
+                    j += 1;
+                }
+                assert!(j < bytes.len(), "a URL template's `{{` is never closed");
+                assert!(
+                    n + 2 < bounds.len(),
+                    "a URL template holds at most 3 placeholders"
+                );
+                bounds[n] = (start as u16, i as u16);
+                bounds[n + 1] = ((i + 1) as u16, j as u16);
+                n += 2;
+                start = j + 1;
+                i = j + 1;
+            } else {
+                i += 1;
+            }
+        }
+        bounds[n] = (start as u16, bytes.len() as u16);
+        Template {
+            text,
+            bounds,
+            ids: (n / 2) as u8,
+        }
+    }
+
+    /// The template as written.
+    pub fn as_str(&self) -> &'static str {
+        self.text
+    }
+
+    /// Part `k`: a literal for even `k`, a placeholder's name for odd `k`.
+    fn part(&self, k: usize) -> &'static str {
+        let (a, b) = self.bounds[k];
+        // Bounds sit next to ASCII `{` and `}`: always char boundaries.
+        self.text.get(a as usize..b as usize).unwrap_or_default()
+    }
+
+    /// The placeholders' names, in order.
+    pub fn placeholders(&self) -> impl Iterator<Item = &'static str> + '_ {
+        (0..usize::from(self.ids)).map(move |k| self.part(2 * k + 1))
+    }
+}
+
 impl ApiPath {
+    /// The path of URL template `template` (`/open-apis/aily/v1/apps/{app_id}/skills`)
+    /// with its placeholders replaced by `ids`, in order: each ID validated under the
+    /// placeholder's name ([`validate_id`]) and percent-encoded. The path is said once,
+    /// in the operation's template.
+    ///
+    /// ```
+    /// use aily_client::request::ApiPath;
+    ///
+    /// let path = ApiPath::from_template("/open-apis/aily/v1/apps/{app_id}/skills/{skill_id}", &["a/1", "s"])?;
+    /// assert_eq!(path.as_str(), "/open-apis/aily/v1/apps/a%2F1/skills/s");
+    /// assert_eq!(path.id(0), "a/1");
+    /// let err = ApiPath::from_template("/x/{skill_id}", &[".."]).unwrap_err();
+    /// assert!(err.to_string().contains("skill_id"));
+    /// assert!(ApiPath::from_template("/x/{skill_id}", &[]).is_err());
+    /// # Ok::<(), aily_client::Error>(())
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// As [`Template::parse`].
+    pub fn from_template(template: &'static str, ids: &[&str]) -> Result<ApiPath, Error> {
+        ApiPath::from_parsed(&Template::parse(template), ids)
+    }
+
+    /// [`from_template`](ApiPath::from_template) of a template parsed already.
+    pub fn from_parsed(template: &Template, ids: &[&str]) -> Result<ApiPath, Error> {
+        if ids.len() != usize::from(template.ids) {
+            return Err(Error::invalid_input(format!(
+                "{} takes {} IDs, {} given",
+                template.text,
+                template.ids,
+                ids.len()
+            )));
+        }
+        let mut segments = [Segment::Literal(""); 2 * MAX_PATH_IDS + 1];
+        let n = 2 * ids.len();
+        for (k, segment) in segments.iter_mut().enumerate().take(n + 1) {
+            *segment = if k % 2 == 0 {
+                Segment::Literal(template.part(k))
+            } else {
+                Segment::Id(template.part(k), ids[k / 2])
+            };
+        }
+        ApiPath::new(&segments[..=n])
+    }
+
     /// The path made of `segments`. Fails with
     /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput), naming the field,
     /// when an ID breaks [`validate_id`]'s rules or there are more than
@@ -187,8 +333,8 @@ pub struct Query(String);
 
 impl Query {
     /// An empty query.
-    pub fn new() -> Self {
-        Query::default()
+    pub const fn new() -> Self {
+        Query(String::new())
     }
 
     /// Appends `key=value`. `key` is the caller's literal, sent as it is.

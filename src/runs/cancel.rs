@@ -1,6 +1,11 @@
 //! Cancel a run: [`CancelRequest`].
 
-use crate::runs::request::{RunOp, RunRequest, RunResponse};
+use bytes::Bytes;
+use http::Response;
+
+use crate::error::Error;
+use crate::request::{ApiRequest, Endpoint};
+use crate::runs::request::{EmptyObject, RunResponse, decode_run, run_request};
 
 crate::operation! {
     /// The cancel operation: `POST …/sessions/{aily_session_id}/runs/{run_id}/cancel`
@@ -9,16 +14,24 @@ crate::operation! {
         POST "/open-apis/aily/v1/sessions/{aily_session_id}/runs/{run_id}/cancel"
 }
 
-impl RunOp for Cancel {
-    const SUFFIX: &'static str = "/cancel";
-    /// The JSON object with no fields (what the Node SDK sends).
-    const BODY: Option<&'static [u8]> = Some(b"{}");
+impl Endpoint for Cancel {
+    type Response = RunResponse;
+    type Body = EmptyObject;
+    fn decode(response: Response<Bytes>) -> Result<RunResponse, Error> {
+        decode_run(response)
+    }
+    /// `{}`, the same bytes every time: nothing to serialize.
+    fn encode_body(_: &EmptyObject) -> Bytes {
+        Bytes::from_static(b"{}")
+    }
 }
 
-/// `POST /open-apis/aily/v1/sessions/:aily_session_id/runs/:run_id/cancel`: a
-/// [`RunRequest`] — made with [`RunRequest::new`]`(session_id, run_id)`, read back
-/// with [`session_id`](RunRequest::session_id), [`run_id`](RunRequest::run_id) and
-/// [`path`](RunRequest::path). Retried like any read: cancelling is idempotent.
+run_request!(Cancel, EmptyObject {});
+
+/// `POST /open-apis/aily/v1/sessions/:aily_session_id/runs/:run_id/cancel`: an
+/// [`ApiRequest`] made with `CancelRequest::new(session_id, run_id)`, read back with
+/// `session_id()`, `run_id()` and `path()`. Retried like any read: cancelling is
+/// idempotent.
 ///
 /// ```
 /// use aily_client::CancelRequest;
@@ -31,7 +44,7 @@ impl RunOp for Cancel {
 /// assert!(CancelRequest::new("session_1", "").is_err());
 /// # Ok::<(), aily_client::Error>(())
 /// ```
-pub type CancelRequest = RunRequest<Cancel>;
+pub type CancelRequest = ApiRequest<Cancel>;
 
 /// The reply to a cancel. The run may still say `IN_PROGRESS`: cancellation can be
 /// asynchronous (see [`Client::cancel_and_wait`](crate::Client::cancel_and_wait)).

@@ -5,14 +5,12 @@ use http::Response;
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::request::{ApiRequest, Endpoint, HasLogId, check_json_text, check_text, validate_id};
+use crate::request::{ApiRequest, Endpoint, check_json_text, check_text, validate_id};
 use crate::runs::request::decode_run;
 use crate::runs::{Run, RunResponse};
 use crate::sessions::ListResponse;
 use crate::sessions::page::ListEndpoint;
 use crate::sessions::page::decode_page;
-use crate::sessions::requests::session_path;
-use crate::trace::fields;
 
 crate::operation! {
     /// `POST /open-apis/aily/v1/sessions/{aily_session_id}/runs`.
@@ -61,17 +59,10 @@ pub struct RunBody {
     pub metadata: Option<String>,
 }
 
-impl HasLogId for RunResponse {
-    fn log_id(&self) -> Option<&str> {
-        self.log_id.as_deref()
-    }
-}
-
 impl Endpoint for CreateRun {
     type Response = RunResponse;
     type Body = RunBody;
     const IDEMPOTENT: bool = false;
-    const ID_FIELDS: &'static [&'static str] = &[fields::AILY_SESSION_ID];
     fn decode(response: Response<Bytes>) -> Result<RunResponse, Error> {
         decode_run(response)
     }
@@ -84,7 +75,6 @@ impl ListEndpoint for ListRuns {
 impl Endpoint for ListRuns {
     type Response = ListResponse<Run>;
     type Body = ();
-    const ID_FIELDS: &'static [&'static str] = &[fields::AILY_SESSION_ID];
     fn decode(response: Response<Bytes>) -> Result<ListResponse<Run>, Error> {
         decode_page(response)
     }
@@ -102,7 +92,7 @@ impl CreateRunRequest {
             skill_input: None,
             metadata: None,
         };
-        Ok(ApiRequest::at(session_path(session_id.as_ref(), "/runs")?).with_body(body))
+        Ok(ApiRequest::with_ids(&[session_id.as_ref()])?.with_body(body))
     }
 
     /// Runs skill `skill_id` with `input` (JSON text), skipping intent matching.
@@ -138,6 +128,6 @@ impl CreateRunRequest {
 impl ListRunsRequest {
     /// The first page of session `session_id`'s runs (the server's page size).
     pub fn new(session_id: impl AsRef<str>) -> Result<Self, Error> {
-        Ok(ApiRequest::at(session_path(session_id.as_ref(), "/runs")?))
+        ApiRequest::with_ids(&[session_id.as_ref()])
     }
 }

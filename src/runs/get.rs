@@ -1,6 +1,11 @@
 //! Read a run: [`GetRunRequest`].
 
-use crate::runs::request::{RunOp, RunRequest, RunResponse};
+use bytes::Bytes;
+use http::Response;
+
+use crate::error::Error;
+use crate::request::{ApiRequest, Endpoint};
+use crate::runs::request::{RunResponse, decode_run, run_request};
 
 crate::operation! {
     /// The read operation: `GET …/sessions/{aily_session_id}/runs/{run_id}`
@@ -8,12 +13,18 @@ crate::operation! {
     pub Get = "aily.run.get", GET "/open-apis/aily/v1/sessions/{aily_session_id}/runs/{run_id}"
 }
 
-impl RunOp for Get {
-    const SUFFIX: &'static str = "";
+impl Endpoint for Get {
+    type Response = RunResponse;
+    type Body = ();
+    fn decode(response: Response<Bytes>) -> Result<RunResponse, Error> {
+        decode_run(response)
+    }
 }
 
+run_request!(Get);
+
 /// `GET /open-apis/aily/v1/sessions/:aily_session_id/runs/:run_id`: the run as it is
-/// now. A [`RunRequest`] — made with [`RunRequest::new`]`(session_id, run_id)`, IDs
+/// now. An [`ApiRequest`] made with `GetRunRequest::new(session_id, run_id)`, IDs
 /// validated and encoded as for [`CancelRequest`](crate::CancelRequest).
 ///
 /// ```
@@ -23,7 +34,7 @@ impl RunOp for Get {
 /// assert_eq!(req.path(), "/open-apis/aily/v1/sessions/session_1/runs/run_1");
 /// # Ok::<(), aily_client::Error>(())
 /// ```
-pub type GetRunRequest = RunRequest<Get>;
+pub type GetRunRequest = ApiRequest<Get>;
 
 /// The reply to a read: the run and the log id.
 pub type GetRunResponse = RunResponse;

@@ -122,7 +122,9 @@ impl RunHandle {
         };
         let mut get = self.client.get_run_service();
         let done = |s: &RunStatus| s.is_terminal() || *s == RunStatus::RequiresMessage;
-        match read_until(&mut get, &read, last, deadline, options, done).await {
+        // No span of its own declares `aily.reads` here: the count goes nowhere.
+        let no_span = tracing::Span::none();
+        match read_until(&mut get, &read, last, deadline, options, done, &no_span).await {
             Ok(reply) => {
                 self.set_run(reply.run)?;
                 Ok(&self.run)

@@ -14,5 +14,5 @@ pub use create::{CreateRun, CreateRunRequest, ListRuns, ListRunsRequest, RunBody
 pub use get::{GetRunRequest, GetRunResponse};
 pub use handle::RunHandle;
 pub use model::{Run, RunError, RunStatus, Timestamp};
-pub use request::{RunOp, RunRequest, RunResponse};
+pub use request::{EmptyObject, RunResponse};
 pub use wait::{WaitOptions, cancel_and_wait};

@@ -112,6 +112,7 @@ where
         aily.run_id = %read.run_id(),
         aily.reads = tracing::field::Empty,
     );
+    let reads_on = span.clone();
     async move {
         let deadline = Instant::now() + options.timeout;
         let last = match tokio::time::timeout_at(deadline, cancel.oneshot(cancel_request)).await {
@@ -125,6 +126,7 @@ where
             deadline,
             &options,
             RunStatus::is_terminal,
+            &reads_on,
         )
         .await
     }
@@ -135,7 +137,7 @@ where
 /// Reads the run through `get` — `interval` apart, doubling up to the maximum — until
 /// `done(status)`, and returns that reply. At `deadline` (not later) it fails with a
 /// [`TimeoutKind::Wait`](crate::TimeoutKind::Wait) error carrying the last run seen.
-/// The number of reads is recorded as `aily.reads` on the current span. A failed
+/// The number of reads is recorded as `aily.reads` on `span`, the caller's. A failed
 /// read is returned as it is: the stack below already retried what was worth it.
 pub(crate) async fn read_until<G>(
     get: &mut G,
@@ -144,6 +146,7 @@ pub(crate) async fn read_until<G>(
     deadline: Instant,
     options: &WaitOptions,
     done: impl Fn(&RunStatus) -> bool,
+    span: &tracing::Span,
 ) -> Result<RunResponse, Error>
 where
     G: Service<GetRunRequest, Response = GetRunResponse>,
@@ -175,6 +178,6 @@ where
         tracing::debug!(status = %last.run.status, reads, "read the run");
         interval = (interval * 2).min(options.max_interval);
     };
-    tracing::Span::current().record("aily.reads", reads);
+    span.record("aily.reads", reads);
     result
 }

@@ -258,12 +258,6 @@ pub struct ListResponse<T> {
     pub log_id: Option<String>,
 }
 
-impl<T> crate::request::HasLogId for ListResponse<T> {
-    fn log_id(&self) -> Option<&str> {
-        self.log_id.as_deref()
-    }
-}
-
 /// Decodes a list reply: `data` is the page.
 pub(crate) fn decode_page<T>(
     response: http::Response<bytes::Bytes>,

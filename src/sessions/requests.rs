@@ -7,9 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::envelope;
 use crate::error::Error;
-use crate::request::{ApiPath, ApiRequest, Endpoint, HasLogId, Segment, check_json_text};
+use crate::request::{ApiRequest, Endpoint, check_json_text};
 use crate::sessions::Session;
-use crate::trace::fields;
 
 crate::operation! {
     /// `POST /open-apis/aily/v1/sessions`.
@@ -78,18 +77,6 @@ pub struct DeleteSessionResponse {
     pub log_id: Option<String>,
 }
 
-impl HasLogId for SessionResponse {
-    fn log_id(&self) -> Option<&str> {
-        self.log_id.as_deref()
-    }
-}
-
-impl HasLogId for DeleteSessionResponse {
-    fn log_id(&self) -> Option<&str> {
-        self.log_id.as_deref()
-    }
-}
-
 fn decode_session(response: Response<Bytes>) -> Result<SessionResponse, Error> {
     #[derive(Deserialize)]
     struct Data {
@@ -101,17 +88,6 @@ fn decode_session(response: Response<Bytes>) -> Result<SessionResponse, Error> {
         log_id,
     })
 }
-
-/// `/open-apis/aily/v1/sessions/{session_id}`.
-pub(crate) fn session_path(session_id: &str, rest: &'static str) -> Result<ApiPath, Error> {
-    ApiPath::new(&[
-        Segment::Literal("/open-apis/aily/v1/sessions/"),
-        Segment::Id("aily_session_id", session_id),
-        Segment::Literal(rest),
-    ])
-}
-
-const SESSION_ID: &[&str] = &[fields::AILY_SESSION_ID];
 
 impl Endpoint for CreateSession {
     type Response = SessionResponse;
@@ -125,7 +101,6 @@ impl Endpoint for CreateSession {
 impl Endpoint for GetSession {
     type Response = SessionResponse;
     type Body = ();
-    const ID_FIELDS: &'static [&'static str] = SESSION_ID;
     fn decode(response: Response<Bytes>) -> Result<SessionResponse, Error> {
         decode_session(response)
     }
@@ -134,7 +109,6 @@ impl Endpoint for GetSession {
 impl Endpoint for UpdateSession {
     type Response = SessionResponse;
     type Body = SessionBody;
-    const ID_FIELDS: &'static [&'static str] = SESSION_ID;
     fn decode(response: Response<Bytes>) -> Result<SessionResponse, Error> {
         decode_session(response)
     }
@@ -143,7 +117,6 @@ impl Endpoint for UpdateSession {
 impl Endpoint for DeleteSession {
     type Response = DeleteSessionResponse;
     type Body = ();
-    const ID_FIELDS: &'static [&'static str] = SESSION_ID;
     fn decode(response: Response<Bytes>) -> Result<DeleteSessionResponse, Error> {
         envelope::decode_ack(&response).map(|log_id| DeleteSessionResponse { log_id })
     }
@@ -182,11 +155,9 @@ session_body_setters!(UpdateSessionRequest);
 impl CreateSessionRequest {
     /// A new session, with no `channel_context` or `metadata` yet.
     pub fn new() -> Self {
-        ApiRequest::at(
-            ApiPath::new(&[Segment::Literal("/open-apis/aily/v1/sessions")])
-                .expect("a literal path"),
-        )
-        .with_body(SessionBody::default())
+        ApiRequest::with_ids(&[])
+            .expect("a template without IDs")
+            .with_body(SessionBody::default())
     }
 }
 
@@ -199,23 +170,20 @@ impl Default for CreateSessionRequest {
 impl GetSessionRequest {
     /// Read session `session_id` (validated like every path ID).
     pub fn new(session_id: impl AsRef<str>) -> Result<Self, Error> {
-        Ok(ApiRequest::at(session_path(session_id.as_ref(), "")?))
+        ApiRequest::with_ids(&[session_id.as_ref()])
     }
 }
 
 impl UpdateSessionRequest {
     /// Change session `session_id`; set the fields with the setters.
     pub fn new(session_id: impl AsRef<str>) -> Result<Self, Error> {
-        Ok(
-            ApiRequest::at(session_path(session_id.as_ref(), "")?)
-                .with_body(SessionBody::default()),
-        )
+        Ok(ApiRequest::with_ids(&[session_id.as_ref()])?.with_body(SessionBody::default()))
     }
 }
 
 impl DeleteSessionRequest {
     /// Delete session `session_id`.
     pub fn new(session_id: impl AsRef<str>) -> Result<Self, Error> {
-        Ok(ApiRequest::at(session_path(session_id.as_ref(), "")?))
+        ApiRequest::with_ids(&[session_id.as_ref()])
     }
 }

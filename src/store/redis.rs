@@ -70,66 +70,18 @@ pub const PROBE_INTERVAL: Duration = Duration::from_millis(250);
 /// most ARGV[2]; a window's value that is not a finite number of µs within an hour of
 /// now (`nan`, `inf`, text, a hash or list: wrong type) counts as absent, and is
 /// overwritten when a slot is taken.
-const ACQUIRE: &str = r#"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local at = now
-local pen = redis.call('PTTL', KEYS[1])
-local cap = tonumber(ARGV[2])
-if pen > cap then pen = cap end
-if pen > 0 then at = now + pen * 1000 end
-local n = #KEYS - 1
-local tats = {}
-for i = 1, n do
-  local v = redis.pcall('GET', KEYS[i + 1])
-  local tat = 0
-  if type(v) == 'string' then tat = tonumber(v) or 0 end
-  if tat ~= tat or tat < 0 or tat > now + 3600000000 then tat = 0 end
-  tats[i] = tat
-  local earliest = tat - tonumber(ARGV[2 * i + 2])
-  if earliest > at then at = earliest end
-end
-local wait = math.floor(at - now)
-if wait > tonumber(ARGV[1]) then return {0, wait} end
-for i = 1, n do
-  local tat = tats[i]
-  if tat < at then tat = at end
-  local new = tat + tonumber(ARGV[2 * i + 1])
-  local ttl = math.ceil((new - now) / 1000) + 1
-  redis.call('SET', KEYS[i + 1], string.format('%.0f', new), 'PX', ttl)
-end
-return {1, wait}
-"#;
+const ACQUIRE: &str = include_str!("lua/acquire.lua");
 
 /// Extends (never shortens) a penalty, to at most ARGV[2] ms; a penalty longer than
 /// that (another writer's) is cut to it. KEYS[1] = penalty; ARGV[1] = ms.
-const PENALIZE: &str = r#"
-local cap = tonumber(ARGV[2])
-local ms = tonumber(ARGV[1])
-if ms > cap then ms = cap end
-local left = redis.call('PTTL', KEYS[1])
-if left < ms or left > cap then
-  redis.call('SET', KEYS[1], '1', 'PX', ms)
-end
-return 1
-"#;
+const PENALIZE: &str = include_str!("lua/penalize.lua");
 
 /// A value and its time left, in one step. A key of the wrong type (not a string)
 /// holds no token: a miss, overwritten by the next save.
-const LOAD: &str = r#"
-local v = redis.pcall('GET', KEYS[1])
-if type(v) ~= 'string' then return false end
-return {v, redis.call('PTTL', KEYS[1])}
-"#;
+const LOAD: &str = include_str!("lua/load.lua");
 
 /// Deletes KEYS[1] if its value starts with ARGV[1] (a token id, or a whole lock value).
-const COMPARE_AND_DELETE: &str = r#"
-local v = redis.pcall('GET', KEYS[1])
-if type(v) == 'string' and string.sub(v, 1, string.len(ARGV[1])) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"#;
+const COMPARE_AND_DELETE: &str = include_str!("lua/compare_and_delete.lua");
 
 static ACQUIRE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(ACQUIRE));
 static PENALIZE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(PENALIZE));

@@ -3,8 +3,9 @@
 //!
 //! It sits between the retry layer and the attempt timeout, so the span covers the
 //! whole attempt — token, send, reading the body — and records how it ended, a
-//! timeout included. The HTTP status and log id are recorded by
-//! [`ApiCallLayer`](crate::api_call::ApiCallLayer) as soon as the reply arrives.
+//! timeout included. The HTTP status and log id are read from what the attempt
+//! returns: the [`Reply`] [`ApiCallLayer`](crate::api_call::ApiCallLayer) made, or
+//! the error a reply decoded into ([`Error::reply_status`]).
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -17,7 +18,8 @@ use tower::{Layer, Service};
 use tracing::{Level, Span};
 
 use super::{fields, record_error};
-use crate::error::BoxError;
+use crate::api_call::Reply;
+use crate::error::{BoxError, Error};
 use crate::request::AilyRequest;
 use crate::transport::BaseUrl;
 
@@ -102,10 +104,10 @@ pub struct AttemptSpan<S> {
 impl<S, R> Service<R> for AttemptSpan<S>
 where
     R: AilyRequest,
-    S: Service<R>,
+    S: Service<R, Response = Reply<R::Response>>,
     S::Error: Into<BoxError>,
 {
-    type Response = S::Response;
+    type Response = Reply<R::Response>;
     type Error = BoxError;
     type Future = AttemptSpanFuture<S::Future, R>;
 
@@ -155,10 +157,10 @@ pin_project! {
 
 impl<F, T, E, R> Future for AttemptSpanFuture<F, R>
 where
-    F: Future<Output = Result<T, E>>,
+    F: Future<Output = Result<Reply<T>, E>>,
     E: Into<BoxError>,
 {
-    type Output = Result<T, BoxError>;
+    type Output = Result<Reply<T>, BoxError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
@@ -167,10 +169,25 @@ where
             Poll::Pending => return Poll::Pending,
             Poll::Ready(out) => out.map_err(Into::into),
         };
-        if let Err(err) = &out
-            && !this.span.is_disabled()
-        {
-            record_error(this.span, err);
+        if !this.span.is_disabled() {
+            match &out {
+                Ok(reply) => {
+                    this.span
+                        .record(fields::HTTP_RESPONSE_STATUS_CODE, reply.status().as_u16());
+                    if let Some(log_id) = reply.log_id() {
+                        this.span.record(fields::FEISHU_LOG_ID, log_id);
+                    }
+                }
+                Err(err) => {
+                    // What the server answered, when the error is its reply.
+                    if let Some(status) = err.downcast_ref::<Error>().and_then(Error::reply_status)
+                    {
+                        this.span
+                            .record(fields::HTTP_RESPONSE_STATUS_CODE, status.as_u16());
+                    }
+                    record_error(this.span, err);
+                }
+            }
         }
         Poll::Ready(out)
     }
@@ -187,6 +204,7 @@ mod tests {
 
     use super::*;
     use crate::error::{Error, TimeoutKind};
+    use crate::runs::RunResponse;
     use crate::trace::tests::{Recorder, SpanRec};
     use crate::{AilyRequest, CancelRequest, GetRunRequest};
 
@@ -197,24 +215,26 @@ mod tests {
     /// One call of `req` through `layer` over a service that answers `Ok` (or `Err`
     /// when `fail`), naming the span current when the service is called; the one
     /// attempt span recorded.
-    async fn attempt<R: AilyRequest>(
+    async fn attempt<R: AilyRequest<Response = RunResponse>>(
         layer: AttemptSpanLayer,
         req: R,
         fail: bool,
     ) -> (SpanRec, Option<&'static str>) {
         let (recorder, _guard) = Recorder::install();
+        let seen = Arc::new(std::sync::Mutex::new(None));
+        let seen_inner = Arc::clone(&seen);
         let svc = layer.layer(service_fn(move |_req: R| {
-            let current = Span::current().metadata().map(|m| m.name());
+            *seen_inner.lock().unwrap() = Span::current().metadata().map(|m| m.name());
             ready(if fail {
                 Err::<_, BoxError>(
                     Error::timeout(TimeoutKind::Attempt, Duration::from_secs(1)).into(),
                 )
             } else {
-                Ok(current)
+                Ok(Reply::new(RunResponse::default(), http::StatusCode::OK))
             })
         }));
         let current = match svc.oneshot(req).await {
-            Ok(current) => current,
+            Ok(_) => *seen.lock().unwrap(),
             Err(err) => {
                 assert_eq!(
                     Error::from_box(err).timeout_kind(),
@@ -316,8 +336,12 @@ mod tests {
     #[tokio::test]
     async fn the_attempt_span_is_a_child_of_the_span_it_is_called_in() {
         let (recorder, _guard) = Recorder::install();
-        let mut svc = AttemptSpanLayer::new()
-            .layer(service_fn(|_r: CancelRequest| ready(Ok::<_, BoxError>(()))));
+        let mut svc = AttemptSpanLayer::new().layer(service_fn(|_r: CancelRequest| {
+            ready(Ok::<_, BoxError>(Reply::new(
+                RunResponse::default(),
+                http::StatusCode::OK,
+            )))
+        }));
         svc.ready().await.unwrap();
         let call = tracing::info_span!("aily.run.cancel").in_scope(|| svc.call(cancel()));
         call.await.unwrap();

@@ -47,6 +47,8 @@ pub mod fields {
     pub const AILY_MESSAGE_ID: &str = "aily.message_id";
     /// `aily.app_id`: the Aily app's ID (operation span).
     pub const AILY_APP_ID: &str = "aily.app_id";
+    /// The skill's ID, on the operation span of a skill endpoint.
+    pub const AILY_SKILL_ID: &str = "aily.skill_id";
     /// `source` (token span `aily.token.fetch`): `feishu` when the token endpoint was
     /// asked, `store` when the fleet's token store had the token.
     pub const TOKEN_SOURCE: &str = "source";

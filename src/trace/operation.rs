@@ -4,8 +4,8 @@
 //!
 //! Fields: `otel.kind = internal`, `otel.name`, `aily.session_id`, `aily.run_id`,
 //! and, recorded at the end: `otel.status_code` (`ERROR` on failure), `error.type`,
-//! `feishu.code`, `feishu.log_id`, and `http.request.resend_count` (retries made,
-//! recorded by the retry policy).
+//! `feishu.code`, `feishu.log_id`, and `http.request.resend_count` (retries made:
+//! the attempt the [`Reply`] answers, or the attempts the error counts).
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -17,7 +17,8 @@ use tower::{Layer, Service};
 use tracing::{Level, Span};
 
 use super::{fields, record_error};
-use crate::error::BoxError;
+use crate::api_call::Reply;
+use crate::error::{BoxError, Error};
 use crate::request::AilyRequest;
 
 /// Wraps each call in the request's operation span ([`AilyRequest::span`]).
@@ -39,7 +40,7 @@ use crate::request::AilyRequest;
 ///     .layer(ApiCallLayer::new())
 ///     .service(http);
 /// let reply = svc.oneshot(CancelRequest::new("s", "r").unwrap()).await.unwrap();
-/// assert_eq!(reply.run.id, "r");
+/// assert_eq!(reply.data.run.id, "r");
 /// # }
 /// ```
 #[derive(Clone, Copy, Debug)]
@@ -85,10 +86,10 @@ pub struct OperationSpan<S> {
 impl<S, R> Service<R> for OperationSpan<S>
 where
     R: AilyRequest,
-    S: Service<R, Response = R::Response>,
+    S: Service<R, Response = Reply<R::Response>>,
     S::Error: Into<BoxError>,
 {
-    type Response = R::Response;
+    type Response = Reply<R::Response>;
     type Error = BoxError;
     type Future = OperationFuture<S::Future, R>;
 
@@ -122,11 +123,11 @@ pin_project! {
 
 impl<F, R, E> Future for OperationFuture<F, R>
 where
-    F: Future<Output = Result<R::Response, E>>,
+    F: Future<Output = Result<Reply<R::Response>, E>>,
     R: AilyRequest,
     E: Into<BoxError>,
 {
-    type Output = Result<R::Response, BoxError>;
+    type Output = Result<Reply<R::Response>, BoxError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
@@ -136,18 +137,28 @@ where
             Poll::Ready(out) => out.map_err(Into::into),
         };
         match &out {
-            Ok(response) => {
-                let log_id = R::response_log_id(response);
-                if let Some(log_id) = log_id
-                    && !this.span.is_disabled()
-                {
-                    this.span.record(fields::FEISHU_LOG_ID, log_id);
+            Ok(reply) => {
+                if !this.span.is_disabled() {
+                    if let Some(log_id) = reply.log_id() {
+                        this.span.record(fields::FEISHU_LOG_ID, log_id);
+                    }
+                    if reply.attempt() > 0 {
+                        this.span
+                            .record(fields::HTTP_REQUEST_RESEND_COUNT, reply.attempt());
+                    }
                 }
-                tracing::debug!(log_id, "call succeeded");
+                tracing::debug!(log_id = reply.log_id(), "call succeeded");
             }
             Err(err) => {
                 if !this.span.is_disabled() {
                     record_error(this.span, err);
+                    let resent = err
+                        .downcast_ref::<Error>()
+                        .and_then(Error::attempts)
+                        .map_or(0, |attempts| attempts.saturating_sub(1));
+                    if resent > 0 {
+                        this.span.record(fields::HTTP_REQUEST_RESEND_COUNT, resent);
+                    }
                 }
                 tracing::debug!(error = %err, "call failed");
             }
@@ -170,19 +181,23 @@ mod tests {
     use crate::trace::tests::Recorder;
     use crate::{CancelRequest, GetRunRequest};
 
-    fn response(log_id: Option<&str>) -> RunResponse {
-        RunResponse {
-            run: Run::default(),
-            log_id: log_id.map(str::to_owned),
-        }
+    fn response(log_id: Option<&str>) -> Reply<RunResponse> {
+        Reply::new(
+            RunResponse {
+                run: Run::default(),
+                log_id: log_id.map(str::to_owned),
+            },
+            http::StatusCode::OK,
+        )
+        .with_log_id(log_id.map(|l| http::HeaderValue::from_str(l).unwrap()))
     }
 
     /// The inner service: the name of the span current when it is called and when
     /// its future is polled, with `out` as its answer.
     fn inner<R: AilyRequest<Response = RunResponse>>(
-        out: impl Fn() -> Result<RunResponse, BoxError> + Clone + Send + 'static,
+        out: impl Fn() -> Result<Reply<RunResponse>, BoxError> + Clone + Send + 'static,
         seen: std::sync::Arc<std::sync::Mutex<Vec<Option<&'static str>>>>,
-    ) -> impl Service<R, Response = RunResponse, Error = BoxError> {
+    ) -> impl Service<R, Response = Reply<RunResponse>, Error = BoxError> {
         service_fn(move |_req: R| {
             let out = out.clone();
             let seen = seen.clone();
@@ -211,7 +226,7 @@ mod tests {
             .oneshot(CancelRequest::new("s-op", "r-op").unwrap())
             .await
             .unwrap();
-        assert_eq!(reply.log_id.as_deref(), Some("log-ok"));
+        assert_eq!(reply.log_id(), Some("log-ok"));
 
         let span = recorder.only_span();
         assert_eq!(
@@ -299,6 +314,6 @@ mod tests {
             .oneshot(CancelRequest::new("s", "r").unwrap())
             .await
             .unwrap();
-        assert_eq!(reply.log_id.as_deref(), Some("l"));
+        assert_eq!(reply.log_id(), Some("l"));
     }
 }

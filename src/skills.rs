@@ -1,0 +1,72 @@
+//! Skills of an Aily app: [`GetSkillRequest`] reads one (`GET
+//! /open-apis/aily/v1/apps/:app_id/skills/:skill_id`). The model is lenient: every
+//! field may be missing, and fields this version does not know are ignored.
+
+use bytes::Bytes;
+use http::Response;
+use serde::Deserialize;
+
+use crate::envelope;
+use crate::error::Error;
+use crate::request::{ApiRequest, Endpoint};
+
+crate::operation! {
+    /// Reads one skill of an app.
+    pub GetSkill = "aily.skill.get", GET "/open-apis/aily/v1/apps/{app_id}/skills/{skill_id}"
+}
+
+/// A skill of an Aily app. Both schemas are JSON text (an array of `{name, type,
+/// required, defaultValue, description}`), empty for the built-in skills.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct Skill {
+    /// The skill's ID (`skill_xxx`).
+    pub id: String,
+    /// Its name.
+    pub label: String,
+    /// What it does.
+    pub description: String,
+    /// Sample questions that trigger it.
+    pub samples: Vec<String>,
+    /// Its input variables, as JSON text.
+    pub input_schema: String,
+    /// Its output variables, as JSON text.
+    pub output_schema: String,
+}
+
+/// The reply's `data`: the skill.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct GetSkillResponse {
+    /// The skill.
+    pub skill: Skill,
+}
+
+impl Endpoint for GetSkill {
+    type Response = GetSkillResponse;
+    type Body = ();
+    fn decode(response: Response<Bytes>) -> Result<GetSkillResponse, Error> {
+        envelope::decode(&response).map(|(data, _log_id)| data)
+    }
+}
+
+/// `GET /open-apis/aily/v1/apps/:app_id/skills/:skill_id`.
+///
+/// ```
+/// use aily_client::skills::GetSkillRequest;
+///
+/// let req = GetSkillRequest::new("spring_1__c", "skill_a#1")?;
+/// assert_eq!(req.path(), "/open-apis/aily/v1/apps/spring_1__c/skills/skill_a%231");
+/// assert!(GetSkillRequest::new("spring_1__c", "").unwrap_err().to_string().contains("skill_id"));
+/// # Ok::<(), aily_client::Error>(())
+/// ```
+pub type GetSkillRequest = ApiRequest<GetSkill>;
+
+impl GetSkillRequest {
+    /// Read skill `skill_id` of app `app_id` (validated like every path ID).
+    pub fn new(app_id: impl AsRef<str>, skill_id: impl AsRef<str>) -> Result<Self, Error> {
+        ApiRequest::with_ids(&[app_id.as_ref(), skill_id.as_ref()])
+    }
+}
