@@ -29,6 +29,7 @@ pub mod store;
 pub mod timeout;
 pub mod trace;
 pub mod transport;
+mod wire;
 
 #[cfg(test)]
 mod test_support;

@@ -14,9 +14,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use crate::paginate::PageItem;
 use crate::runs::Timestamp;
-use crate::sessions::PageItem;
-use crate::sessions::wire::{self, wire_enum};
+use crate::wire::{self, wire_enum};
 
 wire_enum! {
     /// How a message's `content` is to be read. Unknown values are kept.
@@ -485,7 +485,7 @@ mod tests {
 
     #[test]
     fn a_page_of_messages_decodes() {
-        use crate::sessions::Page;
+        use crate::paginate::Page;
         let page: Page<Message> = serde_json::from_value(json!({
             "messages": [full_message()], "has_more": false
         }))

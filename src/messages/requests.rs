@@ -7,10 +7,8 @@ use serde::{Deserialize, Serialize};
 use crate::envelope;
 use crate::error::Error;
 use crate::messages::{ContentType, Mention, Message};
+use crate::paginate::{ListEndpoint, ListResponse, page::decode_page};
 use crate::request::{ApiRequest, Endpoint, check_text, validate_id};
-use crate::sessions::ListResponse;
-use crate::sessions::page::ListEndpoint;
-use crate::sessions::page::decode_page;
 
 crate::operation! {
     /// `POST /open-apis/aily/v1/sessions/{aily_session_id}/messages`.

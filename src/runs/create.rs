@@ -1,4 +1,4 @@
-//! Create a run: [`CreateRunRequest`]; list runs: [`ListRunsRequest`].
+//! Create a run: [`CreateRunRequest`].
 
 use bytes::Bytes;
 use http::Response;
@@ -6,19 +6,12 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::request::{ApiRequest, Endpoint, check_json_text, check_text, validate_id};
+use crate::runs::RunResponse;
 use crate::runs::request::decode_run;
-use crate::runs::{Run, RunResponse};
-use crate::sessions::ListResponse;
-use crate::sessions::page::ListEndpoint;
-use crate::sessions::page::decode_page;
 
 crate::operation! {
     /// `POST /open-apis/aily/v1/sessions/{aily_session_id}/runs`.
     pub CreateRun = "aily.run.create", POST "/open-apis/aily/v1/sessions/{aily_session_id}/runs"
-}
-crate::operation! {
-    /// `GET /open-apis/aily/v1/sessions/{aily_session_id}/runs`.
-    pub ListRuns = "aily.run.list", GET "/open-apis/aily/v1/sessions/{aily_session_id}/runs"
 }
 
 /// Start a run of Aily app `app_id` on a session. Not retried after it may have
@@ -39,8 +32,6 @@ crate::operation! {
 /// # Ok::<(), aily_client::Error>(())
 /// ```
 pub type CreateRunRequest = ApiRequest<CreateRun>;
-/// One page of a session's runs; [`Client::runs_stream`](crate::Client::runs_stream) follows every page.
-pub type ListRunsRequest = ApiRequest<ListRuns>;
 
 /// The body of create run.
 #[derive(Clone, Debug, Serialize)]
@@ -65,18 +56,6 @@ impl Endpoint for CreateRun {
     const IDEMPOTENT: bool = false;
     fn decode(response: Response<Bytes>) -> Result<RunResponse, Error> {
         decode_run(response)
-    }
-}
-
-impl ListEndpoint for ListRuns {
-    type Item = Run;
-}
-
-impl Endpoint for ListRuns {
-    type Response = ListResponse<Run>;
-    type Body = ();
-    fn decode(response: Response<Bytes>) -> Result<ListResponse<Run>, Error> {
-        decode_page(response)
     }
 }
 
@@ -122,12 +101,5 @@ impl CreateRunRequest {
             body.metadata = Some(json);
         }
         Ok(self)
-    }
-}
-
-impl ListRunsRequest {
-    /// The first page of session `session_id`'s runs (the server's page size).
-    pub fn new(session_id: impl AsRef<str>) -> Result<Self, Error> {
-        ApiRequest::with_ids(&[session_id.as_ref()])
     }
 }

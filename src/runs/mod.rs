@@ -5,14 +5,16 @@ pub mod cancel;
 pub mod create;
 pub mod get;
 pub mod handle;
+pub mod list;
 pub mod model;
 mod request;
 pub mod wait;
 
 pub use cancel::{CancelRequest, CancelResponse};
-pub use create::{CreateRun, CreateRunRequest, ListRuns, ListRunsRequest, RunBody};
+pub use create::{CreateRun, CreateRunRequest, RunBody};
 pub use get::{GetRunRequest, GetRunResponse};
 pub use handle::RunHandle;
+pub use list::{ListRuns, ListRunsRequest};
 pub use model::{Run, RunError, RunStatus, Timestamp};
 pub use request::{EmptyObject, RunResponse};
 pub use wait::{WaitOptions, cancel_and_wait};

@@ -10,6 +10,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
+use crate::paginate::PageItem;
+
 /// One run of an Aily app inside a session.
 ///
 /// ```
@@ -51,6 +53,10 @@ pub struct Run {
     /// Pass-through metadata: a string holding JSON. See [`Run::metadata_json`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<String>,
+}
+
+impl PageItem for Run {
+    const LIST_FIELD: &'static str = "runs";
 }
 
 impl Run {

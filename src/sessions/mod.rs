@@ -1,16 +1,18 @@
-//! Aily sessions: the [`Session`] model, and [`Page`], one page of a list
-//! inside a session (of messages or runs).
+//! Aily sessions: the [`Session`] model and the session endpoints. [`Page`], one
+//! page of a list inside a session (of messages or runs), is
+//! [`crate::paginate`]'s, re-exported here.
 //!
 //! A session is the conversation that messages (see [`crate::messages`]) and
 //! runs (see [`crate::runs`]) belong to.
 
 pub mod model;
-pub mod page;
 pub mod requests;
-pub(crate) mod wire;
 
+/// The page model, now [`crate::paginate::page`]; kept under its old path.
+#[doc(hidden)]
+pub use crate::paginate::page;
+pub use crate::paginate::{ListEndpoint, ListResponse, Page, PageItem};
 pub use model::Session;
-pub use page::{ListEndpoint, ListResponse, Page, PageItem};
 pub use requests::{
     CreateSession, CreateSessionRequest, DeleteSession, DeleteSessionRequest,
     DeleteSessionResponse, GetSession, GetSessionRequest, SessionBody, SessionResponse,

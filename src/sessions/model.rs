@@ -6,8 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::wire;
 use crate::runs::Timestamp;
+use crate::wire;
 
 /// One Aily session: the conversation that messages and runs belong to.
 ///

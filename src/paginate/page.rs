@@ -1,5 +1,7 @@
-//! One page of a list reply: [`Page`], and the [`PageItem`] trait that names
-//! the field holding a page's items.
+//! The pagination model: one page of a list reply, [`Page`]; the [`PageItem`]
+//! trait that names the field holding a page's items (implemented beside each item
+//! type); a list endpoint, [`ListEndpoint`], with its reply, [`ListResponse`], and the
+//! `page_size`/`page_token` setters every list request has.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -8,13 +10,11 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
-use crate::runs::Run;
-
 /// An item of a list endpoint: names the field of `data` that holds a page of
 /// them (`messages` for list messages, `runs` for list runs).
 ///
 /// ```
-/// use aily_client::sessions::PageItem;
+/// use aily_client::paginate::PageItem;
 ///
 /// assert_eq!(<aily_client::Run as PageItem>::LIST_FIELD, "runs");
 /// assert_eq!(<aily_client::messages::Message as PageItem>::LIST_FIELD, "messages");
@@ -22,10 +22,6 @@ use crate::runs::Run;
 pub trait PageItem {
     /// The field of the reply's `data` holding the items, e.g. `runs`.
     const LIST_FIELD: &'static str;
-}
-
-impl PageItem for Run {
-    const LIST_FIELD: &'static str = "runs";
 }
 
 /// One page of a list: the `data` of a list reply, e.g.
@@ -39,7 +35,7 @@ impl PageItem for Run {
 ///
 /// ```
 /// use aily_client::Run;
-/// use aily_client::sessions::Page;
+/// use aily_client::paginate::Page;
 ///
 /// let page: Page<Run> = serde_json::from_str(
 ///     r#"{"runs": [{"id": "run_1"}], "has_more": true, "next_page_token": "pt_2"}"#,
@@ -75,7 +71,7 @@ impl<T> Page<T> {
     /// A page of `items`; `page_token` is the next page's token, if any.
     ///
     /// ```
-    /// let page = aily_client::sessions::Page::new(vec![1, 2], true, Some("pt".into()));
+    /// let page = aily_client::paginate::Page::new(vec![1, 2], true, Some("pt".into()));
     /// assert_eq!(page.next_page_token(), Some("pt"));
     /// ```
     pub fn new(items: Vec<T>, has_more: bool, page_token: Option<String>) -> Self {
@@ -183,7 +179,7 @@ impl<'de> Deserialize<'de> for LenientBool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::RunStatus;
+    use crate::{Run, RunStatus};
 
     #[test]
     fn decodes_a_list_runs_reply() {

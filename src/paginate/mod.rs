@@ -1,9 +1,14 @@
-//! Following a list's pages: [`pages`], a `Stream` of items.
+//! Lists: the page model ([`Page`], [`PageItem`], [`ListEndpoint`],
+//! [`ListResponse`]) and following a list's pages, [`pages`], a `Stream` of items.
 //!
 //! A server cannot make a listing endless or big: it stops with an error after
 //! [`MAX_PAGES`] pages, at a page token longer than [`MAX_PAGE_TOKEN_LEN`] bytes,
 //! and at a repeated token; the tokens seen are kept as 64-bit hashes only (at most
 //! [`MAX_PAGES`] of them), so a listing's memory is bounded whatever it is sent.
+
+pub mod page;
+
+pub use page::{ListEndpoint, ListResponse, Page, PageItem};
 
 use std::collections::HashSet;
 use std::collections::VecDeque;
@@ -14,7 +19,6 @@ use tower::{Service, ServiceExt};
 
 use crate::error::{BoxError, Error, ErrorKind};
 use crate::request::ApiRequest;
-use crate::sessions::{ListEndpoint, ListResponse};
 
 /// The most pages one listing follows (100,000 items at the server's largest page
 /// size): past it, [`pages`] ends with a [`Decode`](ErrorKind::Decode) error instead

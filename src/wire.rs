@@ -1,4 +1,4 @@
-//! Lenient decoding helpers shared by the session and message models: string
+//! Lenient decoding helpers shared by the crate's models: string
 //! enums that keep unknown values, strings that may arrive as numbers, lists
 //! that may arrive as `null`, and JSON carried inside strings.
 
@@ -70,7 +70,7 @@ macro_rules! wire_enum {
 
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                $crate::sessions::wire::wire_string(d, $expecting).map(|s| Self::from(s.as_str()))
+                $crate::wire::wire_string(d, $expecting).map(|s| Self::from(s.as_str()))
             }
         }
     };

@@ -1,0 +1,36 @@
+//! List a session's runs: [`ListRunsRequest`].
+
+use bytes::Bytes;
+use http::Response;
+
+use crate::error::Error;
+use crate::paginate::{ListEndpoint, ListResponse, page::decode_page};
+use crate::request::{ApiRequest, Endpoint};
+use crate::runs::Run;
+
+crate::operation! {
+    /// `GET /open-apis/aily/v1/sessions/{aily_session_id}/runs`.
+    pub ListRuns = "aily.run.list", GET "/open-apis/aily/v1/sessions/{aily_session_id}/runs"
+}
+
+/// One page of a session's runs; [`Client::runs_stream`](crate::Client::runs_stream) follows every page.
+pub type ListRunsRequest = ApiRequest<ListRuns>;
+
+impl ListEndpoint for ListRuns {
+    type Item = Run;
+}
+
+impl Endpoint for ListRuns {
+    type Response = ListResponse<Run>;
+    type Body = ();
+    fn decode(response: Response<Bytes>) -> Result<ListResponse<Run>, Error> {
+        decode_page(response)
+    }
+}
+
+impl ListRunsRequest {
+    /// The first page of session `session_id`'s runs (the server's page size).
+    pub fn new(session_id: impl AsRef<str>) -> Result<Self, Error> {
+        ApiRequest::with_ids(&[session_id.as_ref()])
+    }
+}
