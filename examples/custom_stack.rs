@@ -23,7 +23,7 @@ use aily_client::transport::{
     BaseUriLayer, BaseUrl, CollectBodyLayer, RequestBody, SharedClient, TransportConfig,
     hyper_client,
 };
-use aily_client::{AccessToken, CancelRequest, Client, Credentials, TokenKind};
+use aily_client::{AccessToken, BoxError, CancelRequest, Client, Credentials, Error, TokenKind};
 use http::HeaderValue;
 use tower::{ServiceBuilder, ServiceExt};
 
@@ -36,9 +36,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let base = BaseUrl::parse(&fake.base_url())?;
     let http = SharedClient::new(hyper_client(&TransportConfig::default())?);
     let svc = ServiceBuilder::new()
-        // typed tier: the edge gives the data or one Error; layers of your own
-        // between it and ApiCallLayer see CancelRequest / Reply<CancelResponse>
-        .map_result(Reply::into_result)
+        // typed tier: the edge makes the error one Error and passes the Reply (the
+        // data, its status and log id) up; layers of your own between it and
+        // ApiCallLayer see CancelRequest / Reply<CancelResponse>
+        .map_result(|result: Result<Reply<_>, BoxError>| result.map_err(Error::from_box))
         .layer(OperationSpanLayer::new())
         .layer(operation_metrics())
         // the deadline for the layers below; the attempt timeout keeps it
@@ -78,7 +79,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     let reply = svc.oneshot(CancelRequest::new("s1", "r1")?).await?;
-    println!("run {} is {}", reply.run.id, reply.run.status);
+    println!(
+        "run {} is {} (log id {:?})",
+        reply.run.id,
+        reply.run.status,
+        reply.log_id()
+    );
     let seen = &fake.requests()[0];
     println!(
         "the server saw x-my-team: {:?}",

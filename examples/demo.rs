@@ -48,7 +48,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "cancelled run: {}",
         serde_json::to_string_pretty(&reply.run)?
     );
-    println!("log id: {}", reply.log_id.as_deref().unwrap_or("-"));
+    println!("log id: {}", reply.log_id().unwrap_or("-"));
 
     // 4. What failures look like: an invalid ID never leaves the process, and an
     //    unknown run comes back as Feishu's error with its code and log id.

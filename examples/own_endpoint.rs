@@ -1,18 +1,18 @@
 //! An endpoint the crate does not have, added with the public API alone:
 //! `GET /open-apis/aily/v1/apps/:app_id/skills` (list an Aily app's skills).
 //!
-//! It is one operation, one reply type, one `Endpoint` impl and one constructor; the
-//! client's whole stack serves it — tokens (here app credentials: the fake issues a
+//! It has the shape of every endpoint of the crate (README, "Adding an endpoint"): its
+//! `operation!` line, its request and response types (the `Endpoint` impl names them;
+//! the reply's `data` is decoded by the response type's `Deserialize`) and one
+//! constructor — no other glue. The client's whole stack serves it — tokens (here app credentials: the fake issues a
 //! tenant token), retry, timeouts, spans — and its errors carry Feishu's code, the
 //! HTTP status and the log id like the crate's own.
 //!
 //! Run it: `cargo run --example own_endpoint --features testing`.
 
-use aily_client::envelope;
 use aily_client::request::{ApiRequest, Endpoint};
 use aily_client::testing::{FakeAily, Route, ScriptedReply};
 use aily_client::{Client, Credentials, Error, ErrorKind};
-use bytes::Bytes;
 use serde::Deserialize;
 
 // ---- the endpoint: everything a new endpoint needs -------------------------------
@@ -32,31 +32,17 @@ pub struct Skill {
     pub name: Option<String>,
 }
 
-/// The reply: the skills and the log id.
-#[derive(Debug)]
+/// The reply's `data`: `{"skills": [...]}`.
+#[derive(Debug, Deserialize)]
 pub struct SkillsResponse {
     /// The app's skills.
+    #[serde(default)]
     pub skills: Vec<Skill>,
-    /// `X-Tt-Logid`.
-    pub log_id: Option<String>,
 }
 
 impl Endpoint for ListSkills {
     type Response = SkillsResponse;
     type Body = ();
-
-    fn decode(response: http::Response<Bytes>) -> Result<SkillsResponse, Error> {
-        #[derive(Deserialize)]
-        struct Data {
-            #[serde(default)]
-            skills: Vec<Skill>,
-        }
-        let (data, log_id) = envelope::decode::<Data>(&response)?;
-        Ok(SkillsResponse {
-            skills: data.skills,
-            log_id,
-        })
-    }
 }
 
 /// The request: the app id, validated and percent-encoded into the path.
@@ -84,12 +70,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .credentials(Credentials::app("cli_demo", "demo-secret"))
         .build()?;
 
-    // Success: through the client's whole stack.
+    // Success: through the client's whole stack. The reply reads as its data; its
+    // HTTP status and log id come with it.
     let reply = client.call(list_skills("spring_demo__c")?).await?;
     let names: Vec<_> = reply.skills.iter().map(|s| s.id.as_str()).collect();
-    println!("skills: {names:?} (log id {:?})", reply.log_id);
+    println!("skills: {names:?} (log id {:?})", reply.log_id());
     assert_eq!(names, ["skill_weather", "skill_news"]);
-    assert!(reply.log_id.is_some());
+    assert_eq!(reply.status(), http::StatusCode::OK);
+    assert!(reply.log_id().is_some());
 
     // An API error: the same Error as the crate's own endpoints.
     fake.clear_routes();

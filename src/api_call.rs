@@ -116,6 +116,14 @@ impl<T> Reply<T> {
     }
 }
 
+/// A reply reads as its data: `reply.run` is `reply.data.run`.
+impl<T> std::ops::Deref for Reply<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.data
+    }
+}
+
 /// Turns any [`AilyRequest`] into HTTP and decodes the reply.
 ///
 /// ```

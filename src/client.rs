@@ -55,11 +55,19 @@ type Unauthenticated = BaseUri<CollectBody<SharedClient>>;
 /// The HTTP tier of the default client, as its concrete type.
 type DefaultHttp = Auth<Unauthenticated>;
 
-/// The edge of the typed tier: the data, or the crate's [`Error`].
-type Edge<T> = fn(Result<Reply<T>, BoxError>) -> Result<T, Error>;
+/// The edge of the typed tier: the [`Reply`] (the data with its status and log id),
+/// or the crate's [`Error`].
+type Edge<T> = fn(Result<Reply<T>, BoxError>) -> Result<Reply<T>, Error>;
 
-/// A typed service of the default stack, erased: `Clone + Send + Sync`, no worker task.
-pub type AilyService<R> = BoxCloneSyncService<R, <R as AilyRequest>::Response, Error>;
+/// The edge itself: the error, as one [`Error`].
+fn edge<T>(result: Result<Reply<T>, BoxError>) -> Result<Reply<T>, Error> {
+    result.map_err(Error::from_box)
+}
+
+/// A typed service of the default stack, erased: `Clone + Send + Sync`, no worker
+/// task. It answers with the [`Reply`]: the data (which it reads as, by `Deref`), the
+/// HTTP status and the log id.
+pub type AilyService<R> = BoxCloneSyncService<R, Reply<<R as AilyRequest>::Response>, Error>;
 
 /// The cancel-run service of the default stack.
 pub type CancelService = AilyService<CancelRequest>;
@@ -74,7 +82,7 @@ pub type CancelService = AilyService<CancelRequest>;
 ///     .credentials(Credentials::tenant_token(std::env::var("FEISHU_TENANT_ACCESS_TOKEN").unwrap()))
 ///     .build()?;
 /// let cancelled = client.cancel_run("session_4dfunz7sp1g8m", "run_4dfrxvctjqzzj").await?;
-/// println!("{} is {} (log id {:?})", cancelled.run.id, cancelled.run.status, cancelled.log_id);
+/// println!("{} is {} (log id {:?})", cancelled.run.id, cancelled.run.status, cancelled.log_id());
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -142,7 +150,7 @@ impl Client {
         &self,
         session_id: impl AsRef<str>,
         run_id: impl AsRef<str>,
-    ) -> impl Future<Output = Result<CancelResponse, Error>> + Send + 'static {
+    ) -> impl Future<Output = Result<Reply<CancelResponse>, Error>> + Send + 'static {
         self.call_checked(CancelRequest::new(session_id, run_id))
     }
 
@@ -151,7 +159,7 @@ impl Client {
         &self,
         session_id: impl AsRef<str>,
         run_id: impl AsRef<str>,
-    ) -> impl Future<Output = Result<GetRunResponse, Error>> + Send + 'static {
+    ) -> impl Future<Output = Result<Reply<GetRunResponse>, Error>> + Send + 'static {
         self.call_checked(GetRunRequest::new(session_id, run_id))
     }
 
@@ -174,7 +182,7 @@ impl Client {
         session_id: impl AsRef<str>,
         run_id: impl AsRef<str>,
         options: WaitOptions,
-    ) -> Result<RunResponse, Error> {
+    ) -> Result<Reply<RunResponse>, Error> {
         cancel_and_wait(
             self.cancel_service(),
             self.get_run_service(),
@@ -198,7 +206,7 @@ impl Client {
     pub fn create_session(
         &self,
         request: CreateSessionRequest,
-    ) -> impl Future<Output = Result<SessionResponse, Error>> + Send + 'static {
+    ) -> impl Future<Output = Result<Reply<SessionResponse>, Error>> + Send + 'static {
         self.start(request)
     }
 
@@ -206,7 +214,7 @@ impl Client {
     pub fn get_session(
         &self,
         session_id: impl AsRef<str>,
-    ) -> impl Future<Output = Result<SessionResponse, Error>> + Send + 'static {
+    ) -> impl Future<Output = Result<Reply<SessionResponse>, Error>> + Send + 'static {
         self.call_checked(GetSessionRequest::new(session_id))
     }
 
@@ -214,7 +222,7 @@ impl Client {
     pub fn update_session(
         &self,
         request: UpdateSessionRequest,
-    ) -> impl Future<Output = Result<SessionResponse, Error>> + Send + 'static {
+    ) -> impl Future<Output = Result<Reply<SessionResponse>, Error>> + Send + 'static {
         self.start(request)
     }
 
@@ -222,7 +230,7 @@ impl Client {
     pub fn delete_session(
         &self,
         session_id: impl AsRef<str>,
-    ) -> impl Future<Output = Result<DeleteSessionResponse, Error>> + Send + 'static {
+    ) -> impl Future<Output = Result<Reply<DeleteSessionResponse>, Error>> + Send + 'static {
         self.call_checked(DeleteSessionRequest::new(session_id))
     }
 
@@ -230,7 +238,7 @@ impl Client {
     pub fn create_message(
         &self,
         request: CreateMessageRequest,
-    ) -> impl Future<Output = Result<MessageResponse, Error>> + Send + 'static {
+    ) -> impl Future<Output = Result<Reply<MessageResponse>, Error>> + Send + 'static {
         self.start(request)
     }
 
@@ -239,7 +247,7 @@ impl Client {
         &self,
         session_id: impl AsRef<str>,
         message_id: impl AsRef<str>,
-    ) -> impl Future<Output = Result<MessageResponse, Error>> + Send + 'static {
+    ) -> impl Future<Output = Result<Reply<MessageResponse>, Error>> + Send + 'static {
         self.call_checked(GetMessageRequest::new(session_id, message_id))
     }
 
@@ -247,7 +255,7 @@ impl Client {
     pub fn list_messages(
         &self,
         request: ListMessagesRequest,
-    ) -> impl Future<Output = Result<ListResponse<Message>, Error>> + Send + 'static {
+    ) -> impl Future<Output = Result<Reply<ListResponse<Message>>, Error>> + Send + 'static {
         self.start(request)
     }
 
@@ -264,7 +272,7 @@ impl Client {
     pub fn create_run(
         &self,
         request: CreateRunRequest,
-    ) -> impl Future<Output = Result<RunResponse, Error>> + Send + 'static {
+    ) -> impl Future<Output = Result<Reply<RunResponse>, Error>> + Send + 'static {
         self.start(request)
     }
 
@@ -272,7 +280,7 @@ impl Client {
     pub fn list_runs(
         &self,
         request: ListRunsRequest,
-    ) -> impl Future<Output = Result<ListResponse<Run>, Error>> + Send + 'static {
+    ) -> impl Future<Output = Result<Reply<ListResponse<Run>>, Error>> + Send + 'static {
         self.start(request)
     }
 
@@ -289,7 +297,7 @@ impl Client {
     pub async fn create_run_handle(&self, request: CreateRunRequest) -> Result<RunHandle, Error> {
         let session_id = request.id(0).to_owned();
         let created = self.create_run(request).await?;
-        RunHandle::new(self.clone(), session_id, created.run)
+        RunHandle::new(self.clone(), session_id, created.into_data().run)
     }
 
     /// Asks Aily app `app_id` a question: set it with [`Ask::text`], then `.await`
@@ -345,7 +353,7 @@ impl Client {
     pub fn call<R: AilyRequest>(
         &self,
         request: R,
-    ) -> impl Future<Output = Result<R::Response, Error>> + Send + 'static {
+    ) -> impl Future<Output = Result<Reply<R::Response>, Error>> + Send + 'static {
         self.start(request)
     }
 
@@ -355,7 +363,7 @@ impl Client {
     fn start<R: AilyRequest>(
         &self,
         request: R,
-    ) -> CallFuture<impl Future<Output = Result<R::Response, Error>> + Send + 'static> {
+    ) -> CallFuture<impl Future<Output = Result<Reply<R::Response>, Error>> + Send + 'static> {
         CallFuture::Call {
             future: self.stack::<R>().oneshot(request),
         }
@@ -366,7 +374,7 @@ impl Client {
     fn call_checked<R: AilyRequest>(
         &self,
         request: Result<R, Error>,
-    ) -> impl Future<Output = Result<R::Response, Error>> + Send + 'static {
+    ) -> impl Future<Output = Result<Reply<R::Response>, Error>> + Send + 'static {
         match request {
             Ok(request) => self.start(request),
             Err(error) => CallFuture::Invalid { error: Some(error) },
@@ -413,14 +421,14 @@ impl Client {
     /// [`service`](Client::service) erases it for callers who need a nameable type.
     fn stack<R: AilyRequest>(
         &self,
-    ) -> impl Service<R, Response = R::Response, Error = Error, Future: Send>
+    ) -> impl Service<R, Response = Reply<R::Response>, Error = Error, Future: Send>
     + Clone
     + Send
     + Sync
     + 'static {
         let s = &self.settings;
         ServiceBuilder::new()
-            .map_result(Reply::into_result as Edge<R::Response>)
+            .map_result(edge as Edge<R::Response>)
             .layer(OperationSpanLayer::with_level(s.operation_span_level))
             .layer(s.operation_metrics())
             .layer(DeadlineLayer::new(s.overall_timeout))

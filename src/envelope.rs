@@ -143,19 +143,20 @@ pub(crate) fn rate_limit_wait(headers: &HeaderMap) -> Option<Duration> {
 /// assert_eq!(aily_client::envelope::decode_ack(&ok).unwrap(), None);
 /// ```
 pub fn decode_ack(response: &Response<Bytes>) -> Result<Option<String>, Error> {
-    match serde_json::from_slice::<Envelope<IgnoredAny>>(response.body()) {
-        Ok(env) if env.code == 0 => Ok(log_id_header(response.headers())),
-        _ => decode::<IgnoredAny>(response).map(|(_, log_id)| log_id),
-    }
+    decode::<IgnoredAny>(response).map(|_| log_id_header(response.headers()))
 }
 
 /// Decodes a complete reply into the envelope's `data`, or into the [`Error`] it describes.
 ///
-/// Returns the data and the log id on `code == 0`. Otherwise the error carries what
-/// the reply said — the kind (an auth code is [`Auth`](ErrorKind::Auth), 429 or
-/// 99991400 [`RateLimited`](ErrorKind::RateLimited) with its wait), the code, msg,
-/// HTTP status, log id and error block — so the retry policy and the spans treat an
-/// endpoint of your own as they treat the crate's.
+/// Returns the data on `code == 0`: `data` decoded as `T` (a reply without `data`, or
+/// with `"data": null`, is `T` made from `null` — `()`, an `Option` or
+/// [`IgnoredAny`] — and a [`Decode`](ErrorKind::Decode) error for any other `T`).
+/// Otherwise the error carries what the reply said — the kind (an auth code is
+/// [`Auth`](ErrorKind::Auth), 429 or 99991400 [`RateLimited`](ErrorKind::RateLimited)
+/// with its wait), the code, msg, HTTP status, log id and error block — so the retry
+/// policy and the spans treat an endpoint of your own as they treat the crate's.
+/// It is what [`Endpoint::decode`](crate::request::Endpoint::decode) does by default;
+/// the log id of a success is the [`Reply`](crate::api_call::Reply)'s.
 ///
 /// ```
 /// use aily_client::envelope::decode;
@@ -164,11 +165,8 @@ pub fn decode_ack(response: &Response<Bytes>) -> Result<Option<String>, Error> {
 /// #[derive(Debug, serde::Deserialize)]
 /// struct Skills { skills: Vec<serde_json::Value> }
 ///
-/// let ok = http::Response::builder()
-///     .header("x-tt-logid", "02abc")
-///     .body(bytes::Bytes::from_static(br#"{"code":0,"msg":"ok","data":{"skills":[{}]}}"#))?;
-/// let (data, log_id) = decode::<Skills>(&ok)?;
-/// assert_eq!((data.skills.len(), log_id.as_deref()), (1, Some("02abc")));
+/// let ok = http::Response::new(bytes::Bytes::from_static(br#"{"code":0,"msg":"ok","data":{"skills":[{}]}}"#));
+/// assert_eq!(decode::<Skills>(&ok)?.skills.len(), 1);
 ///
 /// let limited = http::Response::builder()
 ///     .status(429)
@@ -179,25 +177,22 @@ pub fn decode_ack(response: &Response<Bytes>) -> Result<Option<String>, Error> {
 /// assert_eq!(err.retry_after(), Some(std::time::Duration::from_secs(2)));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn decode<T: DeserializeOwned>(
-    response: &Response<Bytes>,
-) -> Result<(T, Option<String>), Error> {
+pub fn decode<T: DeserializeOwned>(response: &Response<Bytes>) -> Result<T, Error> {
     let status = response.status();
     let headers = response.headers();
-    let header_log_id = log_id_header(headers);
     match serde_json::from_slice::<Reply<'_, T>>(response.body()) {
         Ok(env) if env.code == 0 => match env.data {
-            Some(data) => Ok((data, header_log_id)),
-            None => Err(
+            Some(data) => Ok(data),
+            // No data: a type that stands for "nothing" (an acknowledgement) is made from `null`.
+            None => T::deserialize(serde_json::Value::Null).map_err(|_| {
                 Error::new(ErrorKind::Decode, "reply has code 0 but no data")
                     .with_status(status)
-                    .with_log_id(header_log_id),
-            ),
+                    .with_log_id(log_id_header(headers))
+            }),
         },
         Ok(env) => Err(api_error(
             status,
             headers,
-            header_log_id,
             env.code,
             env.msg.into_owned(),
             env.error,
@@ -205,20 +200,15 @@ pub fn decode<T: DeserializeOwned>(
         Err(data_err) => {
             // The full shape failed; the envelope alone may still say what went wrong.
             match serde_json::from_slice::<Envelope<IgnoredAny>>(response.body()) {
-                Ok(env) if env.code != 0 => Err(api_error(
-                    status,
-                    headers,
-                    header_log_id,
-                    env.code,
-                    env.msg,
-                    env.error,
-                )),
+                Ok(env) if env.code != 0 => {
+                    Err(api_error(status, headers, env.code, env.msg, env.error))
+                }
                 Ok(_) => Err(Error::new(
                     ErrorKind::Decode,
                     "reply has code 0 but its data does not match the expected shape",
                 )
                 .with_status(status)
-                .with_log_id(header_log_id)
+                .with_log_id(log_id_header(headers))
                 .with_source(data_err)),
                 Err(_) => Err(not_an_envelope(response, "reply").with_source(data_err)),
             }
@@ -284,12 +274,11 @@ fn content_type_note(headers: &HeaderMap) -> String {
 fn api_error(
     status: StatusCode,
     headers: &HeaderMap,
-    header_log_id: Option<String>,
     code: i64,
     msg: String,
     detail: Option<ErrorDetail>,
 ) -> Error {
-    let log_id = header_log_id.or_else(|| detail.as_ref().and_then(|d| d.log_id.clone()));
+    let log_id = log_id_header(headers).or_else(|| detail.as_ref().and_then(|d| d.log_id.clone()));
     let (kind, message, wait) =
         if code == CODE_RATE_LIMITED || status == StatusCode::TOO_MANY_REQUESTS {
             (
@@ -344,8 +333,8 @@ mod tests {
             &[("X-Tt-Logid", "L1")],
             r#"{"code":0,"msg":"ok","data":{"x":7},"new":1}"#,
         );
-        let (d, log): (D, _) = decode(&r).unwrap();
-        assert_eq!((d.x, log.as_deref()), (7, Some("L1")));
+        let d: D = decode(&r).unwrap();
+        assert_eq!((d.x, decode_ack(&r).unwrap().as_deref()), (7, Some("L1")));
     }
 
     #[test]
@@ -383,6 +372,23 @@ mod tests {
         assert_eq!(decode::<D>(&r).unwrap_err().kind(), ErrorKind::Decode);
         let r = reply(200, &[], r#"{"code":0,"msg":"ok"}"#);
         assert_eq!(decode::<D>(&r).unwrap_err().kind(), ErrorKind::Decode);
+    }
+
+    #[test]
+    fn no_data_decodes_only_into_a_type_made_from_null() {
+        for body in [
+            r#"{"code":0,"msg":"success"}"#,
+            r#"{"code":0,"msg":"success","data":null}"#,
+        ] {
+            let r = reply(200, &[("X-Tt-Logid", "L0")], body);
+            decode::<()>(&r).unwrap();
+            assert!(decode::<Option<D>>(&r).unwrap().is_none());
+            assert_eq!(decode_ack(&r).unwrap().as_deref(), Some("L0"));
+            let e = decode::<D>(&r).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Decode);
+            assert_eq!(e.message(), "reply has code 0 but no data");
+            assert_eq!(e.log_id(), Some("L0"));
+        }
     }
 
     #[test]

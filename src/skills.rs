@@ -2,11 +2,8 @@
 //! /open-apis/aily/v1/apps/:app_id/skills/:skill_id`). The model is lenient: every
 //! field may be missing, and fields this version does not know are ignored.
 
-use bytes::Bytes;
-use http::Response;
 use serde::Deserialize;
 
-use crate::envelope;
 use crate::error::Error;
 use crate::request::{ApiRequest, Endpoint};
 
@@ -47,9 +44,6 @@ pub struct GetSkillResponse {
 impl Endpoint for GetSkill {
     type Response = GetSkillResponse;
     type Body = ();
-    fn decode(response: Response<Bytes>) -> Result<GetSkillResponse, Error> {
-        envelope::decode(&response).map(|(data, _log_id)| data)
-    }
 }
 
 /// `GET /open-apis/aily/v1/apps/:app_id/skills/:skill_id`.

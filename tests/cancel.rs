@@ -86,7 +86,7 @@ async fn cancels_a_run_and_returns_it_with_the_log_id() {
     );
     assert_eq!(&req.body[..], b"{}");
     // The log id is the one the server put in X-Tt-Logid.
-    let log_id = reply.log_id.expect("a log id");
+    let log_id = reply.log_id().expect("a log id");
     assert!(!log_id.is_empty());
 }
 
@@ -121,7 +121,11 @@ async fn cancelling_a_terminal_run_returns_it_unchanged() {
     fake.add_run_with_status("s", "r", "FAILED");
     let reply = client(&fake).cancel_run("s", "r").await.unwrap();
     assert_eq!(reply.run.status, RunStatus::Failed);
-    let err = reply.run.error.expect("a failed run carries its error");
+    let err = reply
+        .into_data()
+        .run
+        .error
+        .expect("a failed run carries its error");
     assert_eq!(err.code, "sp_ec_sm_900101");
 }
 

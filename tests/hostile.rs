@@ -576,7 +576,7 @@ async fn invalid_utf8_in_body_and_headers_never_panics() {
             .cancel_run("s", "r")
             .await
             .unwrap();
-        assert_eq!((ok.run.id.as_str(), ok.log_id), ("r", None));
+        assert_eq!((ok.run.id.as_str(), ok.log_id()), ("r", None));
 
         // On an error: the body's log id stands in for the unreadable header.
         let server = constant_server(reply(
@@ -1109,7 +1109,7 @@ async fn http2_goaway_mid_stream_is_retried_on_a_new_connection() {
             .cancel_run("s", "r")
             .await
             .unwrap();
-        assert_eq!(ok.log_id.as_deref(), Some("LOG-H2"));
+        assert_eq!(ok.log_id(), Some("LOG-H2"));
         assert_eq!(server.raw.accepted(), 2);
         assert_eq!(server.requests.load(Ordering::SeqCst), 2);
 

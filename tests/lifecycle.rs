@@ -69,12 +69,12 @@ async fn a_whole_conversation_over_every_endpoint() {
             created.session.metadata.as_deref(),
             Some(r#"{"ticket":"T-1"}"#)
         );
-        assert_eq!(created.log_id, last_log_id(&fake));
+        assert_eq!(created.log_id(), last_log_id(&fake).as_deref());
         assert!(fake.has_session(&session));
 
         let got = client.get_session(&session).await.unwrap();
         assert_eq!(got.session, created.session);
-        assert_eq!(got.log_id, last_log_id(&fake));
+        assert_eq!(got.log_id(), last_log_id(&fake).as_deref());
 
         let updated = client
             .update_session(
@@ -99,7 +99,7 @@ async fn a_whole_conversation_over_every_endpoint() {
             .with_idempotent_id("life-msg-1")
             .unwrap();
         let posted = client.create_message(request).await.unwrap();
-        let message = posted.message;
+        let message = posted.into_data().message;
         assert!(message.id.starts_with("message_"), "{}", message.id);
         assert_eq!(message.content.as_deref(), Some("What is 2+2?"));
         assert_eq!(message.content_type, ContentType::Text);
@@ -124,13 +124,19 @@ async fn a_whole_conversation_over_every_endpoint() {
             )
             .await
             .unwrap()
+            .into_data()
             .run;
         assert!(run.id.starts_with("run_"), "{}", run.id);
         assert_eq!(run.app_id.as_deref(), Some(APP));
         assert_eq!(run.session_id.as_deref(), Some(session.as_str()));
         assert_eq!(bodies(&fake, Route::CreateRun)[0]["app_id"], APP);
 
-        let got = client.get_run(&session, &run.id).await.unwrap().run;
+        let got = client
+            .get_run(&session, &run.id)
+            .await
+            .unwrap()
+            .into_data()
+            .run;
         assert_eq!(got.id, run.id);
         assert_eq!(
             got.status,
@@ -181,7 +187,7 @@ async fn a_whole_conversation_over_every_endpoint() {
         assert_eq!(cancelled.run.status, RunStatus::Completed);
 
         let deleted = client.delete_session(&session).await.unwrap();
-        assert_eq!(deleted.log_id, last_log_id(&fake));
+        assert_eq!(deleted.log_id(), last_log_id(&fake).as_deref());
         assert!(!fake.has_session(&session));
         let gone = client.get_session(&session).await.unwrap_err();
         assert!(gone.is_invalid_param(), "{gone}");
@@ -479,7 +485,12 @@ async fn invalid_body_fields_fail_before_anything_is_sent() {
         let request = CreateRunRequest::new(s, "a".repeat(64))
             .and_then(|r| r.metadata(at_255.clone()))
             .unwrap();
-        let run = client(&fake).create_run(request).await.unwrap().run;
+        let run = client(&fake)
+            .create_run(request)
+            .await
+            .unwrap()
+            .into_data()
+            .run;
         assert_eq!(run.metadata.as_deref(), Some(at_255.as_str()));
         assert_eq!(
             fake.request_count(Route::Any),
@@ -626,7 +637,12 @@ async fn create_run_that_opts_in_is_retried_after_a_lost_reply_and_may_run_twice
             .unwrap()
             .with_attempt_timeout(SHORT)
             .with_idempotent(true);
-        let run = client(&fake).create_run(request).await.unwrap().run;
+        let run = client(&fake)
+            .create_run(request)
+            .await
+            .unwrap()
+            .into_data()
+            .run;
         assert_eq!(fake.request_count(Route::CreateRun), 2);
         let runs = fake.session_runs("session_1").unwrap();
         assert_eq!(

@@ -88,7 +88,7 @@ async fn a_successful_call_has_one_operation_span_over_one_attempt_span() {
         .cancel_run("obs_success", "run_1")
         .await
         .unwrap();
-    let log_id = reply.log_id.unwrap();
+    let log_id = reply.log_id().unwrap().to_owned();
 
     let (op, attempts, _, _) = call_tree("obs_success");
     assert_eq!(op.level, "INFO");

@@ -33,7 +33,7 @@ async fn play(
     times: Times,
     client: impl FnOnce(&FakeAily) -> Client,
 ) -> (
-    Result<aily_client::CancelResponse, aily_client::Error>,
+    Result<aily_client::api_call::Reply<aily_client::CancelResponse>, aily_client::Error>,
     usize,
     Duration,
 ) {

@@ -27,7 +27,7 @@ async fn get_run_reads_the_current_status() {
     let (fake, client) = setup("IN_PROGRESS", Duration::ZERO).await;
     let reply = client.get_run("s", "r").await.unwrap();
     assert_eq!(reply.run.status, RunStatus::InProgress);
-    assert!(reply.log_id.is_some());
+    assert!(reply.log_id().is_some());
     let req = &fake.requests()[0];
     assert_eq!(req.route, Route::GetRun);
     assert_eq!(req.method, http::Method::GET);

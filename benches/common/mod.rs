@@ -684,7 +684,7 @@ where
 }
 
 /// `n` calls of `svc` through `ready().call(req.clone())`, results to `black_box`
-/// (a `CancelResponse` from a whole stack, a `Reply` of one from a partial one).
+/// (a `Reply` of a `CancelResponse`, from a whole stack or a partial one).
 pub async fn drive<S>(svc: &mut S, req: &CancelRequest, n: u64)
 where
     S: Service<CancelRequest>,
@@ -932,8 +932,10 @@ macro_rules! full_stack {
     ($auth:expr, $operation_metrics:expr, $attempt_metrics:expr) => {
         ServiceBuilder::new()
             .map_result(
-                Reply::into_result
-                    as fn(Result<Reply<CancelResponse>, BoxError>) -> Result<CancelResponse, Error>,
+                (|result| result.map_err(Error::from_box))
+                    as fn(
+                        Result<Reply<CancelResponse>, BoxError>,
+                    ) -> Result<Reply<CancelResponse>, Error>,
             )
             .layer(OperationSpanLayer::with_level(tracing::Level::INFO))
             .layer($operation_metrics)
@@ -956,7 +958,7 @@ macro_rules! full_stack {
 #[cfg(feature = "metrics")]
 pub fn full_typed_metrics(
     auth: AuthLayer,
-) -> impl Service<CancelRequest, Response = CancelResponse, Error = Error, Future: Send>
+) -> impl Service<CancelRequest, Response = Reply<CancelResponse>, Error = Error, Future: Send>
 + Clone
 + Send
 + Sync
@@ -1022,7 +1024,7 @@ fn in_flight() -> InFlightLimitLayer {
 /// The whole default stack (the order of `Client::stack`) over the in-memory inner.
 pub fn full_typed(
     auth: AuthLayer,
-) -> impl Service<CancelRequest, Response = CancelResponse, Error = Error, Future: Send>
+) -> impl Service<CancelRequest, Response = Reply<CancelResponse>, Error = Error, Future: Send>
 + Clone
 + Send
 + Sync
@@ -1035,6 +1037,6 @@ pub async fn sanity_check(clients: &Clients) {
     let bare = clients.bare.call_json().await;
     let ours = clients.stack.cancel_run(SESSION_ID, RUN_ID).await.unwrap();
     assert_eq!(bare.run, ours.run);
-    assert_eq!(bare.log_id, ours.log_id);
-    assert_eq!(ours.log_id.as_deref(), Some(LOG_ID));
+    assert_eq!(bare.log_id.as_deref(), ours.log_id());
+    assert_eq!(ours.log_id(), Some(LOG_ID));
 }

@@ -285,7 +285,7 @@ impl Ask {
         // requests() made a session request exactly when no session was given.
         let opened = requests.session.is_some();
         let session_id = match requests.session {
-            Some(create) => client.create_session(create).await?.session.id,
+            Some(create) => client.create_session(create).await?.into_data().session.id,
             None => self.session_id.clone().unwrap_or_default(),
         };
         seen.session_id = Some(session_id.clone());
@@ -323,7 +323,7 @@ impl Ask {
                 return Err(error);
             }
         };
-        let handle = RunHandle::new(client.clone(), session_id.clone(), created.run)?;
+        let handle = RunHandle::new(client.clone(), session_id.clone(), created.into_data().run)?;
         unnamed.target = None;
         seen.run_id = Some(handle.run_id().to_owned());
         seen.run = Some(handle.run().clone());

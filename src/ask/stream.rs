@@ -151,7 +151,7 @@ impl Watch {
         let read = self
             .client
             .get_run(self.handle.session_id(), self.handle.run_id());
-        let run = read.await?.run;
+        let run = read.await?.into_data().run;
         let stopped = run.status.is_terminal() || run.status == RunStatus::RequiresMessage;
         self.handle.set_run(run)?;
         let (session_id, run_id) = (self.handle.session_id(), self.handle.run_id());

@@ -1,13 +1,10 @@
 //! The message endpoints: create, get, list.
 
-use bytes::Bytes;
-use http::Response;
 use serde::{Deserialize, Serialize};
 
-use crate::envelope;
 use crate::error::Error;
 use crate::messages::{ContentType, Mention, Message};
-use crate::paginate::{ListEndpoint, ListResponse, page::decode_page};
+use crate::paginate::{ListEndpoint, ListResponse};
 use crate::request::{ApiRequest, Endpoint, check_text, validate_id};
 
 crate::operation! {
@@ -64,42 +61,22 @@ pub struct MessageBody {
     pub mentions: Vec<Mention>,
 }
 
-/// A reply carrying one message.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The `data` of a reply carrying one message: `{"message": {...}}`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[non_exhaustive]
 pub struct MessageResponse {
     /// The message.
     pub message: Message,
-    /// The request's log id (`X-Tt-Logid`).
-    pub log_id: Option<String>,
-}
-
-fn decode_message(response: Response<Bytes>) -> Result<MessageResponse, Error> {
-    #[derive(Deserialize)]
-    struct Data {
-        message: Message,
-    }
-    let (data, log_id) = envelope::decode::<Data>(&response)?;
-    Ok(MessageResponse {
-        message: data.message,
-        log_id,
-    })
 }
 
 impl Endpoint for CreateMessage {
     type Response = MessageResponse;
     type Body = MessageBody;
-    fn decode(response: Response<Bytes>) -> Result<MessageResponse, Error> {
-        decode_message(response)
-    }
 }
 
 impl Endpoint for GetMessage {
     type Response = MessageResponse;
     type Body = ();
-    fn decode(response: Response<Bytes>) -> Result<MessageResponse, Error> {
-        decode_message(response)
-    }
 }
 
 impl ListEndpoint for ListMessages {
@@ -109,9 +86,6 @@ impl ListEndpoint for ListMessages {
 impl Endpoint for ListMessages {
     type Response = ListResponse<Message>;
     type Body = ();
-    fn decode(response: Response<Bytes>) -> Result<ListResponse<Message>, Error> {
-        decode_page(response)
-    }
 }
 
 const MAX_CONTENT_CHARS: usize = 61_440;

@@ -17,6 +17,7 @@ use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use futures_core::Stream;
 use tower::{Service, ServiceExt};
 
+use crate::api_call::Reply;
 use crate::error::{BoxError, Error, ErrorKind};
 use crate::request::ApiRequest;
 
@@ -39,7 +40,7 @@ pub const MAX_PAGE_TOKEN_LEN: usize = 1_024;
 pub fn pages<E, S>(service: S, first: ApiRequest<E>) -> impl Stream<Item = Result<E::Item, Error>>
 where
     E: ListEndpoint,
-    S: Service<ApiRequest<E>, Response = ListResponse<E::Item>> + Clone,
+    S: Service<ApiRequest<E>, Response = Reply<ListResponse<E::Item>>> + Clone,
     S::Error: Into<BoxError>,
 {
     struct State<E: ListEndpoint, S> {
@@ -66,7 +67,7 @@ where
             state.pages += 1;
             let reply = state.service.clone().oneshot(request.clone()).await;
             let page = match reply {
-                Ok(reply) => reply.page,
+                Ok(reply) => reply.into_data().page,
                 Err(e) => return Some((Err(Error::from_box(e.into())), state)),
             };
             if let Some(token) = page.next_page_token() {

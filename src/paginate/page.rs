@@ -244,25 +244,13 @@ mod tests {
     }
 }
 
-/// A reply carrying one page of a list, and the request's log id.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The `data` of a list reply: one page of the list (decoded as [`Page`] is).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(transparent, bound = "T: Deserialize<'de> + PageItem")]
 #[non_exhaustive]
 pub struct ListResponse<T> {
     /// The page.
     pub page: Page<T>,
-    /// The request's log id (`X-Tt-Logid`).
-    pub log_id: Option<String>,
-}
-
-/// Decodes a list reply: `data` is the page.
-pub(crate) fn decode_page<T>(
-    response: http::Response<bytes::Bytes>,
-) -> Result<ListResponse<T>, crate::Error>
-where
-    T: serde::de::DeserializeOwned + PageItem,
-{
-    let (page, log_id) = crate::envelope::decode::<Page<T>>(&response)?;
-    Ok(ListResponse { page, log_id })
 }
 
 /// A list endpoint: its reply is one page of `Item`s.

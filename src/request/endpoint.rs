@@ -7,17 +7,23 @@ use std::fmt;
 use bytes::Bytes;
 use http::{Request, Response};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use super::{AilyRequest, ApiPath, Operation, Query, RequestOptions, http_request};
+use crate::envelope;
 use crate::error::Error;
 use crate::transport::RequestBody;
 
 /// An endpoint: an [`Operation`] (declared with [`operation!`](crate::operation!)),
-/// what its reply decodes to, what its body is, and whether a request that may have
+/// what its reply's `data` is, what its body is, and whether a request that may have
 /// reached the server may be sent again.
 ///
+/// The reply is decoded for you: `data` as [`Response`](Endpoint::Response), by its
+/// `Deserialize` ([`envelope::decode`](crate::envelope::decode)), or the
+/// [`Error`] the envelope describes. The log id and the HTTP status travel beside it,
+/// in the [`Reply`](crate::api_call::Reply).
+///
 /// ```
-/// use aily_client::envelope;
 /// use aily_client::request::{ApiRequest, Endpoint};
 ///
 /// aily_client::operation! {
@@ -25,15 +31,13 @@ use crate::transport::RequestBody;
 ///     pub ListSkills = "aily.skill.list", GET "/open-apis/aily/v1/apps/{app_id}/skills"
 /// }
 ///
+/// /// The reply's `data`: `{"skills": [...]}`.
 /// #[derive(Debug, serde::Deserialize)]
 /// pub struct Skills { skills: Vec<serde_json::Value> }
 ///
 /// impl Endpoint for ListSkills {
 ///     type Response = Skills;
 ///     type Body = ();
-///     fn decode(response: http::Response<bytes::Bytes>) -> Result<Skills, aily_client::Error> {
-///         envelope::decode::<Skills>(&response).map(|(skills, _log_id)| skills)
-///     }
 /// }
 ///
 /// let request = ApiRequest::<ListSkills>::with_ids(&["spring_1__c"])?;
@@ -41,8 +45,9 @@ use crate::transport::RequestBody;
 /// # Ok::<(), aily_client::Error>(())
 /// ```
 pub trait Endpoint: Operation {
-    /// The typed reply.
-    type Response: Send + 'static;
+    /// The reply's `data`, as its `Deserialize` reads it (a type that deserializes
+    /// from `null`, such as `()`, for a reply without data).
+    type Response: DeserializeOwned + Send + 'static;
     /// The JSON body (`()` for an endpoint that sends none).
     type Body: Serialize + Clone + fmt::Debug + Send + Sync + 'static;
     /// Whether a request that may have reached the server (a reset connection, HTTP
@@ -51,8 +56,13 @@ pub trait Endpoint: Operation {
     /// requests with an idempotency key are; creating a session or a run is not.
     const IDEMPOTENT: bool = true;
 
-    /// Decodes a complete reply ([`envelope::decode`](crate::envelope::decode)).
-    fn decode(response: Response<Bytes>) -> Result<Self::Response, Error>;
+    /// Decodes a complete reply: the envelope's `data` as
+    /// [`Response`](Endpoint::Response), or the [`Error`] the reply describes
+    /// ([`envelope::decode`]). Override it only for a reply that is not Feishu's
+    /// envelope.
+    fn decode(response: Response<Bytes>) -> Result<Self::Response, Error> {
+        envelope::decode(&response)
+    }
 
     /// The JSON of a body, once per attempt. By default `serde_json`'s; an endpoint
     /// whose body never changes may hand out static bytes instead.

@@ -2,11 +2,16 @@
 //! [`Operation`] it names, per-request [`RequestOptions`], request paths
 //! ([`ApiPath`]) and the HTTP request they become ([`http_request`]).
 //!
-//! An endpoint is one small type: its IDs and body, an [`Operation`] declared with
-//! [`operation!`](crate::operation!), `to_http` and `decode`. Everything else — tokens,
-//! retry, rate limits, timeouts, spans, errors — is the stack's. All of it is public,
-//! so an endpoint this crate does not have is written the same way outside it (see
-//! `examples/own_endpoint.rs`).
+//! An endpoint is its [`operation!`](crate::operation!) line (name, method, URL
+//! template: the path said once), its request and response types (the body, and the
+//! reply's `data` decoded by its `Deserialize`; an [`Endpoint`] impl names the two)
+//! and one constructor ([`ApiRequest::with_ids`]); the request is the one generic
+//! [`ApiRequest`], whose [`AilyRequest`] impl builds the HTTP request and decodes the
+//! reply ([`Endpoint::decode`]'s default). Everything else — tokens, retry, rate
+//! limits, timeouts, spans, errors, the reply's status and log id
+//! ([`Reply`](crate::api_call::Reply)) — is the stack's. All of it is public, so an
+//! endpoint this crate does not have is written the same way outside it (see the
+//! README's "Adding an endpoint" and `examples/own_endpoint.rs`).
 //!
 //! # The typed tier's protocol
 //!
@@ -76,8 +81,9 @@ pub struct Attempt(pub u32);
 /// request and how its reply is decoded.
 ///
 /// The typed tier of the stack ([`ApiCallLayer`](crate::api_call::ApiCallLayer) and
-/// every layer above it) works for any implementation, so a new endpoint is one new
-/// type. Required: [`options`](AilyRequest::options),
+/// every layer above it) works for any implementation. Every endpoint's request is
+/// [`ApiRequest`], which implements it once for all (a new endpoint implements
+/// [`Endpoint`], not this); a request of another shape may implement it. Required: [`options`](AilyRequest::options),
 /// [`options_mut`](AilyRequest::options_mut), [`to_http`](AilyRequest::to_http),
 /// [`decode`](AilyRequest::decode) and [`path`](AilyRequest::path); the rest is
 /// provided.

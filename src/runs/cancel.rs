@@ -1,11 +1,9 @@
 //! Cancel a run: [`CancelRequest`].
 
 use bytes::Bytes;
-use http::Response;
 
-use crate::error::Error;
 use crate::request::{ApiRequest, Endpoint};
-use crate::runs::request::{EmptyObject, RunResponse, decode_run, run_request};
+use crate::runs::request::{EmptyObject, RunResponse, run_request};
 
 crate::operation! {
     /// The cancel operation: `POST …/sessions/{aily_session_id}/runs/{run_id}/cancel`
@@ -17,9 +15,6 @@ crate::operation! {
 impl Endpoint for Cancel {
     type Response = RunResponse;
     type Body = EmptyObject;
-    fn decode(response: Response<Bytes>) -> Result<RunResponse, Error> {
-        decode_run(response)
-    }
     /// `{}`, the same bytes every time: nothing to serialize.
     fn encode_body(_: &EmptyObject) -> Bytes {
         Bytes::from_static(b"{}")

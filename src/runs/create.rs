@@ -1,13 +1,10 @@
 //! Create a run: [`CreateRunRequest`].
 
-use bytes::Bytes;
-use http::Response;
 use serde::Serialize;
 
 use crate::error::Error;
 use crate::request::{ApiRequest, Endpoint, check_json_text, check_text, validate_id};
 use crate::runs::RunResponse;
-use crate::runs::request::decode_run;
 
 crate::operation! {
     /// `POST /open-apis/aily/v1/sessions/{aily_session_id}/runs`.
@@ -54,9 +51,6 @@ impl Endpoint for CreateRun {
     type Response = RunResponse;
     type Body = RunBody;
     const IDEMPOTENT: bool = false;
-    fn decode(response: Response<Bytes>) -> Result<RunResponse, Error> {
-        decode_run(response)
-    }
 }
 
 impl CreateRunRequest {

@@ -1,11 +1,7 @@
 //! Read a run: [`GetRunRequest`].
 
-use bytes::Bytes;
-use http::Response;
-
-use crate::error::Error;
 use crate::request::{ApiRequest, Endpoint};
-use crate::runs::request::{RunResponse, decode_run, run_request};
+use crate::runs::request::{RunResponse, run_request};
 
 crate::operation! {
     /// The read operation: `GET …/sessions/{aily_session_id}/runs/{run_id}`
@@ -16,9 +12,6 @@ crate::operation! {
 impl Endpoint for Get {
     type Response = RunResponse;
     type Body = ();
-    fn decode(response: Response<Bytes>) -> Result<RunResponse, Error> {
-        decode_run(response)
-    }
 }
 
 run_request!(Get);
@@ -36,7 +29,7 @@ run_request!(Get);
 /// ```
 pub type GetRunRequest = ApiRequest<Get>;
 
-/// The reply to a read: the run and the log id.
+/// The reply to a read: the run.
 pub type GetRunResponse = RunResponse;
 
 #[cfg(test)]

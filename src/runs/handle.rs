@@ -6,6 +6,7 @@ use std::fmt;
 use tokio::runtime::Handle;
 use tokio::time::Instant;
 
+use crate::api_call::Reply;
 use crate::client::Client;
 use crate::error::Error;
 use crate::runs::wait::read_until;
@@ -116,17 +117,20 @@ impl RunHandle {
         options: &WaitOptions,
     ) -> Result<&Run, Error> {
         let read = GetRunRequest::new(&self.session_id, &self.run_id)?;
-        let last = RunResponse {
-            run: self.run.clone(),
-            log_id: None,
-        };
+        // The run as last seen, from an earlier reply (whose log id is not kept).
+        let last = Reply::new(
+            RunResponse {
+                run: self.run.clone(),
+            },
+            http::StatusCode::OK,
+        );
         let mut get = self.client.get_run_service();
         let done = |s: &RunStatus| s.is_terminal() || *s == RunStatus::RequiresMessage;
         // No span of its own declares `aily.reads` here: the count goes nowhere.
         let no_span = tracing::Span::none();
         match read_until(&mut get, &read, last, deadline, options, done, &no_span).await {
             Ok(reply) => {
-                self.set_run(reply.run)?;
+                self.set_run(reply.into_data().run)?;
                 Ok(&self.run)
             }
             Err(error) => {
@@ -161,7 +165,7 @@ impl RunHandle {
 
     /// Cancels the run now and returns the reply (the run may still say
     /// `IN_PROGRESS`: cancellation can be asynchronous).
-    pub async fn cancel(mut self) -> Result<RunResponse, Error> {
+    pub async fn cancel(mut self) -> Result<Reply<RunResponse>, Error> {
         let reply = self.client.cancel_run(&self.session_id, &self.run_id).await;
         // Whatever the reply, this handle's cancel was made: no second one on drop.
         self.armed = false;

@@ -1,10 +1,7 @@
 //! List a session's runs: [`ListRunsRequest`].
 
-use bytes::Bytes;
-use http::Response;
-
 use crate::error::Error;
-use crate::paginate::{ListEndpoint, ListResponse, page::decode_page};
+use crate::paginate::{ListEndpoint, ListResponse};
 use crate::request::{ApiRequest, Endpoint};
 use crate::runs::Run;
 
@@ -23,9 +20,6 @@ impl ListEndpoint for ListRuns {
 impl Endpoint for ListRuns {
     type Response = ListResponse<Run>;
     type Body = ();
-    fn decode(response: Response<Bytes>) -> Result<ListResponse<Run>, Error> {
-        decode_page(response)
-    }
 }
 
 impl ListRunsRequest {

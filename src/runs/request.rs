@@ -3,12 +3,8 @@
 //! (both [`ApiRequest`]s, their paths made from their operations' URL templates), the
 //! `{}` body cancel sends, and the `{run}` reply, [`RunResponse`].
 
-use bytes::Bytes;
-use http::Response;
 use serde::{Deserialize, Serialize};
 
-use crate::envelope;
-use crate::error::Error;
 #[cfg(doc)]
 use crate::request::ApiRequest;
 use crate::runs::model::Run;
@@ -30,7 +26,7 @@ macro_rules! run_request {
             pub fn new(
                 session_id: impl AsRef<str>,
                 run_id: impl AsRef<str>,
-            ) -> Result<Self, Error> {
+            ) -> Result<Self, crate::Error> {
                 let request = ApiRequest::with_ids(&[session_id.as_ref(), run_id.as_ref()])?;
                 Ok(request $(.with_body($body))?)
             }
@@ -49,25 +45,11 @@ macro_rules! run_request {
 }
 pub(crate) use run_request;
 
-/// A reply carrying one run: the run as it is now, and the request's log id.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// The `data` of every reply that carries one run: `{"run": {...}}`, the run as it
+/// is now. The log id is the [`Reply`](crate::api_call::Reply)'s.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[non_exhaustive]
 pub struct RunResponse {
     /// The run.
     pub run: Run,
-    /// The request's log id (`X-Tt-Logid`), to quote to Feishu support.
-    pub log_id: Option<String>,
-}
-
-/// Decodes `{"code":0,"data":{"run":{…}}}`: every reply that carries one run.
-pub(crate) fn decode_run(response: Response<Bytes>) -> Result<RunResponse, Error> {
-    #[derive(Deserialize)]
-    struct Data {
-        run: Run,
-    }
-    let (data, log_id) = envelope::decode::<Data>(&response)?;
-    Ok(RunResponse {
-        run: data.run,
-        log_id,
-    })
 }

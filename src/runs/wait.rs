@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use tower::{Service, ServiceExt};
 use tracing::Instrument;
 
+use crate::api_call::Reply;
 use crate::error::{BoxError, Error};
 use crate::runs::{
     CancelRequest, CancelResponse, GetRunRequest, GetRunResponse, RunResponse, RunStatus,
@@ -96,11 +97,11 @@ pub async fn cancel_and_wait<C, G>(
     session_id: impl AsRef<str>,
     run_id: impl AsRef<str>,
     options: WaitOptions,
-) -> Result<RunResponse, Error>
+) -> Result<Reply<RunResponse>, Error>
 where
-    C: Service<CancelRequest, Response = CancelResponse>,
+    C: Service<CancelRequest, Response = Reply<CancelResponse>>,
     C::Error: Into<BoxError>,
-    G: Service<GetRunRequest, Response = GetRunResponse>,
+    G: Service<GetRunRequest, Response = Reply<GetRunResponse>>,
     G::Error: Into<BoxError>,
 {
     let (session_id, run_id) = (session_id.as_ref(), run_id.as_ref());
@@ -142,18 +143,20 @@ where
 pub(crate) async fn read_until<G>(
     get: &mut G,
     read: &GetRunRequest,
-    mut last: RunResponse,
+    mut last: Reply<RunResponse>,
     deadline: Instant,
     options: &WaitOptions,
     done: impl Fn(&RunStatus) -> bool,
     span: &tracing::Span,
-) -> Result<RunResponse, Error>
+) -> Result<Reply<RunResponse>, Error>
 where
-    G: Service<GetRunRequest, Response = GetRunResponse>,
+    G: Service<GetRunRequest, Response = Reply<GetRunResponse>>,
     G::Error: Into<BoxError>,
 {
-    let timed_out =
-        |last: RunResponse| Error::wait_timeout(options.timeout, Some((last.run, last.log_id)));
+    let timed_out = |last: Reply<RunResponse>| {
+        let log_id = last.log_id().map(str::to_owned);
+        Error::wait_timeout(options.timeout, Some((last.into_data().run, log_id)))
+    };
     let mut interval = options.initial_interval;
     let mut reads = 0u32;
     let result = loop {

@@ -1,11 +1,9 @@
 //! The session endpoints: create, get, update, delete. Each is its operation, its
 //! constructor and its reply; [`ApiRequest`] does the rest.
 
-use bytes::Bytes;
-use http::Response;
+use serde::de::{Deserializer, IgnoredAny};
 use serde::{Deserialize, Serialize};
 
-use crate::envelope;
 use crate::error::Error;
 use crate::request::{ApiRequest, Endpoint, check_json_text};
 use crate::sessions::Session;
@@ -59,67 +57,46 @@ pub struct SessionBody {
     pub metadata: Option<String>,
 }
 
-/// A reply carrying one session.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The `data` of a reply carrying one session: `{"session": {...}}`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[non_exhaustive]
 pub struct SessionResponse {
     /// The session.
     pub session: Session,
-    /// The request's log id (`X-Tt-Logid`).
-    pub log_id: Option<String>,
 }
 
-/// The reply to a delete: only the log id.
+/// The reply to a delete: no data (`{"code":0,"msg":"success"}`; any `data` is
+/// ignored). The log id is the [`Reply`](crate::api_call::Reply)'s.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct DeleteSessionResponse {
-    /// The request's log id (`X-Tt-Logid`).
-    pub log_id: Option<String>,
-}
+pub struct DeleteSessionResponse {}
 
-fn decode_session(response: Response<Bytes>) -> Result<SessionResponse, Error> {
-    #[derive(Deserialize)]
-    struct Data {
-        session: Session,
+impl<'de> Deserialize<'de> for DeleteSessionResponse {
+    /// Anything, `null` (no data) included: a delete says nothing but its code.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        IgnoredAny::deserialize(d).map(|_| DeleteSessionResponse {})
     }
-    let (data, log_id) = envelope::decode::<Data>(&response)?;
-    Ok(SessionResponse {
-        session: data.session,
-        log_id,
-    })
 }
 
 impl Endpoint for CreateSession {
     type Response = SessionResponse;
     type Body = SessionBody;
     const IDEMPOTENT: bool = false;
-    fn decode(response: Response<Bytes>) -> Result<SessionResponse, Error> {
-        decode_session(response)
-    }
 }
 
 impl Endpoint for GetSession {
     type Response = SessionResponse;
     type Body = ();
-    fn decode(response: Response<Bytes>) -> Result<SessionResponse, Error> {
-        decode_session(response)
-    }
 }
 
 impl Endpoint for UpdateSession {
     type Response = SessionResponse;
     type Body = SessionBody;
-    fn decode(response: Response<Bytes>) -> Result<SessionResponse, Error> {
-        decode_session(response)
-    }
 }
 
 impl Endpoint for DeleteSession {
     type Response = DeleteSessionResponse;
     type Body = ();
-    fn decode(response: Response<Bytes>) -> Result<DeleteSessionResponse, Error> {
-        envelope::decode_ack(&response).map(|log_id| DeleteSessionResponse { log_id })
-    }
 }
 
 /// The setters of create and update session's body.

@@ -185,7 +185,6 @@ mod tests {
         Reply::new(
             RunResponse {
                 run: Run::default(),
-                log_id: log_id.map(str::to_owned),
             },
             http::StatusCode::OK,
         )

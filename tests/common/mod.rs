@@ -263,57 +263,81 @@ impl Op {
             Op::CreateSession => {
                 let request =
                     CreateSessionRequest::new().metadata(r#"{"note":"op-metadata-created"}"#)?;
-                client.create_session(o.apply(request)).await?.log_id
-            }
-            Op::GetSession => {
                 client
-                    .call(o.apply(GetSessionRequest::new(s)?))
+                    .create_session(o.apply(request))
                     .await?
-                    .log_id
+                    .log_id()
+                    .map(str::to_owned)
             }
+            Op::GetSession => client
+                .call(o.apply(GetSessionRequest::new(s)?))
+                .await?
+                .log_id()
+                .map(str::to_owned),
             Op::UpdateSession => {
                 let request =
                     UpdateSessionRequest::new(s)?.metadata(r#"{"note":"op-metadata-updated"}"#)?;
-                client.update_session(o.apply(request)).await?.log_id
-            }
-            Op::DeleteSession => {
                 client
-                    .call(o.apply(DeleteSessionRequest::new(s)?))
+                    .update_session(o.apply(request))
                     .await?
-                    .log_id
+                    .log_id()
+                    .map(str::to_owned)
             }
+            Op::DeleteSession => client
+                .call(o.apply(DeleteSessionRequest::new(s)?))
+                .await?
+                .log_id()
+                .map(str::to_owned),
             Op::CreateMessage => {
                 let request = CreateMessageRequest::new(s, ContentType::Text, OP_MESSAGE)?;
-                client.create_message(o.apply(request)).await?.log_id
+                client
+                    .create_message(o.apply(request))
+                    .await?
+                    .log_id()
+                    .map(str::to_owned)
             }
             Op::GetMessage => {
                 let request = aily_client::messages::GetMessageRequest::new(s, m)?;
-                client.call(o.apply(request)).await?.log_id
+                client
+                    .call(o.apply(request))
+                    .await?
+                    .log_id()
+                    .map(str::to_owned)
             }
             Op::ListMessages => {
                 let request = ListMessagesRequest::new(s)?.page_size(10)?;
-                client.list_messages(o.apply(request)).await?.log_id
+                client
+                    .list_messages(o.apply(request))
+                    .await?
+                    .log_id()
+                    .map(str::to_owned)
             }
             Op::CreateRun => {
                 let request = CreateRunRequest::new(s, APP)?;
-                client.create_run(o.apply(request)).await?.log_id
-            }
-            Op::GetRun => {
                 client
-                    .call(o.apply(GetRunRequest::new(s, r)?))
+                    .create_run(o.apply(request))
                     .await?
-                    .log_id
+                    .log_id()
+                    .map(str::to_owned)
             }
+            Op::GetRun => client
+                .call(o.apply(GetRunRequest::new(s, r)?))
+                .await?
+                .log_id()
+                .map(str::to_owned),
             Op::ListRuns => {
                 let request = ListRunsRequest::new(s)?.page_size(10)?;
-                client.list_runs(o.apply(request)).await?.log_id
-            }
-            Op::CancelRun => {
                 client
-                    .call(o.apply(CancelRequest::new(s, r)?))
+                    .list_runs(o.apply(request))
                     .await?
-                    .log_id
+                    .log_id()
+                    .map(str::to_owned)
             }
+            Op::CancelRun => client
+                .call(o.apply(CancelRequest::new(s, r)?))
+                .await?
+                .log_id()
+                .map(str::to_owned),
         })
     }
 }

@@ -7,11 +7,14 @@
 #![allow(dead_code)]
 
 use std::convert::Infallible;
-use std::future::Ready;
-use std::task::{Context, Poll};
+use std::future::{Future, Ready};
+use std::task::{Context, Poll, Waker};
 
-use aily_client::transport::{BaseUriLayer, BaseUrl};
-use aily_client::{AilyRequest, CancelRequest, Error, ErrorKind, GetRunRequest};
+use aily_client::api_call::{ApiCallLayer, Reply};
+use aily_client::transport::{BaseUriLayer, BaseUrl, RequestBody};
+use aily_client::{
+    AilyRequest, BoxError, CancelRequest, CancelResponse, Error, ErrorKind, GetRunRequest,
+};
 use bytes::Bytes;
 use http::{Response, Uri};
 use tower::{Layer, Service};
@@ -196,6 +199,37 @@ pub fn check_ids(session: &str, run: &str) {
     check_request(GetRunRequest::new(session, run), "", session, run);
 }
 
+/// An HTTP tier that answers every request with `response`, at once.
+struct Answer(Response<Bytes>);
+
+impl Service<http::Request<RequestBody>> for Answer {
+    type Response = Response<Bytes>;
+    type Error = Infallible;
+    type Future = Ready<Result<Response<Bytes>, Infallible>>;
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+    fn call(&mut self, _: http::Request<RequestBody>) -> Self::Future {
+        std::future::ready(Ok(self.0.clone()))
+    }
+}
+
+/// A cancel answered by `response` through [`ApiCallLayer`]: what the stack above it
+/// sees (the data with the reply's status and log id, or the error). The HTTP tier
+/// answers at once, so one poll finishes it.
+fn call_cancel(response: Response<Bytes>) -> Result<Reply<CancelResponse>, BoxError> {
+    let mut svc = ApiCallLayer::new().layer(Answer(response));
+    let request = CancelRequest::new("s", "r").expect("valid ids");
+    let mut future = std::pin::pin!(svc.call(request));
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(result) => result,
+        Poll::Pending => panic!("ApiCall waits on nothing but the HTTP tier"),
+    }
+}
+
 /// What decoding any reply must do: never panic; `Ok` only for `code` 0 with a run;
 /// errors of a reply kind carrying the reply's status, and a non-zero code when they
 /// say the API answered.
@@ -220,8 +254,14 @@ pub fn check_decode(response: Response<Bytes>) {
         .or_else(|_| serde_json::from_slice::<FirstOfArray>(&body).map(|f| f.0))
         .ok();
 
+    let called = call_cancel(response.clone());
     let get = GetRunRequest::decode(response.clone());
     let cancel = CancelRequest::decode(response);
+    // Through ApiCall, a reply decodes as it does alone.
+    assert_eq!(
+        format!("{:?}", cancel.as_ref().map(|r| &r.run)),
+        format!("{:?}", called.as_ref().map(|r| &r.run))
+    );
     // Both requests decode replies alike.
     assert_eq!(
         format!("{:?}", cancel.as_ref().map(|r| &r.run)),
@@ -233,7 +273,9 @@ pub fn check_decode(response: Response<Bytes>) {
     match cancel {
         Ok(reply) => {
             assert_eq!(code, Some(0), "Ok without code 0");
-            assert_eq!(reply.log_id, header_log_id);
+            // The log id a caller is handed is the header's.
+            let called = called.expect("ApiCall decodes as the request does");
+            assert_eq!(called.log_id(), header_log_id.as_deref());
             // In the usual shape, an object (one serde_json can hold as a Value), the
             // cheap code reader agrees and the run is `data.run`.
             if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&body)

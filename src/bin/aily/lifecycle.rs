@@ -6,6 +6,7 @@
 
 use std::pin::pin;
 
+use aily_client::api_call::Reply;
 use aily_client::messages::{
     ContentType, CreateMessageRequest, GetMessageRequest, ListMessagesRequest,
 };
@@ -252,13 +253,16 @@ pub(crate) async fn run(command: RunCommand) -> Result<(), Failure> {
     }
 }
 
-/// Sends `request` with the command's connection options, within its `--timeout`.
+/// Sends `request` with the command's connection options, within its `--timeout`:
+/// the reply's data.
 async fn call<R: AilyRequest>(
     request: R,
     connection: &ConnectionArgs,
 ) -> Result<R::Response, Failure> {
     let client = client(connection)?;
-    bounded(connection.timeout, client.call(request)).await
+    bounded(connection.timeout, client.call(request))
+        .await
+        .map(Reply::into_data)
 }
 
 /// Prints the first page of `request` (every page with `--all`) one item a line,
@@ -285,7 +289,7 @@ where
                 print_line(&item?)?;
             }
         } else {
-            let page = client.call(request).await?.page;
+            let page = client.call(request).await?.into_data().page;
             for item in &page.items {
                 print_line(item)?;
             }
