@@ -174,7 +174,7 @@ fn main() {
         ("Run", size_of::<aily_client::Run>()),
         (
             "Envelope<{run}> (decode's target)",
-            size_of::<aily_client::envelope::Envelope<common::Data>>(),
+            size_of::<aily_client::envelope::Envelope<'static, common::Data>>(),
         ),
         (
             "ErrorDetail",

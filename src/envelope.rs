@@ -4,6 +4,7 @@
 //! Every field but `code` is optional and unknown fields are ignored, so a server that
 //! adds fields never breaks a client.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -90,14 +91,16 @@ pub fn envelope_code(body: &[u8]) -> Option<i64> {
     serde_json::from_slice::<Code>(body).ok().map(|c| c.code)
 }
 
-/// The `{code, msg, data, error}` envelope of every Feishu OpenAPI reply.
+/// The `{code, msg, data, error}` envelope of every Feishu OpenAPI reply. `msg`
+/// borrows from the body when it can, so a success costs no allocation for a message
+/// nobody reads.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-pub struct Envelope<T> {
+pub struct Envelope<'a, T> {
     /// 0 on success; anything else is an error.
     pub code: i64,
     /// A human-readable message. Do not branch on it.
-    #[serde(default)]
-    pub msg: String,
+    #[serde(default, borrow)]
+    pub msg: Cow<'a, str>,
     /// The payload, on success.
     #[serde(default = "none")]
     pub data: Option<T>,
@@ -180,7 +183,7 @@ pub fn decode_ack(response: &Response<Bytes>) -> Result<Option<String>, Error> {
 pub fn decode<T: DeserializeOwned>(response: &Response<Bytes>) -> Result<T, Error> {
     let status = response.status();
     let headers = response.headers();
-    match serde_json::from_slice::<Reply<'_, T>>(response.body()) {
+    match serde_json::from_slice::<Envelope<'_, T>>(response.body()) {
         Ok(env) if env.code == 0 => match env.data {
             Some(data) => Ok(data),
             // No data: a type that stands for "nothing" (an acknowledgement) is made from `null`.
@@ -200,9 +203,13 @@ pub fn decode<T: DeserializeOwned>(response: &Response<Bytes>) -> Result<T, Erro
         Err(data_err) => {
             // The full shape failed; the envelope alone may still say what went wrong.
             match serde_json::from_slice::<Envelope<IgnoredAny>>(response.body()) {
-                Ok(env) if env.code != 0 => {
-                    Err(api_error(status, headers, env.code, env.msg, env.error))
-                }
+                Ok(env) if env.code != 0 => Err(api_error(
+                    status,
+                    headers,
+                    env.code,
+                    env.msg.into_owned(),
+                    env.error,
+                )),
                 Ok(_) => Err(Error::new(
                     ErrorKind::Decode,
                     "reply has code 0 but its data does not match the expected shape",
@@ -214,19 +221,6 @@ pub fn decode<T: DeserializeOwned>(response: &Response<Bytes>) -> Result<T, Erro
             }
         }
     }
-}
-
-/// The envelope as [`decode`] reads it: like [`Envelope`], but `msg` borrows from the
-/// body when it can, so a success costs no allocation for a message nobody reads.
-#[derive(Deserialize)]
-struct Reply<'a, T> {
-    code: i64,
-    #[serde(default, borrow)]
-    msg: std::borrow::Cow<'a, str>,
-    #[serde(default = "none")]
-    data: Option<T>,
-    #[serde(default)]
-    error: Option<ErrorDetail>,
 }
 
 /// The error for a reply that is not JSON of the expected shape at all: an HTTP error
