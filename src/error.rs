@@ -14,8 +14,15 @@ use std::time::Duration;
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-// The one module this one reads: the run model, a leaf (it imports nothing of the crate).
-use crate::runs::model::Run;
+/// What an [`Error`] carries of a run (a [`Run`](crate::Run), attached and read back
+/// by [`Error::last_run`] in `runs`): this module shows it — `Debug`, and its status in
+/// `Display` — without knowing the run model.
+pub(crate) trait AttachedRun: fmt::Debug + Send + Sync + 'static {
+    /// The run's status, as sent.
+    fn status(&self) -> &str;
+    /// The run itself, to be read back as its type.
+    fn as_any(&self) -> &dyn std::any::Any;
+}
 
 /// The boxed error every layer of the stack returns (tower's convention).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -284,7 +291,8 @@ struct Inner {
     attempts: Option<u32>,
     /// Set by `ApiCallLayer` on the error a reply to the attempt decodes into.
     reply_status: Option<StatusCode>,
-    last_run: Option<Box<Run>>,
+    /// The run a `RunEnded` or `Wait` timeout error carries (see [`AttachedRun`]).
+    last_run: Option<Arc<dyn AttachedRun>>,
     /// The session and run an `ask` had opened when it failed (see [`Error::session_id`]).
     ask_ids: Option<Box<(String, Option<String>)>>,
     /// Set when a request that is not idempotent failed after it may have reached
@@ -408,26 +416,15 @@ impl Error {
         err
     }
 
-    /// The run ended `FAILED`, `EXPIRED` or `CANCELLED`: the error carries it.
-    pub(crate) fn run_ended(run: Run) -> Error {
-        let why = match &run.error {
-            Some(e) => format!("the run ended {}: {} {}", run.status, e.code, e.message),
-            None => format!("the run ended {}", run.status),
-        };
-        let mut err = Error::new(ErrorKind::RunEnded, why);
-        err.inner.last_run = Some(Box::new(run));
-        err
+    /// The error carrying `run` (`runs` attaches it and reads it back).
+    pub(crate) fn with_last_run(mut self, run: Arc<dyn AttachedRun>) -> Error {
+        self.inner.last_run = Some(run);
+        self
     }
 
-    /// The wait for a terminal status ran out after `after`; `last` is the last run
-    /// seen and the log id of the reply that carried it.
-    pub(crate) fn wait_timeout(after: Duration, last: Option<(Run, Option<String>)>) -> Error {
-        let mut err = Error::timeout(TimeoutKind::Wait, after);
-        if let Some((run, log_id)) = last {
-            err.inner.log_id = log_id;
-            err.inner.last_run = Some(Box::new(run));
-        }
-        err
+    /// The run this error carries, as attached.
+    pub(crate) fn attached_run(&self) -> Option<&dyn AttachedRun> {
+        self.inner.last_run.as_deref()
     }
 
     /// Names the session (and the run, when known) an `ask` had opened when it
@@ -522,12 +519,6 @@ impl Error {
     /// (`None` when the error came from above it, e.g. the overall timeout).
     pub fn attempts(&self) -> Option<u32> {
         self.inner.attempts
-    }
-
-    /// For a [`TimeoutKind::Wait`] error: the last run seen before the deadline; for
-    /// a [`ErrorKind::RunEnded`] error: the run.
-    pub fn last_run(&self) -> Option<&Run> {
-        self.inner.last_run.as_deref()
     }
 
     /// True when the request is not idempotent (creating a session or a run) and
@@ -852,7 +843,7 @@ impl fmt::Display for Error {
             extra.push(format!("after {n} attempts"));
         }
         if let Some(run) = &i.last_run {
-            extra.push(format!("last status {}", run.status));
+            extra.push(format!("last status {}", run.status()));
         }
         if i.may_have_acted {
             extra.push(

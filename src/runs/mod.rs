@@ -3,6 +3,7 @@
 
 pub mod cancel;
 pub mod create;
+mod error;
 pub mod get;
 pub mod handle;
 pub mod list;
