@@ -485,12 +485,7 @@ async fn invalid_body_fields_fail_before_anything_is_sent() {
         let request = CreateRunRequest::new(s, "a".repeat(64))
             .and_then(|r| r.metadata(at_255.clone()))
             .unwrap();
-        let run = client(&fake)
-            .create_run(request)
-            .await
-            .unwrap()
-            .into_data()
-            .run;
+        let run = client(&fake).create_run(request).await.unwrap().data.run;
         assert_eq!(run.metadata.as_deref(), Some(at_255.as_str()));
         assert_eq!(
             fake.request_count(Route::Any),
@@ -637,12 +632,7 @@ async fn create_run_that_opts_in_is_retried_after_a_lost_reply_and_may_run_twice
             .unwrap()
             .with_attempt_timeout(SHORT)
             .with_idempotent(true);
-        let run = client(&fake)
-            .create_run(request)
-            .await
-            .unwrap()
-            .into_data()
-            .run;
+        let run = client(&fake).create_run(request).await.unwrap().data.run;
         assert_eq!(fake.request_count(Route::CreateRun), 2);
         let runs = fake.session_runs("session_1").unwrap();
         assert_eq!(
