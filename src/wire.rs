@@ -1,6 +1,7 @@
 //! Lenient decoding helpers shared by the crate's models: string
 //! enums that keep unknown values, strings that may arrive as numbers, lists
-//! that may arrive as `null`, and JSON carried inside strings.
+//! that may arrive as `null`, booleans that may arrive as strings, and JSON
+//! carried inside strings.
 
 use std::fmt;
 
@@ -70,29 +71,31 @@ macro_rules! wire_enum {
 
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                $crate::wire::wire_string(d, $expecting).map(|s| Self::from(s.as_str()))
+                $crate::wire::wire_str(d, $expecting, |s| Self::from(s))
             }
         }
     };
 }
 pub(crate) use wire_enum;
 
-/// A JSON string, and nothing else (for `wire_enum!`).
-pub(crate) fn wire_string<'de, D: Deserializer<'de>>(
+/// A JSON string, and nothing else, read by `from` without a copy of its own (for
+/// `wire_enum!`).
+pub(crate) fn wire_str<'de, D: Deserializer<'de>, T>(
     d: D,
     expecting: &'static str,
-) -> Result<String, D::Error> {
-    struct V(&'static str);
-    impl Visitor<'_> for V {
-        type Value = String;
+    from: fn(&str) -> T,
+) -> Result<T, D::Error> {
+    struct V<T>(&'static str, fn(&str) -> T);
+    impl<T> Visitor<'_> for V<T> {
+        type Value = T;
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str(self.0)
         }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
-            Ok(v.to_owned())
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+            Ok((self.1)(v))
         }
     }
-    d.deserialize_str(V(expecting))
+    d.deserialize_str(V(expecting, from))
 }
 
 /// A JSON string, or a JSON number kept as its decimal text; `null` or a
@@ -142,4 +145,33 @@ pub(crate) fn json_text(
     field: Option<&str>,
 ) -> Option<Result<serde_json::Value, serde_json::Error>> {
     field.map(serde_json::from_str)
+}
+
+/// `true`/`false`, `"true"`/`"false"`, or `null` (false).
+pub(crate) struct LenientBool(pub(crate) bool);
+
+impl<'de> Deserialize<'de> for LenientBool {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = LenientBool;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a boolean")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<LenientBool, E> {
+                Ok(LenientBool(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<LenientBool, E> {
+                match v {
+                    "true" => Ok(LenientBool(true)),
+                    "false" | "" => Ok(LenientBool(false)),
+                    _ => Err(E::invalid_value(de::Unexpected::Str(v), &self)),
+                }
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<LenientBool, E> {
+                Ok(LenientBool(false))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }

@@ -6,9 +6,11 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
+
+use crate::wire::LenientBool;
 
 /// An item of a list endpoint: names the field of `data` that holds a page of
 /// them (`messages` for list messages, `runs` for list runs).
@@ -144,35 +146,6 @@ impl<'de, T: Deserialize<'de> + PageItem> Visitor<'de> for PageVisitor<T> {
             (_, n) => n,
         };
         Ok(page)
-    }
-}
-
-/// `true`/`false`, `"true"`/`"false"`, or `null` (false).
-struct LenientBool(bool);
-
-impl<'de> Deserialize<'de> for LenientBool {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = LenientBool;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a boolean")
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<LenientBool, E> {
-                Ok(LenientBool(v))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<LenientBool, E> {
-                match v {
-                    "true" => Ok(LenientBool(true)),
-                    "false" | "" => Ok(LenientBool(false)),
-                    _ => Err(E::invalid_value(de::Unexpected::Str(v), &self)),
-                }
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<LenientBool, E> {
-                Ok(LenientBool(false))
-            }
-        }
-        d.deserialize_any(V)
     }
 }
 

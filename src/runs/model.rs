@@ -11,6 +11,7 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::paginate::PageItem;
+use crate::wire::wire_enum;
 
 /// One run of an Aily app inside a session.
 ///
@@ -79,107 +80,43 @@ pub struct RunError {
     pub message: String,
 }
 
-/// The status of a run. Unknown values are kept, never rejected.
-///
-/// ```
-/// use aily_client::RunStatus;
-/// let s: RunStatus = serde_json::from_str("\"REQUIRES_MESSAGE\"").unwrap();
-/// assert_eq!(s, RunStatus::RequiresMessage);
-/// assert!(!s.is_terminal());
-/// let s: RunStatus = serde_json::from_str("\"PAUSED\"").unwrap();
-/// assert_eq!(s, RunStatus::Unknown("PAUSED".into()));
-/// assert_eq!(s.as_str(), "PAUSED");
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum RunStatus {
-    /// `QUEUED`: waiting to run.
-    Queued,
-    /// `IN_PROGRESS`: running.
-    InProgress,
-    /// `REQUIRES_MESSAGE`: waiting for more input; it will not progress without a new message.
-    RequiresMessage,
-    /// `CANCELLED`: cancelled (terminal).
-    Cancelled,
-    /// `COMPLETED`: finished (terminal).
-    Completed,
-    /// `FAILED`: failed (terminal); see [`Run::error`].
-    Failed,
-    /// `EXPIRED`: expired (terminal).
-    Expired,
-    /// A value this version does not know, kept as sent (empty when the field was missing).
-    Unknown(String),
-}
-
-impl Default for RunStatus {
-    /// `Unknown("")`: what a reply without a status decodes to.
-    fn default() -> Self {
-        RunStatus::Unknown(String::new())
+wire_enum! {
+    /// The status of a run. Unknown values are kept, never rejected.
+    ///
+    /// ```
+    /// use aily_client::RunStatus;
+    /// let s: RunStatus = serde_json::from_str("\"REQUIRES_MESSAGE\"").unwrap();
+    /// assert_eq!(s, RunStatus::RequiresMessage);
+    /// assert!(!s.is_terminal());
+    /// let s: RunStatus = serde_json::from_str("\"PAUSED\"").unwrap();
+    /// assert_eq!(s, RunStatus::Unknown("PAUSED".into()));
+    /// assert_eq!(s.as_str(), "PAUSED");
+    /// ```
+    pub enum RunStatus ("a run status string") {
+        /// `QUEUED`: waiting to run.
+        Queued = "QUEUED",
+        /// `IN_PROGRESS`: running.
+        InProgress = "IN_PROGRESS",
+        /// `REQUIRES_MESSAGE`: waiting for more input; it will not progress without a new message.
+        RequiresMessage = "REQUIRES_MESSAGE",
+        /// `CANCELLED`: cancelled (terminal).
+        Cancelled = "CANCELLED",
+        /// `COMPLETED`: finished (terminal).
+        Completed = "COMPLETED",
+        /// `FAILED`: failed (terminal); see [`Run::error`].
+        Failed = "FAILED",
+        /// `EXPIRED`: expired (terminal).
+        Expired = "EXPIRED",
     }
 }
 
 impl RunStatus {
-    /// The wire value, e.g. `IN_PROGRESS`.
-    pub fn as_str(&self) -> &str {
-        match self {
-            RunStatus::Queued => "QUEUED",
-            RunStatus::InProgress => "IN_PROGRESS",
-            RunStatus::RequiresMessage => "REQUIRES_MESSAGE",
-            RunStatus::Cancelled => "CANCELLED",
-            RunStatus::Completed => "COMPLETED",
-            RunStatus::Failed => "FAILED",
-            RunStatus::Expired => "EXPIRED",
-            RunStatus::Unknown(s) => s,
-        }
-    }
-
     /// True for `CANCELLED`, `COMPLETED`, `FAILED` and `EXPIRED`: the run will not change again.
     pub fn is_terminal(&self) -> bool {
         matches!(
             self,
             RunStatus::Cancelled | RunStatus::Completed | RunStatus::Failed | RunStatus::Expired
         )
-    }
-
-    fn from_wire(s: &str) -> RunStatus {
-        match s {
-            "QUEUED" => RunStatus::Queued,
-            "IN_PROGRESS" => RunStatus::InProgress,
-            "REQUIRES_MESSAGE" => RunStatus::RequiresMessage,
-            "CANCELLED" => RunStatus::Cancelled,
-            "COMPLETED" => RunStatus::Completed,
-            "FAILED" => RunStatus::Failed,
-            "EXPIRED" => RunStatus::Expired,
-            other => RunStatus::Unknown(other.to_owned()),
-        }
-    }
-}
-
-impl fmt::Display for RunStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl Serialize for RunStatus {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for RunStatus {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = RunStatus;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a run status string")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<RunStatus, E> {
-                Ok(RunStatus::from_wire(v))
-            }
-        }
-        d.deserialize_str(V)
     }
 }
 
@@ -318,7 +255,7 @@ mod tests {
             "FAILED",
             "EXPIRED",
         ] {
-            let st = RunStatus::from_wire(s);
+            let st = RunStatus::from(s);
             assert!(!matches!(st, RunStatus::Unknown(_)), "{s}");
             assert_eq!(st.as_str(), s);
         }
