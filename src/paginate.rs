@@ -12,7 +12,7 @@ use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use futures_core::Stream;
 use tower::{Service, ServiceExt};
 
-use crate::error::{BoxError, Error, ErrorKind};
+use crate::error::{Error, ErrorKind};
 use crate::request::ApiRequest;
 use crate::sessions::{ListEndpoint, ListResponse};
 
@@ -36,7 +36,7 @@ pub fn pages<E, S>(service: S, first: ApiRequest<E>) -> impl Stream<Item = Resul
 where
     E: ListEndpoint,
     S: Service<ApiRequest<E>, Response = ListResponse<E::Item>> + Clone,
-    S::Error: Into<BoxError>,
+    S::Error: Into<Error>,
 {
     struct State<E: ListEndpoint, S> {
         service: S,
@@ -63,7 +63,7 @@ where
             let reply = state.service.clone().oneshot(request.clone()).await;
             let page = match reply {
                 Ok(reply) => reply.page,
-                Err(e) => return Some((Err(Error::from_box(e.into())), state)),
+                Err(e) => return Some((Err(e.into()), state)),
             };
             if let Some(token) = page.next_page_token() {
                 let stop = if token.len() > MAX_PAGE_TOKEN_LEN {
