@@ -178,6 +178,11 @@ mod tests {
         let _ = rt.block_on(svc.oneshot(req));
     }
 
+    /// One sample of histogram `name` with `labels`, and nothing else.
+    fn one_sample(name: &str, labels: Vec<(String, String)>) -> Vec<Recorded> {
+        vec![(name.to_owned(), labels, Value::Samples(1))]
+    }
+
     const CANCEL: &str = "/open-apis/aily/v1/sessions/{aily_session_id}/runs/{run_id}/cancel";
 
     fn operation(reply: Result<(), Error>) -> Vec<Recorded> {
@@ -194,10 +199,7 @@ mod tests {
     #[test]
     fn a_call_is_one_sample_named_by_its_operation() {
         let want = vec![("aily.operation".to_owned(), "aily.run.cancel".to_owned())];
-        assert_eq!(
-            operation(Ok(())),
-            vec![(OPERATION_DURATION.to_owned(), want, Value::Samples(1))]
-        );
+        assert_eq!(operation(Ok(())), one_sample(OPERATION_DURATION, want));
     }
 
     #[test]
@@ -207,10 +209,7 @@ mod tests {
             ("error.type", "rate_limited"),
         ]);
         let err = Error::new(ErrorKind::RateLimited, "slow down");
-        assert_eq!(
-            operation(Err(err)),
-            vec![(OPERATION_DURATION.to_owned(), want, Value::Samples(1))]
-        );
+        assert_eq!(operation(Err(err)), one_sample(OPERATION_DURATION, want));
     }
 
     #[test]
@@ -231,14 +230,7 @@ mod tests {
             ("server.port", "443"),
             ("http.response.status_code", "200"),
         ]);
-        assert_eq!(
-            got,
-            vec![(
-                HTTP_CLIENT_REQUEST_DURATION.to_owned(),
-                want,
-                Value::Samples(1)
-            )]
-        );
+        assert_eq!(got, one_sample(HTTP_CLIENT_REQUEST_DURATION, want));
     }
 
     #[test]
@@ -299,13 +291,6 @@ mod tests {
             ("url.template", CANCEL),
             ("error.type", "timeout"),
         ]);
-        assert_eq!(
-            got,
-            vec![(
-                HTTP_CLIENT_REQUEST_DURATION.to_owned(),
-                want,
-                Value::Samples(1)
-            )]
-        );
+        assert_eq!(got, one_sample(HTTP_CLIENT_REQUEST_DURATION, want));
     }
 }

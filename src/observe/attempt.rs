@@ -8,19 +8,13 @@
 //! returns: the [`Reply`] [`ApiCallLayer`](crate::api_call::ApiCallLayer) made, or
 //! the error a reply decoded into ([`Error::reply_status`]).
 
-use std::future::Future;
-use std::marker::PhantomData;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, ready};
-use std::time::Instant;
+use std::task::{Context, Poll};
 
-use pin_project_lite::pin_project;
 use tower::{Layer, Service};
-use tracing::{Level, Span};
+use tracing::Level;
 
-use super::span::SpanFields;
-use super::{Event, Observer, Observers};
+use super::{AttemptFuture, Observer, Observers};
 use crate::api_call::Reply;
 use crate::error::Error;
 use crate::request::AilyRequest;
@@ -155,58 +149,6 @@ where
             let _enter = span.enter();
             self.inner.call(req)
         };
-        AttemptFuture {
-            inner,
-            span,
-            attempt,
-            started: config.observers.start(),
-            config: self.config.clone(),
-            _request: PhantomData,
-        }
-    }
-}
-
-pin_project! {
-    /// The future of [`AttemptService`].
-    pub struct AttemptFuture<F, R> {
-        #[pin]
-        inner: F,
-        span: Span,
-        attempt: u32,
-        started: Option<Instant>,
-        config: Arc<Config>,
-        _request: PhantomData<fn() -> R>,
-    }
-}
-
-impl<F, R, E> Future for AttemptFuture<F, R>
-where
-    F: Future<Output = Result<Reply<R::Response>, E>>,
-    R: AilyRequest,
-    E: Into<Error>,
-{
-    type Output = Result<Reply<R::Response>, Error>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let _enter = this.span.enter();
-        let out = ready!(this.inner.poll(cx)).map_err(Into::into);
-        let method = R::METHOD;
-        let event = Event::new::<R, _>(
-            &method,
-            out.as_ref(),
-            *this.attempt,
-            *this.started,
-            this.span,
-        );
-        if !this.span.is_disabled() {
-            SpanFields.on_attempt(&event);
-        }
-        let observers = &this.config.observers;
-        observers.instruments.on_attempt(&event);
-        if let Some(user) = &observers.user {
-            user.on_attempt(&event);
-        }
-        Poll::Ready(out)
+        AttemptFuture::new(inner, span, attempt, &config.observers)
     }
 }

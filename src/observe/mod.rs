@@ -53,14 +53,19 @@ mod operation;
 pub(crate) mod record;
 mod span;
 
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use http::{Method, StatusCode};
+use pin_project_lite::pin_project;
 use tracing::Span;
 
-pub use attempt::{AttemptFuture, AttemptLayer, AttemptService};
-pub use operation::{OperationFuture, OperationLayer, OperationService};
+pub use attempt::{AttemptLayer, AttemptService};
+pub use operation::{OperationLayer, OperationService};
 #[cfg(test)]
 pub(crate) use span::record_error;
 
@@ -108,7 +113,9 @@ enum Outcome<'a> {
 }
 
 impl<'a> Event<'a> {
-    /// The event of a call or attempt of `R` that returned `result`.
+    /// The event of a call or attempt of `R` that returned `result`: `attempt` is
+    /// the attempt's number, or — for a call (`attempt` 0) — the retries the result
+    /// says were made.
     fn new<R: crate::AilyRequest, T>(
         method: &'a Method,
         result: Result<&'a Reply<T>, &'a Error>,
@@ -116,6 +123,11 @@ impl<'a> Event<'a> {
         started: Option<Instant>,
         span: &'a Span,
     ) -> Self {
+        let attempt = match result {
+            _ if attempt > 0 => attempt,
+            Ok(reply) => reply.attempt(),
+            Err(error) => error.attempts().map_or(0, |n| n.saturating_sub(1)),
+        };
         Event {
             operation: R::OPERATION,
             method,
@@ -219,6 +231,112 @@ impl std::fmt::Debug for Observers {
             .field("metrics", &record::Instruments::ENABLED)
             .field("user", &self.user.is_some())
             .finish()
+    }
+}
+
+/// The level a layer observes: a whole call or one attempt.
+pub trait Stage: Send + Sync + 'static {
+    /// Tells `observer` of `event` at this level.
+    fn tell(observer: &dyn Observer, event: &Event<'_>);
+
+    /// After the observers: an event of the end in the layer's span, if the level
+    /// has one.
+    fn ended(event: &Event<'_>) {
+        let _ = event;
+    }
+}
+
+/// The level of [`OperationLayer`]: a whole call.
+#[derive(Debug)]
+pub enum CallStage {}
+
+impl Stage for CallStage {
+    fn tell(observer: &dyn Observer, event: &Event<'_>) {
+        observer.on_operation(event);
+    }
+
+    fn ended(event: &Event<'_>) {
+        match event.error() {
+            None => tracing::debug!(log_id = event.log_id(), "call succeeded"),
+            Some(error) => tracing::debug!(%error, "call failed"),
+        }
+    }
+}
+
+/// The level of [`AttemptLayer`]: one attempt.
+#[derive(Debug)]
+pub enum AttemptStage {}
+
+impl Stage for AttemptStage {
+    fn tell(observer: &dyn Observer, event: &Event<'_>) {
+        observer.on_attempt(event);
+    }
+}
+
+/// The future of [`OperationService`].
+pub type OperationFuture<F, R> = ObservedFuture<F, R, CallStage>;
+/// The future of [`AttemptService`].
+pub type AttemptFuture<F, R> = ObservedFuture<F, R, AttemptStage>;
+
+pin_project! {
+    /// The future of both observing layers: the inner call, polled inside the layer's
+    /// span; when it ends, one [`Event`] for the span's fields, the instruments and
+    /// the user's observer, at stage `L`.
+    pub struct ObservedFuture<F, R, L> {
+        #[pin]
+        inner: F,
+        span: Span,
+        // The attempt's number (an operation reads its retries off the result).
+        attempt: u32,
+        started: Option<Instant>,
+        observers: Observers,
+        _stage: PhantomData<fn() -> (R, L)>,
+    }
+}
+
+impl<F, R, L> ObservedFuture<F, R, L> {
+    fn new(inner: F, span: Span, attempt: u32, observers: &Observers) -> Self {
+        ObservedFuture {
+            inner,
+            span,
+            attempt,
+            started: observers.start(),
+            observers: observers.clone(),
+            _stage: PhantomData,
+        }
+    }
+}
+
+impl<F, R, L, E> Future for ObservedFuture<F, R, L>
+where
+    F: Future<Output = Result<Reply<R::Response>, E>>,
+    R: crate::AilyRequest,
+    L: Stage,
+    E: Into<Error>,
+{
+    type Output = Result<Reply<R::Response>, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let _enter = this.span.enter();
+        let out = ready!(this.inner.poll(cx)).map_err(Into::into);
+        let method = R::METHOD;
+        let event = Event::new::<R, _>(
+            &method,
+            out.as_ref(),
+            *this.attempt,
+            *this.started,
+            this.span,
+        );
+        if !this.span.is_disabled() {
+            L::tell(&span::SpanFields, &event);
+        }
+        L::tell(&this.observers.instruments, &event);
+        if let Some(user) = &this.observers.user {
+            L::tell(user.as_ref(), &event);
+        }
+        L::ended(&event);
+        Poll::Ready(out)
     }
 }
 

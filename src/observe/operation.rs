@@ -8,19 +8,13 @@
 //! `feishu.log_id`, and `http.request.resend_count` (retries made: the attempt the
 //! [`Reply`] answers, or the attempts the error counts).
 
-use std::future::Future;
-use std::marker::PhantomData;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, ready};
-use std::time::Instant;
+use std::task::{Context, Poll};
 
-use pin_project_lite::pin_project;
 use tower::{Layer, Service};
-use tracing::{Level, Span};
+use tracing::Level;
 
-use super::span::SpanFields;
-use super::{Event, Observer, Observers};
+use super::{Observer, Observers, OperationFuture};
 use crate::api_call::Reply;
 use crate::error::Error;
 use crate::request::AilyRequest;
@@ -122,57 +116,6 @@ where
             let _enter = span.enter();
             self.inner.call(req)
         };
-        OperationFuture {
-            inner,
-            span,
-            started: self.observers.start(),
-            observers: self.observers.clone(),
-            _request: PhantomData,
-        }
-    }
-}
-
-pin_project! {
-    /// The future of [`OperationService`].
-    pub struct OperationFuture<F, R> {
-        #[pin]
-        inner: F,
-        span: Span,
-        started: Option<Instant>,
-        observers: Observers,
-        _request: PhantomData<fn() -> R>,
-    }
-}
-
-impl<F, R, E> Future for OperationFuture<F, R>
-where
-    F: Future<Output = Result<Reply<R::Response>, E>>,
-    R: AilyRequest,
-    E: Into<Error>,
-{
-    type Output = Result<Reply<R::Response>, Error>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let _enter = this.span.enter();
-        let out = ready!(this.inner.poll(cx)).map_err(Into::into);
-        let retries = match &out {
-            Ok(reply) => reply.attempt(),
-            Err(error) => error.attempts().map_or(0, |n| n.saturating_sub(1)),
-        };
-        let method = R::METHOD;
-        let event = Event::new::<R, _>(&method, out.as_ref(), retries, *this.started, this.span);
-        if !this.span.is_disabled() {
-            SpanFields.on_operation(&event);
-        }
-        this.observers.instruments.on_operation(&event);
-        if let Some(user) = &this.observers.user {
-            user.on_operation(&event);
-        }
-        match &out {
-            Ok(reply) => tracing::debug!(log_id = reply.log_id(), "call succeeded"),
-            Err(error) => tracing::debug!(%error, "call failed"),
-        }
-        Poll::Ready(out)
+        OperationFuture::new(inner, span, 0, &self.observers)
     }
 }
