@@ -11,19 +11,19 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
-use aily_client::api_call::{ApiCallLayer, Reply, typed_layer_names};
+use aily_client::api_call::{ApiCallLayer, typed_layer_names};
 use aily_client::auth::AuthLayer;
 use aily_client::in_flight::InFlightLimitLayer;
+use aily_client::observe::{AttemptLayer, OperationLayer};
 use aily_client::rate_limit::{LocalRateLimitStore, RateLimitLayer};
 use aily_client::retry::{RetryConfig, RetryPolicy, retry_layer};
 use aily_client::testing::FakeAily;
 use aily_client::timeout::{AttemptTimeoutLayer, DeadlineLayer};
-use aily_client::trace::{AttemptSpanLayer, OperationSpanLayer};
 use aily_client::transport::{
     BaseUriLayer, BaseUrl, CollectBodyLayer, RequestBody, SharedClient, TransportConfig,
     hyper_client,
 };
-use aily_client::{AccessToken, BoxError, CancelRequest, Client, Credentials, Error, TokenKind};
+use aily_client::{AccessToken, CancelRequest, Client, Credentials, TokenKind};
 use http::HeaderValue;
 use tower::{ServiceBuilder, ServiceExt};
 
@@ -36,12 +36,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let base = BaseUrl::parse(&fake.base_url())?;
     let http = SharedClient::new(hyper_client(&TransportConfig::default())?);
     let svc = ServiceBuilder::new()
-        // typed tier: the edge makes the error one Error and passes the Reply (the
-        // data, its status and log id) up; layers of your own between it and
-        // ApiCallLayer see CancelRequest / Reply<CancelResponse>
-        .map_result(|result: Result<Reply<_>, BoxError>| result.map_err(Error::from_box))
-        .layer(OperationSpanLayer::new())
-        .layer(operation_metrics())
+        // typed tier: every layer answers Reply<CancelResponse> (the data, its status
+        // and log id) or one Error; layers of your own go anywhere in it.
+        // One span and one event per call: spans, metrics (feature `metrics`), your
+        // own observer (`.observer(..)`)
+        .layer(OperationLayer::new())
         // the deadline for the layers below; the attempt timeout keeps it
         .layer(DeadlineLayer::new(Duration::from_secs(30)))
         .layer(retry_layer(RetryPolicy::new(RetryConfig::default())?))
@@ -51,8 +50,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "my-app",
         ))
         .layer(InFlightLimitLayer::new(64))
-        .layer(AttemptSpanLayer::new().server(&base))
-        .layer(attempt_metrics(&base))
+        // one span and one event per attempt
+        .layer(AttemptLayer::new().server(&base))
         .layer(AttemptTimeoutLayer::new(Duration::from_secs(10)))
         .layer(ApiCallLayer::new())
         // HTTP tier: your own layers see http::Request / http::Response<Bytes>
@@ -91,26 +90,4 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         seen.headers.get("x-my-team")
     );
     Ok(())
-}
-
-/// The metrics layers, as the client's stack has them: the crate's with the feature
-/// `metrics`, tower's `Identity` (nothing added) without it.
-#[cfg(feature = "metrics")]
-fn operation_metrics() -> aily_client::metrics::OperationMetricsLayer {
-    aily_client::metrics::OperationMetricsLayer::new()
-}
-
-#[cfg(not(feature = "metrics"))]
-fn operation_metrics() -> tower::layer::util::Identity {
-    tower::layer::util::Identity::new()
-}
-
-#[cfg(feature = "metrics")]
-fn attempt_metrics(base: &BaseUrl) -> aily_client::metrics::AttemptMetricsLayer {
-    aily_client::metrics::AttemptMetricsLayer::new().server(base)
-}
-
-#[cfg(not(feature = "metrics"))]
-fn attempt_metrics(_base: &BaseUrl) -> tower::layer::util::Identity {
-    tower::layer::util::Identity::new()
 }

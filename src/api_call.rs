@@ -22,7 +22,7 @@ use tower::{Layer, Service};
 use http::{HeaderValue, StatusCode};
 
 use crate::envelope::LOG_ID_NAME;
-use crate::error::BoxError;
+use crate::error::{BoxError, Error};
 use crate::request::{AilyRequest, Attempt};
 use crate::transport::RequestBody;
 
@@ -90,14 +90,11 @@ impl<T> Reply<T> {
         self.attempt
     }
 
-    /// The typed tier's result as a caller gets it: the data, or the crate's
+    /// The typed tier's result as a caller gets it: the data, or the
     /// [`Error`](crate::Error) (the edge of [`Client`](crate::Client)'s stack, one
     /// `map_result`).
-    pub fn into_result(result: Result<Reply<T>, BoxError>) -> Result<T, crate::Error> {
-        match result {
-            Ok(reply) => Ok(reply.data),
-            Err(err) => Err(crate::Error::from_box(err)),
-        }
+    pub fn into_result(result: Result<Reply<T>, crate::Error>) -> Result<T, crate::Error> {
+        result.map(Reply::into_data)
     }
 
     /// The data, without the reply's metadata.
@@ -182,11 +179,11 @@ where
     S::Error: Into<BoxError>,
 {
     type Response = Reply<R::Response>;
-    type Error = BoxError;
+    type Error = Error;
     type Future = ApiCallFuture<S::Future, R>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx).map_err(Into::into)
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.inner.poll_ready(cx).map_err(from_http)
     }
 
     fn call(&mut self, req: R) -> Self::Future {
@@ -219,11 +216,11 @@ where
     E: Into<BoxError>,
     R: AilyRequest,
 {
-    type Output = Result<Reply<R::Response>, BoxError>;
+    type Output = Result<Reply<R::Response>, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let response = ready!(this.inner.poll(cx)).map_err(Into::into)?;
+        let response = ready!(this.inner.poll(cx)).map_err(from_http)?;
         let status = response.status();
         let log_id = response.headers().get(&LOG_ID_NAME).cloned();
         Poll::Ready(match R::decode(response) {
@@ -234,31 +231,37 @@ where
                 attempt: *this.attempt,
             }),
             // The error is this attempt's own reply: it says so, for the observers.
-            Err(err) => Err(err.replied(status, log_id.as_ref()).into()),
+            Err(err) => Err(err.replied(status, log_id.as_ref())),
         })
     }
 }
 
+/// The HTTP tier's error as the crate's [`Error`]: the one conversion of the seam
+/// ([`Error::from_box`]; every layer above speaks [`Error`]).
+fn from_http(err: impl Into<BoxError>) -> Error {
+    Error::from_box(err.into())
+}
+
 /// The layers of a typed stack, outer to inner, down to [`ApiCallLayer`], read off the
 /// service's own type (so a list made by it cannot drift from the code that built
-/// the stack): each service type named by its layer (`OperationSpan` →
-/// `OperationSpanLayer`; tower's `MapResult` → `map_result`, `Retry` → `RetryLayer`).
+/// the stack): each service type named by its layer (`OperationService` →
+/// `OperationLayer`; tower's `MapResult` → `map_result`, `Retry` → `RetryLayer`).
 /// What the README's drawing and `examples/custom_stack.rs` are checked against
 /// ([`Client::typed_layers`](crate::Client::typed_layers)).
 ///
 /// ```
 /// use aily_client::api_call::{ApiCallLayer, typed_layer_names};
-/// use aily_client::trace::OperationSpanLayer;
+/// use aily_client::observe::OperationLayer;
 /// use tower::ServiceBuilder;
 ///
 /// let http = tower::service_fn(|_req: http::Request<aily_client::transport::RequestBody>| async {
 ///     Ok::<_, aily_client::BoxError>(http::Response::new(bytes::Bytes::new()))
 /// });
 /// let svc = ServiceBuilder::new()
-///     .layer(OperationSpanLayer::new())
+///     .layer(OperationLayer::new())
 ///     .layer(ApiCallLayer::new())
 ///     .service(http);
-/// assert_eq!(typed_layer_names(&svc), ["OperationSpanLayer", "ApiCallLayer"]);
+/// assert_eq!(typed_layer_names(&svc), ["OperationLayer", "ApiCallLayer"]);
 /// ```
 pub fn typed_layer_names<S>(service: &S) -> Vec<String> {
     let _ = service;
@@ -276,7 +279,7 @@ pub fn typed_layer_names<S>(service: &S) -> Vec<String> {
         names.push(match ident {
             "MapResult" => "map_result".to_owned(),
             "Retry" => "RetryLayer".to_owned(),
-            other => format!("{other}Layer"),
+            other => format!("{}Layer", other.strip_suffix("Service").unwrap_or(other)),
         });
         if ident == "ApiCall" {
             return names;

@@ -180,8 +180,7 @@ impl BackgroundCancels {
     }
 
     fn reject(&self, session_id: &str, run_id: &str, why: &str) {
-        #[cfg(feature = "metrics")]
-        crate::metrics::background_cancel("rejected");
+        crate::observe::record::background_cancel("rejected");
         self.rejected.fetch_add(1, Ordering::Relaxed);
         tracing::error!(
             aily.session_id = %session_id,
@@ -313,8 +312,7 @@ impl Drop for JobGuard {
             self.cancels.lock().queue.push_front(job);
             return;
         }
-        #[cfg(feature = "metrics")]
-        crate::metrics::background_cancel("failed");
+        crate::observe::record::background_cancel("failed");
         self.cancels.failed.fetch_add(1, Ordering::Relaxed);
         tracing::error!(
             aily.session_id = %job.session_id,
@@ -336,8 +334,7 @@ async fn cancel_one(client: Client, cancels: Arc<BackgroundCancels>, job: Job) {
     let run_id = target.describe();
     match outcome {
         Ok(Ok(cancelled)) => {
-            #[cfg(feature = "metrics")]
-            crate::metrics::background_cancel("succeeded");
+            crate::observe::record::background_cancel("succeeded");
             cancels.succeeded.fetch_add(1, Ordering::Relaxed);
             guard.done();
             tracing::info!(
@@ -348,8 +345,7 @@ async fn cancel_one(client: Client, cancels: Arc<BackgroundCancels>, job: Job) {
             );
         }
         Ok(Err(error)) => {
-            #[cfg(feature = "metrics")]
-            crate::metrics::background_cancel("failed");
+            crate::observe::record::background_cancel("failed");
             cancels.failed.fetch_add(1, Ordering::Relaxed);
             guard.done();
             tracing::warn!(
@@ -360,8 +356,7 @@ async fn cancel_one(client: Client, cancels: Arc<BackgroundCancels>, job: Job) {
             );
         }
         Err(_) => {
-            #[cfg(feature = "metrics")]
-            crate::metrics::background_cancel("timed_out");
+            crate::observe::record::background_cancel("timed_out");
             cancels.failed.fetch_add(1, Ordering::Relaxed);
             guard.done();
             tracing::warn!(

@@ -23,11 +23,12 @@ use crate::background::{
     BackgroundCancelStats, BackgroundCancels, DEFAULT_CANCEL_CONCURRENCY, DEFAULT_CANCEL_QUEUE,
     DEFAULT_CANCEL_TIMEOUT,
 };
-use crate::error::{BoxError, Error};
+use crate::error::Error;
 use crate::in_flight::{DEFAULT_MAX_IN_FLIGHT, InFlightLimitLayer};
 use crate::messages::{
     CreateMessageRequest, GetMessageRequest, ListMessagesRequest, Message, MessageResponse,
 };
+use crate::observe::{AttemptLayer, Observer, OperationLayer};
 use crate::paginate;
 use crate::request::AilyRequest;
 use crate::retry::{RetryConfig, RetryPolicy, retry_layer};
@@ -42,7 +43,6 @@ use crate::sessions::{
 use crate::timeout::{
     AttemptTimeoutLayer, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT, DeadlineLayer,
 };
-use crate::trace::{AttemptSpanLayer, OperationSpanLayer};
 use crate::transport::{
     BaseUri, BaseUriLayer, BaseUrl, CollectBody, CollectBodyLayer, DEFAULT_MAX_BODY_BYTES,
     HttpService, SharedClient, TransportConfig, hyper_client,
@@ -54,15 +54,6 @@ type Unauthenticated = BaseUri<CollectBody<SharedClient>>;
 
 /// The HTTP tier of the default client, as its concrete type.
 type DefaultHttp = Auth<Unauthenticated>;
-
-/// The edge of the typed tier: the [`Reply`] (the data with its status and log id),
-/// or the crate's [`Error`].
-type Edge<T> = fn(Result<Reply<T>, BoxError>) -> Result<Reply<T>, Error>;
-
-/// The edge itself: the error, as one [`Error`].
-fn edge<T>(result: Result<Reply<T>, BoxError>) -> Result<Reply<T>, Error> {
-    result.map_err(Error::from_box)
-}
 
 /// A typed service of the default stack, erased: `Clone + Send + Sync`, no worker
 /// task. It answers with the [`Reply`]: the data (which it reads as, by `Deref`), the
@@ -96,40 +87,12 @@ struct Settings {
     base_url: BaseUrl,
     retry: RetryPolicy,
     in_flight: InFlightLimitLayer,
-    operation_span_level: tracing::Level,
-    attempt_span: AttemptSpanLayer,
-    #[cfg(feature = "metrics")]
-    operation_metrics: crate::metrics::OperationMetricsLayer,
-    #[cfg(feature = "metrics")]
-    attempt_metrics: crate::metrics::AttemptMetricsLayer,
+    operation: OperationLayer,
+    attempt: AttemptLayer,
     attempt_timeout: Duration,
     overall_timeout: Duration,
     cancels: Arc<BackgroundCancels>,
     rate_limit: crate::rate_limit::RateLimitLayer,
-}
-
-/// The metrics layers of the stack: the crate's with the feature `metrics`, tower's
-/// `Identity` (the inner service itself, nothing added) without it.
-impl Settings {
-    #[cfg(feature = "metrics")]
-    fn operation_metrics(&self) -> crate::metrics::OperationMetricsLayer {
-        self.operation_metrics.clone()
-    }
-
-    #[cfg(not(feature = "metrics"))]
-    fn operation_metrics(&self) -> tower::layer::util::Identity {
-        tower::layer::util::Identity::new()
-    }
-
-    #[cfg(feature = "metrics")]
-    fn attempt_metrics(&self) -> crate::metrics::AttemptMetricsLayer {
-        self.attempt_metrics.clone()
-    }
-
-    #[cfg(not(feature = "metrics"))]
-    fn attempt_metrics(&self) -> tower::layer::util::Identity {
-        tower::layer::util::Identity::new()
-    }
 }
 
 impl Client {
@@ -428,15 +391,12 @@ impl Client {
     + 'static {
         let s = &self.settings;
         ServiceBuilder::new()
-            .map_result(edge as Edge<R::Response>)
-            .layer(OperationSpanLayer::with_level(s.operation_span_level))
-            .layer(s.operation_metrics())
+            .layer(s.operation.clone())
             .layer(DeadlineLayer::new(s.overall_timeout))
             .layer(retry_layer(s.retry.clone()))
             .layer(s.rate_limit.clone())
             .layer(s.in_flight.clone())
-            .layer(s.attempt_span.clone())
-            .layer(s.attempt_metrics())
+            .layer(s.attempt.clone())
             .layer(AttemptTimeoutLayer::new(s.attempt_timeout))
             .layer(ApiCallLayer::new())
             .service(self.http.clone())
@@ -450,7 +410,7 @@ impl Client {
     /// use aily_client::{CancelRequest, Client, Credentials};
     /// let client = Client::builder().credentials(Credentials::tenant_token("t")).build()?;
     /// let layers = client.typed_layers::<CancelRequest>();
-    /// assert_eq!(layers.first().map(String::as_str), Some("map_result"));
+    /// assert_eq!(layers.first().map(String::as_str), Some("OperationLayer"));
     /// assert_eq!(layers.last().map(String::as_str), Some("ApiCallLayer"));
     /// # Ok::<(), aily_client::Error>(())
     /// ```
@@ -549,7 +509,18 @@ pub struct ClientBuilder {
     operation_span_level: tracing::Level,
     attempt_span_level: tracing::Level,
     record_url_full: bool,
+    observer: Option<UserObserver>,
     pub(crate) fleet: crate::fleet::FleetConfig,
+}
+
+/// A user's [`Observer`], as the builder keeps it.
+#[derive(Clone)]
+struct UserObserver(Arc<dyn Observer>);
+
+impl fmt::Debug for UserObserver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Observer")
+    }
 }
 
 impl Default for ClientBuilder {
@@ -573,6 +544,7 @@ impl Default for ClientBuilder {
             operation_span_level: tracing::Level::INFO,
             attempt_span_level: tracing::Level::DEBUG,
             record_url_full: false,
+            observer: None,
             fleet: Default::default(),
         }
     }
@@ -684,6 +656,14 @@ impl ClientBuilder {
         self
     }
 
+    /// Also tell `observer` how each call and each attempt ended (see
+    /// [`observe`](crate::observe)): your own metrics, sampling or audit, beside the
+    /// crate's spans and metrics.
+    pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = Some(UserObserver(observer));
+        self
+    }
+
     /// With [`Credentials::app`]: refresh the tenant token this long before it expires
     /// (default 3 min). Callers keep using the old token while the refresh runs.
     pub fn token_refresh_margin(mut self, margin: Duration) -> Self {
@@ -760,15 +740,23 @@ impl ClientBuilder {
         Ok(Client {
             http,
             settings: Arc::new(Settings {
-                attempt_span: AttemptSpanLayer::new()
-                    .with_level(self.attempt_span_level)
-                    .server(&base_url)
-                    .record_url_full(self.record_url_full),
-                #[cfg(feature = "metrics")]
-                operation_metrics: crate::metrics::OperationMetricsLayer::new(),
-                #[cfg(feature = "metrics")]
-                attempt_metrics: crate::metrics::AttemptMetricsLayer::new().server(&base_url),
-                operation_span_level: self.operation_span_level,
+                operation: {
+                    let layer = OperationLayer::new().with_level(self.operation_span_level);
+                    match &self.observer {
+                        Some(UserObserver(observer)) => layer.observer(observer.clone()),
+                        None => layer,
+                    }
+                },
+                attempt: {
+                    let layer = AttemptLayer::new()
+                        .with_level(self.attempt_span_level)
+                        .server(&base_url)
+                        .record_url_full(self.record_url_full);
+                    match self.observer {
+                        Some(UserObserver(observer)) => layer.observer(observer),
+                        None => layer,
+                    }
+                },
                 base_url,
                 retry,
                 in_flight: InFlightLimitLayer::new(self.max_in_flight),

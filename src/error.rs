@@ -1,10 +1,14 @@
 //! The crate's one error type, [`Error`], and its [`ErrorKind`].
 //!
-//! Inside the tower stack every layer speaks [`BoxError`] (tower's convention), so
-//! any layer composes with any other. Failures that this crate detects are boxed
-//! [`Error`] values; at the typed edge of the stack ([`Client`](crate::Client) and
-//! the services it hands out) [`Error::from_box`] turns whatever came up the stack
-//! back into one [`Error`], walking the source chain for hyper and tower errors.
+//! The typed tier of the stack speaks [`Error`]: every layer from
+//! [`ApiCallLayer`](crate::api_call::ApiCallLayer) up returns it, and each reads its
+//! kind, code, status and attempts as they are. The HTTP tier below speaks tower's
+//! [`BoxError`] (hyper's, I/O and tower's own errors); `ApiCallLayer` converts it
+//! once, with [`Error::from_box`], which walks the source chain for hyper and tower
+//! errors. A foreign tower layer in a typed stack of yours (`LoadShed`, `Buffer`,
+//! `ConcurrencyLimit`, …) returns `BoxError` again; the crate's layers above it, and
+//! the helpers that take your services, accept any error that converts into
+//! [`Error`] (`From<BoxError>` is [`Error::from_box`]).
 
 use std::borrow::Cow;
 use std::fmt;

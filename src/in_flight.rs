@@ -22,7 +22,7 @@ use pin_project_lite::pin_project;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::{Layer, Service};
 
-use crate::error::{BoxError, Error, TimeoutKind};
+use crate::error::{Error, TimeoutKind};
 use crate::request::AilyRequest;
 
 /// The default limit on attempts in flight per client.
@@ -101,13 +101,13 @@ where
     S: Service<R> + Clone + Send + 'static,
     S::Future: Send + 'static,
     S::Response: Send + 'static,
-    S::Error: Into<BoxError>,
+    S::Error: Into<Error>,
 {
     type Response = S::Response;
-    type Error = BoxError;
+    type Error = Error;
     type Future = InFlightFuture<S::Future, S::Response>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
@@ -165,16 +165,16 @@ pin_project! {
     #[project = StateProj]
     enum State<F, T> {
         Sending { #[pin] future: F, permit: Option<OwnedSemaphorePermit> },
-        Waiting { future: BoxFuture<Result<T, BoxError>> },
+        Waiting { future: BoxFuture<Result<T, Error>> },
     }
 }
 
 impl<F, T, E> Future for InFlightFuture<F, T>
 where
     F: Future<Output = Result<T, E>>,
-    E: Into<BoxError>,
+    E: Into<Error>,
 {
-    type Output = Result<T, BoxError>;
+    type Output = Result<T, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
@@ -222,7 +222,7 @@ mod tests {
         CancelRequest::new("s", run).unwrap()
     }
 
-    fn spawn_call(svc: &Limited, req: CancelRequest) -> JoinHandle<Result<String, BoxError>> {
+    fn spawn_call(svc: &Limited, req: CancelRequest) -> JoinHandle<Result<String, Error>> {
         tokio::spawn(svc.clone().oneshot(req))
     }
 
@@ -373,7 +373,7 @@ mod tests {
             .set_deadline(start + Duration::from_secs(3), Duration::from_secs(7));
         let err = svc.clone().oneshot(b).bounded().await.unwrap_err();
         assert_eq!(start.elapsed(), Duration::from_secs(3));
-        let err = Error::from_box(err);
+        let err = err;
         assert_eq!(err.timeout_kind(), Some(TimeoutKind::Overall), "{err}");
         assert!(err.to_string().contains("7000 ms"), "{err}");
 
@@ -434,7 +434,7 @@ mod tests {
         let a = spawn_call(&svc, req("a"));
         let (_ra, sa) = next(&mut handle).await.expect("a is sent");
         sa.send_error(Error::new(ErrorKind::Api, "no").with_api(2700001, "no".into(), None));
-        let err = Error::from_box(a.bounded().await.unwrap().unwrap_err());
+        let err = a.bounded().await.unwrap().unwrap_err();
         assert_eq!(err.code(), Some(2700001));
         assert_eq!(layer.available(), 1);
     }

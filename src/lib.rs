@@ -18,6 +18,7 @@ pub mod in_flight;
 pub mod messages;
 #[cfg(feature = "metrics")]
 pub mod metrics;
+pub mod observe;
 pub mod paginate;
 pub mod rate_limit;
 pub mod request;

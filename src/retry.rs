@@ -23,7 +23,8 @@ use tokio::time::{Instant, Sleep};
 use tower::retry::Policy;
 use tower::retry::budget::{Budget, TpsBudget};
 
-use crate::error::{BoxError, Error, ErrorKind, Retryable};
+use crate::error::{Error, Retryable};
+use crate::observe::record;
 use crate::request::AilyRequest;
 use crate::trace::event_at;
 
@@ -198,19 +199,13 @@ impl RetryPolicy {
 }
 
 /// The error's own classification ([`Error::retryable`]), and the wait it asks for.
-fn classify(err: &BoxError) -> (Retryable, Option<Duration>) {
-    match err.downcast_ref::<Error>() {
-        Some(e) => (e.retryable(), e.retry_after()),
-        None => {
-            let e = Error::peek(err.as_ref());
-            (e.retryable(), e.retry_after())
-        }
-    }
+fn classify(err: &Error) -> (Retryable, Option<Duration>) {
+    (err.retryable(), err.retry_after())
 }
 
 impl RetryPolicy {
     /// Whether to retry after this failure, and after what delay.
-    fn decide<R: AilyRequest>(&self, req: &R, err: &BoxError) -> Option<(Duration, &'static str)> {
+    fn decide<R: AilyRequest>(&self, req: &R, err: &Error) -> Option<(Duration, &'static str)> {
         let options = req.options();
         let max_attempts = options.max_attempts().unwrap_or(self.config.max_attempts);
         let idempotent = options.idempotent().unwrap_or(R::IDEMPOTENT);
@@ -249,26 +244,13 @@ impl RetryPolicy {
     }
 }
 
-/// Writes the number of attempts into the final error, making it a crate [`Error`]
-/// if it is not one yet.
-fn record_attempts(err: &mut BoxError, attempts: u32) {
-    if let Some(ours) = err.downcast_mut::<Error>() {
-        ours.set_attempts(attempts);
-        return;
-    }
-    let foreign = std::mem::replace(err, Box::new(Error::new(ErrorKind::Other, "")));
-    let mut ours = Error::from_box(foreign);
-    ours.set_attempts(attempts);
-    *err = Box::new(ours);
-}
-
-impl<R, Res> Policy<R, Res, BoxError> for RetryPolicy
+impl<R, Res> Policy<R, Res, Error> for RetryPolicy
 where
     R: AilyRequest,
 {
     type Future = Sleep;
 
-    fn retry(&mut self, req: &mut R, result: &mut Result<Res, BoxError>) -> Option<Sleep> {
+    fn retry(&mut self, req: &mut R, result: &mut Result<Res, Error>) -> Option<Sleep> {
         if self.attempts == 0 {
             // One deposit per call: retries are a fraction of calls.
             self.budget.deposit();
@@ -278,8 +260,7 @@ where
         let decision = self.decide(req, err);
         match decision {
             Some((delay, reason)) => {
-                #[cfg(feature = "metrics")]
-                crate::metrics::retry(R::OPERATION, reason);
+                record::retry(R::OPERATION, reason);
                 event_at!(
                     self.config.event_level,
                     attempt = self.attempts,
@@ -292,14 +273,12 @@ where
                 Some(tokio::time::sleep(delay))
             }
             None => {
-                record_attempts(err, self.attempts);
+                err.set_attempts(self.attempts);
                 // Only a request that creates something (not idempotent by its own
                 // type, and not opted in) can leave what it made behind.
                 let idempotent = req.options().idempotent().unwrap_or(R::IDEMPOTENT);
                 if !R::IDEMPOTENT && !idempotent && classify(err).0 == Retryable::IfIdempotent {
-                    if let Some(ours) = err.downcast_mut::<Error>() {
-                        ours.set_may_have_acted();
-                    }
+                    err.set_may_have_acted();
                 }
                 None
             }
@@ -323,7 +302,7 @@ fn full_jitter(cap: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::TimeoutKind;
+    use crate::error::{ErrorKind, TimeoutKind};
 
     #[test]
     fn backoff_is_capped_and_jittered() {
@@ -354,11 +333,10 @@ mod tests {
 
     #[test]
     fn classification() {
-        let b = |e: Error| -> BoxError { Box::new(e) };
         let status = |s: u16| {
             Error::new(ErrorKind::Http, "x").with_status(http::StatusCode::from_u16(s).unwrap())
         };
-        let class = |e: Error| classify(&b(e)).0;
+        let class = |e: Error| classify(&e).0;
         assert_eq!(class(status(503)), Retryable::IfIdempotent);
         assert_eq!(class(status(404)), Retryable::Never);
         assert_eq!(class(status(429)), Retryable::AfterWait);
@@ -382,11 +360,9 @@ mod tests {
             };
             let mut p = RetryPolicy::new(config).unwrap();
             p.attempts = 1;
-            let err: BoxError = Box::new(
-                Error::new(ErrorKind::RateLimited, "429")
-                    .with_status(http::StatusCode::TOO_MANY_REQUESTS)
-                    .with_retry_after(Some(Duration::from_secs(secs))),
-            );
+            let err = Error::new(ErrorKind::RateLimited, "429")
+                .with_status(http::StatusCode::TOO_MANY_REQUESTS)
+                .with_retry_after(Some(Duration::from_secs(secs)));
             let req = crate::CancelRequest::new("s", "r").unwrap();
             let (delay, _) = p.decide(&req, &err).expect("retried");
             proptest::prop_assert!(delay <= crate::rate_limit::MAX_SERVER_RESET, "{secs} s -> {delay:?}");

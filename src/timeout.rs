@@ -22,7 +22,7 @@ use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 use tower::{Layer, Service};
 
-use crate::error::{BoxError, Error, TimeoutKind};
+use crate::error::{Error, TimeoutKind};
 use crate::request::AilyRequest;
 
 /// Each layer here is a duration and the service it wraps around the inner one:
@@ -170,13 +170,13 @@ impl<S, R> Service<R> for AttemptTimeout<S>
 where
     R: AilyRequest,
     S: Service<R>,
-    S::Error: Into<BoxError>,
+    S::Error: Into<Error>,
 {
     type Response = S::Response;
-    type Error = BoxError;
+    type Error = Error;
     type Future = TimeoutFuture<S::Future>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
@@ -239,13 +239,13 @@ impl<S, R> Service<R> for OverallTimeout<S>
 where
     R: AilyRequest,
     S: Service<R>,
-    S::Error: Into<BoxError>,
+    S::Error: Into<Error>,
 {
     type Response = S::Response;
-    type Error = BoxError;
+    type Error = Error;
     type Future = TimeoutFuture<S::Future>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
@@ -282,9 +282,9 @@ impl<F> TimeoutFuture<F> {
 impl<F, T, E> Future for TimeoutFuture<F>
 where
     F: Future<Output = Result<T, E>>,
-    E: Into<BoxError>,
+    E: Into<Error>,
 {
-    type Output = Result<T, BoxError>;
+    type Output = Result<T, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
@@ -292,7 +292,7 @@ where
             return Poll::Ready(out.map_err(Into::into));
         }
         match this.sleep.poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(Error::timeout(*this.kind, *this.duration).into())),
+            Poll::Ready(()) => Poll::Ready(Err(Error::timeout(*this.kind, *this.duration))),
             Poll::Pending => Poll::Pending,
         }
     }
@@ -334,25 +334,25 @@ mod tests {
         impl Service<
             CancelRequest,
             Response = (),
-            Error = BoxError,
-            Future = std::future::Pending<Result<(), BoxError>>,
+            Error = Error,
+            Future = std::future::Pending<Result<(), Error>>,
         > + Clone,
     ) {
         let seen: Seen = Arc::default();
         let spy = seen.clone();
         let svc = service_fn(move |r: CancelRequest| {
             *spy.lock().unwrap() = Some(r.options().deadline());
-            pending::<Result<(), BoxError>>()
+            pending::<Result<(), Error>>()
         });
         (seen, svc)
     }
 
-    fn never() -> impl Service<CancelRequest, Response = (), Error = BoxError> + Clone {
-        service_fn(|_r: CancelRequest| pending::<Result<(), BoxError>>())
+    fn never() -> impl Service<CancelRequest, Response = (), Error = Error> + Clone {
+        service_fn(|_r: CancelRequest| pending::<Result<(), Error>>())
     }
 
-    fn timeout_of(err: BoxError) -> (Option<TimeoutKind>, String) {
-        let err = Error::from_box(err);
+    fn timeout_of(err: Error) -> (Option<TimeoutKind>, String) {
+        let err = err;
         assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
         (err.timeout_kind(), err.to_string())
     }
@@ -361,7 +361,7 @@ mod tests {
     /// fired, which one it was, and the error's text.
     async fn fire<S>(svc: S, request: CancelRequest) -> (Duration, Option<TimeoutKind>, String)
     where
-        S: Service<CancelRequest, Error = BoxError>,
+        S: Service<CancelRequest, Error = Error>,
         S::Response: std::fmt::Debug,
     {
         let start = Instant::now();
@@ -370,16 +370,18 @@ mod tests {
         (start.elapsed(), kind, text)
     }
 
-    fn api_error() -> BoxError {
-        Error::new(ErrorKind::Api, "Feishu returned an error")
-            .with_api(2700001, "param is invalid".into(), None)
-            .into()
+    fn api_error() -> Error {
+        Error::new(ErrorKind::Api, "Feishu returned an error").with_api(
+            2700001,
+            "param is invalid".into(),
+            None,
+        )
     }
 
     #[tokio::test(start_paused = true)]
     async fn deadline_layer_writes_now_plus_its_duration() {
         let start = Instant::now();
-        let svc = service_fn(|r: CancelRequest| ready(Ok::<_, BoxError>(r.options().deadline())));
+        let svc = service_fn(|r: CancelRequest| ready(Ok::<_, Error>(r.options().deadline())));
         let seen = DeadlineLayer::new(Duration::from_secs(5))
             .layer(svc)
             .oneshot(req())
@@ -396,7 +398,7 @@ mod tests {
     async fn deadline_layer_prefers_the_request_overall_timeout() {
         tokio::time::advance(Duration::from_secs(1)).await;
         let start = Instant::now();
-        let svc = service_fn(|r: CancelRequest| ready(Ok::<_, BoxError>(r.options().deadline())));
+        let svc = service_fn(|r: CancelRequest| ready(Ok::<_, Error>(r.options().deadline())));
         let seen = DeadlineLayer::new(Duration::from_secs(30))
             .layer(svc)
             .oneshot(req().with_overall_timeout(Duration::from_secs(2)))
@@ -413,8 +415,8 @@ mod tests {
     async fn deadline_layer_arms_no_timer_and_returns_the_inner_future() {
         // Its future is the inner one, as a type: no timer can hide in it.
         let mut svc = DeadlineLayer::new(Duration::from_secs(1))
-            .layer(service_fn(|_r: CancelRequest| ready(Ok::<u8, BoxError>(7))));
-        let fut: Ready<Result<u8, BoxError>> = svc.call(req());
+            .layer(service_fn(|_r: CancelRequest| ready(Ok::<u8, Error>(7))));
+        let fut: Ready<Result<u8, Error>> = svc.call(req());
         assert_eq!(fut.await.unwrap(), 7);
 
         // And a call that outlives the deadline is not failed by this layer, nor is
@@ -422,7 +424,7 @@ mod tests {
         let start = Instant::now();
         let slow = service_fn(|_r: CancelRequest| async {
             tokio::time::sleep(Duration::from_secs(60)).await;
-            Ok::<_, BoxError>("late but fine")
+            Ok::<_, Error>("late but fine")
         });
         let out = DeadlineLayer::new(Duration::from_secs(1))
             .layer(slow)
@@ -434,14 +436,14 @@ mod tests {
             (out, start.elapsed()),
             ("late but fine", Duration::from_secs(60))
         );
-        let failing = service_fn(|_r: CancelRequest| ready(Err::<(), BoxError>(api_error())));
+        let failing = service_fn(|_r: CancelRequest| ready(Err::<(), Error>(api_error())));
         let err = DeadlineLayer::new(Duration::from_secs(1))
             .layer(failing)
             .oneshot(req())
             .bounded()
             .await
             .unwrap_err();
-        assert_eq!(Error::from_box(err).code(), Some(2700001));
+        assert_eq!(err.code(), Some(2700001));
     }
 
     #[tokio::test(start_paused = true)]
@@ -508,7 +510,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn timeouts_pass_inner_results_and_errors_through() {
-        let ok = service_fn(|r: CancelRequest| ready(Ok::<_, BoxError>(r.run_id().to_owned())));
+        let ok = service_fn(|r: CancelRequest| ready(Ok::<_, Error>(r.run_id().to_owned())));
         let out = AttemptTimeoutLayer::new(Duration::from_secs(1))
             .layer(ok)
             .oneshot(req())
@@ -524,14 +526,14 @@ mod tests {
             .unwrap();
         assert_eq!(out, "r");
 
-        let failing = service_fn(|_r: CancelRequest| ready(Err::<(), BoxError>(api_error())));
+        let failing = service_fn(|_r: CancelRequest| ready(Err::<(), Error>(api_error())));
         let err = AttemptTimeoutLayer::new(Duration::from_secs(1))
             .layer(failing)
             .oneshot(req())
             .bounded()
             .await
             .unwrap_err();
-        let err = Error::from_box(err);
+        let err = err;
         assert_eq!((err.kind(), err.code()), (ErrorKind::Api, Some(2700001)));
         let err = OverallTimeoutLayer::new(Duration::from_secs(1))
             .layer(failing)
@@ -539,7 +541,7 @@ mod tests {
             .bounded()
             .await
             .unwrap_err();
-        let err = Error::from_box(err);
+        let err = err;
         assert_eq!((err.kind(), err.code()), (ErrorKind::Api, Some(2700001)));
     }
 
@@ -548,7 +550,7 @@ mod tests {
         // The inner call ends on the very tick the timer fires: its answer is kept.
         let tie = service_fn(|_r: CancelRequest| async {
             tokio::time::sleep(Duration::from_secs(2)).await;
-            Ok::<_, BoxError>("answered")
+            Ok::<_, Error>("answered")
         });
         let out = AttemptTimeoutLayer::new(Duration::from_secs(2))
             .layer(tie)

@@ -321,11 +321,12 @@ async fn nothing_recorded_holds_a_token_or_secret() {
     }
 }
 
-/// A user's typed stack with `hop` between the attempt observers (span and metrics)
-/// and `ApiCallLayer`: what the observers need reaches them in the values (the
-/// `Reply`, the error of a reply), not in ambient state, so a hop to another task
-/// loses none of it. One success and one Feishu error through it: the status label,
-/// the log id on the attempt span and the `feishu.errors` count are all there.
+/// A user's typed stack with `hop` between the attempt layer (span, metrics, the
+/// user's observer) and `ApiCallLayer`: what the observers need reaches them in the
+/// values (the `Reply`, the error of a reply), not in ambient state, so a hop to
+/// another task loses none of it. One success and one Feishu error through it: the
+/// status label, the log id on the attempt span, the `feishu.errors` count and what
+/// the user's observer is told are all there.
 #[cfg(feature = "metrics")]
 async fn observers_see_the_reply_across<L>(session: &str, hop: L)
 where
@@ -333,13 +334,14 @@ where
     L::Service: tower::Service<
             aily_client::CancelRequest,
             Response = aily_client::api_call::Reply<aily_client::CancelResponse>,
-            Error = aily_client::BoxError,
+            Error: Into<aily_client::Error>,
         > + Clone,
 {
+    use std::sync::{Arc, Mutex};
+
+    use aily_client::CancelRequest;
     use aily_client::api_call::ApiCallLayer;
-    use aily_client::metrics::AttemptMetricsLayer;
-    use aily_client::trace::{AttemptSpanLayer, OperationSpanLayer};
-    use aily_client::{CancelRequest, Error};
+    use aily_client::observe::{AttemptLayer, Event, Observer, OperationLayer};
     use metrics_util::debugging::{DebugValue, DebuggingRecorder};
     use tower::{ServiceBuilder, ServiceExt};
 
@@ -349,11 +351,27 @@ where
     let _recording = metrics::set_default_local_recorder(&metrics);
     let fake = fake(session).await;
     let client = client(&fake);
+    /// What the user's observer was told of each attempt: status, log id, code.
+    #[derive(Default)]
+    struct Told(Mutex<Vec<Seen>>);
+    type Seen = (Option<u16>, Option<String>, Option<i64>);
+    impl Observer for Told {
+        fn on_attempt(&self, e: &Event<'_>) {
+            self.0.lock().unwrap().push((
+                e.status().map(|s| s.as_u16()),
+                e.log_id().map(str::to_owned),
+                e.error().and_then(aily_client::Error::code),
+            ));
+        }
+    }
+    let told = Arc::new(Told::default());
     let stack = ServiceBuilder::new()
-        .map_err(Error::from_box as fn(aily_client::BoxError) -> Error)
-        .layer(OperationSpanLayer::new())
-        .layer(AttemptSpanLayer::new().server(client.base_url()))
-        .layer(AttemptMetricsLayer::new().server(client.base_url()))
+        .layer(OperationLayer::new())
+        .layer(
+            AttemptLayer::new()
+                .server(client.base_url())
+                .observer(told.clone()),
+        )
         .layer(hop)
         .layer(ApiCallLayer::new())
         .service(client.http_service());
@@ -423,6 +441,15 @@ where
         [(Some("200".to_owned()), 1), (Some("400".to_owned()), 1)]
     );
     assert_eq!(feishu_errors, [(Some("2700001".to_owned()), 1)]);
+
+    // The user's observer: the same status, log id and code.
+    assert_eq!(
+        *told.0.lock().unwrap(),
+        [
+            (Some(200), Some(log_id.clone()), None),
+            (Some(400), err.log_id().map(str::to_owned), Some(2700001)),
+        ]
+    );
 }
 
 #[cfg(feature = "metrics")]

@@ -398,7 +398,6 @@ async fn a_replayed_attempt_carries_its_number() {
             .service(client.http_service())
     };
     let svc = tower::ServiceBuilder::new()
-        .map_err(aily_client::Error::from_box)
         .layer(aily_client::timeout::OverallTimeoutLayer::new(
             Duration::from_secs(30),
         ))

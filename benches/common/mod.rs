@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 use aily_client::api_call::{ApiCallLayer, Reply};
 use aily_client::auth::{AuthLayer, TenantTokenSource};
 use aily_client::in_flight::InFlightLimitLayer;
+use aily_client::observe::{AttemptLayer, OperationLayer};
 use aily_client::retry::{RetryConfig, RetryPolicy, retry_layer};
 use aily_client::timeout::{AttemptTimeoutLayer, DeadlineLayer};
-use aily_client::trace::{AttemptSpanLayer, OperationSpanLayer};
 use aily_client::transport::{
     BaseUriLayer, BaseUrl, CollectBodyLayer, DEFAULT_MAX_BODY_BYTES, HttpService, RequestBody,
 };
@@ -37,7 +37,6 @@ use hyper::body::Incoming;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde::Deserialize;
-use tower::layer::util::Identity;
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceBuilder, ServiceExt};
 
@@ -650,8 +649,8 @@ fn retry() -> tower::retry::RetryLayer<RetryPolicy> {
     retry_layer(RetryPolicy::new(RetryConfig::default()).expect("retry policy"))
 }
 
-fn attempt_span() -> AttemptSpanLayer {
-    AttemptSpanLayer::new()
+fn attempt_span() -> AttemptLayer {
+    AttemptLayer::new()
         .with_level(tracing::Level::DEBUG)
         .server(&mem_base())
 }
@@ -830,7 +829,7 @@ pub fn layer_stacks() -> Vec<(&'static str, &'static str, Box<dyn LayerStack>)> 
         ),
         (
             "m6_attempt_span",
-            "+ AttemptSpanLayer (no subscriber)",
+            "+ AttemptLayer (no subscriber)",
             Box::new(Typed(
                 ServiceBuilder::new()
                     .layer(attempt_span())
@@ -877,10 +876,10 @@ pub fn layer_stacks() -> Vec<(&'static str, &'static str, Box<dyn LayerStack>)> 
         ),
         (
             "m9_operation_span",
-            "+ OperationSpanLayer (no subscriber)",
+            "+ OperationLayer (no subscriber)",
             Box::new(Typed(
                 ServiceBuilder::new()
-                    .layer(OperationSpanLayer::with_level(tracing::Level::INFO))
+                    .layer(OperationLayer::new().with_level(tracing::Level::INFO))
                     .layer(DeadlineLayer::new(OVERALL))
                     .layer(retry())
                     .layer(in_flight())
@@ -895,7 +894,7 @@ pub fn layer_stacks() -> Vec<(&'static str, &'static str, Box<dyn LayerStack>)> 
         ),
         (
             "m10_full_typed",
-            "+ map_err(Error::from_box) = whole typed stack",
+            "= whole typed stack (no edge layer: the Reply goes up)",
             Box::new(Typed(full_typed(fixed_auth()))),
         ),
         (
@@ -911,39 +910,29 @@ pub fn layer_stacks() -> Vec<(&'static str, &'static str, Box<dyn LayerStack>)> 
         #[cfg(feature = "metrics")]
         (
             "m15_full_metrics",
-            "whole stack + metrics layers, no recorder",
-            Box::new(Typed(full_typed_metrics(fixed_auth()))),
+            "whole stack, metrics recorded (feature on), no recorder",
+            Box::new(Typed(full_typed(fixed_auth()))),
         ),
         #[cfg(feature = "metrics")]
         (
             "m16_full_prometheus",
-            "whole stack + metrics layers, Prometheus recorder",
-            Box::new(Recorded::prometheus(Typed(
-                full_typed_metrics(fixed_auth()),
-            ))),
+            "whole stack, metrics recorded (feature on), Prometheus recorder",
+            Box::new(Recorded::prometheus(Typed(full_typed(fixed_auth())))),
         ),
     ]
 }
 
-/// The whole default stack over the in-memory inner, with `$operation_metrics` and
-/// `$attempt_metrics` where `Client::stack` has the metrics layers (tower's
-/// `Identity` there without the feature, as in [`full_typed`]).
+/// The whole default stack over the in-memory inner, in the order of `Client::stack`
+/// (with the feature `metrics`, its observing layers record metrics too, as a
+/// client's do).
 macro_rules! full_stack {
-    ($auth:expr, $operation_metrics:expr, $attempt_metrics:expr) => {
+    ($auth:expr) => {
         ServiceBuilder::new()
-            .map_result(
-                (|result| result.map_err(Error::from_box))
-                    as fn(
-                        Result<Reply<CancelResponse>, BoxError>,
-                    ) -> Result<Reply<CancelResponse>, Error>,
-            )
-            .layer(OperationSpanLayer::with_level(tracing::Level::INFO))
-            .layer($operation_metrics)
+            .layer(OperationLayer::new().with_level(tracing::Level::INFO))
             .layer(DeadlineLayer::new(OVERALL))
             .layer(retry())
             .layer(in_flight())
             .layer(attempt_span())
-            .layer($attempt_metrics)
             .layer(AttemptTimeoutLayer::new(ATTEMPT))
             .layer(ApiCallLayer::new())
             .layer($auth)
@@ -951,24 +940,6 @@ macro_rules! full_stack {
             .layer(CollectBodyLayer::new(DEFAULT_MAX_BODY_BYTES))
             .service(inner_full())
     };
-}
-
-/// The whole default stack as `Client::stack` builds it with the feature `metrics`:
-/// [`full_typed`] plus the operation and attempt metrics layers.
-#[cfg(feature = "metrics")]
-pub fn full_typed_metrics(
-    auth: AuthLayer,
-) -> impl Service<CancelRequest, Response = Reply<CancelResponse>, Error = Error, Future: Send>
-+ Clone
-+ Send
-+ Sync
-+ 'static {
-    use aily_client::metrics::{AttemptMetricsLayer, OperationMetricsLayer};
-    full_stack!(
-        auth,
-        OperationMetricsLayer::new(),
-        AttemptMetricsLayer::new().server(&mem_base())
-    )
 }
 
 /// A stack run with a recorder as this thread's metrics recorder (every poll of its
@@ -1029,7 +1000,7 @@ pub fn full_typed(
 + Send
 + Sync
 + 'static {
-    full_stack!(auth, Identity::new(), Identity::new())
+    full_stack!(auth)
 }
 
 /// Checks that the server answers what every client expects.

@@ -41,11 +41,11 @@ use super::token::{AccessToken, SecretString, TokenFuture, TokenKind, TokenSourc
 use super::token_store::{Obtained, TokenKey, TokenStore, obtain};
 use crate::envelope::{log_id_header, not_an_envelope};
 use crate::error::{Error, ErrorKind};
+use crate::observe::record;
 use crate::request::USER_AGENT;
 use crate::transport::{HttpService, RequestBody};
 
 /// The operation Feishu error codes of the token endpoint are counted under.
-#[cfg(feature = "metrics")]
 const TOKEN_FETCH_OPERATION: &str = "aily.token.fetch";
 
 /// The token endpoint's path.
@@ -473,17 +473,14 @@ impl TenantTokenSource {
     /// `span` is the `aily.token.fetch` span of `fetch_and_store`, which owns it.
     async fn fetch(&self, span: &tracing::Span) -> Result<(AccessToken, Duration), Error> {
         span.record("source", "feishu");
-        #[cfg(feature = "metrics")]
-        let counted = crate::metrics::TokenFetch::start();
+        let counted = record::TokenFetch::start();
         let fetched = self.request_token(span).await;
-        #[cfg(feature = "metrics")]
         match &fetched {
             Ok(_) => counted.succeeded(),
             Err(e) => {
                 if let Some(code) = e.code() {
-                    crate::metrics::feishu_error(TOKEN_FETCH_OPERATION, code);
+                    record::feishu_error(TOKEN_FETCH_OPERATION, code);
                 }
-                drop(counted);
             }
         }
         fetched

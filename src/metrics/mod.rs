@@ -21,20 +21,16 @@
 //! aily_client::metrics::describe();
 //! ```
 
-mod attempt;
-mod operation;
+mod instruments;
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::Hash;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use metrics::{Histogram, Label, SharedString, Unit};
 
-pub use attempt::{AttemptMetrics, AttemptMetricsFuture, AttemptMetricsLayer};
-pub use operation::{OperationMetrics, OperationMetricsFuture, OperationMetricsLayer};
-
-use crate::error::{BoxError, Error};
+pub(crate) use instruments::Instruments;
 
 /// `http.client.request.duration`: one sample per attempt, in seconds, from the
 /// attempt's start (token included) to its decoded reply or its error.
@@ -149,59 +145,7 @@ pub fn describe() {
 /// the handle is the facade's no-op and nothing is built at all.
 #[derive(Debug, Default)]
 struct HistogramHandles<K> {
-    handles: Mutex<HashMap<K, (usize, Histogram), BuildHasherDefault<WordHasher>>>,
-}
-
-/// A hasher for the handles' keys — a few words (addresses, a status, a kind) made
-/// in process, never from input — one multiply per word (FxHash's), where SipHash's
-/// flood resistance would cost more than the rest of the recording (callgrind: ~310
-/// instructions per key).
-#[derive(Debug, Default)]
-struct WordHasher(u64);
-
-impl WordHasher {
-    #[inline]
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-}
-
-impl Hasher for WordHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-    }
-
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-
-    fn write_u16(&mut self, i: u16) {
-        self.add(u64::from(i));
-    }
-
-    fn write_u32(&mut self, i: u32) {
-        self.add(u64::from(i));
-    }
-
-    fn write_u64(&mut self, i: u64) {
-        self.add(i);
-    }
-
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-
-    fn write_isize(&mut self, i: isize) {
-        self.add(i as u64);
-    }
+    handles: Mutex<HashMap<K, (usize, Histogram), rustc_hash::FxBuildHasher>>,
 }
 
 /// More label sets than any client records (endpoints × statuses × error kinds):
@@ -231,62 +175,6 @@ impl<K: Eq + Hash> HistogramHandles<K> {
             handles.clear();
         }
         handles.insert(key, (recorder, handle));
-    }
-}
-
-/// `"100"` … `"599"`, so a status label borrows a static string.
-static STATUS_DIGITS: [u8; 1500] = {
-    let mut out = [0u8; 1500];
-    let mut code = 100;
-    while code < 600 {
-        let i = (code - 100) * 3;
-        out[i] = b'0' + (code / 100) as u8;
-        out[i + 1] = b'0' + (code / 10 % 10) as u8;
-        out[i + 2] = b'0' + (code % 10) as u8;
-        code += 1;
-    }
-    out
-};
-
-/// The label value of an HTTP status.
-fn status_label(status: u16) -> SharedString {
-    if (100..600).contains(&status) {
-        let i = usize::from(status - 100) * 3;
-        if let Ok(s) = std::str::from_utf8(&STATUS_DIGITS[i..i + 3]) {
-            return SharedString::const_str(s);
-        }
-    }
-    SharedString::from_owned(status.to_string())
-}
-
-/// The label value of an HTTP method.
-fn method_label(method: &http::Method) -> SharedString {
-    let known = [
-        http::Method::GET,
-        http::Method::POST,
-        http::Method::PUT,
-        http::Method::DELETE,
-        http::Method::PATCH,
-        http::Method::HEAD,
-        http::Method::OPTIONS,
-    ];
-    match known.iter().position(|m| m == method) {
-        Some(0) => SharedString::const_str("GET"),
-        Some(1) => SharedString::const_str("POST"),
-        Some(2) => SharedString::const_str("PUT"),
-        Some(3) => SharedString::const_str("DELETE"),
-        Some(4) => SharedString::const_str("PATCH"),
-        Some(5) => SharedString::const_str("HEAD"),
-        Some(6) => SharedString::const_str("OPTIONS"),
-        _ => SharedString::from_owned(method.as_str().to_owned()),
-    }
-}
-
-/// The crate error an error of the stack is, or describes.
-fn crate_error(err: &BoxError) -> std::borrow::Cow<'_, Error> {
-    match err.downcast_ref::<Error>() {
-        Some(e) => std::borrow::Cow::Borrowed(e),
-        None => std::borrow::Cow::Owned(Error::peek(err.as_ref())),
     }
 }
 
@@ -329,12 +217,10 @@ pub const OTHER_FEISHU_CODE: &str = "other";
 /// assert_eq!(feishu_code_label(i64::MIN).as_ref(), "other");
 /// ```
 pub fn feishu_code_label(code: i64) -> SharedString {
-    if (400..=599).contains(&code) {
-        return status_label(code as u16);
-    }
-    match KNOWN_FEISHU_CODES.binary_search(&code) {
-        Ok(_) => SharedString::from_owned(code.to_string()),
-        Err(_) => SharedString::const_str(OTHER_FEISHU_CODE),
+    if (400..=599).contains(&code) || KNOWN_FEISHU_CODES.binary_search(&code).is_ok() {
+        SharedString::from_owned(code.to_string())
+    } else {
+        SharedString::const_str(OTHER_FEISHU_CODE)
     }
 }
 
@@ -446,15 +332,6 @@ mod tests {
     }
 
     #[test]
-    fn every_status_label_is_its_number() {
-        for status in [100u16, 200, 204, 404, 429, 503, 599] {
-            assert_eq!(status_label(status).as_ref(), status.to_string());
-        }
-        assert_eq!(status_label(600).as_ref(), "600");
-        assert_eq!(status_label(42).as_ref(), "42");
-    }
-
-    #[test]
     fn feishu_code_labels_are_bounded() {
         assert!(KNOWN_FEISHU_CODES.windows(2).all(|w| w[0] < w[1]), "sorted");
         for &code in KNOWN_FEISHU_CODES {
@@ -484,16 +361,6 @@ mod tests {
     }
 
     #[test]
-    fn method_labels_are_the_method() {
-        for m in [
-            "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "PURGE",
-        ] {
-            let method = http::Method::from_bytes(m.as_bytes()).unwrap();
-            assert_eq!(method_label(&method).as_ref(), m);
-        }
-    }
-
-    #[test]
     fn a_handle_follows_the_recorder_current_at_each_record() {
         let handles = HistogramHandles::<u8>::default();
         let labels = || vec![Label::from_static_parts("k", "v")];
@@ -519,26 +386,5 @@ mod tests {
         assert_eq!(samples(&first), [2.0, 3.0]);
         assert_eq!(samples(&second), [4.0]);
         assert_eq!(handles.handles.lock().unwrap().len(), 1);
-    }
-
-    #[test]
-    fn the_word_hasher_tells_keys_apart() {
-        use std::hash::BuildHasher;
-        let build = BuildHasherDefault::<WordHasher>::default();
-        let keys = [
-            ((1usize, 2usize), 200u16, None),
-            ((1, 2), 503, Some(crate::ErrorKind::Api)),
-            ((1, 2), 503, Some(crate::ErrorKind::Http)),
-            ((1, 3), 200, None),
-            ((2, 2), 200, None),
-        ];
-        let hashes: std::collections::HashSet<u64> =
-            keys.iter().map(|k| build.hash_one(k)).collect();
-        assert_eq!(hashes.len(), keys.len());
-        let mut bytes = WordHasher::default();
-        bytes.write(b"0123456789");
-        let mut other = WordHasher::default();
-        other.write(b"0123456780");
-        assert_ne!(bytes.finish(), other.finish());
     }
 }

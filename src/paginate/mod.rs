@@ -18,7 +18,7 @@ use futures_core::Stream;
 use tower::{Service, ServiceExt};
 
 use crate::api_call::Reply;
-use crate::error::{BoxError, Error, ErrorKind};
+use crate::error::{Error, ErrorKind};
 use crate::request::ApiRequest;
 
 /// The most pages one listing follows (100,000 items at the server's largest page
@@ -41,7 +41,7 @@ pub fn pages<E, S>(service: S, first: ApiRequest<E>) -> impl Stream<Item = Resul
 where
     E: ListEndpoint,
     S: Service<ApiRequest<E>, Response = Reply<ListResponse<E::Item>>> + Clone,
-    S::Error: Into<BoxError>,
+    S::Error: Into<Error>,
 {
     struct State<E: ListEndpoint, S> {
         service: S,
@@ -68,7 +68,7 @@ where
             let reply = state.service.clone().oneshot(request.clone()).await;
             let page = match reply {
                 Ok(reply) => reply.into_data().page,
-                Err(e) => return Some((Err(Error::from_box(e.into())), state)),
+                Err(e) => return Some((Err(e.into()), state)),
             };
             if let Some(token) = page.next_page_token() {
                 let stop = if token.len() > MAX_PAGE_TOKEN_LEN {

@@ -14,7 +14,8 @@ use tokio::time::Instant;
 use tower::{Layer, Service, ServiceExt};
 
 use super::{Admission, Quota, RateLimitKey, RateLimitStore};
-use crate::error::{BoxError, Error, ErrorKind};
+use crate::error::{Error, ErrorKind};
+use crate::observe::record;
 use crate::request::AilyRequest;
 
 /// How many times a call re-checks a penalty that started while it waited.
@@ -69,7 +70,7 @@ const PENALTY_RECHECKS: usize = 3;
 /// // 600 ms allowed, so "d" fails fast, taking nothing.
 /// let (c, d) = tokio::join!(call("c"), call("d"));
 /// assert_eq!(c.unwrap(), "c");
-/// let err = aily_client::Error::from_box(d.unwrap_err());
+/// let err = d.unwrap_err();
 /// assert_eq!(err.kind(), ErrorKind::RateLimited);
 /// assert_eq!(err.retry_after(), Some(Duration::from_secs(1)));
 /// # }
@@ -197,13 +198,13 @@ where
     S: Service<R> + Clone + Send + 'static,
     S::Future: Send + 'static,
     S::Response: Send + 'static,
-    S::Error: Into<BoxError>,
+    S::Error: Into<Error>,
 {
     type Response = S::Response;
-    type Error = BoxError;
+    type Error = Error;
     type Future = RateLimitFuture<S::Future, S::Response>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
@@ -223,11 +224,11 @@ where
     }
 }
 
-async fn limited<S, R>(config: Arc<Config>, mut inner: S, req: R) -> Result<S::Response, BoxError>
+async fn limited<S, R>(config: Arc<Config>, mut inner: S, req: R) -> Result<S::Response, Error>
 where
     R: AilyRequest,
     S: Service<R> + Send,
-    S::Error: Into<BoxError>,
+    S::Error: Into<Error>,
 {
     let key = RateLimitKey::new(config.scope.clone(), R::OPERATION);
     let quota = req
@@ -249,13 +250,11 @@ where
         // hostile store, or the deadline came closer while it answered) does not
         // hold the call: the wait is bounded by max_wait and the deadline here.
         Ok(Admission::Admitted { wait }) if wait > config.max_wait.min(left()) => {
-            #[cfg(feature = "metrics")]
-            crate::metrics::rate_limit_fail_fast(R::OPERATION);
+            record::rate_limit_fail_fast(R::OPERATION);
             return Err(refused(&key, wait));
         }
         Ok(Admission::Admitted { wait }) => {
-            #[cfg(feature = "metrics")]
-            let waiting = Instant::now();
+            let waiting = record::Instruments::ENABLED.then(Instant::now);
             let waited = async {
                 tracing::debug!(
                     rate_limit.wait_ms = wait.as_millis() as u64,
@@ -269,8 +268,7 @@ where
                         break;
                     };
                     if penalty > config.max_wait.min(left()) {
-                        #[cfg(feature = "metrics")]
-                        crate::metrics::rate_limit_fail_fast(R::OPERATION);
+                        record::rate_limit_fail_fast(R::OPERATION);
                         return Err(refused(&key, penalty));
                     }
                     tracing::debug!(
@@ -280,16 +278,16 @@ where
                     );
                     tokio::time::sleep(penalty).await;
                 }
-                Ok::<(), BoxError>(())
+                Ok::<(), Error>(())
             }
             .await;
-            #[cfg(feature = "metrics")]
-            crate::metrics::rate_limit_wait(R::OPERATION, waiting.elapsed());
+            if let Some(waiting) = waiting {
+                record::rate_limit_wait(R::OPERATION, waiting.elapsed());
+            }
             waited?;
         }
         Ok(Admission::Refused { retry_after }) => {
-            #[cfg(feature = "metrics")]
-            crate::metrics::rate_limit_fail_fast(R::OPERATION);
+            record::rate_limit_fail_fast(R::OPERATION);
             return Err(refused(&key, retry_after));
         }
         Err(e) => {
@@ -315,25 +313,22 @@ where
 }
 
 /// The client-side refusal.
-fn refused(key: &RateLimitKey, retry_after: Duration) -> BoxError {
+fn refused(key: &RateLimitKey, retry_after: Duration) -> Error {
     tracing::debug!(
         rate_limit.retry_after_ms = retry_after.as_millis() as u64,
         rate_limit.key = %key,
         "no rate-limit slot within the wait allowed; failing fast"
     );
-    Box::new(
-        Error::new(
-            ErrorKind::RateLimited,
-            "client-side rate limit: no slot of the quota within the wait allowed",
-        )
-        .with_retry_after(Some(retry_after)),
+    Error::new(
+        ErrorKind::RateLimited,
+        "client-side rate limit: no slot of the quota within the wait allowed",
     )
+    .with_retry_after(Some(retry_after))
 }
 
 /// The reset of a server's rate-limit answer (429 or 99991400, with a wait), at most
 /// [`MAX_SERVER_RESET`](super::MAX_SERVER_RESET).
-fn server_reset(err: &BoxError) -> Option<Duration> {
-    let e = err.downcast_ref::<Error>()?;
+fn server_reset(e: &Error) -> Option<Duration> {
     let from_server = e.status().is_some() || e.code().is_some();
     if e.kind() == ErrorKind::RateLimited && from_server {
         e.retry_after()
@@ -352,16 +347,16 @@ pin_project! {
         /// Limiting is off.
         Direct { #[pin] future: F },
         /// Waiting for a slot, then sending.
-        Limited { future: BoxFuture<Result<T, BoxError>> },
+        Limited { future: BoxFuture<Result<T, Error>> },
     }
 }
 
 impl<F, T, E> Future for RateLimitFuture<F, T>
 where
     F: Future<Output = Result<T, E>>,
-    E: Into<BoxError>,
+    E: Into<Error>,
 {
-    type Output = Result<T, BoxError>;
+    type Output = Result<T, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project() {
@@ -407,10 +402,10 @@ mod tests {
 
     /// An inner service that counts its calls and answers each with `reply()`.
     fn counting(
-        reply: impl Fn() -> Result<(), BoxError> + Clone + Send + 'static,
+        reply: impl Fn() -> Result<(), Error> + Clone + Send + 'static,
     ) -> (
         Arc<AtomicUsize>,
-        impl Service<CancelRequest, Response = (), Error = BoxError, Future: Send> + Clone + Send,
+        impl Service<CancelRequest, Response = (), Error = Error, Future: Send> + Clone + Send,
     ) {
         let calls = Arc::new(AtomicUsize::new(0));
         let seen = calls.clone();
@@ -433,7 +428,7 @@ mod tests {
             .oneshot(CancelRequest::new("s", "r").unwrap())
             .await
             .expect_err("a wait of 285 years is not waited");
-        let err = Error::from_box(err);
+        let err = err;
         assert_eq!(err.kind(), ErrorKind::RateLimited, "{err}");
         assert_eq!(err.retry_after(), Some(YEARS_285));
         assert_eq!(calls.load(Ordering::SeqCst), 0, "nothing sent");
@@ -453,7 +448,7 @@ mod tests {
             Duration::from_secs(1),
         );
         let err = limited.oneshot(req).await.expect_err("not held");
-        assert_eq!(Error::from_box(err).kind(), ErrorKind::RateLimited);
+        assert_eq!(err.kind(), ErrorKind::RateLimited);
         assert_eq!(calls.load(Ordering::SeqCst), 0);
     }
 
@@ -461,11 +456,9 @@ mod tests {
     async fn a_server_reset_of_years_holds_the_operation_for_at_most_the_cap() {
         let huge = Duration::from_secs(999_999_999);
         let (calls, inner) = counting(move || {
-            Err(Box::new(
-                Error::new(ErrorKind::RateLimited, "429")
-                    .with_status(http::StatusCode::TOO_MANY_REQUESTS)
-                    .with_retry_after(Some(huge)),
-            ) as BoxError)
+            Err(Error::new(ErrorKind::RateLimited, "429")
+                .with_status(http::StatusCode::TOO_MANY_REQUESTS)
+                .with_retry_after(Some(huge)))
         });
         let store = Arc::new(LocalRateLimitStore::new());
         let limited = RateLimitLayer::new(store.clone(), "app")
@@ -500,11 +493,9 @@ mod tests {
                 if let Ok(h) = http::HeaderValue::from_str(&v) {
                     headers.insert(crate::envelope::RATE_LIMIT_RESET_HEADER, h);
                 }
-                let err: BoxError = Box::new(
-                    Error::new(ErrorKind::RateLimited, "429")
-                        .with_status(http::StatusCode::TOO_MANY_REQUESTS)
-                        .with_retry_after(crate::envelope::rate_limit_wait(&headers)),
-                );
+                let err = Error::new(ErrorKind::RateLimited, "429")
+                    .with_status(http::StatusCode::TOO_MANY_REQUESTS)
+                    .with_retry_after(crate::envelope::rate_limit_wait(&headers));
                 if let Some(reset) = server_reset(&err) {
                     prop_assert!(reset <= MAX_SERVER_RESET, "{v:?} -> {reset:?}");
                 }

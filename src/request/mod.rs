@@ -33,10 +33,14 @@
 //!     (the rate limit reads a [`Quota`](crate::rate_limit::Quota)). This module
 //!     imports no layer.
 //! * **Up, in the result:** the [`Reply`](crate::api_call::Reply) (data, HTTP status,
-//!   log id, attempt) or the [`Error`] (kind, code, status, log id,
+//!   log id, attempt) or the crate's [`Error`] (kind, code, status, log id,
 //!   [`reply_status`](Error::reply_status) when a reply to the attempt decoded into
-//!   it, attempts). Each observer — the operation span, the attempt span, the metrics,
-//!   a user's own — reads what it needs there, and records only on the span it owns.
+//!   it, attempts) — every typed layer returns [`Error`]; the HTTP tier's `BoxError`
+//!   is converted once, in `ApiCallLayer`. The two observing layers
+//!   ([`OperationLayer`](crate::observe::OperationLayer),
+//!   [`AttemptLayer`](crate::observe::AttemptLayer)) read what they need there, record
+//!   only on the span each owns, and hand the same [`Event`](crate::observe::Event) to
+//!   the metrics and to a user's [`Observer`](crate::observe::Observer).
 
 mod endpoint;
 mod operation;

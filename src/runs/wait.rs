@@ -13,7 +13,7 @@ use tower::{Service, ServiceExt};
 use tracing::Instrument;
 
 use crate::api_call::Reply;
-use crate::error::{BoxError, Error};
+use crate::error::Error;
 use crate::runs::{
     CancelRequest, CancelResponse, GetRunRequest, GetRunResponse, RunResponse, RunStatus,
 };
@@ -75,9 +75,10 @@ impl WaitOptions {
 /// error of kind [`TimeoutKind::Wait`](crate::TimeoutKind::Wait) that carries the last
 /// run seen ([`Error::last_run`]). [`Client::cancel_and_wait`](crate::Client::cancel_and_wait)
 /// calls it with the client's own services; call it yourself to wait through a stack
-/// of your own: any service whose error converts into a [`BoxError`] will do (tower's
-/// `LoadShed`, `ConcurrencyLimit`, `Buffer` …), and its errors come out as an
-/// [`Error`] ([`Error::from_box`]: a shed call is [`ErrorKind::Overloaded`](crate::ErrorKind::Overloaded)).
+/// of your own: any service whose error converts into an [`Error`] will do — the
+/// crate's own, and tower's `LoadShed`, `ConcurrencyLimit`, `Buffer` … over them,
+/// whose `BoxError` converts ([`Error::from_box`]: a shed call is
+/// [`ErrorKind::Overloaded`](crate::ErrorKind::Overloaded)).
 ///
 /// ```
 /// use aily_client::runs::cancel_and_wait;
@@ -100,9 +101,9 @@ pub async fn cancel_and_wait<C, G>(
 ) -> Result<Reply<RunResponse>, Error>
 where
     C: Service<CancelRequest, Response = Reply<CancelResponse>>,
-    C::Error: Into<BoxError>,
+    C::Error: Into<Error>,
     G: Service<GetRunRequest, Response = Reply<GetRunResponse>>,
-    G::Error: Into<BoxError>,
+    G::Error: Into<Error>,
 {
     let (session_id, run_id) = (session_id.as_ref(), run_id.as_ref());
     let read = GetRunRequest::new(session_id, run_id)?;
@@ -118,7 +119,7 @@ where
         let deadline = Instant::now() + options.timeout;
         let last = match tokio::time::timeout_at(deadline, cancel.oneshot(cancel_request)).await {
             Err(_) => return Err(Error::wait_timeout(options.timeout, None)),
-            Ok(reply) => reply.map_err(|e| Error::from_box(e.into()))?,
+            Ok(reply) => reply.map_err(Into::into)?,
         };
         read_until(
             &mut get,
@@ -151,7 +152,7 @@ pub(crate) async fn read_until<G>(
 ) -> Result<Reply<RunResponse>, Error>
 where
     G: Service<GetRunRequest, Response = Reply<GetRunResponse>>,
-    G::Error: Into<BoxError>,
+    G::Error: Into<Error>,
 {
     let timed_out = |last: Reply<RunResponse>| {
         let log_id = last.log_id().map(str::to_owned);
@@ -176,7 +177,7 @@ where
         .await;
         last = match reply {
             Err(_) => break Err(timed_out(last)),
-            Ok(reply) => reply.map_err(|e| Error::from_box(e.into()))?,
+            Ok(reply) => reply.map_err(Into::into)?,
         };
         tracing::debug!(status = %last.run.status, reads, "read the run");
         interval = (interval * 2).min(options.max_interval);

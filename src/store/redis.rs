@@ -366,9 +366,8 @@ impl RedisBackend {
         Fut: Future<Output = RedisResult<T>>,
     {
         let answered = self.try_run(what, command).await;
-        #[cfg(feature = "metrics")]
         if answered.is_err() {
-            crate::metrics::store_fallback(what);
+            crate::observe::record::store_fallback(what);
         }
         answered
     }

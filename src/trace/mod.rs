@@ -1,9 +1,9 @@
 //! Tracing: OpenTelemetry-shaped spans for every call and every attempt.
 //!
 //! ```text
-//! aily.run.cancel                                   operation span, INFO   (OperationSpanLayer)
+//! aily.run.cancel                                   operation span, INFO   (OperationLayer)
 //! ├── POST /open-apis/aily/v1/sessions/{aily_session_id}/runs/{run_id}/cancel
-//! │   │                                             attempt span, DEBUG    (AttemptSpanLayer)
+//! │   │                                             attempt span, DEBUG    (AttemptLayer)
 //! │   └── aily.token.fetch                          token request, INFO   (app credentials, cold cache;
 //! │                                                 source = feishu, or store when a fleet's store had it)
 //! ├── WARN "retrying" {attempt, reason, delay_ms}   one event per retry
@@ -14,16 +14,6 @@
 //! `tracing-opentelemetry` exports them as they are (`otel.name`, `otel.kind` and
 //! `otel.status_code` are read by it). No field ever holds a token, a secret or a
 //! body. Levels are set on the [`ClientBuilder`](crate::ClientBuilder).
-
-mod attempt;
-mod operation;
-
-pub use attempt::{AttemptSpan, AttemptSpanFuture, AttemptSpanLayer};
-pub use operation::{OperationFuture, OperationSpan, OperationSpanLayer};
-
-use tracing::Span;
-
-use crate::error::{BoxError, Error};
 
 /// The names of the fields this crate records.
 pub mod fields {
@@ -84,34 +74,8 @@ macro_rules! event_at {
 
 pub(crate) use event_at;
 
-/// Records a failure on `span`: `otel.status_code = ERROR`, `error.type`, and, when
-/// known, `feishu.code`, `feishu.log_id` and `http.response.status_code`.
-pub(crate) fn record_error(span: &Span, err: &BoxError) {
-    span.record(fields::OTEL_STATUS_CODE, "ERROR");
-    match err.downcast_ref::<Error>() {
-        Some(e) => {
-            span.record(fields::ERROR_TYPE, e.kind().as_str());
-            if let Some(code) = e.code() {
-                span.record(fields::FEISHU_CODE, code);
-            }
-            if let Some(log_id) = e.log_id() {
-                span.record(fields::FEISHU_LOG_ID, log_id);
-            }
-            if let Some(status) = e.status() {
-                span.record(fields::HTTP_RESPONSE_STATUS_CODE, status.as_u16());
-            }
-        }
-        None => {
-            span.record(
-                fields::ERROR_TYPE,
-                Error::peek(err.as_ref()).kind().as_str(),
-            );
-        }
-    }
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     //! A small recorder of spans and their fields, installed as the thread's
     //! subscriber for one test (the tests of `operation` and `attempt` use it too),
     //! and the tests of `record_error` and `event_at!`.
@@ -127,7 +91,9 @@ mod tests {
     use tracing_subscriber::registry::LookupSpan;
 
     use super::*;
-    use crate::error::{ErrorKind, TimeoutKind};
+    use crate::error::{Error, ErrorKind, TimeoutKind};
+    use crate::observe::record_error;
+    use tracing::Span;
 
     /// A span as recorded: its name, level, parent's name and fields.
     #[derive(Clone, Debug)]
@@ -255,11 +221,10 @@ mod tests {
     #[test]
     fn record_error_records_the_kind_code_log_id_and_status() {
         let (recorder, _guard) = Recorder::install();
-        let err: BoxError = Error::new(ErrorKind::Api, "Feishu returned an error")
+        let err = Error::new(ErrorKind::Api, "Feishu returned an error")
             .with_status(http::StatusCode::BAD_REQUEST)
             .with_api(2700001, "param is invalid".into(), None)
-            .with_log_id(Some("log-1".into()))
-            .into();
+            .with_log_id(Some("log-1".into()));
         record_error(&span(), &err);
         let rec = recorder.only_span();
         assert_eq!(rec.field(fields::OTEL_STATUS_CODE), Some("ERROR"));
@@ -272,8 +237,7 @@ mod tests {
     #[test]
     fn record_error_records_only_what_the_error_knows() {
         let (recorder, _guard) = Recorder::install();
-        let err: BoxError =
-            Error::timeout(TimeoutKind::Attempt, std::time::Duration::from_secs(1)).into();
+        let err = Error::timeout(TimeoutKind::Attempt, std::time::Duration::from_secs(1));
         record_error(&span(), &err);
         let rec = recorder.only_span();
         assert_eq!(rec.field(fields::OTEL_STATUS_CODE), Some("ERROR"));
@@ -290,7 +254,7 @@ mod tests {
     #[test]
     fn record_error_names_the_kind_of_a_foreign_error() {
         let (recorder, _guard) = Recorder::install();
-        let err: BoxError = Box::new(tower::load_shed::error::Overloaded::new());
+        let err = Error::from_box(Box::new(tower::load_shed::error::Overloaded::new()));
         record_error(&span(), &err);
         let rec = recorder.only_span();
         assert_eq!(rec.field(fields::OTEL_STATUS_CODE), Some("ERROR"));

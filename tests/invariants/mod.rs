@@ -12,9 +12,7 @@ use std::task::{Context, Poll, Waker};
 
 use aily_client::api_call::{ApiCallLayer, Reply};
 use aily_client::transport::{BaseUriLayer, BaseUrl, RequestBody};
-use aily_client::{
-    AilyRequest, BoxError, CancelRequest, CancelResponse, Error, ErrorKind, GetRunRequest,
-};
+use aily_client::{AilyRequest, CancelRequest, CancelResponse, Error, ErrorKind, GetRunRequest};
 use bytes::Bytes;
 use http::{Response, Uri};
 use tower::{Layer, Service};
@@ -217,7 +215,7 @@ impl Service<http::Request<RequestBody>> for Answer {
 /// A cancel answered by `response` through [`ApiCallLayer`]: what the stack above it
 /// sees (the data with the reply's status and log id, or the error). The HTTP tier
 /// answers at once, so one poll finishes it.
-fn call_cancel(response: Response<Bytes>) -> Result<Reply<CancelResponse>, BoxError> {
+fn call_cancel(response: Response<Bytes>) -> Result<Reply<CancelResponse>, Error> {
     let mut svc = ApiCallLayer::new().layer(Answer(response));
     let request = CancelRequest::new("s", "r").expect("valid ids");
     let mut future = std::pin::pin!(svc.call(request));
