@@ -78,10 +78,12 @@ impl<T> Reply<T> {
 
     /// The reply's log id, when it had a readable, non-empty `X-Tt-Logid`.
     pub fn log_id(&self) -> Option<&str> {
-        self.log_id
-            .as_ref()
-            .and_then(|v| v.to_str().ok())
-            .filter(|s| !s.is_empty())
+        crate::envelope::log_id_text(self.log_id.as_ref())
+    }
+
+    /// The `X-Tt-Logid` header as it came, not yet read as text.
+    pub(crate) fn log_id_header(&self) -> Option<&HeaderValue> {
+        self.log_id.as_ref()
     }
 
     /// Which attempt of the call this reply answers: 0 for the first, 1 for the

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
 
@@ -301,6 +301,13 @@ fn token_message(code: i64) -> &'static str {
         }
         _ => "the access token is invalid or expired and must be replaced",
     }
+}
+
+/// A log id header's value as text, when it is readable and not empty.
+pub(crate) fn log_id_text(value: Option<&HeaderValue>) -> Option<&str> {
+    value
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| !s.is_empty())
 }
 
 #[cfg(test)]

@@ -56,7 +56,7 @@ pub const DEFAULT_OVERALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// ```
 /// use std::time::Duration;
 /// use aily_client::timeout::{AttemptTimeoutLayer, DeadlineLayer};
-/// use aily_client::{CancelRequest, Error, TimeoutKind};
+/// use aily_client::{CancelRequest, TimeoutKind};
 /// use tower::{ServiceBuilder, ServiceExt};
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
@@ -68,7 +68,7 @@ pub const DEFAULT_OVERALL_TIMEOUT: Duration = Duration::from_secs(30);
 ///     .service(never);
 /// let started = tokio::time::Instant::now();
 /// let err = svc.oneshot(CancelRequest::new("s", "r").unwrap()).await.unwrap_err();
-/// assert_eq!(Error::from_box(err).timeout_kind(), Some(TimeoutKind::Overall));
+/// assert_eq!(err.timeout_kind(), Some(TimeoutKind::Overall));
 /// assert_eq!(started.elapsed(), Duration::from_secs(2));
 /// # }
 /// ```
@@ -133,7 +133,7 @@ fn set_deadline<R: AilyRequest>(
 /// ```
 /// use std::time::Duration;
 /// use aily_client::timeout::AttemptTimeoutLayer;
-/// use aily_client::{CancelRequest, Error, TimeoutKind};
+/// use aily_client::{CancelRequest, TimeoutKind};
 /// use tower::{Layer, ServiceExt};
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
@@ -141,7 +141,7 @@ fn set_deadline<R: AilyRequest>(
 /// let never = tower::service_fn(|_req: CancelRequest| std::future::pending::<Result<(), aily_client::BoxError>>());
 /// let svc = AttemptTimeoutLayer::new(Duration::from_secs(1)).layer(never);
 /// let err = svc.oneshot(CancelRequest::new("s", "r").unwrap()).await.unwrap_err();
-/// assert_eq!(Error::from_box(err).timeout_kind(), Some(TimeoutKind::Attempt));
+/// assert_eq!(err.timeout_kind(), Some(TimeoutKind::Attempt));
 /// # }
 /// ```
 #[derive(Clone, Copy, Debug)]
@@ -202,7 +202,7 @@ where
 /// ```
 /// use std::time::Duration;
 /// use aily_client::timeout::OverallTimeoutLayer;
-/// use aily_client::{CancelRequest, Error, TimeoutKind};
+/// use aily_client::{CancelRequest, TimeoutKind};
 /// use tower::{Layer, ServiceExt};
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
@@ -210,7 +210,7 @@ where
 /// let never = tower::service_fn(|_req: CancelRequest| std::future::pending::<Result<(), aily_client::BoxError>>());
 /// let svc = OverallTimeoutLayer::new(Duration::from_secs(2)).layer(never);
 /// let err = svc.oneshot(CancelRequest::new("s", "r").unwrap()).await.unwrap_err();
-/// assert_eq!(Error::from_box(err).timeout_kind(), Some(TimeoutKind::Overall));
+/// assert_eq!(err.timeout_kind(), Some(TimeoutKind::Overall));
 /// # }
 /// ```
 #[derive(Clone, Copy, Debug)]

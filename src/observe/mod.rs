@@ -107,7 +107,8 @@ pub struct Event<'a> {
 enum Outcome<'a> {
     Replied {
         status: StatusCode,
-        log_id: Option<&'a str>,
+        /// The header as it came: read as text only when asked.
+        log_id: Option<&'a http::HeaderValue>,
     },
     Failed(&'a Error),
 }
@@ -137,7 +138,7 @@ impl<'a> Event<'a> {
             outcome: match result {
                 Ok(reply) => Outcome::Replied {
                     status: reply.status(),
-                    log_id: reply.log_id(),
+                    log_id: reply.log_id_header(),
                 },
                 Err(error) => Outcome::Failed(error),
             },
@@ -186,7 +187,7 @@ impl<'a> Event<'a> {
     /// The reply's log id (`X-Tt-Logid`), when it had one.
     pub fn log_id(&self) -> Option<&'a str> {
         match self.outcome {
-            Outcome::Replied { log_id, .. } => log_id,
+            Outcome::Replied { log_id, .. } => crate::envelope::log_id_text(log_id),
             Outcome::Failed(error) => error.log_id(),
         }
     }
@@ -239,6 +240,9 @@ pub trait Stage: Send + Sync + 'static {
     /// Tells `observer` of `event` at this level.
     fn tell(observer: &dyn Observer, event: &Event<'_>);
 
+    /// Whether the level emits an event of its end ([`ended`](Stage::ended)).
+    const ENDED_EVENT: bool = false;
+
     /// After the observers: an event of the end in the layer's span, if the level
     /// has one.
     fn ended(event: &Event<'_>) {
@@ -254,6 +258,8 @@ impl Stage for CallStage {
     fn tell(observer: &dyn Observer, event: &Event<'_>) {
         observer.on_operation(event);
     }
+
+    const ENDED_EVENT: bool = true;
 
     fn ended(event: &Event<'_>) {
         match event.error() {
@@ -320,6 +326,13 @@ where
         let this = self.project();
         let _enter = this.span.enter();
         let out = ready!(this.inner.poll(cx)).map_err(Into::into);
+        // Nothing to tell (no subscriber wants the span or the end event, no metrics,
+        // no observer of yours): no event is made at all.
+        let spanned = !this.span.is_disabled();
+        let told = spanned || record::Instruments::ENABLED || this.observers.user.is_some();
+        if !(told || ended_event_wanted::<L>()) {
+            return Poll::Ready(out);
+        }
         let method = R::METHOD;
         let event = Event::new::<R, _>(
             &method,
@@ -328,7 +341,7 @@ where
             *this.started,
             this.span,
         );
-        if !this.span.is_disabled() {
+        if spanned {
             L::tell(&span::SpanFields, &event);
         }
         L::tell(&this.observers.instruments, &event);
@@ -338,6 +351,11 @@ where
         L::ended(&event);
         Poll::Ready(out)
     }
+}
+
+/// Whether stage `L` has an end event that a subscriber may want.
+fn ended_event_wanted<L: Stage>() -> bool {
+    L::ENDED_EVENT && tracing::level_enabled!(tracing::Level::DEBUG)
 }
 
 #[cfg(test)]
