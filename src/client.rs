@@ -741,12 +741,17 @@ impl ClientBuilder {
             .extra_root_certificates
             .extend(self.extra_roots_der.into_iter().map(CertificateDer::from));
         let unauthenticated = unauthenticated_tier(&base_url, &transport, self.max_body_bytes)?;
+        let token_http = crate::auth::TokenHttp::to(
+            HttpService::new(unauthenticated.get_ref().clone()),
+            &base_url,
+            self.attempt_timeout,
+        )
+        .span_level(self.attempt_span_level);
         let auth = fleet.auth_layer(
             &credentials,
             &base_url,
-            HttpService::new(unauthenticated.clone()),
+            token_http,
             self.token_refresh_margin,
-            self.attempt_timeout,
         )?;
         let http = http_tier(auth, unauthenticated);
         Ok(Client {

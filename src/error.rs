@@ -384,6 +384,14 @@ impl Error {
         self
     }
 
+    /// The error as it leaves a request made on the caller's behalf (a token request):
+    /// that reply was not a reply to the caller's attempt, so
+    /// [`reply_status`](Error::reply_status) is cleared; code, status and log id stay.
+    pub(crate) fn not_replied(mut self) -> Error {
+        self.inner.reply_status = None;
+        self
+    }
+
     /// How long the server asked the caller to wait.
     pub fn with_retry_after(mut self, wait: Option<Duration>) -> Error {
         self.inner.retry_after = wait;

@@ -7,6 +7,9 @@
 //! [`TokenSource::invalidate`] and, if the source has a fresher token, replay the
 //! request exactly once.
 
+mod assertion;
+mod exchange;
+mod store_app;
 mod tenant;
 mod token;
 mod token_store;
@@ -23,6 +26,16 @@ use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
+pub use assertion::{AssertionFuture, AssertionProvider, oauth_base};
+pub use exchange::{
+    AppCredentialsBody, AppTicketBody, CLIENT_ASSERTION_TYPE, FetchAppToken, FetchAppTokenRequest,
+    FetchStoreTenantToken, FetchStoreTenantTokenRequest, FetchTenantToken, FetchTenantTokenRequest,
+    IssuedToken, JWT_BEARER_GRANT, MAX_ACCEPTED_REFRESH_EXPIRE, MAX_ASSERTION_LEN,
+    MAX_REFRESH_LIFETIME, OAUTH_SERVER_ERROR, OAuthGrant, OAuthTokens, OAuthV3Token,
+    OAuthV3TokenRequest, REAUTHORIZE_CODES, ResendAppTicket, ResendAppTicketRequest,
+    StoreTenantBody, TokenHttp, UserTokenEndpoint, UserTokenRequest, refresh_lifetime, secret_json,
+};
+pub use store_app::{CODE_APP_TICKET_INVALID, StoreApp};
 pub use tenant::{
     DEFAULT_FETCH_TIMEOUT, DEFAULT_REFRESH_MARGIN, MAX_ACCEPTED_EXPIRE, MAX_TOKEN_LIFETIME,
     TENANT_TOKEN_PATH, TenantTokenSource, token_lifetime,
@@ -33,7 +46,7 @@ pub use token_store::{LocalTokenStore, LockId, StoredToken, TokenKey, TokenStore
 
 use crate::envelope::{envelope_code, is_token_code};
 use crate::error::{BoxError, Error};
-use crate::transport::{HttpService, RequestBody};
+use crate::transport::RequestBody;
 
 #[derive(Clone, Debug)]
 enum Tokens {
@@ -83,52 +96,94 @@ impl AuthLayer {
 
 impl Credentials {
     /// The [`AuthLayer`] these credentials need (as kube-client's `auth_layer()`): a
-    /// fixed token's, a [`TokenSource`]'s, or — for [`Credentials::app`] — a
-    /// [`TenantTokenSource`] that fetches tenant tokens through `token_http` (the HTTP
-    /// tier without auth), each fetch bounded by `fetch_timeout`, refreshed
-    /// `refresh_margin` before they expire. Spawns nothing.
+    /// fixed token's, a [`TokenSource`]'s, or — for [`Credentials::app`] and
+    /// [`Credentials::client_assertion`] — a [`TenantTokenSource`] that fetches tenant
+    /// tokens through `token_http` (the HTTP tier without auth, see [`TokenHttp`]),
+    /// refreshed `refresh_margin` before they expire. Spawns nothing.
     ///
     /// ```
     /// use std::time::Duration;
+    /// use aily_client::auth::TokenHttp;
     /// use aily_client::{Client, Credentials};
     ///
     /// # fn main() -> Result<(), aily_client::Error> {
     /// let client = Client::builder().credentials(Credentials::tenant_token("t-x")).build()?;
-    /// let layer = Credentials::app("cli_a", "s3cret").auth_layer(
-    ///     client.http_service(),
-    ///     Duration::from_secs(180),
-    ///     Duration::from_secs(10),
-    /// )?;
+    /// let http = TokenHttp::new(client.http_service(), Duration::from_secs(10));
+    /// let layer = Credentials::app("cli_a", "s3cret").auth_layer(http.clone(), Duration::from_secs(180))?;
     /// # let _ = layer;
-    /// assert!(Credentials::app("", "x")
-    ///     .auth_layer(client.http_service(), Duration::ZERO, Duration::ZERO)
-    ///     .is_err());
+    /// assert!(Credentials::app("", "x").auth_layer(http, Duration::ZERO).is_err());
     /// # Ok(()) }
     /// ```
     pub fn auth_layer(
         &self,
-        token_http: HttpService,
+        token_http: TokenHttp,
         refresh_margin: Duration,
-        fetch_timeout: Duration,
     ) -> Result<AuthLayer, Error> {
         Ok(match &self.0 {
             CredentialsInner::Token { kind, token } => {
                 AuthLayer::fixed(AccessToken::new(*kind, token.expose())?)
             }
             CredentialsInner::Source(source) => AuthLayer::from_source(source.clone()),
+            CredentialsInner::App { .. } | CredentialsInner::ClientAssertion { .. } => {
+                AuthLayer::from_source(Arc::new(self.tenant_source(token_http, refresh_margin)?))
+            }
+        })
+    }
+
+    /// The tenant token source of app credentials (the app secret's or the client
+    /// assertion's), checked: nothing empty, an OAuth host known.
+    pub(crate) fn tenant_source(
+        &self,
+        token_http: TokenHttp,
+        refresh_margin: Duration,
+    ) -> Result<TenantTokenSource, Error> {
+        match &self.0 {
             CredentialsInner::App { app_id, app_secret } => {
                 if app_id.is_empty() || app_secret.expose().is_empty() {
                     return Err(Error::config("the app_id and app_secret must not be empty"));
                 }
-                AuthLayer::from_source(Arc::new(TenantTokenSource::with_options(
+                Ok(TenantTokenSource::with_options(
                     app_id.clone(),
                     app_secret.clone(),
                     token_http,
                     refresh_margin,
-                    fetch_timeout,
-                )))
+                ))
             }
-        })
+            CredentialsInner::ClientAssertion {
+                app_id,
+                provider,
+                oauth_url,
+                audience,
+            } => {
+                if app_id.is_empty() {
+                    return Err(Error::config("the app_id must not be empty"));
+                }
+                let oauth = match (oauth_url, token_http.base()) {
+                    (Some(url), _) => url.clone(),
+                    (None, Some(api)) => oauth_base(api).ok_or_else(|| {
+                        Error::config(format!(
+                            "no OAuth host is known for {api}: set Credentials::oauth_url"
+                        ))
+                    })?,
+                    (None, None) => {
+                        return Err(Error::config(
+                            "the OAuth host is not known: set Credentials::oauth_url",
+                        ));
+                    }
+                };
+                let audience = audience.clone().unwrap_or_else(|| oauth.to_string());
+                Ok(TenantTokenSource::from_fetcher(
+                    app_id.clone(),
+                    tenant::Fetcher::Assertion {
+                        provider: provider.clone(),
+                        audience,
+                    },
+                    token_http.at(&oauth)?,
+                    refresh_margin,
+                ))
+            }
+            _ => Err(Error::config("these credentials fetch no tenant token")),
+        }
     }
 }
 
