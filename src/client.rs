@@ -86,6 +86,7 @@ pub struct Client {
 #[derive(Debug)]
 struct Settings {
     base_url: BaseUrl,
+    token_http: crate::auth::TokenHttp,
     retry: RetryPolicy,
     in_flight: InFlightLimitLayer,
     operation_span_level: tracing::Level,
@@ -456,6 +457,14 @@ impl Client {
         HttpService::new(self.http.clone())
     }
 
+    /// Where this client sends token requests: its transport without auth, to its
+    /// base URL, under the attempt timeout and the attempt observers (see
+    /// [`TokenHttp`](crate::auth::TokenHttp)). For a login
+    /// ([`exchange_code`](crate::auth::exchange_code)) or your own token source.
+    pub fn token_http(&self) -> crate::auth::TokenHttp {
+        self.settings.token_http.clone()
+    }
+
     /// The base URL requests go to.
     pub fn base_url(&self) -> &BaseUrl {
         &self.settings.base_url
@@ -750,13 +759,14 @@ impl ClientBuilder {
         let auth = fleet.auth_layer(
             &credentials,
             &base_url,
-            token_http,
+            token_http.clone(),
             self.token_refresh_margin,
         )?;
         let http = http_tier(auth, unauthenticated);
         Ok(Client {
             http,
             settings: Arc::new(Settings {
+                token_http,
                 attempt_span: AttemptSpanLayer::new()
                     .with_level(self.attempt_span_level)
                     .server(&base_url)

@@ -119,9 +119,9 @@ impl Fleet {
 fn app_scope(base_url: &BaseUrl, credentials: &CredentialsInner) -> String {
     let base = base_url.to_string();
     match credentials {
-        CredentialsInner::App { app_id, .. } | CredentialsInner::ClientAssertion { app_id, .. } => {
-            fingerprint(&["app", &base, app_id])
-        }
+        CredentialsInner::App { app_id, .. }
+        | CredentialsInner::ClientAssertion { app_id, .. }
+        | CredentialsInner::User { app_id, .. } => fingerprint(&["app", &base, app_id]),
         CredentialsInner::Token { token, .. } => fingerprint(&["token", &base, token.expose()]),
         // Each source its own scope, unless it names one (TokenSource::rate_limit_scope).
         CredentialsInner::Source(source) => crate::auth::source_scope(source, &base),

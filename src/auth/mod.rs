@@ -9,10 +9,12 @@
 
 mod assertion;
 mod exchange;
+mod pkce;
 mod store_app;
 mod tenant;
 mod token;
 mod token_store;
+mod user;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -35,6 +37,7 @@ pub use exchange::{
     OAuthV3TokenRequest, REAUTHORIZE_CODES, ResendAppTicket, ResendAppTicketRequest,
     StoreTenantBody, TokenHttp, UserTokenEndpoint, UserTokenRequest, refresh_lifetime, secret_json,
 };
+pub use pkce::{base64url, pkce_challenge, pkce_verifier};
 pub use store_app::{CODE_APP_TICKET_INVALID, StoreApp};
 pub use tenant::{
     DEFAULT_FETCH_TIMEOUT, DEFAULT_REFRESH_MARGIN, MAX_ACCEPTED_EXPIRE, MAX_TOKEN_LIFETIME,
@@ -43,6 +46,12 @@ pub use tenant::{
 pub use token::{AccessToken, Credentials, SecretString, TokenFuture, TokenKind, TokenSource};
 pub(crate) use token::{CredentialsInner, source_scope};
 pub use token_store::{LocalTokenStore, LockId, StoredToken, TokenKey, TokenStore};
+pub(crate) use user::unix_now;
+pub use user::{
+    DEFAULT_REFRESH_BUDGET, DEFAULT_USER_REFRESH_MARGIN, FileUserTokenStore, MemoryUserTokenStore,
+    OFFLINE_ACCESS, UserKey, UserLock, UserTokenSource, UserTokenStore, UserTokens, authorize_url,
+    exchange_code, login_state,
+};
 
 use crate::envelope::{envelope_code, is_token_code};
 use crate::error::{BoxError, Error};
@@ -124,6 +133,28 @@ impl Credentials {
                 AuthLayer::fixed(AccessToken::new(*kind, token.expose())?)
             }
             CredentialsInner::Source(source) => AuthLayer::from_source(source.clone()),
+            CredentialsInner::User {
+                app_id,
+                app_secret,
+                store,
+                user,
+            } => {
+                if app_id.is_empty() || app_secret.expose().is_empty() {
+                    return Err(Error::config("the app_id and app_secret must not be empty"));
+                }
+                let base = token_http
+                    .base()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                let key = UserKey::new(&base, app_id, user);
+                AuthLayer::from_source(Arc::new(UserTokenSource::new(
+                    app_id.clone(),
+                    app_secret.clone(),
+                    token_http,
+                    store.clone(),
+                    key,
+                )))
+            }
             CredentialsInner::App { .. } | CredentialsInner::ClientAssertion { .. } => {
                 AuthLayer::from_source(Arc::new(self.tenant_source(token_http, refresh_margin)?))
             }

@@ -280,6 +280,12 @@ pub(crate) enum CredentialsInner {
         app_secret: SecretString,
     },
     Source(Arc<dyn TokenSource>),
+    User {
+        app_id: String,
+        app_secret: SecretString,
+        store: Arc<dyn super::UserTokenStore>,
+        user: String,
+    },
     ClientAssertion {
         app_id: String,
         provider: Arc<dyn super::AssertionProvider>,
@@ -319,6 +325,44 @@ impl Credentials {
     /// Your own token provider.
     pub fn source(source: impl TokenSource) -> Credentials {
         Credentials(CredentialsInner::Source(Arc::new(source)))
+    }
+
+    /// A user's token from `store` (logged in before, e.g. with `aily auth login`),
+    /// refreshed with app `app_id`'s secret by the rotation rule (see
+    /// [`UserTokenSource`](super::UserTokenSource)): one refresh per user at a time
+    /// across every client sharing the store. The user is `"default"` unless
+    /// [`for_user`](Credentials::for_user) names another.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use aily_client::auth::FileUserTokenStore;
+    /// use aily_client::{Client, Credentials};
+    ///
+    /// let store = Arc::new(FileUserTokenStore::new("/tmp/aily-doc/user-token.json"));
+    /// let client = Client::builder().credentials(Credentials::user_tokens("cli_a", "app-secret", store)).build()?;
+    /// # let _ = client;
+    /// # Ok::<(), aily_client::Error>(())
+    /// ```
+    pub fn user_tokens(
+        app_id: impl Into<String>,
+        app_secret: impl Into<SecretString>,
+        store: Arc<dyn super::UserTokenStore>,
+    ) -> Credentials {
+        Credentials(CredentialsInner::User {
+            app_id: app_id.into(),
+            app_secret: app_secret.into(),
+            store,
+            user: "default".to_owned(),
+        })
+    }
+
+    /// With [`user_tokens`](Credentials::user_tokens): whose token (an open id or any
+    /// stable label). Ignored by other credentials.
+    pub fn for_user(mut self, label: impl Into<String>) -> Credentials {
+        if let CredentialsInner::User { user, .. } = &mut self.0 {
+            *user = label.into();
+        }
+        self
     }
 
     /// A keyless tenant token: app `app_id` proves itself with a client assertion
@@ -398,6 +442,18 @@ impl fmt::Debug for Credentials {
             CredentialsInner::Source(source) => {
                 f.debug_tuple("Credentials::Source").field(source).finish()
             }
+            CredentialsInner::User {
+                app_id,
+                store,
+                user,
+                ..
+            } => f
+                .debug_struct("Credentials::User")
+                .field("app_id", app_id)
+                .field("app_secret", &"<redacted>")
+                .field("store", store)
+                .field("user", user)
+                .finish(),
             CredentialsInner::ClientAssertion {
                 app_id,
                 provider,
