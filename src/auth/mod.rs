@@ -48,9 +48,9 @@ pub(crate) use token::{CredentialsInner, source_scope};
 pub use token_store::{LocalTokenStore, LockId, StoredToken, TokenKey, TokenStore};
 pub(crate) use user::unix_now;
 pub use user::{
-    DEFAULT_REFRESH_BUDGET, DEFAULT_USER_REFRESH_MARGIN, FileUserTokenStore, MemoryUserTokenStore,
-    OFFLINE_ACCESS, UserKey, UserLock, UserTokenSource, UserTokenStore, UserTokens, authorize_url,
-    exchange_code, login_state,
+    DEFAULT_REFRESH_BUDGET, DEFAULT_USER_REFRESH_MARGIN, FileUserTokenStore, GetUserInfo,
+    MemoryUserTokenStore, OFFLINE_ACCESS, UserInfo, UserInfoRequest, UserKey, UserLock,
+    UserTokenSource, UserTokenStore, UserTokens, authorize_url, exchange_code, login_state,
 };
 
 use crate::envelope::{envelope_code, is_token_code};

@@ -918,3 +918,43 @@ impl fmt::Debug for UserTokenSource {
             .finish_non_exhaustive()
     }
 }
+
+crate::operation! {
+    /// Who a user access token belongs to.
+    pub GetUserInfo = "aily.auth.user_info", GET "/open-apis/authen/v1/user_info"
+}
+
+/// The reply's `data` of [`GetUserInfo`]: the user (lenient: fields may be missing).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct UserInfo {
+    /// The user's open id (`ou_…`).
+    pub open_id: String,
+    /// The user's name.
+    pub name: String,
+}
+
+impl crate::request::Endpoint for GetUserInfo {
+    type Response = UserInfo;
+    type Body = ();
+    fn decode(response: http::Response<bytes::Bytes>) -> Result<UserInfo, Error> {
+        crate::envelope::decode(&response).map(|(data, _log_id)| data)
+    }
+}
+
+/// `GET /open-apis/authen/v1/user_info`, sent with a user token.
+///
+/// ```
+/// use aily_client::auth::UserInfoRequest;
+/// assert_eq!(UserInfoRequest::new()?.path(), "/open-apis/authen/v1/user_info");
+/// # Ok::<(), aily_client::Error>(())
+/// ```
+pub type UserInfoRequest = crate::request::ApiRequest<GetUserInfo>;
+
+impl UserInfoRequest {
+    /// The request.
+    pub fn new() -> Result<Self, Error> {
+        crate::request::ApiRequest::with_ids(&[])
+    }
+}
