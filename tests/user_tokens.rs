@@ -45,6 +45,26 @@ fn token_http(fake: &FakeAily) -> TokenHttp {
         .token_http()
 }
 
+/// A client of `fake` acting as the user whose tokens `store` holds.
+fn user_client(fake: &FakeAily, store: Arc<dyn UserTokenStore>, attempts: u32) -> Client {
+    Client::builder()
+        .credentials(Credentials::user_tokens(APP_ID, APP_SECRET, store))
+        .base_url(fake.base_url())
+        .max_attempts(attempts)
+        .build()
+        .unwrap()
+}
+
+/// Store app `cli_store` at `fake`, which accepts `accepted` as the ticket, while the
+/// app's event handler last saw `seen`.
+fn store_app(fake: &FakeAily, accepted: &str, seen: &str) -> StoreApp {
+    fake.add_store_app("cli_store", "store-secret");
+    fake.set_app_ticket("cli_store", accepted);
+    let app = StoreApp::new("cli_store", "store-secret", token_http(fake));
+    app.set_app_ticket(seen);
+    app
+}
+
 fn key(fake: &FakeAily) -> UserKey {
     UserKey::new(&fake.base_url(), APP_ID, "default")
 }
@@ -174,11 +194,7 @@ async fn an_expired_user_token_is_refreshed_once_and_the_rotated_record_stored()
     let record = expired_record(&fake);
     let old_refresh = record.refresh_token.clone().unwrap();
     seed(store.as_ref(), &key(&fake), &record).await;
-    let client = Client::builder()
-        .credentials(Credentials::user_tokens(APP_ID, APP_SECRET, store.clone()))
-        .base_url(fake.base_url())
-        .build()
-        .unwrap();
+    let client = user_client(&fake, store.clone(), 3);
     bounded(client.cancel_run("s", "r")).await.unwrap();
     assert_eq!(fake.refresh_count(), 1);
     let stored = store.load(&key(&fake)).await.unwrap().unwrap();
@@ -199,11 +215,7 @@ async fn a_hundred_concurrent_calls_on_an_expired_user_token_make_exactly_one_re
     let fake = fake().await;
     let store = Arc::new(MemoryUserTokenStore::new());
     seed(store.as_ref(), &key(&fake), &expired_record(&fake)).await;
-    let client = Client::builder()
-        .credentials(Credentials::user_tokens(APP_ID, APP_SECRET, store.clone()))
-        .base_url(fake.base_url())
-        .build()
-        .unwrap();
+    let client = user_client(&fake, store.clone(), 3);
     let calls = (0..100).map(|_| {
         let client = client.clone();
         tokio::spawn(async move { client.cancel_run("s", "r").await })
@@ -226,12 +238,7 @@ async fn a_lost_refresh_reply_means_log_in_again_and_no_second_refresh() {
     seed(store.as_ref(), &key(&fake), &expired_record(&fake)).await;
     // Feishu handles the refresh (the old token dies), the reply never arrives.
     fake.push_fault(Route::UserToken, Fault::ResetAfterHandling, Times::Once);
-    let client = Client::builder()
-        .credentials(Credentials::user_tokens(APP_ID, APP_SECRET, store.clone()))
-        .base_url(fake.base_url())
-        .max_attempts(3)
-        .build()
-        .unwrap();
+    let client = user_client(&fake, store.clone(), 3);
     let err = bounded(client.cancel_run("s", "r")).await.unwrap_err();
     assert!(err.reauthorization_required(), "{err}");
     assert!(err.to_string().contains("log in again"), "{err}");
@@ -319,15 +326,7 @@ async fn eight_clients_on_one_redis_make_exactly_one_refresh() {
                     .budget(Duration::from_secs(2)),
             )
             .unwrap();
-            Client::builder()
-                .credentials(Credentials::user_tokens(
-                    APP_ID,
-                    APP_SECRET,
-                    Arc::new(backend.user_token_store(&secret)),
-                ))
-                .base_url(fake.base_url())
-                .build()
-                .unwrap()
+            user_client(&fake, Arc::new(backend.user_token_store(&secret)), 3)
         })
         .collect();
     let calls = clients.iter().map(|c| {
@@ -351,11 +350,7 @@ async fn the_file_store_replaces_atomically_with_mode_0600() {
     let path = dir.join("user-token.json");
     let store = Arc::new(FileUserTokenStore::new(&path));
     seed(store.as_ref(), &key(&fake), &expired_record(&fake)).await;
-    let client = Client::builder()
-        .credentials(Credentials::user_tokens(APP_ID, APP_SECRET, store.clone()))
-        .base_url(fake.base_url())
-        .build()
-        .unwrap();
+    let client = user_client(&fake, store.clone(), 3);
     bounded(client.cancel_run("s", "r")).await.unwrap();
     assert_eq!(fake.refresh_count(), 1);
     let stored = store.read().unwrap().unwrap();
@@ -460,10 +455,7 @@ async fn a_refused_assertion_is_an_auth_error_and_an_unknown_oauth_host_a_config
 #[tokio::test]
 async fn two_store_app_tenants_never_share_a_token() {
     let fake = fake().await;
-    fake.add_store_app("cli_store", "store-secret");
-    fake.set_app_ticket("cli_store", "ticket-1");
-    let app = StoreApp::new("cli_store", "store-secret", token_http(&fake));
-    app.set_app_ticket("ticket-1");
+    let app = store_app(&fake, "ticket-1", "ticket-1");
     let one = app.tenant("tenant_one").unwrap();
     let two = app.tenant("tenant_two").unwrap();
     let (a, b) = bounded(async { tokio::join!(one.token(), two.token()) }).await;
@@ -509,10 +501,7 @@ async fn two_store_app_tenants_never_share_a_token() {
 #[tokio::test]
 async fn an_invalid_app_ticket_triggers_one_resend() {
     let fake = fake().await;
-    fake.add_store_app("cli_store", "store-secret");
-    fake.set_app_ticket("cli_store", "ticket-new");
-    let app = StoreApp::new("cli_store", "store-secret", token_http(&fake));
-    app.set_app_ticket("ticket-stale");
+    let app = store_app(&fake, "ticket-new", "ticket-stale");
     let source = app.tenant("tenant_one").unwrap();
     for _ in 0..3 {
         let err = bounded(source.token()).await.unwrap_err();

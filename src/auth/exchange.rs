@@ -273,6 +273,25 @@ fn fixed_path<E: Endpoint>(body: E::Body) -> Result<ApiRequest<E>, Error> {
     Ok(ApiRequest::<E>::with_ids(&[])?.with_body(body))
 }
 
+/// A token endpoint: its typed response and body, its decoder, a body serialized by
+/// [`secret_json`] (it holds a secret); `idempotent: false` for an endpoint never
+/// sent again on its own.
+macro_rules! token_endpoint {
+    ($op:ty, $body:ty => $response:ty, $decode:expr $(, idempotent: $idem:expr)?) => {
+        impl Endpoint for $op {
+            type Response = $response;
+            type Body = $body;
+            $(const IDEMPOTENT: bool = $idem;)?
+            fn decode(response: Response<Bytes>) -> Result<$response, Error> {
+                ($decode)(&response)
+            }
+            fn encode_body(body: &$body) -> Bytes {
+                secret_json(body)
+            }
+        }
+    };
+}
+
 /// Refuses an empty or oversized value before anything is sent.
 fn check(what: &str, value: &str, max: usize) -> Result<(), Error> {
     if value.is_empty() {
@@ -322,20 +341,11 @@ impl AppCredentialsBody {
     }
 }
 
-impl Endpoint for FetchTenantToken {
-    type Response = IssuedToken;
-    type Body = AppCredentialsBody;
-    fn decode(response: Response<Bytes>) -> Result<IssuedToken, Error> {
-        decode_flat(
-            &response,
-            "tenant_access_token",
-            "could not obtain a tenant access token (check FEISHU_APP_ID / app_secret)",
-        )
-    }
-    fn encode_body(body: &AppCredentialsBody) -> Bytes {
-        secret_json(body)
-    }
-}
+token_endpoint!(FetchTenantToken, AppCredentialsBody => IssuedToken, |r| decode_flat(
+    r,
+    "tenant_access_token",
+    "could not obtain a tenant access token (check FEISHU_APP_ID / app_secret)",
+));
 
 /// `POST /open-apis/auth/v3/tenant_access_token/internal` with a self-built app's
 /// credentials.
@@ -377,20 +387,11 @@ pub struct AppTicketBody {
     pub app_ticket: SecretString,
 }
 
-impl Endpoint for FetchAppToken {
-    type Response = IssuedToken;
-    type Body = AppTicketBody;
-    fn decode(response: Response<Bytes>) -> Result<IssuedToken, Error> {
-        decode_flat(
-            &response,
-            "app_access_token",
-            "could not obtain the store app's app access token (check the app secret and the app_ticket)",
-        )
-    }
-    fn encode_body(body: &AppTicketBody) -> Bytes {
-        secret_json(body)
-    }
-}
+token_endpoint!(FetchAppToken, AppTicketBody => IssuedToken, |r| decode_flat(
+    r,
+    "app_access_token",
+    "could not obtain the store app's app access token (check the app secret and the app_ticket)",
+));
 
 /// `POST /open-apis/auth/v3/app_access_token` for a store app.
 pub type FetchAppTokenRequest = ApiRequest<FetchAppToken>;
@@ -427,20 +428,11 @@ pub struct StoreTenantBody {
     pub tenant_key: String,
 }
 
-impl Endpoint for FetchStoreTenantToken {
-    type Response = IssuedToken;
-    type Body = StoreTenantBody;
-    fn decode(response: Response<Bytes>) -> Result<IssuedToken, Error> {
-        decode_flat(
-            &response,
-            "tenant_access_token",
-            "could not obtain the store app's tenant access token (is the app installed in this tenant?)",
-        )
-    }
-    fn encode_body(body: &StoreTenantBody) -> Bytes {
-        secret_json(body)
-    }
-}
+token_endpoint!(FetchStoreTenantToken, StoreTenantBody => IssuedToken, |r| decode_flat(
+    r,
+    "tenant_access_token",
+    "could not obtain the store app's tenant access token (is the app installed in this tenant?)",
+));
 
 /// `POST /open-apis/auth/v3/tenant_access_token` for a store app in one tenant.
 pub type FetchStoreTenantTokenRequest = ApiRequest<FetchStoreTenantToken>;
@@ -461,26 +453,22 @@ crate::operation! {
     pub ResendAppTicket = "aily.token.app_ticket_resend", POST "/open-apis/auth/v3/app_ticket/resend"
 }
 
-impl Endpoint for ResendAppTicket {
-    type Response = ();
-    type Body = AppCredentialsBody;
-    fn decode(response: Response<Bytes>) -> Result<(), Error> {
-        let log_id = log_id_header(response.headers());
-        let Ok(reply) = serde_json::from_slice::<FlatReply>(response.body()) else {
-            return Err(not_an_envelope(&response, "the app_ticket resend reply"));
-        };
-        match reply.code {
-            Some(0) => Ok(()),
-            code => Err(
-                Error::new(ErrorKind::Auth, "Feishu refused to resend the app_ticket")
-                    .with_status(response.status())
-                    .with_api(code.unwrap_or(-1), reply.msg, None)
-                    .with_log_id(log_id),
-            ),
-        }
-    }
-    fn encode_body(body: &AppCredentialsBody) -> Bytes {
-        secret_json(body)
+token_endpoint!(ResendAppTicket, AppCredentialsBody => (), decode_ack);
+
+/// Decodes the `{code, msg}` of `app_ticket/resend`.
+fn decode_ack(response: &Response<Bytes>) -> Result<(), Error> {
+    let log_id = log_id_header(response.headers());
+    let Ok(reply) = serde_json::from_slice::<FlatReply>(response.body()) else {
+        return Err(not_an_envelope(response, "the app_ticket resend reply"));
+    };
+    match reply.code {
+        Some(0) => Ok(()),
+        code => Err(
+            Error::new(ErrorKind::Auth, "Feishu refused to resend the app_ticket")
+                .with_status(response.status())
+                .with_api(code.unwrap_or(-1), reply.msg, None)
+                .with_log_id(log_id),
+        ),
     }
 }
 
@@ -727,16 +715,7 @@ crate::operation! {
     pub OAuthV3Token = "aily.token.oauth", POST "/oauth/v3/token"
 }
 
-impl Endpoint for OAuthV3Token {
-    type Response = OAuthTokens;
-    type Body = OAuthGrant;
-    fn decode(response: Response<Bytes>) -> Result<OAuthTokens, Error> {
-        decode_oauth(&response)
-    }
-    fn encode_body(body: &OAuthGrant) -> Bytes {
-        secret_json(body)
-    }
-}
+token_endpoint!(OAuthV3Token, OAuthGrant => OAuthTokens, decode_oauth);
 
 /// `POST {oauth host}/oauth/v3/token`.
 ///
@@ -765,19 +744,9 @@ crate::operation! {
     pub UserTokenEndpoint = "aily.token.user", POST "/open-apis/authen/v2/oauth/token"
 }
 
-impl Endpoint for UserTokenEndpoint {
-    type Response = OAuthTokens;
-    type Body = OAuthGrant;
-    /// Never sent again on its own: a refresh that may have reached Feishu consumed
-    /// its refresh token.
-    const IDEMPOTENT: bool = false;
-    fn decode(response: Response<Bytes>) -> Result<OAuthTokens, Error> {
-        decode_oauth(&response)
-    }
-    fn encode_body(body: &OAuthGrant) -> Bytes {
-        secret_json(body)
-    }
-}
+// Never sent again on its own: a refresh that may have reached Feishu consumed its
+// refresh token.
+token_endpoint!(UserTokenEndpoint, OAuthGrant => OAuthTokens, decode_oauth, idempotent: false);
 
 /// `POST /open-apis/authen/v2/oauth/token`.
 pub type UserTokenRequest = ApiRequest<UserTokenEndpoint>;

@@ -1,11 +1,77 @@
 //! Authentication: [`AuthLayer`] puts `Authorization: Bearer <token>` (marked
-//! sensitive) on every attempt.
+//! sensitive) on every attempt, and the token sources behind it.
 //!
 //! With a fixed token the layer costs one header insert and forwards the inner
 //! future as it is. With a [`TokenSource`], each attempt asks the source for its
 //! current token, and a reply saying the token is invalid makes the layer call
 //! [`TokenSource::invalidate`] and, if the source has a fresher token, replay the
 //! request exactly once.
+//!
+//! # Tokens
+//!
+//! ## Which source for which app
+//!
+//! | you have | credentials | token | endpoint (one [`Endpoint`](crate::request::Endpoint) each) |
+//! | --- | --- | --- | --- |
+//! | a token from elsewhere | [`Credentials::tenant_token`], [`Credentials::user_token`] | fixed, never refreshed | — |
+//! | a self-built app's id and secret | [`Credentials::app`] | tenant, [`TenantTokenSource`] | `POST /open-apis/auth/v3/tenant_access_token/internal` ([`FetchTenantToken`]) |
+//! | a self-built app and a signer (KMS, workload identity, key in memory), no secret | [`Credentials::client_assertion`] + an [`AssertionProvider`] | tenant, [`TenantTokenSource`] | `POST {accounts}/oauth/v3/token`, jwt-bearer ([`OAuthV3Token`]) |
+//! | a user who logged in (`aily auth login`, or [`authorize_url`] + [`exchange_code`]) | [`Credentials::user_tokens`] + a [`UserTokenStore`] | user, [`UserTokenSource`] | `POST /open-apis/authen/v2/oauth/token` ([`UserTokenEndpoint`]) |
+//! | a store (ISV) app, installed by many tenants | [`StoreApp`] → [`StoreApp::tenant`] → [`Credentials::source`] | tenant per `tenant_key` | `app_access_token` with the `app_ticket`, then `tenant_access_token` ([`FetchAppToken`], [`FetchStoreTenantToken`]) |
+//!
+//! Every token request goes through [`TokenHttp`]: the client's transport without
+//! auth, under the attempt timeout and the attempt span and metrics — the same
+//! observers as any call (`aily.token.fetch` / `aily.token.oauth` / `aily.token.user`
+//! / `aily.token.app` / `aily.token.tenant` in `aily.client.feishu.errors`).
+//!
+//! User tokens use the **documented** v2 endpoint on the API host (RFC 6749, JSON,
+//! `client_secret`): it is the one Feishu documents for custom and store apps, it
+//! needs no second host, and its refresh families are not mixed with v3's (which
+//! the SDKs call; whether the two share refresh families is unverified, so one
+//! stored token always uses one endpoint). The keyless tenant token exists only at
+//! the v3 endpoint on the accounts host, mapped exactly (`open.feishu.cn` →
+//! `accounts.feishu.cn`, `open.larksuite.com` → `accounts.larksuite.com`, see
+//! [`oauth_base`]); any other base URL sets [`Credentials::oauth_url`].
+//!
+//! ## What is stored where, and who can read it
+//!
+//! | what | where | who can read it |
+//! | --- | --- | --- |
+//! | app secret, tenant and app tokens | this process's memory (zeroized on drop) | the process |
+//! | a fleet's tenant token | Redis ([`TokenStore`]), sealed with AES-256-GCM under a key from the app secret | holders of the app secret; Redis sees ciphertext. A keyless app has no secret: its key comes from the app id and host ([`TokenKey::keyless`]), so anyone who can read that Redis can read the token — restrict Redis with ACLs |
+//! | a user's tokens, CLI | a file ([`FileUserTokenStore`]; `AILY_USER_TOKEN_FILE`, default `~/.config/aily/user-token.json`), mode 0600 in a 0700 directory | the OS user (and root) |
+//! | a user's tokens, fleet | Redis ([`RedisUserTokenStore`](crate::store::redis::RedisUserTokenStore)), sealed with the app secret | holders of the app secret |
+//! | a user's tokens, one process | [`MemoryUserTokenStore`] | the process |
+//!
+//! No token, secret, assertion, code, verifier or refresh token appears in any
+//! `Debug`, `Display`, span, event or error (`tests/trace_secrets.rs` checks a TRACE
+//! capture of every path); bodies that carry them are serialized once into memory
+//! that is wiped when dropped ([`secret_json`]).
+//!
+//! ## The rotation rule, and why
+//!
+//! Feishu's refresh tokens are **single use**: a refresh returns a new one and kills
+//! the old one at once. Two workers refreshing the same user at the same moment
+//! therefore log the user out (the loser's refresh answers 20064, revoked), and a
+//! worker that retries a refresh whose reply it lost sends a dead token. So
+//! [`UserTokenSource`]:
+//!
+//! 1. refreshes one user at a time across threads (an in-process single flight),
+//!    processes (a file lock) and replicas (a Redis lock with a TTL and a fencing id);
+//! 2. re-reads the stored token under the lock and uses it if another process already
+//!    rotated it;
+//! 3. persists the new refresh token (compare-and-swap on a generation number) before
+//!    it hands out the new access token, and never writes an empty token;
+//! 4. sends a refresh at most twice — the second only after 20050 or a connect error,
+//!    when the first surely did not reach Feishu; a refresh that was sent and whose
+//!    reply was lost consumed the token: the record is marked, and the error
+//!    ([`Error::reauthorization_required`](crate::Error::reauthorization_required))
+//!    says to log in again;
+//! 5. finishes a refresh it started even if the caller goes away (it runs detached,
+//!    under its own budget), so the rotated token is never lost.
+//!
+//! Tenant tokens have no refresh token: any replica may fetch one at any time (both
+//! stay valid), so their sources only share them to save requests.
 
 mod assertion;
 mod exchange;

@@ -255,7 +255,7 @@ impl fmt::Debug for UserLock {
 }
 
 /// Where user tokens live, with a lock per key: the heart of the rotation rule (see
-/// the [module docs](self)). Implementations: [`MemoryUserTokenStore`] (one process),
+/// the [auth module's "Tokens"](crate::auth#tokens)). Implementations: [`MemoryUserTokenStore`] (one process),
 /// [`FileUserTokenStore`] (one host: a file and a file lock),
 /// [`RedisUserTokenStore`](crate::store::redis::RedisUserTokenStore) (a fleet).
 pub trait UserTokenStore: fmt::Debug + Send + Sync + 'static {
@@ -596,7 +596,7 @@ pub fn login_state() -> String {
 }
 
 /// A user's access token from a [`UserTokenStore`], refreshed by the rotation rule
-/// (see the [module docs](self)). Cheap to clone; clones share the cache.
+/// (see [the rotation rule](crate::auth#the-rotation-rule-and-why)). Cheap to clone; clones share the cache.
 ///
 /// ```
 /// use std::sync::Arc;

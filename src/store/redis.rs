@@ -423,6 +423,29 @@ impl RedisBackend {
             .max(self.inner.config.budget)
     }
 
+    /// `SET name value NX PX ms`: whether the key was set (a lock taken).
+    async fn set_nx_px(
+        &self,
+        what: &'static str,
+        name: &str,
+        value: &str,
+        ms: i64,
+    ) -> Result<bool, StoreError> {
+        let taken: Option<String> = self
+            .run(what, |mut conn| async move {
+                redis::cmd("SET")
+                    .arg(name)
+                    .arg(value)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(ms)
+                    .query_async(&mut conn)
+                    .await
+            })
+            .await?;
+        Ok(taken.is_some())
+    }
+
     fn key(&self, tag: &str, rest: &str) -> String {
         format!("{}{{{tag}}}:{rest}", self.inner.config.prefix)
     }
@@ -679,21 +702,11 @@ impl TokenStore for RedisTokenStore {
             let name = self.lock_key(key);
             let id = LockId::random();
             let ms = ttl.as_millis().clamp(1, i64::MAX as u128) as i64;
-            let value = id.as_str().to_owned();
-            let taken: Option<String> = self
+            let taken = self
                 .backend
-                .run("lock token", |mut conn| async move {
-                    redis::cmd("SET")
-                        .arg(&name)
-                        .arg(value)
-                        .arg("NX")
-                        .arg("PX")
-                        .arg(ms)
-                        .query_async(&mut conn)
-                        .await
-                })
+                .set_nx_px("lock token", &name, id.as_str(), ms)
                 .await?;
-            Ok(taken.map(|_| id))
+            Ok(taken.then_some(id))
         })
     }
 
@@ -790,21 +803,11 @@ impl UserTokenStore for RedisUserTokenStore {
             let ms = wait.as_millis().clamp(1, i64::MAX as u128) as i64;
             let deadline = tokio::time::Instant::now() + wait;
             loop {
-                let (name, value) = (name.clone(), id.as_str().to_owned());
-                let taken: Option<String> = self
+                let taken = self
                     .backend
-                    .run("lock user token", |mut conn| async move {
-                        redis::cmd("SET")
-                            .arg(&name)
-                            .arg(value)
-                            .arg("NX")
-                            .arg("PX")
-                            .arg(ms)
-                            .query_async(&mut conn)
-                            .await
-                    })
+                    .set_nx_px("lock user token", &name, id.as_str(), ms)
                     .await?;
-                if taken.is_some() {
+                if taken {
                     return Ok(UserLock::new(id));
                 }
                 if tokio::time::Instant::now() >= deadline {

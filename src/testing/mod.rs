@@ -10,6 +10,13 @@
 //! | route | method and path | `data` of a success |
 //! | --- | --- | --- |
 //! | [`Route::TenantToken`] | `POST /open-apis/auth/v3/tenant_access_token/internal` | (not wrapped) |
+//! | [`Route::Authorize`] | `GET /open-apis/authen/v1/authorize` | a 302 to `redirect_uri?code=…&state=…` |
+//! | [`Route::UserToken`] | `POST /open-apis/authen/v2/oauth/token` | (flat) `{access_token, expires_in, refresh_token?, …}` |
+//! | [`Route::UserInfo`] | `GET /open-apis/authen/v1/user_info` | `{open_id, name}` |
+//! | [`Route::OAuthV3Token`] | `POST /oauth/v3/token` | (flat) `{access_token, expires_in}` |
+//! | [`Route::AppAccessToken`] | `POST /open-apis/auth/v3/app_access_token` | (not wrapped) |
+//! | [`Route::StoreTenantToken`] | `POST /open-apis/auth/v3/tenant_access_token` | (not wrapped) |
+//! | [`Route::AppTicketResend`] | `POST /open-apis/auth/v3/app_ticket/resend` | (not wrapped) |
 //! | [`Route::CreateSession`] | `POST S` | `{session}` |
 //! | [`Route::GetSession`] | `GET S/{aily_session_id}` | `{session}` |
 //! | [`Route::UpdateSession`] | `PUT S/{aily_session_id}` | `{session}` |
@@ -31,6 +38,19 @@
 //!   `"error": {"log_id": <same id>, "troubleshooter": "https://open.feishu.cn/search?from=openapi&log_id=<id>&code=<code>"}`.
 //!   JSON replies have `Content-Type: application/json; charset=utf-8`.
 //!   Success is HTTP 200 `{"code":0,"msg":"success","data":{…}}`.
+//! * **User tokens.** The authorize page takes `client_id` (an app of
+//!   [`FakeAily::add_app`]), `redirect_uri`, `scope`, `state` and an S256
+//!   `code_challenge`, and redirects with a code good once for 5 minutes; the
+//!   token endpoint checks the code's `redirect_uri` and `code_verifier`, and
+//!   issues a refresh token only with `offline_access`. Refresh tokens are
+//!   **single use**: presented again they answer 20064 (revoked), counted by
+//!   [`FakeAily::refresh_reuse_count`]; refreshes by [`FakeAily::refresh_count`];
+//!   lifetimes by [`FakeAily::set_user_token_ttl`].
+//! * **Keyless and store apps.** `POST /oauth/v3/token` grants a tenant token
+//!   (over 4 KB) for the assertion of [`FakeAily::add_keyless_app`]; store apps
+//!   ([`FakeAily::add_store_app`]) get an app token for the ticket of
+//!   [`FakeAily::set_app_ticket`] (else 10012) and a tenant token per
+//!   `tenant_key` ([`FakeAily::tenant_of_token`]).
 //! * **Tenant tokens.** The token endpoint takes `{"app_id","app_secret"}` of
 //!   an app registered with [`FakeAily::add_app`] and answers (not wrapped in
 //!   `data`) `{"code":0,"msg":"ok","tenant_access_token":"t-…","expire":7200}`.
