@@ -15,7 +15,7 @@
 //! | --- | --- | --- | --- |
 //! | a token from elsewhere | [`Credentials::tenant_token`], [`Credentials::user_token`] | fixed, never refreshed | — |
 //! | a self-built app's id and secret | [`Credentials::app`] | tenant, [`TenantTokenSource`] | `POST /open-apis/auth/v3/tenant_access_token/internal` ([`FetchTenantToken`]) |
-//! | a self-built app and a signer (KMS, workload identity, key in memory), no secret | [`Credentials::client_assertion`] + an [`AssertionProvider`] | tenant, [`TenantTokenSource`] | `POST {accounts}/oauth/v3/token`, jwt-bearer ([`OAuthV3Token`]) |
+//! | a self-built app and a signer (KMS, workload identity, or a key in memory with feature `pem-signer`'s `PemSigner`), no secret | [`Credentials::client_assertion`] + an [`AssertionProvider`] | tenant, [`TenantTokenSource`] | `POST {accounts}/oauth/v3/token`, jwt-bearer ([`OAuthV3Token`]) |
 //! | a user who logged in (`aily auth login`, or [`authorize_url`] + [`exchange_code`]) | [`Credentials::user_tokens`] + a [`UserTokenStore`] | user, [`UserTokenSource`] | `POST /open-apis/authen/v2/oauth/token` ([`UserTokenEndpoint`]) |
 //! | a store (ISV) app, installed by many tenants | [`StoreApp`] → [`StoreApp::tenant`] → [`Credentials::source`] | tenant per `tenant_key` | `app_access_token` with the `app_ticket`, then `tenant_access_token` ([`FetchAppToken`], [`FetchStoreTenantToken`]) |
 //!
@@ -75,6 +75,8 @@
 
 mod assertion;
 mod exchange;
+#[cfg(feature = "pem-signer")]
+mod pem_signer;
 mod pkce;
 mod store_app;
 mod tenant;
@@ -103,6 +105,8 @@ pub use exchange::{
     OAuthV3TokenRequest, REAUTHORIZE_CODES, ResendAppTicket, ResendAppTicketRequest,
     StoreTenantBody, TokenHttp, UserTokenEndpoint, UserTokenRequest, refresh_lifetime, secret_json,
 };
+#[cfg(feature = "pem-signer")]
+pub use pem_signer::{ASSERTION_LIFETIME, PemSigner};
 pub use pkce::{base64url, pkce_challenge, pkce_verifier};
 pub use store_app::{CODE_APP_TICKET_INVALID, StoreApp};
 pub use tenant::{
