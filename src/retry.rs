@@ -296,10 +296,12 @@ where
                 // Only a request that creates something (not idempotent by its own
                 // type, and not opted in) can leave what it made behind.
                 let idempotent = req.options().idempotent().unwrap_or(R::IDEMPOTENT);
-                if !R::IDEMPOTENT && !idempotent && classify(err).0 == Retryable::IfIdempotent {
-                    if let Some(ours) = err.downcast_mut::<Error>() {
-                        ours.set_may_have_acted();
-                    }
+                if !R::IDEMPOTENT
+                    && !idempotent
+                    && classify(err).0 == Retryable::IfIdempotent
+                    && let Some(ours) = err.downcast_mut::<Error>()
+                {
+                    ours.set_may_have_acted();
                 }
                 None
             }

@@ -204,20 +204,20 @@ impl State {
         if app.secret != app_secret {
             return Err(TokenError::WrongSecret);
         }
-        if let Some(current) = &app.current {
-            if let Some(record) = self.tokens.get(current) {
-                let left = match record.expires_at {
-                    Some(at) => at.saturating_duration_since(now),
-                    None => Duration::MAX,
+        if let Some(current) = &app.current
+            && let Some(record) = self.tokens.get(current)
+        {
+            let left = match record.expires_at {
+                Some(at) => at.saturating_duration_since(now),
+                None => Duration::MAX,
+            };
+            if left >= REUSE_THRESHOLD {
+                let expire = if record.expires_at.is_some() {
+                    left.as_secs()
+                } else {
+                    self.token_ttl.as_secs()
                 };
-                if left >= REUSE_THRESHOLD {
-                    let expire = if record.expires_at.is_some() {
-                        left.as_secs()
-                    } else {
-                        self.token_ttl.as_secs()
-                    };
-                    return Ok((current.clone(), expire));
-                }
+                return Ok((current.clone(), expire));
             }
         }
         let token = format!("t-{}", util::random_hex(3));
