@@ -517,3 +517,29 @@ async fn an_invalid_app_ticket_triggers_one_resend() {
     app.set_app_ticket("ticket-new");
     bounded(source.token()).await.unwrap();
 }
+
+#[tokio::test]
+async fn keyless_replicas_share_one_tenant_token_through_the_fleet_store() {
+    let fake = fake().await;
+    fake.add_keyless_app("cli_keyless", ASSERTION);
+    let store: Arc<dyn aily_client::auth::TokenStore> =
+        Arc::new(aily_client::auth::LocalTokenStore::new());
+    let replicas: Vec<Client> = (0..4)
+        .map(|_| {
+            Client::builder()
+                .credentials(
+                    Credentials::client_assertion("cli_keyless", FixedAssertion::default())
+                        .oauth_url(&fake.base_url())
+                        .unwrap(),
+                )
+                .base_url(fake.base_url())
+                .token_store(store.clone())
+                .build()
+                .unwrap()
+        })
+        .collect();
+    for replica in &replicas {
+        bounded(replica.cancel_run("s", "r")).await.unwrap();
+    }
+    assert_eq!(fake.assertion_grant_count(), 1, "one grant for the fleet");
+}
