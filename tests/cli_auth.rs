@@ -3,6 +3,9 @@
 //! make exactly one refresh.
 #![cfg(all(feature = "cli", feature = "testing"))]
 
+#[cfg(feature = "redis")]
+mod redis_server;
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -62,6 +65,13 @@ async fn fake() -> FakeAily {
 
 /// Writes a token file whose access token expired, with a live refresh token.
 fn expired_file(fake: &FakeAily, path: &Path) -> SecretString {
+    let (record, refresh) = expired_record(fake);
+    std::fs::write(path, serde_json::to_vec(&record).unwrap()).unwrap();
+    refresh
+}
+
+/// A record whose access token expired, with a live refresh token (returned too).
+fn expired_record(fake: &FakeAily) -> (UserTokens, SecretString) {
     let refresh = SecretString::new(fake.issue_refresh_token(APP_ID, "offline_access"));
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -81,8 +91,7 @@ fn expired_file(fake: &FakeAily, path: &Path) -> SecretString {
         refresh_expires_at: now + 3600,
         needs_login: false,
     };
-    std::fs::write(path, serde_json::to_vec(&record).unwrap()).unwrap();
-    refresh
+    (record, refresh)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -219,5 +228,54 @@ async fn login_status_and_logout() {
     let status = output(aily(&fake, &file, &["auth", "status"])).await;
     assert_eq!(status.status.code(), Some(1));
     assert!(text(&status.stderr).contains("not logged in"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The same with `AILY_REDIS_URL`: the token and the lock live in Redis.
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_aily_processes_on_one_expired_token_in_redis_make_exactly_one_refresh() {
+    use aily_client::auth::UserTokenStore;
+    use aily_client::store::redis::{RedisBackend, RedisConfig};
+
+    let redis = redis_server::RedisServer::start();
+    let fake = fake().await;
+    let (record, old) = expired_record(&fake);
+    let backend = RedisBackend::new(RedisConfig::new(redis.url())).unwrap();
+    let store = backend.user_token_store(&SecretString::new(APP_SECRET));
+    let key = UserKey::new(&fake.base_url(), APP_ID, "default");
+    let lock = store.lock(&key, LIMIT).await.unwrap();
+    assert!(store.save(&key, &lock, &record).await.unwrap());
+    store.unlock(&key, lock).await.unwrap();
+    let dir = temp_dir("redis");
+    let absent = dir.join("no-such-file.json");
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            let mut cmd = aily(&fake, &absent, &["get", "s", "r"]);
+            cmd.env_remove("AILY_USER_TOKEN_FILE")
+                .env("AILY_REDIS_URL", redis.url())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            cmd.spawn().unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = tokio::time::timeout(LIMIT, child.wait_with_output())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    assert_eq!(fake.refresh_count(), 1);
+    assert_eq!(fake.refresh_reuse_count(), 0);
+    let stored = store.load(&key).await.unwrap().unwrap();
+    assert_eq!(stored.generation, 2);
+    assert_ne!(stored.refresh_token.as_ref(), Some(&old));
+    // Every process sent a user token, none the app's tenant token.
+    assert_eq!(
+        fake.request_count(aily_client::testing::Route::TenantToken),
+        0
+    );
+    assert!(!absent.exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -392,7 +392,7 @@ async fn fake(args: FakeArgs) -> Result<(), Failure> {
 async fn cancel(args: CancelArgs) -> Result<(), Failure> {
     // Validate the input before anything else: an invalid ID sends nothing.
     let request = CancelRequest::new(&args.session_id, &args.run_id)?;
-    let client = client(&args.connection)?;
+    let client = client(&args.connection).await?;
     let limit = args.connection.timeout;
     let reply = if args.wait {
         let options = WaitOptions::new().timeout(args.wait_timeout.min(limit));
@@ -409,7 +409,7 @@ async fn cancel(args: CancelArgs) -> Result<(), Failure> {
 
 async fn get(args: GetArgs) -> Result<(), Failure> {
     let request = GetRunRequest::new(args.session_id, args.run_id)?;
-    let client = client(&args.connection)?;
+    let client = client(&args.connection).await?;
     let reply = bounded(args.connection.timeout, client.call(request)).await?;
     print_run(&reply.run)
 }
@@ -438,7 +438,7 @@ async fn ask(args: AskArgs) -> Result<(), Failure> {
     use aily_client::ask::AskEvent;
     use futures_util::StreamExt;
 
-    let client = client(&args.connection)?;
+    let client = client(&args.connection).await?;
     let mut ask = client
         .ask(args.app_id)
         .text(args.text)
@@ -617,7 +617,7 @@ fn print_run(run: &Run) -> Result<(), Failure> {
     Ok(())
 }
 
-fn client(args: &ConnectionArgs) -> Result<Client, Failure> {
+async fn client(args: &ConnectionArgs) -> Result<Client, Failure> {
     if args.lark && args.base_url.is_some() {
         return Err(Failure::usage(
             "error: --lark and --base-url (or FEISHU_BASE_URL) cannot be used together",
@@ -639,7 +639,7 @@ fn client(args: &ConnectionArgs) -> Result<Client, Failure> {
     }
     // A logged-in user's token (AILY_USER_TOKEN_FILE, or the default file after
     // `aily auth login`, or Redis): refreshed and rotated under the store's lock.
-    if let Some(user) = auth::user_credentials()? {
+    if let Some(user) = auth::user_credentials(args).await? {
         builder = builder.credentials(user);
     }
     builder.build().map_err(refused)

@@ -138,12 +138,27 @@ fn base_url(args: &ConnectionArgs) -> Result<BaseUrl, Failure> {
     }
 }
 
-/// Whether the other commands should use the stored user token: the token file is
-/// named, or the default one exists (after a login), or Redis holds the tokens; and
-/// no fixed token is set.
-pub(crate) fn user_credentials() -> Result<Option<Credentials>, Failure> {
+/// Whether the other commands should use the stored user token, and how: no fixed
+/// token is set, and either Redis (`AILY_REDIS_URL`) holds a record of this app's
+/// user at this base URL, or the token file is named (`AILY_USER_TOKEN_FILE`) or
+/// exists at its default place (after a login).
+pub(crate) async fn user_credentials(
+    args: &ConnectionArgs,
+) -> Result<Option<Credentials>, Failure> {
     if var("FEISHU_USER_ACCESS_TOKEN").is_some() || var("FEISHU_TENANT_ACCESS_TOKEN").is_some() {
         return Ok(None);
+    }
+    if var("AILY_REDIS_URL").is_some() {
+        let Ok((app_id, secret)) = app() else {
+            return Ok(None);
+        };
+        let (store, _) = store(&secret)?;
+        let key = UserKey::new(&base_url(args)?.to_string(), &app_id, USER);
+        // No record (or Redis not answering): the app's own tenant token, as before.
+        return Ok(match store.load(&key).await {
+            Ok(Some(_)) => Some(Credentials::user_tokens(app_id, secret, store).for_user(USER)),
+            _ => None,
+        });
     }
     let named = var(TOKEN_FILE_VAR).is_some();
     let exists = token_file().is_some_and(|p| p.exists());
