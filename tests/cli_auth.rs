@@ -45,6 +45,25 @@ fn aily(fake: &FakeAily, file: &Path, args: &[&str]) -> tokio::process::Command 
     cmd
 }
 
+/// Starts eight `aily get s r` at once (each after `tweak`); all must succeed.
+async fn eight_at_once(fake: &FakeAily, file: &Path, tweak: impl Fn(&mut tokio::process::Command)) {
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            let mut cmd = aily(fake, file, &["get", "s", "r"]);
+            tweak(&mut cmd);
+            cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+            cmd.spawn().unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = tokio::time::timeout(LIMIT, child.wait_with_output())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+}
+
 async fn output(mut cmd: tokio::process::Command) -> std::process::Output {
     tokio::time::timeout(LIMIT, cmd.output())
         .await
@@ -100,20 +119,7 @@ async fn eight_aily_processes_on_one_expired_token_file_make_exactly_one_refresh
     let dir = temp_dir("eight");
     let file = dir.join("user-token.json");
     let old = expired_file(&fake, &file);
-    let children: Vec<_> = (0..8)
-        .map(|_| {
-            let mut cmd = aily(&fake, &file, &["get", "s", "r"]);
-            cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-            cmd.spawn().unwrap()
-        })
-        .collect();
-    for child in children {
-        let out = tokio::time::timeout(LIMIT, child.wait_with_output())
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(out.status.success(), "{}", text(&out.stderr));
-    }
+    eight_at_once(&fake, &file, |_| {}).await;
     assert_eq!(fake.refresh_count(), 1, "one refresh for eight processes");
     assert_eq!(
         fake.refresh_reuse_count(),
@@ -249,23 +255,11 @@ async fn eight_aily_processes_on_one_expired_token_in_redis_make_exactly_one_ref
     store.unlock(&key, lock).await.unwrap();
     let dir = temp_dir("redis");
     let absent = dir.join("no-such-file.json");
-    let children: Vec<_> = (0..8)
-        .map(|_| {
-            let mut cmd = aily(&fake, &absent, &["get", "s", "r"]);
-            cmd.env_remove("AILY_USER_TOKEN_FILE")
-                .env("AILY_REDIS_URL", redis.url())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped());
-            cmd.spawn().unwrap()
-        })
-        .collect();
-    for child in children {
-        let out = tokio::time::timeout(LIMIT, child.wait_with_output())
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(out.status.success(), "{}", text(&out.stderr));
-    }
+    eight_at_once(&fake, &absent, |cmd| {
+        cmd.env_remove("AILY_USER_TOKEN_FILE")
+            .env("AILY_REDIS_URL", redis.url());
+    })
+    .await;
     assert_eq!(fake.refresh_count(), 1);
     assert_eq!(fake.refresh_reuse_count(), 0);
     let stored = store.load(&key).await.unwrap().unwrap();

@@ -149,28 +149,21 @@ async fn the_code_exchange_checks_the_pkce_verifier_and_returns_a_refresh_token(
     .await
     .unwrap_err();
     assert_eq!(err.kind(), aily_client::ErrorKind::Auth, "{err}");
-    let again = bounded(exchange_code(
-        &http,
-        APP_ID,
-        &secret,
-        SecretString::new(code),
-        redirect,
-        &verifier,
-    ))
-    .await;
+    let exchange = |code: String| {
+        exchange_code(
+            &http,
+            APP_ID,
+            &secret,
+            SecretString::new(code),
+            redirect,
+            &verifier,
+        )
+    };
+    let again = bounded(exchange(code)).await;
     assert!(again.is_err(), "a code is good once");
 
     let code = authorize(&fake, redirect, &challenge).await;
-    let tokens = bounded(exchange_code(
-        &http,
-        APP_ID,
-        &secret,
-        SecretString::new(code),
-        redirect,
-        &verifier,
-    ))
-    .await
-    .unwrap();
+    let tokens = bounded(exchange(code)).await.unwrap();
     assert!(tokens.access_token.expose().starts_with("u-"));
     assert!(
         tokens.refresh_token.is_some(),
