@@ -214,18 +214,18 @@ pub fn error_response(err: BoxError) -> Response {
     )
         .into_response();
     let headers = response.headers_mut();
-    if status == StatusCode::TOO_MANY_REQUESTS {
-        if let Some(wait) = err.retry_after() {
-            headers.insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(retry_after_secs(wait)),
-            );
-        }
+    if status == StatusCode::TOO_MANY_REQUESTS
+        && let Some(wait) = err.retry_after()
+    {
+        headers.insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(retry_after_secs(wait)),
+        );
     }
-    if status == StatusCode::BAD_GATEWAY {
-        if let Some(value) = err.log_id().and_then(|id| HeaderValue::from_str(id).ok()) {
-            headers.insert(LOG_ID_HEADER, value);
-        }
+    if status == StatusCode::BAD_GATEWAY
+        && let Some(value) = err.log_id().and_then(|id| HeaderValue::from_str(id).ok())
+    {
+        headers.insert(LOG_ID_HEADER, value);
     }
     response
 }

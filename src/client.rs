@@ -85,6 +85,7 @@ pub struct Client {
 #[derive(Debug)]
 struct Settings {
     base_url: BaseUrl,
+    token_http: crate::auth::TokenHttp,
     retry: RetryPolicy,
     in_flight: InFlightLimitLayer,
     operation: OperationLayer,
@@ -424,6 +425,14 @@ impl Client {
         HttpService::new(self.http.clone())
     }
 
+    /// Where this client sends token requests: its transport without auth, to its
+    /// base URL, under the attempt timeout and the attempt observers (see
+    /// [`TokenHttp`](crate::auth::TokenHttp)). For a login
+    /// ([`exchange_code`](crate::auth::exchange_code)) or your own token source.
+    pub fn token_http(&self) -> crate::auth::TokenHttp {
+        self.settings.token_http.clone()
+    }
+
     /// The base URL requests go to.
     pub fn base_url(&self) -> &BaseUrl {
         &self.settings.base_url
@@ -729,17 +738,23 @@ impl ClientBuilder {
             .extra_root_certificates
             .extend(self.extra_roots_der.into_iter().map(CertificateDer::from));
         let unauthenticated = unauthenticated_tier(&base_url, &transport, self.max_body_bytes)?;
+        let token_http = crate::auth::TokenHttp::to(
+            HttpService::new(unauthenticated.get_ref().clone()),
+            &base_url,
+            self.attempt_timeout,
+        )
+        .span_level(self.attempt_span_level);
         let auth = fleet.auth_layer(
             &credentials,
             &base_url,
-            HttpService::new(unauthenticated.clone()),
+            token_http.clone(),
             self.token_refresh_margin,
-            self.attempt_timeout,
         )?;
         let http = http_tier(auth, unauthenticated);
         Ok(Client {
             http,
             settings: Arc::new(Settings {
+                token_http,
                 operation: {
                     let layer = OperationLayer::new().with_level(self.operation_span_level);
                     match &self.observer {

@@ -75,13 +75,13 @@ pub fn envelope_code(body: &[u8]) -> Option<i64> {
             .take_while(|b| b.is_ascii_digit() || **b == b'-')
             .count();
         let after = rest.get(digits).copied();
-        if digits > 0 && matches!(after, Some(b',' | b'}')) {
-            if let Some(code) = std::str::from_utf8(&rest[..digits])
+        if digits > 0
+            && matches!(after, Some(b',' | b'}'))
+            && let Some(code) = std::str::from_utf8(&rest[..digits])
                 .ok()
                 .and_then(|s| s.parse().ok())
-            {
-                return Some(code);
-            }
+        {
+            return Some(code);
         }
     }
     #[derive(Deserialize)]

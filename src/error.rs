@@ -305,6 +305,8 @@ struct Inner {
     /// Set when the cause makes a retry pointless whatever the kind says (a TLS
     /// failure is a connect error; a reply hyper cannot parse, a transport error).
     permanent: bool,
+    /// Set when only a new login helps (a user's refresh token is spent or refused).
+    reauthorization: bool,
     source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
 
@@ -333,6 +335,7 @@ impl Error {
                 ask_ids: None,
                 may_have_acted: false,
                 permanent: false,
+                reauthorization: false,
                 source: None,
             }),
         }
@@ -394,6 +397,33 @@ impl Error {
                 .map(str::to_owned);
         }
         self
+    }
+
+    /// The error as it leaves a request made on the caller's behalf (a token request):
+    /// that reply was not a reply to the caller's attempt, so
+    /// [`reply_status`](Error::reply_status) is cleared; code, status and log id stay.
+    pub(crate) fn not_replied(mut self) -> Error {
+        self.inner.reply_status = None;
+        self
+    }
+
+    /// Marks the error as one only a new login cures (see
+    /// [`reauthorization_required`](Error::reauthorization_required)).
+    pub(crate) fn reauthorization(mut self) -> Error {
+        self.inner.reauthorization = true;
+        self
+    }
+
+    /// True when the user must log in again: the stored user token is gone, its
+    /// single-use refresh token was spent (a refresh whose reply was lost counts as
+    /// spent) or refused (20026, 20037, 20064, 20073). Retrying cannot help.
+    ///
+    /// ```
+    /// let err = aily_client::Error::new(aily_client::ErrorKind::Auth, "x");
+    /// assert!(!err.reauthorization_required());
+    /// ```
+    pub fn reauthorization_required(&self) -> bool {
+        self.inner.reauthorization
     }
 
     /// How long the server asked the caller to wait.

@@ -5,12 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::Credentials;
-use crate::auth::{AuthLayer, CredentialsInner, TenantTokenSource, TokenKey, TokenStore};
+use crate::auth::{AuthLayer, CredentialsInner, TokenHttp, TokenKey, TokenStore};
 use crate::client::ClientBuilder;
 use crate::error::Error;
 use crate::rate_limit::{LocalRateLimitStore, Quota, RateLimitLayer, RateLimitStore};
 use crate::store::fingerprint;
-use crate::transport::{BaseUrl, HttpService};
+use crate::transport::BaseUrl;
 
 /// What the builder was told about fleet mode.
 #[derive(Clone, Debug, Default)]
@@ -93,27 +93,24 @@ impl Fleet {
         &self,
         credentials: &Credentials,
         base_url: &BaseUrl,
-        token_http: HttpService,
+        token_http: TokenHttp,
         refresh_margin: Duration,
-        fetch_timeout: Duration,
     ) -> Result<AuthLayer, Error> {
-        let (Some(store), CredentialsInner::App { app_id, app_secret }) =
-            (&self.token_store, &credentials.0)
-        else {
-            return credentials.auth_layer(token_http, refresh_margin, fetch_timeout);
+        let Some(store) = &self.token_store else {
+            return credentials.auth_layer(token_http, refresh_margin);
         };
-        if app_id.is_empty() || app_secret.expose().is_empty() {
-            return Err(Error::config("the app_id and app_secret must not be empty"));
-        }
-        let key = TokenKey::tenant(&base_url.to_string(), app_id, app_secret);
-        let source = TenantTokenSource::with_options(
-            app_id.clone(),
-            app_secret.clone(),
-            token_http,
-            refresh_margin,
-            fetch_timeout,
-        )
-        .with_token_store(store.clone(), key);
+        let key = match &credentials.0 {
+            CredentialsInner::App { app_id, app_secret } => {
+                TokenKey::tenant(&base_url.to_string(), app_id, app_secret)
+            }
+            CredentialsInner::ClientAssertion { app_id, .. } => {
+                TokenKey::keyless(&base_url.to_string(), app_id)
+            }
+            _ => return credentials.auth_layer(token_http, refresh_margin),
+        };
+        let source = credentials
+            .tenant_source(token_http, refresh_margin)?
+            .with_token_store(store.clone(), key);
         Ok(AuthLayer::from_source(Arc::new(source)))
     }
 }
@@ -122,7 +119,9 @@ impl Fleet {
 fn app_scope(base_url: &BaseUrl, credentials: &CredentialsInner) -> String {
     let base = base_url.to_string();
     match credentials {
-        CredentialsInner::App { app_id, .. } => fingerprint(&["app", &base, app_id]),
+        CredentialsInner::App { app_id, .. }
+        | CredentialsInner::ClientAssertion { app_id, .. }
+        | CredentialsInner::User { app_id, .. } => fingerprint(&["app", &base, app_id]),
         CredentialsInner::Token { token, .. } => fingerprint(&["token", &base, token.expose()]),
         // Each source its own scope, unless it names one (TokenSource::rate_limit_scope).
         CredentialsInner::Source(source) => crate::auth::source_scope(source, &base),

@@ -84,6 +84,9 @@ fn attempt(fake: &FakeAily, status: Option<&str>, error: Option<&str>) -> Series
     attempt_at(fake, "POST", CANCEL, status, error)
 }
 
+/// The token endpoint's URL template.
+const TOKEN: &str = "/open-apis/auth/v3/tenant_access_token/internal";
+
 fn attempt_at(
     fake: &FakeAily,
     method: &str,
@@ -232,6 +235,8 @@ async fn a_cold_cache_fetches_one_token_for_many_calls() {
             1,
         ),
         (attempt(&fake, Some("200"), None), 10),
+        // The token request is an attempt of its own, through the token stack.
+        (attempt_at(&fake, "POST", TOKEN, Some("200"), None), 1),
         (operation("aily.run.cancel", None), 10),
     ]);
     assert_eq!(counts(&snapshotter), want);
@@ -257,6 +262,11 @@ async fn a_rejected_app_secret_is_a_failed_fetch_with_its_code_and_no_reply_stat
             1,
         ),
         (feishu("aily.token.fetch", &code), 1),
+        // The token endpoint's reply is its own attempt's, never the cancel attempt's.
+        (
+            attempt_at(&fake, "POST", TOKEN, Some("400"), Some("auth")),
+            1,
+        ),
         (attempt(&fake, None, Some("auth")), 1),
         (operation("aily.run.cancel", Some("auth")), 1),
     ]);

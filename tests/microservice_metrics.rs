@@ -228,10 +228,10 @@ async fn the_scrape_has_every_call_retry_token_and_code() {
     let e = Exposition::parse(&reply.text().await.unwrap());
 
     let port = fake.addr().port().to_string();
-    let attempt = |status: &'static str, error: Option<&'static str>| {
+    let attempt_at = |template: &'static str, status: &'static str, error: Option<&'static str>| {
         let mut l = vec![
             ("http_request_method", "POST"),
-            ("url_template", CANCEL),
+            ("url_template", template),
             ("server_address", "127.0.0.1"),
             ("server_port", port.as_str()),
             ("http_response_status_code", status),
@@ -241,6 +241,7 @@ async fn the_scrape_has_every_call_retry_token_and_code() {
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect::<Vec<_>>()
     };
+    let attempt = |status, error| attempt_at(CANCEL, status, error);
     let count = |name: &str, labels: &[(String, String)]| {
         let labels: Vec<(&str, &str)> = labels
             .iter()
@@ -254,7 +255,10 @@ async fn the_scrape_has_every_call_retry_token_and_code() {
     assert_eq!(count(attempts, &attempt("200", None)), Some(3.0));
     assert_eq!(count(attempts, &attempt("503", Some("api"))), Some(1.0));
     assert_eq!(count(attempts, &attempt("400", Some("api"))), Some(1.0));
-    assert_eq!(e.named(attempts).len(), 3, "{:#?}", e.named(attempts));
+    // And the one token request, an attempt of its own through the token stack.
+    let token = "/open-apis/auth/v3/tenant_access_token/internal";
+    assert_eq!(count(attempts, &attempt_at(token, "200", None)), Some(1.0));
+    assert_eq!(e.named(attempts).len(), 4, "{:#?}", e.named(attempts));
     assert_eq!(
         e.types["http_client_request_duration_seconds"], "histogram",
         "a real histogram, with buckets"

@@ -1,15 +1,88 @@
 //! Authentication: [`AuthLayer`] puts `Authorization: Bearer <token>` (marked
-//! sensitive) on every attempt.
+//! sensitive) on every attempt, and the token sources behind it.
 //!
 //! With a fixed token the layer costs one header insert and forwards the inner
 //! future as it is. With a [`TokenSource`], each attempt asks the source for its
 //! current token, and a reply saying the token is invalid makes the layer call
 //! [`TokenSource::invalidate`] and, if the source has a fresher token, replay the
 //! request exactly once.
+//!
+//! # Tokens
+//!
+//! ## Which source for which app
+//!
+//! | you have | credentials | token | endpoint (one [`Endpoint`](crate::request::Endpoint) each) |
+//! | --- | --- | --- | --- |
+//! | a token from elsewhere | [`Credentials::tenant_token`], [`Credentials::user_token`] | fixed, never refreshed | — |
+//! | a self-built app's id and secret | [`Credentials::app`] | tenant, [`TenantTokenSource`] | `POST /open-apis/auth/v3/tenant_access_token/internal` ([`FetchTenantToken`]) |
+//! | a self-built app and a signer (KMS, workload identity, or a key in memory with feature `pem-signer`'s `PemSigner`), no secret | [`Credentials::client_assertion`] + an [`AssertionProvider`] | tenant, [`TenantTokenSource`] | `POST {accounts}/oauth/v3/token`, jwt-bearer ([`OAuthV3Token`]) |
+//! | a user who logged in (`aily auth login`, or [`authorize_url`] + [`exchange_code`]) | [`Credentials::user_tokens`] + a [`UserTokenStore`] | user, [`UserTokenSource`] | `POST /open-apis/authen/v2/oauth/token` ([`UserTokenEndpoint`]) |
+//! | a store (ISV) app, installed by many tenants | [`StoreApp`] → [`StoreApp::tenant`] → [`Credentials::source`] | tenant per `tenant_key` | `app_access_token` with the `app_ticket`, then `tenant_access_token` ([`FetchAppToken`], [`FetchStoreTenantToken`]) |
+//!
+//! Every token request goes through [`TokenHttp`]: the client's transport without
+//! auth, under the attempt timeout and the attempt span and metrics — the same
+//! observers as any call (`aily.token.fetch` / `aily.token.oauth` / `aily.token.user`
+//! / `aily.token.app` / `aily.token.tenant` in `aily.client.feishu.errors`).
+//!
+//! User tokens use the **documented** v2 endpoint on the API host (RFC 6749, JSON,
+//! `client_secret`): it is the one Feishu documents for custom and store apps, it
+//! needs no second host, and its refresh families are not mixed with v3's (which
+//! the SDKs call; whether the two share refresh families is unverified, so one
+//! stored token always uses one endpoint). The keyless tenant token exists only at
+//! the v3 endpoint on the accounts host, mapped exactly (`open.feishu.cn` →
+//! `accounts.feishu.cn`, `open.larksuite.com` → `accounts.larksuite.com`, see
+//! [`oauth_base`]); any other base URL sets [`Credentials::oauth_url`].
+//!
+//! ## What is stored where, and who can read it
+//!
+//! | what | where | who can read it |
+//! | --- | --- | --- |
+//! | app secret, tenant and app tokens | this process's memory (zeroized on drop) | the process |
+//! | a fleet's tenant token | Redis ([`TokenStore`]), sealed with AES-256-GCM under a key from the app secret | holders of the app secret; Redis sees ciphertext. A keyless app has no secret: its key comes from the app id and host ([`TokenKey::keyless`]), so anyone who can read that Redis can read the token — restrict Redis with ACLs |
+//! | a user's tokens, CLI | a file ([`FileUserTokenStore`]; `AILY_USER_TOKEN_FILE`, default `~/.config/aily/user-token.json`), mode 0600 in a 0700 directory | the OS user (and root) |
+//! | a user's tokens, fleet | Redis ([`RedisUserTokenStore`](crate::store::redis::RedisUserTokenStore)), sealed with the app secret | holders of the app secret |
+//! | a user's tokens, one process | [`MemoryUserTokenStore`] | the process |
+//!
+//! No token, secret, assertion, code, verifier or refresh token appears in any
+//! `Debug`, `Display`, span, event or error (`tests/trace_secrets.rs` checks a TRACE
+//! capture of every path); bodies that carry them are serialized once into memory
+//! that is wiped when dropped ([`secret_json`]).
+//!
+//! ## The rotation rule, and why
+//!
+//! Feishu's refresh tokens are **single use**: a refresh returns a new one and kills
+//! the old one at once. Two workers refreshing the same user at the same moment
+//! therefore log the user out (the loser's refresh answers 20064, revoked), and a
+//! worker that retries a refresh whose reply it lost sends a dead token. So
+//! [`UserTokenSource`]:
+//!
+//! 1. refreshes one user at a time across threads (an in-process single flight),
+//!    processes (a file lock) and replicas (a Redis lock with a TTL and a fencing id);
+//! 2. re-reads the stored token under the lock and uses it if another process already
+//!    rotated it;
+//! 3. persists the new refresh token (compare-and-swap on a generation number) before
+//!    it hands out the new access token, and never writes an empty token;
+//! 4. sends a refresh at most twice — the second only after 20050 or a connect error,
+//!    when the first surely did not reach Feishu; a refresh that was sent and whose
+//!    reply was lost consumed the token: the record is marked, and the error
+//!    ([`Error::reauthorization_required`](crate::Error::reauthorization_required))
+//!    says to log in again;
+//! 5. finishes a refresh it started even if the caller goes away (it runs detached,
+//!    under its own budget), so the rotated token is never lost.
+//!
+//! Tenant tokens have no refresh token: any replica may fetch one at any time (both
+//! stay valid), so their sources only share them to save requests.
 
+mod assertion;
+mod exchange;
+#[cfg(feature = "pem-signer")]
+mod pem_signer;
+mod pkce;
+mod store_app;
 mod tenant;
 mod token;
 mod token_store;
+mod user;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -23,6 +96,19 @@ use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
+pub use assertion::{AssertionFuture, AssertionProvider, oauth_base};
+pub use exchange::{
+    AppCredentialsBody, AppTicketBody, CLIENT_ASSERTION_TYPE, FetchAppToken, FetchAppTokenRequest,
+    FetchStoreTenantToken, FetchStoreTenantTokenRequest, FetchTenantToken, FetchTenantTokenRequest,
+    IssuedToken, JWT_BEARER_GRANT, MAX_ACCEPTED_REFRESH_EXPIRE, MAX_ASSERTION_LEN,
+    MAX_REFRESH_LIFETIME, OAUTH_SERVER_ERROR, OAuthGrant, OAuthTokens, OAuthV3Token,
+    OAuthV3TokenRequest, REAUTHORIZE_CODES, ResendAppTicket, ResendAppTicketRequest,
+    StoreTenantBody, TokenHttp, UserTokenEndpoint, UserTokenRequest, refresh_lifetime, secret_json,
+};
+#[cfg(feature = "pem-signer")]
+pub use pem_signer::{ASSERTION_LIFETIME, PemSigner};
+pub use pkce::{base64url, pkce_challenge, pkce_verifier};
+pub use store_app::{CODE_APP_TICKET_INVALID, StoreApp};
 pub use tenant::{
     DEFAULT_FETCH_TIMEOUT, DEFAULT_REFRESH_MARGIN, MAX_ACCEPTED_EXPIRE, MAX_TOKEN_LIFETIME,
     TENANT_TOKEN_PATH, TenantTokenSource, token_lifetime,
@@ -30,10 +116,17 @@ pub use tenant::{
 pub use token::{AccessToken, Credentials, SecretString, TokenFuture, TokenKind, TokenSource};
 pub(crate) use token::{CredentialsInner, source_scope};
 pub use token_store::{LocalTokenStore, LockId, StoredToken, TokenKey, TokenStore};
+#[cfg(feature = "redis")]
+pub(crate) use user::unix_now;
+pub use user::{
+    DEFAULT_REFRESH_BUDGET, DEFAULT_USER_REFRESH_MARGIN, FileUserTokenStore, GetUserInfo,
+    MemoryUserTokenStore, OFFLINE_ACCESS, UserInfo, UserInfoRequest, UserKey, UserLock,
+    UserTokenSource, UserTokenStore, UserTokens, authorize_url, exchange_code, login_state,
+};
 
 use crate::envelope::{envelope_code, is_token_code};
 use crate::error::{BoxError, Error};
-use crate::transport::{HttpService, RequestBody};
+use crate::transport::RequestBody;
 
 #[derive(Clone, Debug)]
 enum Tokens {
@@ -83,52 +176,116 @@ impl AuthLayer {
 
 impl Credentials {
     /// The [`AuthLayer`] these credentials need (as kube-client's `auth_layer()`): a
-    /// fixed token's, a [`TokenSource`]'s, or — for [`Credentials::app`] — a
-    /// [`TenantTokenSource`] that fetches tenant tokens through `token_http` (the HTTP
-    /// tier without auth), each fetch bounded by `fetch_timeout`, refreshed
-    /// `refresh_margin` before they expire. Spawns nothing.
+    /// fixed token's, a [`TokenSource`]'s, or — for [`Credentials::app`] and
+    /// [`Credentials::client_assertion`] — a [`TenantTokenSource`] that fetches tenant
+    /// tokens through `token_http` (the HTTP tier without auth, see [`TokenHttp`]),
+    /// refreshed `refresh_margin` before they expire. Spawns nothing.
     ///
     /// ```
     /// use std::time::Duration;
+    /// use aily_client::auth::TokenHttp;
     /// use aily_client::{Client, Credentials};
     ///
     /// # fn main() -> Result<(), aily_client::Error> {
     /// let client = Client::builder().credentials(Credentials::tenant_token("t-x")).build()?;
-    /// let layer = Credentials::app("cli_a", "s3cret").auth_layer(
-    ///     client.http_service(),
-    ///     Duration::from_secs(180),
-    ///     Duration::from_secs(10),
-    /// )?;
+    /// let http = TokenHttp::new(client.http_service(), Duration::from_secs(10));
+    /// let layer = Credentials::app("cli_a", "s3cret").auth_layer(http.clone(), Duration::from_secs(180))?;
     /// # let _ = layer;
-    /// assert!(Credentials::app("", "x")
-    ///     .auth_layer(client.http_service(), Duration::ZERO, Duration::ZERO)
-    ///     .is_err());
+    /// assert!(Credentials::app("", "x").auth_layer(http, Duration::ZERO).is_err());
     /// # Ok(()) }
     /// ```
     pub fn auth_layer(
         &self,
-        token_http: HttpService,
+        token_http: TokenHttp,
         refresh_margin: Duration,
-        fetch_timeout: Duration,
     ) -> Result<AuthLayer, Error> {
         Ok(match &self.0 {
             CredentialsInner::Token { kind, token } => {
                 AuthLayer::fixed(AccessToken::new(*kind, token.expose())?)
             }
             CredentialsInner::Source(source) => AuthLayer::from_source(source.clone()),
+            CredentialsInner::User {
+                app_id,
+                app_secret,
+                store,
+                user,
+            } => {
+                if app_id.is_empty() || app_secret.expose().is_empty() {
+                    return Err(Error::config("the app_id and app_secret must not be empty"));
+                }
+                let base = token_http
+                    .base()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                let key = UserKey::new(&base, app_id, user);
+                AuthLayer::from_source(Arc::new(UserTokenSource::new(
+                    app_id.clone(),
+                    app_secret.clone(),
+                    token_http,
+                    store.clone(),
+                    key,
+                )))
+            }
+            CredentialsInner::App { .. } | CredentialsInner::ClientAssertion { .. } => {
+                AuthLayer::from_source(Arc::new(self.tenant_source(token_http, refresh_margin)?))
+            }
+        })
+    }
+
+    /// The tenant token source of app credentials (the app secret's or the client
+    /// assertion's), checked: nothing empty, an OAuth host known.
+    pub(crate) fn tenant_source(
+        &self,
+        token_http: TokenHttp,
+        refresh_margin: Duration,
+    ) -> Result<TenantTokenSource, Error> {
+        match &self.0 {
             CredentialsInner::App { app_id, app_secret } => {
                 if app_id.is_empty() || app_secret.expose().is_empty() {
                     return Err(Error::config("the app_id and app_secret must not be empty"));
                 }
-                AuthLayer::from_source(Arc::new(TenantTokenSource::with_options(
+                Ok(TenantTokenSource::with_options(
                     app_id.clone(),
                     app_secret.clone(),
                     token_http,
                     refresh_margin,
-                    fetch_timeout,
-                )))
+                ))
             }
-        })
+            CredentialsInner::ClientAssertion {
+                app_id,
+                provider,
+                oauth_url,
+                audience,
+            } => {
+                if app_id.is_empty() {
+                    return Err(Error::config("the app_id must not be empty"));
+                }
+                let oauth = match (oauth_url, token_http.base()) {
+                    (Some(url), _) => url.clone(),
+                    (None, Some(api)) => oauth_base(api).ok_or_else(|| {
+                        Error::config(format!(
+                            "no OAuth host is known for {api}: set Credentials::oauth_url"
+                        ))
+                    })?,
+                    (None, None) => {
+                        return Err(Error::config(
+                            "the OAuth host is not known: set Credentials::oauth_url",
+                        ));
+                    }
+                };
+                let audience = audience.clone().unwrap_or_else(|| oauth.to_string());
+                Ok(TenantTokenSource::from_fetcher(
+                    app_id.clone(),
+                    tenant::Fetcher::Assertion {
+                        provider: provider.clone(),
+                        audience,
+                    },
+                    token_http.at(&oauth)?,
+                    refresh_margin,
+                ))
+            }
+            _ => Err(Error::config("these credentials fetch no tenant token")),
+        }
     }
 }
 

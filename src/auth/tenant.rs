@@ -27,26 +27,16 @@ use std::fmt;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::header::{CONTENT_TYPE, USER_AGENT as USER_AGENT_HEADER};
-use http::{HeaderValue, Method, Request};
-use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
-use tower::ServiceExt;
 use tracing::Instrument;
-use zeroize::{Zeroize, Zeroizing};
 
-use super::token::{AccessToken, SecretString, TokenFuture, TokenKind, TokenSource, wiped_on_drop};
+use super::exchange::{FetchTenantTokenRequest, IssuedToken, TokenHttp};
+use super::token::{AccessToken, SecretString, TokenFuture, TokenKind, TokenSource};
 use super::token_store::{Obtained, TokenKey, TokenStore, obtain};
-use crate::envelope::{log_id_header, not_an_envelope};
 use crate::error::{Error, ErrorKind};
 use crate::observe::record;
-use crate::request::USER_AGENT;
-use crate::transport::{HttpService, RequestBody};
-
-/// The operation Feishu error codes of the token endpoint are counted under.
-const TOKEN_FETCH_OPERATION: &str = "aily.token.fetch";
+use crate::transport::HttpService;
 
 /// The token endpoint's path.
 pub const TENANT_TOKEN_PATH: &str = "/open-apis/auth/v3/tenant_access_token/internal";
@@ -140,9 +130,10 @@ pub struct TenantTokenSource {
 
 struct Shared {
     app_id: String,
-    /// The token request's body, built once: `{"app_id":…,"app_secret":…}`.
-    request_body: SecretBytes,
-    http: HttpService,
+    /// How a token is obtained from Feishu.
+    fetcher: Fetcher,
+    /// The token stack the requests go through.
+    http: TokenHttp,
     refresh_margin: Duration,
     fetch_timeout: Duration,
     state: RwLock<State>,
@@ -152,8 +143,27 @@ struct Shared {
     rejected: std::sync::Mutex<Option<AccessToken>>,
 }
 
-/// Bytes that hold a secret: never printed, wiped when the last copy drops.
-struct SecretBytes(Bytes);
+/// How a [`TenantTokenSource`] obtains a token from Feishu: each a request of the
+/// crate's one endpoint shape ([`super::exchange`]), sent through [`TokenHttp`].
+#[derive(Clone)]
+pub(crate) enum Fetcher {
+    /// A self-built app's secret (`tenant_access_token/internal`).
+    Secret(SecretString),
+    /// A client assertion for `audience` from the provider (OAuth v3, keyless).
+    Assertion {
+        provider: std::sync::Arc<dyn super::AssertionProvider>,
+        audience: String,
+    },
+    /// A store app's app access token (with its latest `app_ticket`).
+    AppToken(Arc<super::store_app::Core>),
+    /// A store app's token for one tenant: its app access token (cached in
+    /// `app_token`), then `tenant_access_token` with the tenant key.
+    Store {
+        app_token: TenantTokenSource,
+        core: Arc<super::store_app::Core>,
+        tenant_key: String,
+    },
+}
 
 #[derive(Default)]
 struct State {
@@ -173,7 +183,8 @@ type Flight = OnceCell<Result<Cached, Arc<Error>>>;
 
 impl TenantTokenSource {
     /// A source for app `app_id` with `app_secret`, fetching through `http` (which must
-    /// send requests to the API's base URL and must not add an `Authorization` header).
+    /// send requests to the API's base URL and must not add an `Authorization` header),
+    /// each request bounded by [`DEFAULT_FETCH_TIMEOUT`].
     pub fn new(
         app_id: impl Into<String>,
         app_secret: impl Into<SecretString>,
@@ -182,47 +193,35 @@ impl TenantTokenSource {
         TenantTokenSource::with_options(
             app_id.into(),
             app_secret.into(),
-            http,
+            TokenHttp::new(http, DEFAULT_FETCH_TIMEOUT),
             DEFAULT_REFRESH_MARGIN,
-            DEFAULT_FETCH_TIMEOUT,
         )
     }
 
-    /// Like [`new`](TenantTokenSource::new), with the refresh margin and the bound on one
-    /// token request given.
+    /// Like [`new`](TenantTokenSource::new), through the token stack `http` (which
+    /// bounds each token request) and with the refresh margin given.
     pub fn with_options(
         app_id: String,
         app_secret: SecretString,
-        http: HttpService,
+        http: TokenHttp,
         refresh_margin: Duration,
-        fetch_timeout: Duration,
     ) -> Self {
-        #[derive(Serialize)]
-        struct Body<'a> {
-            app_id: &'a str,
-            app_secret: &'a str,
-        }
-        // Sized for the worst case (every byte escaped as `\uXXXX`), so the buffer never
-        // grows and leaves a copy of the secret behind; wiped when the source drops.
-        let mut body = Vec::with_capacity(32 + 6 * (app_id.len() + app_secret.expose().len()));
-        let written = serde_json::to_writer(
-            &mut body,
-            &Body {
-                app_id: &app_id,
-                app_secret: app_secret.expose(),
-            },
-        );
-        if written.is_err() {
-            body.zeroize();
-            body.clear();
-        }
+        TenantTokenSource::from_fetcher(app_id, Fetcher::Secret(app_secret), http, refresh_margin)
+    }
+
+    pub(crate) fn from_fetcher(
+        app_id: String,
+        fetcher: Fetcher,
+        http: TokenHttp,
+        refresh_margin: Duration,
+    ) -> Self {
         TenantTokenSource {
             shared: Arc::new(Shared {
                 app_id,
-                request_body: SecretBytes(wiped_on_drop(body)),
+                fetcher,
+                fetch_timeout: http.timeout(),
                 http,
                 refresh_margin,
-                fetch_timeout,
                 state: RwLock::new(State::default()),
                 store: None,
                 rejected: std::sync::Mutex::new(None),
@@ -257,7 +256,7 @@ impl TenantTokenSource {
         TenantTokenSource {
             shared: Arc::new(Shared {
                 app_id: s.app_id.clone(),
-                request_body: SecretBytes(s.request_body.0.clone()),
+                fetcher: s.fetcher.clone(),
                 http: s.http.clone(),
                 refresh_margin: s.refresh_margin,
                 fetch_timeout: s.fetch_timeout,
@@ -469,88 +468,62 @@ impl TenantTokenSource {
     }
 
     /// Sends the token request and reads the token and its lifetime (and, with the
-    /// feature `metrics`, counts it by outcome; one abandoned by its timeout is an error).
+    /// feature `metrics`, counts it by outcome; one abandoned by its timeout is an
+    /// error). The attempt observers of the token stack count the endpoint's Feishu
+    /// error codes under its operation (`aily.token.fetch` for the app secret's).
     /// `span` is the `aily.token.fetch` span of `fetch_and_store`, which owns it.
     async fn fetch(&self, span: &tracing::Span) -> Result<(AccessToken, Duration), Error> {
         span.record("source", "feishu");
         let counted = record::TokenFetch::start();
-        let fetched = self.request_token(span).await;
-        match &fetched {
-            Ok(_) => counted.succeeded(),
-            Err(e) => {
-                if let Some(code) = e.code() {
-                    record::feishu_error(TOKEN_FETCH_OPERATION, code);
-                }
-            }
+        let fetched = self.request_token().await;
+        if fetched.is_ok() {
+            counted.succeeded();
         }
-        fetched
-    }
-
-    /// The token request and its reply.
-    async fn request_token(&self, span: &tracing::Span) -> Result<(AccessToken, Duration), Error> {
-        let mut req = Request::new(RequestBody::new(self.shared.request_body.0.clone()));
-        *req.method_mut() = Method::POST;
-        *req.uri_mut() = http::Uri::from_static(TENANT_TOKEN_PATH);
-        let h = req.headers_mut();
-        h.insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static("application/json; charset=utf-8"),
-        );
-        h.insert(USER_AGENT_HEADER, HeaderValue::from_static(USER_AGENT));
-
-        let response = self
-            .shared
-            .http
-            .clone()
-            .oneshot(req)
-            .await
-            .map_err(Error::from_box)?;
-        let log_id = log_id_header(response.headers());
+        // The log id of the token endpoint's reply, on the span this source owns.
+        let log_id = match &fetched {
+            Ok((_, log_id)) => log_id.clone(),
+            Err(e) => e.log_id().map(str::to_owned),
+        };
         if let Some(id) = &log_id {
             span.record("feishu.log_id", id.as_str());
         }
-
-        #[derive(Deserialize)]
-        struct Reply {
-            code: i64,
-            #[serde(default)]
-            msg: String,
-            #[serde(default)]
-            tenant_access_token: Option<String>,
-            #[serde(default)]
-            expire: Option<i64>,
-        }
-        let reply: Reply = match serde_json::from_slice(response.body()) {
-            Ok(r) => r,
-            // Not the token endpoint's JSON: say what came back, never the body itself.
-            Err(_) => return Err(not_an_envelope(&response, "the token endpoint's reply")),
+        let (issued, _) = fetched?;
+        let kind = match self.shared.fetcher {
+            Fetcher::AppToken(_) => TokenKind::App,
+            _ => TokenKind::Tenant,
         };
-        if reply.code != 0 {
-            return Err(Error::new(
-                ErrorKind::Auth,
-                "could not obtain a tenant access token (check FEISHU_APP_ID / app_secret)",
-            )
-            .with_status(response.status())
-            .with_api(reply.code, reply.msg, None)
-            .with_log_id(log_id));
-        }
-        // The reply's copy of the token is wiped once the header value is built.
-        let token = reply.tenant_access_token.map(Zeroizing::new);
-        let (Some(token), Some(expire)) = (token, reply.expire) else {
-            return Err(Error::new(
-                ErrorKind::Decode,
-                "the token endpoint answered code 0 without tenant_access_token and expire",
-            )
-            .with_log_id(log_id));
-        };
-        let lifetime = token_lifetime(expire).map_err(|e| e.with_log_id(log_id.clone()))?;
-        let token = AccessToken::new(TokenKind::Tenant, token.as_str()).map_err(|_| {
+        let token = AccessToken::new(kind, issued.token.expose()).map_err(|_| {
             Error::new(
                 ErrorKind::Decode,
                 "the token endpoint answered a token that cannot be sent in a header",
             )
+            .with_log_id(log_id)
         })?;
-        Ok((token, lifetime))
+        Ok((token, issued.lifetime))
+    }
+
+    /// The token request through the token stack, and the reply's log id.
+    async fn request_token(&self) -> Result<(IssuedToken, Option<String>), Error> {
+        let sh = &self.shared;
+        let reply = match &sh.fetcher {
+            Fetcher::Secret(secret) => {
+                sh.http
+                    .send(FetchTenantTokenRequest::new(&sh.app_id, secret)?)
+                    .await?
+            }
+            Fetcher::Assertion { provider, audience } => {
+                super::assertion::exchange(&sh.http, provider.as_ref(), &sh.app_id, audience)
+                    .await?
+            }
+            Fetcher::AppToken(core) => core.fetch_app_token().await?,
+            Fetcher::Store {
+                app_token,
+                core,
+                tenant_key,
+            } => super::store_app::fetch_tenant_token(app_token, core, tenant_key).await?,
+        };
+        let log_id = reply.log_id().map(str::to_owned);
+        Ok((reply.into_data(), log_id))
     }
 }
 
@@ -583,6 +556,15 @@ impl fmt::Debug for TenantTokenSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TenantTokenSource")
             .field("app_id", &self.shared.app_id)
+            .field(
+                "via",
+                &match &self.shared.fetcher {
+                    Fetcher::Secret(_) => "app_secret",
+                    Fetcher::Assertion { .. } => "client_assertion",
+                    Fetcher::AppToken(_) => "app_ticket",
+                    Fetcher::Store { .. } => "store_app",
+                },
+            )
             .field("app_secret", &format_args!("<redacted>"))
             .field("refresh_margin", &self.shared.refresh_margin)
             .finish_non_exhaustive()

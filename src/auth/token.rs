@@ -88,6 +88,8 @@ pub enum TokenKind {
     Tenant,
     /// A `user_access_token` (`u-…`): the app acting for a user.
     User,
+    /// An `app_access_token` (`a-…`): a store app itself, to buy tenant tokens with.
+    App,
 }
 
 /// An access token, ready to send: it holds the whole `Authorization: Bearer …`
@@ -278,6 +280,18 @@ pub(crate) enum CredentialsInner {
         app_secret: SecretString,
     },
     Source(Arc<dyn TokenSource>),
+    User {
+        app_id: String,
+        app_secret: SecretString,
+        store: Arc<dyn super::UserTokenStore>,
+        user: String,
+    },
+    ClientAssertion {
+        app_id: String,
+        provider: Arc<dyn super::AssertionProvider>,
+        oauth_url: Option<crate::transport::BaseUrl>,
+        audience: Option<String>,
+    },
 }
 
 impl Credentials {
@@ -312,6 +326,104 @@ impl Credentials {
     pub fn source(source: impl TokenSource) -> Credentials {
         Credentials(CredentialsInner::Source(Arc::new(source)))
     }
+
+    /// A user's token from `store` (logged in before, e.g. with `aily auth login`),
+    /// refreshed with app `app_id`'s secret by the rotation rule (see
+    /// [`UserTokenSource`](super::UserTokenSource)): one refresh per user at a time
+    /// across every client sharing the store. The user is `"default"` unless
+    /// [`for_user`](Credentials::for_user) names another.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use aily_client::auth::FileUserTokenStore;
+    /// use aily_client::{Client, Credentials};
+    ///
+    /// let store = Arc::new(FileUserTokenStore::new("/tmp/aily-doc/user-token.json"));
+    /// let client = Client::builder().credentials(Credentials::user_tokens("cli_a", "app-secret", store)).build()?;
+    /// # let _ = client;
+    /// # Ok::<(), aily_client::Error>(())
+    /// ```
+    pub fn user_tokens(
+        app_id: impl Into<String>,
+        app_secret: impl Into<SecretString>,
+        store: Arc<dyn super::UserTokenStore>,
+    ) -> Credentials {
+        Credentials(CredentialsInner::User {
+            app_id: app_id.into(),
+            app_secret: app_secret.into(),
+            store,
+            user: "default".to_owned(),
+        })
+    }
+
+    /// With [`user_tokens`](Credentials::user_tokens): whose token (an open id or any
+    /// stable label). Ignored by other credentials.
+    pub fn for_user(mut self, label: impl Into<String>) -> Credentials {
+        if let CredentialsInner::User { user, .. } = &mut self.0 {
+            *user = label.into();
+        }
+        self
+    }
+
+    /// A keyless tenant token: app `app_id` proves itself with a client assertion
+    /// from `provider` (RFC 7523) at the OAuth v3 token endpoint, no app secret. The
+    /// OAuth host is mapped from the base URL (`open.feishu.cn` →
+    /// `accounts.feishu.cn`, `open.larksuite.com` → `accounts.larksuite.com`); any
+    /// other base URL needs [`oauth_url`](Credentials::oauth_url). Cached and
+    /// refreshed like [`Credentials::app`]'s token.
+    ///
+    /// ```
+    /// use aily_client::auth::{AssertionFuture, AssertionProvider};
+    /// use aily_client::{Client, Credentials, SecretString};
+    ///
+    /// #[derive(Debug)]
+    /// struct Fixed;
+    /// impl AssertionProvider for Fixed {
+    ///     fn assertion<'a>(&'a self, _: &'a str, _: &'a str) -> AssertionFuture<'a> {
+    ///         Box::pin(async { Ok(SecretString::new("eyJ.a.b")) })
+    ///     }
+    /// }
+    /// let client = Client::builder().credentials(Credentials::client_assertion("cli_a", Fixed)).build()?;
+    /// # let _ = client;
+    /// // A base URL that is not Feishu's or Lark's must say where its OAuth host is.
+    /// assert!(Client::builder()
+    ///     .base_url("https://gateway.example.com")
+    ///     .credentials(Credentials::client_assertion("cli_a", Fixed))
+    ///     .build()
+    ///     .is_err());
+    /// # Ok::<(), aily_client::Error>(())
+    /// ```
+    pub fn client_assertion(
+        app_id: impl Into<String>,
+        provider: impl super::AssertionProvider,
+    ) -> Credentials {
+        Credentials(CredentialsInner::ClientAssertion {
+            app_id: app_id.into(),
+            provider: Arc::new(provider),
+            oauth_url: None,
+            audience: None,
+        })
+    }
+
+    /// With [`client_assertion`](Credentials::client_assertion): the OAuth host the
+    /// token endpoint (`/oauth/v3/token`) is under, e.g. `https://accounts.feishu.cn`
+    /// or a test server. Ignored by other credentials.
+    pub fn oauth_url(mut self, url: &str) -> Result<Credentials, Error> {
+        if let CredentialsInner::ClientAssertion { oauth_url, .. } = &mut self.0 {
+            *oauth_url = Some(crate::transport::BaseUrl::parse(url)?);
+        }
+        Ok(self)
+    }
+
+    /// With [`client_assertion`](Credentials::client_assertion): the audience the
+    /// provider signs for (default: the OAuth host's URL, as the official Node SDK).
+    /// Ignored by other credentials.
+    pub fn audience(mut self, aud: impl Into<String>) -> Credentials {
+        if let CredentialsInner::ClientAssertion { audience, .. } = &mut self.0 {
+            *audience = Some(aud.into());
+        }
+        self
+    }
 }
 
 impl fmt::Debug for Credentials {
@@ -330,6 +442,30 @@ impl fmt::Debug for Credentials {
             CredentialsInner::Source(source) => {
                 f.debug_tuple("Credentials::Source").field(source).finish()
             }
+            CredentialsInner::User {
+                app_id,
+                store,
+                user,
+                ..
+            } => f
+                .debug_struct("Credentials::User")
+                .field("app_id", app_id)
+                .field("app_secret", &"<redacted>")
+                .field("store", store)
+                .field("user", user)
+                .finish(),
+            CredentialsInner::ClientAssertion {
+                app_id,
+                provider,
+                oauth_url,
+                audience,
+            } => f
+                .debug_struct("Credentials::ClientAssertion")
+                .field("app_id", app_id)
+                .field("provider", provider)
+                .field("oauth_url", oauth_url)
+                .field("audience", audience)
+                .finish(),
         }
     }
 }

@@ -53,6 +53,17 @@ impl TokenKey {
         }
     }
 
+    /// The key of a keyless (client-assertion) app's tenant token at `base_url`:
+    /// there is no secret, so the store's sealing key comes from the app and host
+    /// alone — a store that others can read should not hold it (see the auth module's
+    /// "Tokens" reference).
+    pub fn keyless(base_url: &str, app_id: &str) -> TokenKey {
+        TokenKey {
+            fingerprint: fingerprint(&["keyless", base_url, app_id]),
+            app_secret: SecretString::new(fingerprint(&["keyless seal", base_url, app_id])),
+        }
+    }
+
     /// The fingerprint: 32 hex digits, safe to put in key names and logs.
     pub fn fingerprint(&self) -> &str {
         &self.fingerprint

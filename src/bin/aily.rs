@@ -6,6 +6,7 @@
 //! aily get <SESSION_ID> <RUN_ID> [same connection options]
 //! aily ask --app <AILY_APP_ID> [--session S] "TEXT" [same connection options]
 //! aily fake [--port N]      (feature `testing`: a fake Feishu on 127.0.0.1)
+//! aily auth login [--port P] [--scope S]... | status | logout   (user tokens)
 //! aily session create [--metadata JSON] [--channel-context JSON] | get S | delete S
 //! aily message create S --text TEXT [--content-type TEXT|MDX|JSON] [--idempotent-id ID]
 //! aily message get S M | list S [--run R] [--partial] [--page-size N] [--all]
@@ -15,7 +16,12 @@
 //!
 //! Credentials come only from the environment, never from argv:
 //! `FEISHU_TENANT_ACCESS_TOKEN`, `FEISHU_USER_ACCESS_TOKEN`, or
-//! `FEISHU_APP_ID` + `FEISHU_APP_SECRET`. With feature `redis`, `AILY_REDIS_URL`
+//! `FEISHU_APP_ID` + `FEISHU_APP_SECRET`. After `aily auth login` (or with
+//! `AILY_USER_TOKEN_FILE` set), commands act as the logged-in user: the token file
+//! (default `~/.config/aily/user-token.json`, mode 0600) is refreshed when its token
+//! is about to expire and rotated atomically under a file lock, so concurrent `aily`
+//! processes make one refresh; `FEISHU_ACCOUNTS_URL` names the authorize page's host
+//! when it is not the API host's (`accounts.feishu.cn` for `open.feishu.cn`). With feature `redis`, `AILY_REDIS_URL`
 //! (e.g. `rediss://redis.internal:6379`; plain `redis://` only to loopback) shares the
 //! tenant token and rate limits with the rest of the fleet, `AILY_REDIS_BUDGET_MS`
 //! bounds each Redis command (default 50) and `AILY_REDIS_CONNECT_BUDGET_MS` the first
@@ -47,6 +53,8 @@ use aily_client::{
 };
 use clap::{Args, Parser, Subcommand};
 
+#[path = "aily/auth.rs"]
+mod auth;
 #[path = "aily/lifecycle.rs"]
 mod lifecycle;
 
@@ -88,6 +96,11 @@ enum Command {
     Run {
         #[command(subcommand)]
         command: lifecycle::RunCommand,
+    },
+    /// User tokens: login (authorization code + PKCE), status, logout.
+    Auth {
+        #[command(subcommand)]
+        command: auth::AuthCommand,
     },
     /// Serve a fake Feishu on 127.0.0.1 until SIGINT/SIGTERM (feature `testing`).
     ///
@@ -267,6 +280,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Session { command } => lifecycle::session(command).await,
         Command::Message { command } => lifecycle::message(command).await,
         Command::Run { command } => lifecycle::run(command).await,
+        Command::Auth { command } => auth::auth(command).await,
     }
 }
 
@@ -378,7 +392,7 @@ async fn fake(args: FakeArgs) -> Result<(), Failure> {
 async fn cancel(args: CancelArgs) -> Result<(), Failure> {
     // Validate the input before anything else: an invalid ID sends nothing.
     let request = CancelRequest::new(&args.session_id, &args.run_id)?;
-    let client = client(&args.connection)?;
+    let client = client(&args.connection).await?;
     let limit = args.connection.timeout;
     let reply = if args.wait {
         let options = WaitOptions::new().timeout(args.wait_timeout.min(limit));
@@ -395,7 +409,7 @@ async fn cancel(args: CancelArgs) -> Result<(), Failure> {
 
 async fn get(args: GetArgs) -> Result<(), Failure> {
     let request = GetRunRequest::new(args.session_id, args.run_id)?;
-    let client = client(&args.connection)?;
+    let client = client(&args.connection).await?;
     let reply = bounded(args.connection.timeout, client.call(request)).await?;
     print_run(&reply.run)
 }
@@ -424,7 +438,7 @@ async fn ask(args: AskArgs) -> Result<(), Failure> {
     use aily_client::ask::AskEvent;
     use futures_util::StreamExt;
 
-    let client = client(&args.connection)?;
+    let client = client(&args.connection).await?;
     let mut ask = client
         .ask(args.app_id)
         .text(args.text)
@@ -603,7 +617,7 @@ fn print_run(run: &Run) -> Result<(), Failure> {
     Ok(())
 }
 
-fn client(args: &ConnectionArgs) -> Result<Client, Failure> {
+async fn client(args: &ConnectionArgs) -> Result<Client, Failure> {
     if args.lark && args.base_url.is_some() {
         return Err(Failure::usage(
             "error: --lark and --base-url (or FEISHU_BASE_URL) cannot be used together",
@@ -622,6 +636,11 @@ fn client(args: &ConnectionArgs) -> Result<Client, Failure> {
     }
     if let Some(url) = &args.base_url {
         builder = builder.base_url(url.clone());
+    }
+    // A logged-in user's token (AILY_USER_TOKEN_FILE, or the default file after
+    // `aily auth login`, or Redis): refreshed and rotated under the store's lock.
+    if let Some(user) = auth::user_credentials(args).await? {
+        builder = builder.credentials(user);
     }
     builder.build().map_err(refused)
 }

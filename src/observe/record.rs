@@ -4,8 +4,7 @@
 
 #[cfg(feature = "metrics")]
 pub(crate) use crate::metrics::{
-    Instruments, TokenFetch, background_cancel, feishu_error, rate_limit_fail_fast,
-    rate_limit_wait, retry,
+    Instruments, TokenFetch, background_cancel, rate_limit_fail_fast, rate_limit_wait, retry,
 };
 
 #[cfg(all(feature = "metrics", feature = "redis"))]
@@ -40,9 +39,6 @@ mod off {
 
     #[inline(always)]
     pub(crate) fn retry(_operation: &'static str, _reason: &'static str) {}
-
-    #[inline(always)]
-    pub(crate) fn feishu_error(_operation: &'static str, _code: i64) {}
 
     #[inline(always)]
     pub(crate) fn rate_limit_wait(_operation: &'static str, _wait: Duration) {}

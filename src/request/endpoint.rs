@@ -56,26 +56,62 @@ pub trait Endpoint: Operation {
     /// requests with an idempotency key are; creating a session or a run is not.
     const IDEMPOTENT: bool = true;
 
-    /// Decodes a complete reply: the envelope's `data` as
-    /// [`Response`](Endpoint::Response), or the [`Error`] the reply describes
-    /// ([`envelope::decode`]). Override it only for a reply that is not Feishu's
-    /// envelope.
+    /// The JSON of a body, once per attempt. By default `serde_json`'s; an endpoint
+    /// whose body never changes may hand out static bytes instead.
+    fn encode_body(body: &Self::Body) -> Bytes {
+        json_body(body)
+    }
+}
+
+/// What [`ApiRequest`] needs of an endpoint: its reply type and how a complete reply
+/// decodes into it, its body and how it is encoded, whether it may be sent again.
+///
+/// Every [`Endpoint`] is one: its reply is Feishu's envelope, decoded by
+/// [`envelope::decode`]. Implement this trait yourself only for a reply that is not
+/// that envelope — the token endpoints' flat `{code, msg, tenant_access_token,
+/// expire}` replies are ([`crate::auth`]).
+pub trait RawEndpoint: Operation {
+    /// The typed reply.
+    type Response: Send + 'static;
+    /// The JSON body (`()` for an endpoint that sends none).
+    type Body: Serialize + Clone + fmt::Debug + Send + Sync + 'static;
+    /// As [`Endpoint::IDEMPOTENT`].
+    const IDEMPOTENT: bool = true;
+
+    /// Decodes a complete reply into the typed reply, or the [`Error`] it describes.
+    fn decode(response: Response<Bytes>) -> Result<Self::Response, Error>;
+
+    /// The JSON of a body, once per attempt.
+    fn encode_body(body: &Self::Body) -> Bytes {
+        json_body(body)
+    }
+}
+
+/// Every [`Endpoint`]: its envelope's `data`, decoded by [`envelope::decode`].
+impl<E: Endpoint> RawEndpoint for E {
+    type Response = <E as Endpoint>::Response;
+    type Body = <E as Endpoint>::Body;
+    const IDEMPOTENT: bool = <E as Endpoint>::IDEMPOTENT;
+
     fn decode(response: Response<Bytes>) -> Result<Self::Response, Error> {
         envelope::decode(&response)
     }
 
-    /// The JSON of a body, once per attempt. By default `serde_json`'s; an endpoint
-    /// whose body never changes may hand out static bytes instead.
     fn encode_body(body: &Self::Body) -> Bytes {
-        // A typed body of strings, numbers and lists always serializes.
-        Bytes::from(serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec()))
+        <E as Endpoint>::encode_body(body)
     }
+}
+
+/// `serde_json`'s encoding of a typed body (strings, numbers and lists always
+/// serialize; `{}` were one not to).
+fn json_body<B: Serialize>(body: &B) -> Bytes {
+    Bytes::from(serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec()))
 }
 
 /// A request of endpoint `E`: its path (IDs validated and encoded once), its query,
 /// its typed body and its options. Cloning one (which retry needs) counts references
 /// and clones the body.
-pub struct ApiRequest<E: Endpoint> {
+pub struct ApiRequest<E: RawEndpoint> {
     path: ApiPath,
     /// Boxed: only list requests carry one, and every layer moves the request.
     query: Option<Box<Query>>,
@@ -83,7 +119,7 @@ pub struct ApiRequest<E: Endpoint> {
     options: RequestOptions,
 }
 
-impl<E: Endpoint> ApiRequest<E> {
+impl<E: RawEndpoint> ApiRequest<E> {
     /// A request to the operation's URL template with its placeholders filled by
     /// `ids`, in order ([`ApiPath::from_template`]), with no query and no body: the
     /// path is said once, in [`operation!`](crate::operation!).
@@ -140,7 +176,7 @@ impl<E: Endpoint> ApiRequest<E> {
     }
 }
 
-impl<E: Endpoint> Clone for ApiRequest<E> {
+impl<E: RawEndpoint> Clone for ApiRequest<E> {
     fn clone(&self) -> Self {
         ApiRequest {
             path: self.path.clone(),
@@ -151,7 +187,7 @@ impl<E: Endpoint> Clone for ApiRequest<E> {
     }
 }
 
-impl<E: Endpoint> fmt::Debug for ApiRequest<E> {
+impl<E: RawEndpoint> fmt::Debug for ApiRequest<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The body is left out: it may hold a user's message.
         f.debug_struct("ApiRequest")
@@ -163,7 +199,7 @@ impl<E: Endpoint> fmt::Debug for ApiRequest<E> {
     }
 }
 
-impl<E: Endpoint> AilyRequest for ApiRequest<E> {
+impl<E: RawEndpoint> AilyRequest for ApiRequest<E> {
     type Response = E::Response;
     type Operation = E;
     const IDEMPOTENT: bool = E::IDEMPOTENT;

@@ -45,7 +45,10 @@ use redis::{RedisResult, Script};
 use super::seal::{ID_LEN, Sealer};
 use super::{StoreError, StoreFuture};
 use crate::TokenKind;
-use crate::auth::{AccessToken, LockId, StoredToken, TokenKey, TokenStore};
+use crate::auth::{
+    AccessToken, LockId, StoredToken, TokenKey, TokenStore, UserKey, UserLock, UserTokenStore,
+    UserTokens,
+};
 use crate::error::Error;
 use crate::rate_limit::{
     Admission, LocalRateLimitStore, MAX_SERVER_RESET, Quota, RateLimitKey, RateLimitStore,
@@ -82,11 +85,14 @@ const LOAD: &str = include_str!("lua/load.lua");
 
 /// Deletes KEYS[1] if its value starts with ARGV[1] (a token id, or a whole lock value).
 const COMPARE_AND_DELETE: &str = include_str!("lua/compare_and_delete.lua");
+/// Saves a user token record under its lock, compare-and-swap on the generation.
+const USER_SAVE: &str = include_str!("lua/user_save.lua");
 
 static ACQUIRE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(ACQUIRE));
 static PENALIZE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(PENALIZE));
 static LOAD_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(LOAD));
 static CAD_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(COMPARE_AND_DELETE));
+static USER_SAVE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(USER_SAVE));
 
 /// Where the fleet's Redis is and how to use it.
 ///
@@ -284,6 +290,15 @@ impl RedisBackend {
         }
     }
 
+    /// The user token store on this backend, sealing records with `app_secret`
+    /// (AES-256-GCM, as the tenant token): Redis holds no token in clear.
+    pub fn user_token_store(&self, app_secret: &crate::SecretString) -> RedisUserTokenStore {
+        RedisUserTokenStore {
+            backend: self.clone(),
+            secret: app_secret.clone(),
+        }
+    }
+
     /// Whether the last command succeeded (or none was sent yet).
     pub fn is_up(&self) -> bool {
         !self.inner.down.load(Ordering::Acquire)
@@ -405,6 +420,29 @@ impl RedisBackend {
             .config
             .connect_budget
             .max(self.inner.config.budget)
+    }
+
+    /// `SET name value NX PX ms`: whether the key was set (a lock taken).
+    async fn set_nx_px(
+        &self,
+        what: &'static str,
+        name: &str,
+        value: &str,
+        ms: i64,
+    ) -> Result<bool, StoreError> {
+        let taken: Option<String> = self
+            .run(what, |mut conn| async move {
+                redis::cmd("SET")
+                    .arg(name)
+                    .arg(value)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(ms)
+                    .query_async(&mut conn)
+                    .await
+            })
+            .await?;
+        Ok(taken.is_some())
     }
 
     fn key(&self, tag: &str, rest: &str) -> String {
@@ -663,21 +701,11 @@ impl TokenStore for RedisTokenStore {
             let name = self.lock_key(key);
             let id = LockId::random();
             let ms = ttl.as_millis().clamp(1, i64::MAX as u128) as i64;
-            let value = id.as_str().to_owned();
-            let taken: Option<String> = self
+            let taken = self
                 .backend
-                .run("lock token", |mut conn| async move {
-                    redis::cmd("SET")
-                        .arg(&name)
-                        .arg(value)
-                        .arg("NX")
-                        .arg("PX")
-                        .arg(ms)
-                        .query_async(&mut conn)
-                        .await
-                })
+                .set_nx_px("lock token", &name, id.as_str(), ms)
                 .await?;
-            Ok(taken.map(|_| id))
+            Ok(taken.then_some(id))
         })
     }
 
@@ -713,6 +741,150 @@ impl TokenStore for RedisTokenStore {
                 })
                 .await?;
             Ok(deleted == 1)
+        })
+    }
+}
+
+/// User tokens in Redis, for a fleet: each record sealed (AES-256-GCM, key from the
+/// app secret), the rotation under a fleet-wide lock (`SET NX PX` with a random id,
+/// released by compare-and-delete) and saved by a script that checks both the lock's
+/// id (fencing: a holder whose lock expired cannot write) and the generation.
+#[derive(Debug)]
+pub struct RedisUserTokenStore {
+    backend: RedisBackend,
+    secret: crate::SecretString,
+}
+
+/// How often a replica waiting for a user token lock tries again.
+const USER_LOCK_POLL: Duration = Duration::from_millis(20);
+
+impl RedisUserTokenStore {
+    fn sealer(&self, key: &UserKey) -> Result<Sealer, StoreError> {
+        Sealer::new(self.secret.expose(), key.fingerprint())
+            .ok_or_else(|| StoreError::new("cannot derive the user token sealing key"))
+    }
+}
+
+impl UserTokenStore for RedisUserTokenStore {
+    fn load<'a>(&'a self, key: &'a UserKey) -> StoreFuture<'a, Option<UserTokens>> {
+        Box::pin(async move {
+            let name = self.backend.key(key.fingerprint(), "user");
+            let found: Option<Vec<u8>> = self
+                .backend
+                .run("load user token", |mut conn| async move {
+                    redis::cmd("HGET")
+                        .arg(&name)
+                        .arg("data")
+                        .query_async(&mut conn)
+                        .await
+                })
+                .await?;
+            let Some(value) = found else { return Ok(None) };
+            let name = self.backend.key(key.fingerprint(), "user");
+            let Some((text, _)) = self.sealer(key)?.open(&name, &value) else {
+                return Err(StoreError::new(
+                    "the stored user token does not open (another app secret?)",
+                ));
+            };
+            let text = zeroize::Zeroizing::new(text);
+            serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|_| StoreError::new("the stored user token is not a record"))
+        })
+    }
+
+    fn lock<'a>(&'a self, key: &'a UserKey, wait: Duration) -> StoreFuture<'a, UserLock> {
+        Box::pin(async move {
+            let name = self.backend.key(key.fingerprint(), "user-lock");
+            let id = LockId::random();
+            // Held at most the wait (the refresh budget), so a replica that died
+            // holding it does not block the others for longer.
+            let ms = wait.as_millis().clamp(1, i64::MAX as u128) as i64;
+            let deadline = tokio::time::Instant::now() + wait;
+            loop {
+                let taken = self
+                    .backend
+                    .set_nx_px("lock user token", &name, id.as_str(), ms)
+                    .await?;
+                if taken {
+                    return Ok(UserLock::new(id));
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(StoreError::new("timed out waiting for the user token lock"));
+                }
+                tokio::time::sleep(USER_LOCK_POLL).await;
+            }
+        })
+    }
+
+    fn save<'a>(
+        &'a self,
+        key: &'a UserKey,
+        lock: &'a UserLock,
+        tokens: &'a UserTokens,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let name = self.backend.key(key.fingerprint(), "user");
+            let text = zeroize::Zeroizing::new(
+                serde_json::to_string(tokens).map_err(|_| StoreError::new("cannot encode"))?,
+            );
+            // Kept while the refresh token lives (at least a day for a record without one).
+            let until = tokens.refresh_expires_at.max(tokens.access_expires_at);
+            let left = Duration::from_secs(until.saturating_sub(crate::auth::unix_now()))
+                .max(Duration::from_secs(24 * 3600));
+            let sealed = self
+                .sealer(key)?
+                .seal(&name, &text, SystemTime::now() + left)
+                .ok_or_else(|| StoreError::new("cannot seal the user token"))?;
+            let mut invocation = USER_SAVE_SCRIPT.key(&name);
+            invocation
+                .key(self.backend.key(key.fingerprint(), "user-lock"))
+                .arg(lock.id().as_str())
+                .arg(tokens.generation)
+                .arg(sealed)
+                .arg(left.as_millis().min(i64::MAX as u128) as i64);
+            let saved: i64 = self
+                .backend
+                .run("save user token", |mut conn| async move {
+                    invocation.invoke_async(&mut conn).await
+                })
+                .await?;
+            match saved {
+                1 => Ok(true),
+                0 => Ok(false),
+                _ => Err(StoreError::new(
+                    "the user token lock expired before the save",
+                )),
+            }
+        })
+    }
+
+    fn unlock<'a>(&'a self, key: &'a UserKey, lock: UserLock) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let name = self.backend.key(key.fingerprint(), "user-lock");
+            let mut invocation = CAD_SCRIPT.key(&name);
+            invocation.arg(lock.id().as_str());
+            self.backend
+                .run("unlock user token", |mut conn| async move {
+                    invocation.invoke_async::<i64>(&mut conn).await
+                })
+                .await
+                .map(drop)
+        })
+    }
+
+    fn clear<'a>(&'a self, key: &'a UserKey) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let name = self.backend.key(key.fingerprint(), "user");
+            self.backend
+                .run("clear user token", |mut conn| async move {
+                    redis::cmd("DEL")
+                        .arg(&name)
+                        .query_async::<i64>(&mut conn)
+                        .await
+                })
+                .await
+                .map(drop)
         })
     }
 }

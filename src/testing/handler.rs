@@ -151,6 +151,16 @@ fn respond(
     let log_id = request.log_id;
     match route {
         Route::TenantToken => token_endpoint(shared, request.body, log_id),
+        Route::Authorize => super::oauth::authorize(
+            &mut shared.lock(),
+            &query_pairs(request.parts.uri.query().unwrap_or_default()),
+            log_id,
+        ),
+        Route::UserToken => super::oauth::user_token(&mut shared.lock(), request.body, log_id),
+        Route::OAuthV3Token => super::oauth::v3_token(&mut shared.lock(), request.body, log_id),
+        Route::AppAccessToken | Route::StoreTenantToken | Route::AppTicketResend => {
+            super::oauth::store(&mut shared.lock(), route, request.body, log_id)
+        }
         Route::Other | Route::Any => error_response(404, 404, "404 page not found", log_id, None),
         // A scripted token endpoint answers without a token check, like the real one.
         Route::Scripted
@@ -176,6 +186,9 @@ fn respond(
             }
             if let Some(reset) = super::rate_limit::check(shared, route, authorization) {
                 return fault_response(&Fault::rate_limited(reset), log_id);
+            }
+            if route == Route::UserInfo {
+                return super::oauth::user_info(&shared.lock(), log_id);
             }
             if route == Route::Scripted {
                 let reply = shared

@@ -261,14 +261,14 @@ impl Conversations {
             let id = id.clone();
             return session.message_data(&id, now);
         }
-        if let Some(quote) = &user.quote_message_id {
-            if !session.messages.contains_key(quote) {
-                return Err(ParamError::new(
-                    "quote_message_id",
-                    quote,
-                    "message not found",
-                ));
-            }
+        if let Some(quote) = &user.quote_message_id
+            && !session.messages.contains_key(quote)
+        {
+            return Err(ParamError::new(
+                "quote_message_id",
+                quote,
+                "message not found",
+            ));
         }
         let id = util::base32_id("message_", 13);
         let input = user.content.clone();

@@ -10,6 +10,13 @@
 //! | route | method and path | `data` of a success |
 //! | --- | --- | --- |
 //! | [`Route::TenantToken`] | `POST /open-apis/auth/v3/tenant_access_token/internal` | (not wrapped) |
+//! | [`Route::Authorize`] | `GET /open-apis/authen/v1/authorize` | a 302 to `redirect_uri?code=…&state=…` |
+//! | [`Route::UserToken`] | `POST /open-apis/authen/v2/oauth/token` | (flat) `{access_token, expires_in, refresh_token?, …}` |
+//! | [`Route::UserInfo`] | `GET /open-apis/authen/v1/user_info` | `{open_id, name}` |
+//! | [`Route::OAuthV3Token`] | `POST /oauth/v3/token` | (flat) `{access_token, expires_in}` |
+//! | [`Route::AppAccessToken`] | `POST /open-apis/auth/v3/app_access_token` | (not wrapped) |
+//! | [`Route::StoreTenantToken`] | `POST /open-apis/auth/v3/tenant_access_token` | (not wrapped) |
+//! | [`Route::AppTicketResend`] | `POST /open-apis/auth/v3/app_ticket/resend` | (not wrapped) |
 //! | [`Route::CreateSession`] | `POST S` | `{session}` |
 //! | [`Route::GetSession`] | `GET S/{aily_session_id}` | `{session}` |
 //! | [`Route::UpdateSession`] | `PUT S/{aily_session_id}` | `{session}` |
@@ -31,6 +38,19 @@
 //!   `"error": {"log_id": <same id>, "troubleshooter": "https://open.feishu.cn/search?from=openapi&log_id=<id>&code=<code>"}`.
 //!   JSON replies have `Content-Type: application/json; charset=utf-8`.
 //!   Success is HTTP 200 `{"code":0,"msg":"success","data":{…}}`.
+//! * **User tokens.** The authorize page takes `client_id` (an app of
+//!   [`FakeAily::add_app`]), `redirect_uri`, `scope`, `state` and an S256
+//!   `code_challenge`, and redirects with a code good once for 5 minutes; the
+//!   token endpoint checks the code's `redirect_uri` and `code_verifier`, and
+//!   issues a refresh token only with `offline_access`. Refresh tokens are
+//!   **single use**: presented again they answer 20064 (revoked), counted by
+//!   [`FakeAily::refresh_reuse_count`]; refreshes by [`FakeAily::refresh_count`];
+//!   lifetimes by [`FakeAily::set_user_token_ttl`].
+//! * **Keyless and store apps.** `POST /oauth/v3/token` grants a tenant token
+//!   (over 4 KB) for the assertion of [`FakeAily::add_keyless_app`]; store apps
+//!   ([`FakeAily::add_store_app`]) get an app token for the ticket of
+//!   [`FakeAily::set_app_ticket`] (else 10012) and a tenant token per
+//!   `tenant_key` ([`FakeAily::tenant_of_token`]).
 //! * **Tenant tokens.** The token endpoint takes `{"app_id","app_secret"}` of
 //!   an app registered with [`FakeAily::add_app`] and answers (not wrapped in
 //!   `data`) `{"code":0,"msg":"ok","tenant_access_token":"t-…","expire":7200}`.
@@ -269,6 +289,7 @@ mod conv;
 mod fault;
 mod handler;
 mod messages;
+mod oauth;
 mod page;
 mod rate_limit;
 mod record;
@@ -444,6 +465,89 @@ impl FakeAily {
         self.shared
             .lock()
             .add_token(token, TokenKind::Tenant, Some(ttl));
+    }
+
+    /// Sets the lifetimes of the user tokens issued from now on: the access token's
+    /// (`expires_in`, default 7200 s) and the refresh token's
+    /// (`refresh_token_expires_in`, default 30 days).
+    pub fn set_user_token_ttl(&self, access: Duration, refresh: Duration) {
+        let mut state = self.shared.lock();
+        state.oauth.user_ttl = access;
+        state.oauth.refresh_ttl = refresh;
+    }
+
+    /// Who the user tokens belong to (`GET /open-apis/authen/v1/user_info`); default
+    /// `ou_fake_user`, "Fake User".
+    pub fn set_oauth_user(&self, open_id: &str, name: &str) {
+        self.shared.lock().oauth.user = (open_id.to_owned(), name.to_owned());
+    }
+
+    /// A fresh single-use refresh token of app `client_id` (registered with
+    /// [`add_app`](FakeAily::add_app)) with `scope`, as if the user had logged in.
+    pub fn issue_refresh_token(&self, client_id: &str, scope: &str) -> String {
+        self.shared
+            .lock()
+            .oauth
+            .issue_refresh_token(client_id, scope)
+    }
+
+    /// How many refreshes the user-token endpoint granted.
+    pub fn refresh_count(&self) -> usize {
+        self.shared.lock().oauth.refreshes
+    }
+
+    /// How many times a refresh token was presented again after its one use (each
+    /// answered 20064, revoked).
+    pub fn refresh_reuse_count(&self) -> usize {
+        self.shared.lock().oauth.refresh_reuses
+    }
+
+    /// Lets app `app_id` get keyless tenant tokens at `POST /oauth/v3/token` with
+    /// the client assertion `assertion` (anything else is refused, 7102). Tokens
+    /// granted there are over 4 KB long, like the OAuth v3 tenant token.
+    pub fn add_keyless_app(&self, app_id: &str, assertion: &str) {
+        self.shared
+            .lock()
+            .oauth
+            .assertions
+            .insert(app_id.to_owned(), assertion.to_owned());
+    }
+
+    /// How many client-assertion grants the fake made.
+    pub fn assertion_grant_count(&self) -> usize {
+        self.shared.lock().oauth.assertion_grants
+    }
+
+    /// Registers a store app (`app_access_token` with this secret and the ticket set
+    /// with [`set_app_ticket`](FakeAily::set_app_ticket); any other ticket: 10012).
+    pub fn add_store_app(&self, app_id: &str, app_secret: &str) {
+        self.shared
+            .lock()
+            .oauth
+            .store_apps
+            .insert(app_id.to_owned(), oauth::StoreApp::new(app_secret));
+    }
+
+    /// The `app_ticket` the fake accepts for store app `app_id` from now on.
+    pub fn set_app_ticket(&self, app_id: &str, ticket: &str) {
+        if let Some(app) = self.shared.lock().oauth.store_apps.get_mut(app_id) {
+            app.ticket = Some(ticket.to_owned());
+        }
+    }
+
+    /// How many `app_ticket/resend` requests were answered.
+    pub fn ticket_resend_count(&self) -> usize {
+        self.shared.lock().oauth.ticket_resends
+    }
+
+    /// The tenant key a store app's tenant token was issued for.
+    pub fn tenant_of_token(&self, token: &str) -> Option<String> {
+        self.shared
+            .lock()
+            .oauth
+            .store_apps
+            .values()
+            .find_map(|app| app.tenant_tokens.get(token).cloned())
     }
 
     /// Accepts `token` as a valid user access token until it is revoked.

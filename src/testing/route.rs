@@ -14,6 +14,20 @@ pub enum Route {
     Any,
     /// `POST /open-apis/auth/v3/tenant_access_token/internal`.
     TenantToken,
+    /// `GET /open-apis/authen/v1/authorize` (the browser's page: answers a redirect).
+    Authorize,
+    /// `POST /open-apis/authen/v2/oauth/token` (user tokens: code exchange, refresh).
+    UserToken,
+    /// `GET /open-apis/authen/v1/user_info`.
+    UserInfo,
+    /// `POST /oauth/v3/token` (the client assertion's keyless tenant token).
+    OAuthV3Token,
+    /// `POST /open-apis/auth/v3/app_access_token` (store apps).
+    AppAccessToken,
+    /// `POST /open-apis/auth/v3/tenant_access_token` (a store app's token per tenant).
+    StoreTenantToken,
+    /// `POST /open-apis/auth/v3/app_ticket/resend`.
+    AppTicketResend,
     /// `POST /open-apis/aily/v1/sessions`.
     CreateSession,
     /// `GET /open-apis/aily/v1/sessions/{aily_session_id}`.
@@ -82,6 +96,25 @@ pub(crate) fn classify<'a>(method: &Method, path: &'a str) -> (Route, RawIds<'a>
         } else {
             Route::Other
         };
+        return (route, none);
+    }
+    let oauth = match (method, segments.as_slice()) {
+        (&Method::GET, ["open-apis", "authen", "v1", "authorize"]) => Some(Route::Authorize),
+        (&Method::POST, ["open-apis", "authen", "v2", "oauth", "token"]) => Some(Route::UserToken),
+        (&Method::GET, ["open-apis", "authen", "v1", "user_info"]) => Some(Route::UserInfo),
+        (&Method::POST, ["oauth", "v3", "token"]) => Some(Route::OAuthV3Token),
+        (&Method::POST, ["open-apis", "auth", "v3", "app_access_token"]) => {
+            Some(Route::AppAccessToken)
+        }
+        (&Method::POST, ["open-apis", "auth", "v3", "tenant_access_token"]) => {
+            Some(Route::StoreTenantToken)
+        }
+        (&Method::POST, ["open-apis", "auth", "v3", "app_ticket", "resend"]) => {
+            Some(Route::AppTicketResend)
+        }
+        _ => None,
+    };
+    if let Some(route) = oauth {
         return (route, none);
     }
     let Some(tail) = segments.strip_prefix(&SESSIONS[..]) else {

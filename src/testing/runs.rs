@@ -149,11 +149,11 @@ impl RunRecord {
                 self.status = "QUEUED".to_owned();
             }
         }
-        if cancel_due.is_some() {
-            if let Some(pending) = self.pending_cancel.take() {
-                self.status = "CANCELLED".to_owned();
-                self.ended_at_ms = Some(pending.ended_at_ms);
-            }
+        if cancel_due.is_some()
+            && let Some(pending) = self.pending_cancel.take()
+        {
+            self.status = "CANCELLED".to_owned();
+            self.ended_at_ms = Some(pending.ended_at_ms);
         }
     }
 

@@ -106,6 +106,8 @@ pub(crate) struct State {
     counts: HashMap<Route, usize>,
     /// Per-app rate limits (see `rate_limit.rs`).
     pub(crate) rate_limits: super::rate_limit::Limits,
+    /// Codes, refresh tokens, keyless and store apps (see `oauth.rs`).
+    pub(crate) oauth: super::oauth::OAuth,
 }
 
 impl Default for State {
@@ -122,6 +124,7 @@ impl Default for State {
             request_log_limit: None,
             counts: HashMap::new(),
             rate_limits: Default::default(),
+            oauth: Default::default(),
         }
     }
 }
@@ -150,6 +153,21 @@ impl State {
                 current: None,
             },
         );
+    }
+
+    /// Whether `app_id` is a registered self-built app.
+    pub(crate) fn has_app(&self, app_id: &str) -> bool {
+        self.apps.contains_key(app_id)
+    }
+
+    /// Whether `app_id` is registered with `secret`.
+    pub(crate) fn app_secret_is(&self, app_id: &str, secret: &str) -> bool {
+        self.apps.get(app_id).is_some_and(|a| a.secret == secret)
+    }
+
+    /// The lifetime of tenant tokens issued now.
+    pub(crate) fn token_ttl(&self) -> Duration {
+        self.token_ttl
     }
 
     pub(crate) fn set_token_ttl(&mut self, ttl: Duration) {
@@ -186,20 +204,20 @@ impl State {
         if app.secret != app_secret {
             return Err(TokenError::WrongSecret);
         }
-        if let Some(current) = &app.current {
-            if let Some(record) = self.tokens.get(current) {
-                let left = match record.expires_at {
-                    Some(at) => at.saturating_duration_since(now),
-                    None => Duration::MAX,
+        if let Some(current) = &app.current
+            && let Some(record) = self.tokens.get(current)
+        {
+            let left = match record.expires_at {
+                Some(at) => at.saturating_duration_since(now),
+                None => Duration::MAX,
+            };
+            if left >= REUSE_THRESHOLD {
+                let expire = if record.expires_at.is_some() {
+                    left.as_secs()
+                } else {
+                    self.token_ttl.as_secs()
                 };
-                if left >= REUSE_THRESHOLD {
-                    let expire = if record.expires_at.is_some() {
-                        left.as_secs()
-                    } else {
-                        self.token_ttl.as_secs()
-                    };
-                    return Ok((current.clone(), expire));
-                }
+                return Ok((current.clone(), expire));
             }
         }
         let token = format!("t-{}", util::random_hex(3));

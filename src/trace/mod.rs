@@ -5,7 +5,9 @@
 //! ├── POST /open-apis/aily/v1/sessions/{aily_session_id}/runs/{run_id}/cancel
 //! │   │                                             attempt span, DEBUG    (AttemptLayer)
 //! │   └── aily.token.fetch                          token request, INFO   (app credentials, cold cache;
-//! │                                                 source = feishu, or store when a fleet's store had it)
+//! │       │                                         source = feishu, or store when a fleet's store had it)
+//! │       └── POST /open-apis/auth/v3/tenant_access_token/internal
+//! │                                                 the token request's attempt span (auth::TokenHttp)
 //! ├── WARN "retrying" {attempt, reason, delay_ms}   one event per retry
 //! └── POST …/cancel  {http.request.resend_count = 1}
 //! ```

@@ -259,7 +259,7 @@ async fn call<R: AilyRequest>(
     request: R,
     connection: &ConnectionArgs,
 ) -> Result<R::Response, Failure> {
-    let client = client(connection)?;
+    let client = client(connection).await?;
     bounded(connection.timeout, client.call(request))
         .await
         .map(Reply::into_data)
@@ -280,7 +280,7 @@ where
         Some(size) => request.page_size(size)?,
         None => request,
     };
-    let client = client(connection)?;
+    let client = client(connection).await?;
     let printed = async {
         if pages.all {
             // What Client::messages_stream and Client::runs_stream are, for any list.
