@@ -1,10 +1,13 @@
 //! Skills of an Aily app: [`GetSkillRequest`] reads one (`GET
-//! /open-apis/aily/v1/apps/:app_id/skills/:skill_id`). The model is lenient: every
-//! field may be missing, and fields this version does not know are ignored.
+//! /open-apis/aily/v1/apps/:app_id/skills/:skill_id`), [`ListSkillsRequest`] lists
+//! them a page at a time (`GET /open-apis/aily/v1/apps/:app_id/skills`). The model is
+//! lenient: every field may be missing, and fields this version does not know are
+//! ignored.
 
 use serde::Deserialize;
 
 use crate::error::Error;
+use crate::paginate::{ListEndpoint, ListResponse, PageItem};
 use crate::request::{ApiRequest, Endpoint};
 
 crate::operation! {
@@ -30,6 +33,10 @@ pub struct Skill {
     pub input_schema: String,
     /// Its output variables, as JSON text.
     pub output_schema: String,
+}
+
+impl PageItem for Skill {
+    const LIST_FIELD: &'static str = "skills";
 }
 
 /// The reply's `data`: the skill.
@@ -62,5 +69,39 @@ impl GetSkillRequest {
     /// Read skill `skill_id` of app `app_id` (validated like every path ID).
     pub fn new(app_id: impl AsRef<str>, skill_id: impl AsRef<str>) -> Result<Self, Error> {
         ApiRequest::with_ids(&[app_id.as_ref(), skill_id.as_ref()])
+    }
+}
+
+crate::operation! {
+    /// Lists an app's skills, a page at a time.
+    pub ListSkills = "aily.skill.list", GET "/open-apis/aily/v1/apps/{app_id}/skills"
+}
+
+impl Endpoint for ListSkills {
+    type Response = ListResponse<Skill>;
+    type Body = ();
+}
+
+impl ListEndpoint for ListSkills {
+    type Item = Skill;
+}
+
+/// `GET /open-apis/aily/v1/apps/:app_id/skills`: one page of an app's skills
+/// ([`page_size`](ApiRequest::page_size), [`page_token`](ApiRequest::page_token));
+/// [`paginate::pages`](crate::paginate::pages) follows every page.
+///
+/// ```
+/// use aily_client::skills::ListSkillsRequest;
+///
+/// let req = ListSkillsRequest::new("spring_1__c")?.page_size(50)?;
+/// assert_eq!(aily_client::AilyRequest::to_http(&req).uri(), "/open-apis/aily/v1/apps/spring_1__c/skills?page_size=50");
+/// # Ok::<(), aily_client::Error>(())
+/// ```
+pub type ListSkillsRequest = ApiRequest<ListSkills>;
+
+impl ListSkillsRequest {
+    /// The first page of app `app_id`'s skills (the server's page size).
+    pub fn new(app_id: impl AsRef<str>) -> Result<Self, Error> {
+        ApiRequest::with_ids(&[app_id.as_ref()])
     }
 }

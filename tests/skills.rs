@@ -5,7 +5,7 @@
 
 mod common;
 
-use aily_client::skills::{GetSkillRequest, Skill};
+use aily_client::skills::{GetSkillRequest, ListSkillsRequest, Skill};
 use aily_client::testing::{FakeAily, Route, ScriptedReply};
 use aily_client::{Client, Credentials, ErrorKind};
 use common::trace::{field, recorder};
@@ -87,4 +87,54 @@ async fn get_skill_errors_are_the_crates_errors() {
     assert!(err.log_id().is_some());
     // Never retried: a 4xx with a code.
     assert_eq!(fake.request_count(Route::Scripted), 1);
+}
+
+#[tokio::test]
+async fn list_skills_reads_a_page_of_skills_through_the_stack() {
+    let (fake, client) = setup().await;
+    fake.route(
+        http::Method::GET,
+        "/open-apis/aily/v1/apps/spring_1__c/skills",
+        ScriptedReply::ok(serde_json::json!({
+            "skills": [
+                {"id": "skill_weather", "label": "Weather"},
+                {"id": "skill_news", "a_field_from_the_future": true}
+            ],
+            "has_more": "false"
+        })),
+    );
+    let request = ListSkillsRequest::new("spring_1__c")
+        .unwrap()
+        .page_size(2)
+        .unwrap();
+    let pages = aily_client::paginate::pages(client.service::<ListSkillsRequest>(), request);
+    let skills: Vec<Skill> = futures_util::StreamExt::collect::<Vec<_>>(pages)
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let ids: Vec<&str> = skills.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["skill_weather", "skill_news"]);
+    assert_eq!(skills[0].label, "Weather");
+    let seen = fake.requests();
+    assert_eq!(seen.len(), 1, "one page: has_more is false");
+    assert_eq!(
+        seen[0].path,
+        "/open-apis/aily/v1/apps/spring_1__c/skills?page_size=2"
+    );
+}
+
+#[tokio::test]
+async fn list_skills_of_an_invalid_app_sends_nothing() {
+    let (fake, _client) = setup().await;
+    let err = ListSkillsRequest::new("").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("app_id"), "{err}");
+    assert!(
+        ListSkillsRequest::new("spring_1__c")
+            .unwrap()
+            .page_size(0)
+            .is_err()
+    );
+    assert!(fake.requests().is_empty());
 }
