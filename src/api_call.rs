@@ -1,7 +1,7 @@
 //! [`ApiCallLayer`]: the boundary between the two tiers. A typed request
 //! ([`AilyRequest`]) goes in, becomes an `http::Request`, and its complete reply is
 //! decoded into a [`Reply`] (the typed response with the reply's HTTP status and log
-//! id) or the [`Error`](crate::Error) it describes.
+//! id) or the [`Error`] it describes.
 //!
 //! What the observers above it (the attempt span, the attempt metrics, a user's own)
 //! need travels in these values: the `Ok` [`Reply`], or the `Error` of a reply
@@ -92,9 +92,8 @@ impl<T> Reply<T> {
         self.attempt
     }
 
-    /// The typed tier's result as a caller gets it: the data, or the
-    /// [`Error`](crate::Error) (the edge of [`Client`](crate::Client)'s stack, one
-    /// `map_result`).
+    /// The data of a typed tier's result, or its [`Error`]: for a stack of yours
+    /// whose callers want the data alone (one `map_result`).
     pub fn into_result(result: Result<Reply<T>, crate::Error>) -> Result<T, crate::Error> {
         result.map(Reply::into_data)
     }

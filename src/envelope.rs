@@ -158,7 +158,8 @@ pub fn decode_ack(response: &Response<Bytes>) -> Result<Option<String>, Error> {
 /// [`Auth`](ErrorKind::Auth), 429 or 99991400 [`RateLimited`](ErrorKind::RateLimited)
 /// with its wait), the code, msg, HTTP status, log id and error block — so the retry
 /// policy and the spans treat an endpoint of your own as they treat the crate's.
-/// It is what [`Endpoint::decode`](crate::request::Endpoint::decode) does by default;
+/// It is how every [`Endpoint`](crate::request::Endpoint)'s reply is decoded
+/// ([`RawEndpoint::decode`](crate::request::RawEndpoint::decode));
 /// the log id of a success is the [`Reply`](crate::api_call::Reply)'s.
 ///
 /// ```

@@ -161,7 +161,7 @@ impl fmt::Debug for TokenHttp {
 
 /// `body` as JSON in a buffer sized exactly once (so no growth leaves a copy of a
 /// secret behind) and wiped when the last copy of the bytes drops: what every token
-/// endpoint's [`Endpoint::encode_body`] returns.
+/// endpoint's [`RawEndpoint::encode_body`] returns.
 ///
 /// ```
 /// let bytes = aily_client::auth::secret_json(&serde_json::json!({"app_secret": "s"}));

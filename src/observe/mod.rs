@@ -17,7 +17,7 @@
 //!    with its latency and its span.
 //!
 //! Everything an observer reads is in the [`Event`]: the layer reads it off the
-//! value the call returned — the [`Reply`](crate::api_call::Reply) (data, HTTP
+//! value the call returned — the [`Reply`] (data, HTTP
 //! status, log id, attempt) or the crate's [`Error`] (kind, code, log id, the
 //! status of this attempt's own reply) — never from ambient state, so a `Buffer`, a
 //! spawned task or any async layer may sit between a layer and

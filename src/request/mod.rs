@@ -7,7 +7,7 @@
 //! reply's `data` decoded by its `Deserialize`; an [`Endpoint`] impl names the two)
 //! and one constructor ([`ApiRequest::with_ids`]); the request is the one generic
 //! [`ApiRequest`], whose [`AilyRequest`] impl builds the HTTP request and decodes the
-//! reply ([`Endpoint::decode`]'s default). Everything else — tokens, retry, rate
+//! reply (by [`envelope::decode`](crate::envelope::decode)). Everything else — tokens, retry, rate
 //! limits, timeouts, spans, errors, the reply's status and log id
 //! ([`Reply`](crate::api_call::Reply)) — is the stack's. All of it is public, so an
 //! endpoint this crate does not have is written the same way outside it (see the
