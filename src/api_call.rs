@@ -92,12 +92,6 @@ impl<T> Reply<T> {
         self.attempt
     }
 
-    /// The data of a typed tier's result, or its [`Error`]: for a stack of yours
-    /// whose callers want the data alone (one `map_result`).
-    pub fn into_result(result: Result<Reply<T>, crate::Error>) -> Result<T, crate::Error> {
-        result.map(Reply::into_data)
-    }
-
     /// The data, without the reply's metadata.
     pub fn into_data(self) -> T {
         self.data

@@ -115,11 +115,7 @@ fn none<T>() -> Option<T> {
 
 /// The log id of a reply: the `X-Tt-Logid` header.
 pub(crate) fn log_id_header(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(&LOG_ID_NAME)
-        .and_then(|v| v.to_str().ok())
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
+    log_id_text(headers.get(&LOG_ID_NAME)).map(str::to_owned)
 }
 
 /// The wait a rate-limited reply asks for: `x-ogw-ratelimit-reset` seconds, else `Retry-After` seconds.

@@ -215,14 +215,10 @@ struct Observers {
 }
 
 impl Observers {
-    /// Whether anything will read [`Event::elapsed`] (the clock is read only then).
-    fn timed(&self) -> bool {
-        record::Instruments::ENABLED || self.user.is_some()
-    }
-
-    /// The start of a call or attempt, when anything needs its time.
+    /// The start of a call or attempt, when anything will read
+    /// [`Event::elapsed`] (the clock is read only then).
     fn start(&self) -> Option<Instant> {
-        self.timed().then(Instant::now)
+        (record::Instruments::ENABLED || self.user.is_some()).then(Instant::now)
     }
 }
 
