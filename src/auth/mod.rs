@@ -117,6 +117,8 @@ pub use token::{AccessToken, Credentials, SecretString, TokenFuture, TokenKind, 
 pub(crate) use token::{CredentialsInner, source_scope};
 pub use token_store::{LocalTokenStore, LockId, StoredToken, TokenKey, TokenStore};
 #[cfg(feature = "redis")]
+pub(crate) use user::poll_lock;
+#[cfg(feature = "redis")]
 pub(crate) use user::unix_now;
 pub use user::{
     DEFAULT_REFRESH_BUDGET, DEFAULT_USER_REFRESH_MARGIN, FileUserTokenStore, GetUserInfo,

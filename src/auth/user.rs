@@ -370,8 +370,32 @@ pub struct FileUserTokenStore {
 
 /// The largest token file read: a record is a few KB.
 const MAX_TOKEN_FILE: u64 = 64 * 1024;
-/// How often a waiting process tries the file lock again.
-const FILE_LOCK_POLL: Duration = Duration::from_millis(20);
+/// How often a waiter tries a user token lock again (a file lock, a Redis key).
+const LOCK_POLL: Duration = Duration::from_millis(20);
+
+/// Tries to take a lock with `try_once` every [`LOCK_POLL`] until it is had or
+/// `wait` has passed (then "timed out waiting for the `what`"); an error of
+/// `try_once` ends the wait at once. What the file and Redis stores' `lock` share.
+pub(crate) async fn poll_lock<T, F, Fut>(
+    wait: Duration,
+    what: &str,
+    mut try_once: F,
+) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>, StoreError>>,
+{
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        if let Some(held) = try_once().await? {
+            return Ok(held);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(StoreError::new(format!("timed out waiting for the {what}")));
+        }
+        tokio::time::sleep(LOCK_POLL).await;
+    }
+}
 
 impl FileUserTokenStore {
     /// The store at `path` (its directory is created on the first save, mode 0700).
@@ -486,20 +510,18 @@ impl UserTokenStore for FileUserTokenStore {
             let file = options
                 .open(&path)
                 .map_err(|e| StoreError::new(format!("cannot open the token lock file: {e}")))?;
-            let deadline = tokio::time::Instant::now() + wait;
-            loop {
-                match file.try_lock() {
-                    Ok(()) => return Ok(UserLock::held(file)),
-                    Err(std::fs::TryLockError::WouldBlock) => {}
+            let held = poll_lock(wait, "token file lock", || {
+                let outcome = match file.try_lock() {
+                    Ok(()) => Ok(Some(())),
+                    Err(std::fs::TryLockError::WouldBlock) => Ok(None),
                     Err(std::fs::TryLockError::Error(e)) => {
-                        return Err(StoreError::new(format!("cannot lock the token file: {e}")));
+                        Err(StoreError::new(format!("cannot lock the token file: {e}")))
                     }
-                }
-                if tokio::time::Instant::now() >= deadline {
-                    return Err(StoreError::new("timed out waiting for the token file lock"));
-                }
-                tokio::time::sleep(FILE_LOCK_POLL).await;
-            }
+                };
+                std::future::ready(outcome)
+            })
+            .await;
+            held.map(|()| UserLock::held(file))
         })
     }
 

@@ -47,7 +47,7 @@ use super::{StoreError, StoreFuture};
 use crate::TokenKind;
 use crate::auth::{
     AccessToken, LockId, StoredToken, TokenKey, TokenStore, UserKey, UserLock, UserTokenStore,
-    UserTokens,
+    UserTokens, poll_lock,
 };
 use crate::error::Error;
 use crate::rate_limit::{
@@ -755,9 +755,6 @@ pub struct RedisUserTokenStore {
     secret: crate::SecretString,
 }
 
-/// How often a replica waiting for a user token lock tries again.
-const USER_LOCK_POLL: Duration = Duration::from_millis(20);
-
 impl RedisUserTokenStore {
     fn sealer(&self, key: &UserKey) -> Result<Sealer, StoreError> {
         Sealer::new(self.secret.expose(), key.fingerprint())
@@ -800,20 +797,15 @@ impl UserTokenStore for RedisUserTokenStore {
             // Held at most the wait (the refresh budget), so a replica that died
             // holding it does not block the others for longer.
             let ms = wait.as_millis().clamp(1, i64::MAX as u128) as i64;
-            let deadline = tokio::time::Instant::now() + wait;
-            loop {
+            poll_lock(wait, "user token lock", || async {
                 let taken = self
                     .backend
                     .set_nx_px("lock user token", &name, id.as_str(), ms)
                     .await?;
-                if taken {
-                    return Ok(UserLock::new(id));
-                }
-                if tokio::time::Instant::now() >= deadline {
-                    return Err(StoreError::new("timed out waiting for the user token lock"));
-                }
-                tokio::time::sleep(USER_LOCK_POLL).await;
-            }
+                Ok(taken.then_some(()))
+            })
+            .await?;
+            Ok(UserLock::new(id))
         })
     }
 
