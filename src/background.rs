@@ -1,5 +1,5 @@
 //! Background cancels: the runs whose owner went away — a dropped
-//! [`RunHandle`](crate::runs::RunHandle), a dropped `ask` future or stream — are
+//! [`RunHandle`](crate::api::runs::RunHandle), a dropped `ask` future or stream — are
 //! cancelled here, one cancel each through the client's normal stack (retried as
 //! usual), each bounded by its own timeout.
 //!
@@ -30,7 +30,27 @@ use tokio::runtime::Handle;
 use tokio::sync::Notify;
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::client::Client;
+use tower::ServiceExt;
+
+use crate::api::runs::{CancelRequest, ListRunsRequest};
+use crate::layers::api_call::AilyService;
+
+/// What a background cancel calls: the client's cancel and list-runs services (its
+/// default stack, so cancels are retried and observed like any call). Background
+/// cancels hold these, not the client.
+#[derive(Clone)]
+pub(crate) struct RunCalls {
+    pub(crate) cancel: AilyService<CancelRequest>,
+    pub(crate) list_runs: AilyService<ListRunsRequest>,
+}
+
+impl RunCalls {
+    async fn cancel_run(&self, session_id: &str, run_id: &str) -> Result<crate::Run, crate::Error> {
+        let request = CancelRequest::new(session_id, run_id)?;
+        let reply = self.cancel.clone().oneshot(request).await?;
+        Ok(reply.into_data().run)
+    }
+}
 
 /// Default: cancels of one client in flight at once.
 pub const DEFAULT_CANCEL_CONCURRENCY: usize = 16;
@@ -142,7 +162,7 @@ impl BackgroundCancels {
     /// when none is running yet.
     pub(crate) fn enqueue(
         self: &Arc<Self>,
-        client: &Client,
+        calls: impl FnOnce() -> RunCalls,
         runtime: Option<&Handle>,
         session_id: &str,
         run: Target,
@@ -175,12 +195,12 @@ impl BackgroundCancels {
         );
         if !state.worker_running || worker_died(&state) {
             state.worker_running = true;
-            state.worker = Some(runtime.spawn(work(client.clone(), self.clone())));
+            state.worker = Some(runtime.spawn(work(calls(), self.clone())));
         }
     }
 
     fn reject(&self, session_id: &str, run_id: &str, why: &str) {
-        crate::observe::record::background_cancel("rejected");
+        crate::layers::observe::record::background_cancel("rejected");
         self.rejected.fetch_add(1, Ordering::Relaxed);
         tracing::error!(
             aily.session_id = %session_id,
@@ -201,14 +221,18 @@ impl BackgroundCancels {
 
     /// Waits until every queued cancel is done and the worker has ended, for at most
     /// `bound`; `false` when the bound passed first (what is left is logged).
-    pub(crate) async fn drain(self: &Arc<Self>, client: &Client, bound: Duration) -> bool {
+    pub(crate) async fn drain(
+        self: &Arc<Self>,
+        calls: impl Fn() -> RunCalls,
+        bound: Duration,
+    ) -> bool {
         let drained = tokio::time::timeout(bound, async {
             loop {
                 let idle = self.idle.notified();
                 if self.pending.load(Ordering::SeqCst) == 0 {
                     break;
                 }
-                self.revive(client);
+                self.revive(&calls);
                 // Woken when the last cancel is done; polled too, for a worker that
                 // died with its runtime (nothing wakes this then).
                 let _ = tokio::time::timeout(DRAIN_POLL, idle).await;
@@ -232,11 +256,11 @@ impl BackgroundCancels {
 
     /// Starts a worker on the current runtime when runs are queued and the worker
     /// that should take them is gone (its runtime dropped, or it panicked).
-    fn revive(self: &Arc<Self>, client: &Client) {
+    fn revive(self: &Arc<Self>, calls: &impl Fn() -> RunCalls) {
         let mut state = self.lock();
         if !state.queue.is_empty() && (!state.worker_running || worker_died(&state)) {
             state.worker_running = true;
-            state.worker = Some(tokio::spawn(work(client.clone(), self.clone())));
+            state.worker = Some(tokio::spawn(work(calls(), self.clone())));
         }
     }
 
@@ -264,7 +288,7 @@ impl Drop for WorkerGuard {
 }
 
 /// The worker: at most `concurrency` cancels at once, until the queue is empty.
-async fn work(client: Client, cancels: Arc<BackgroundCancels>) {
+async fn work(calls: RunCalls, cancels: Arc<BackgroundCancels>) {
     let _alive = WorkerGuard(cancels.clone());
     let mut running = JoinSet::new();
     loop {
@@ -274,7 +298,7 @@ async fn work(client: Client, cancels: Arc<BackgroundCancels>) {
                 let Some(job) = state.queue.pop_front() else {
                     break;
                 };
-                running.spawn(cancel_one(client.clone(), cancels.clone(), job));
+                running.spawn(cancel_one(calls.clone(), cancels.clone(), job));
             }
             if running.is_empty() {
                 state.worker_running = false;
@@ -312,7 +336,7 @@ impl Drop for JobGuard {
             self.cancels.lock().queue.push_front(job);
             return;
         }
-        crate::observe::record::background_cancel("failed");
+        crate::layers::observe::record::background_cancel("failed");
         self.cancels.failed.fetch_add(1, Ordering::Relaxed);
         tracing::error!(
             aily.session_id = %job.session_id,
@@ -323,18 +347,18 @@ impl Drop for JobGuard {
     }
 }
 
-async fn cancel_one(client: Client, cancels: Arc<BackgroundCancels>, job: Job) {
+async fn cancel_one(calls: RunCalls, cancels: Arc<BackgroundCancels>, job: Job) {
     let (session_id, target) = (job.session_id.clone(), job.run.clone());
     let mut guard = JobGuard {
         cancels: cancels.clone(),
         job: Some(job),
     };
-    let call = cancel_target(&client, &session_id, &target);
+    let call = cancel_target(&calls, &session_id, &target);
     let outcome = tokio::time::timeout(cancels.timeout, call).await;
     let run_id = target.describe();
     match outcome {
         Ok(Ok(cancelled)) => {
-            crate::observe::record::background_cancel("succeeded");
+            crate::layers::observe::record::background_cancel("succeeded");
             cancels.succeeded.fetch_add(1, Ordering::Relaxed);
             guard.done();
             tracing::info!(
@@ -345,7 +369,7 @@ async fn cancel_one(client: Client, cancels: Arc<BackgroundCancels>, job: Job) {
             );
         }
         Ok(Err(error)) => {
-            crate::observe::record::background_cancel("failed");
+            crate::layers::observe::record::background_cancel("failed");
             cancels.failed.fetch_add(1, Ordering::Relaxed);
             guard.done();
             tracing::warn!(
@@ -356,7 +380,7 @@ async fn cancel_one(client: Client, cancels: Arc<BackgroundCancels>, job: Job) {
             );
         }
         Err(_) => {
-            crate::observe::record::background_cancel("timed_out");
+            crate::layers::observe::record::background_cancel("timed_out");
             cancels.failed.fetch_add(1, Ordering::Relaxed);
             guard.done();
             tracing::warn!(
@@ -377,14 +401,14 @@ const FIND_SPACING: Duration = Duration::from_millis(300);
 /// Cancels the target; returns `(run id, status after the cancel)` of each run
 /// cancelled.
 async fn cancel_target(
-    client: &Client,
+    calls: &RunCalls,
     session_id: &str,
     target: &Target,
 ) -> Result<Vec<(String, String)>, crate::Error> {
     let request_id = match target {
         Target::Run(run_id) => {
-            let reply = client.cancel_run(session_id, run_id).await?;
-            return Ok(vec![(run_id.clone(), reply.run.status.to_string())]);
+            let run = calls.cancel_run(session_id, run_id).await?;
+            return Ok(vec![(run_id.clone(), run.status.to_string())]);
         }
         Target::Find(request_id) => request_id.as_deref(),
     };
@@ -392,14 +416,14 @@ async fn cancel_target(
         if attempt > 0 {
             tokio::time::sleep(FIND_SPACING).await;
         }
-        let found = find_runs(client, session_id, request_id).await?;
+        let found = find_runs(calls, session_id, request_id).await?;
         if found.is_empty() {
             continue;
         }
         let mut cancelled = Vec::with_capacity(found.len());
         for run_id in found {
-            let reply = client.cancel_run(session_id, &run_id).await?;
-            cancelled.push((run_id, reply.run.status.to_string()));
+            let run = calls.cancel_run(session_id, &run_id).await?;
+            cancelled.push((run_id, run.status.to_string()));
         }
         return Ok(cancelled);
     }
@@ -410,22 +434,25 @@ async fn cancel_target(
 }
 
 /// The runs of the session still going, and (with `request_id`) carrying it in
-/// their metadata. Bounded: the listing stops at [`crate::paginate::MAX_PAGES`], and
+/// their metadata. Bounded: the listing stops at [`crate::api::paginate::MAX_PAGES`], and
 /// at most [`MAX_FOUND`] runs are kept.
 async fn find_runs(
-    client: &Client,
+    calls: &RunCalls,
     session_id: &str,
     request_id: Option<&str>,
 ) -> Result<Vec<String>, crate::Error> {
     use futures_util::StreamExt;
-    let request = crate::runs::ListRunsRequest::new(session_id)?;
-    let mut runs = std::pin::pin!(client.runs_stream(request));
+    let request = ListRunsRequest::new(session_id)?;
+    let mut runs = std::pin::pin!(crate::api::paginate::pages(
+        calls.list_runs.clone(),
+        request
+    ));
     let mut found = Vec::new();
     while let Some(run) = runs.next().await {
         let run = run?;
         let ours = match request_id {
             Some(id) => {
-                crate::ask::metadata_request_id(run.metadata.as_deref()).as_deref() == Some(id)
+                metadata_request_id(run.metadata.as_deref()).as_deref() == Some(id)
             }
             None => true,
         };
@@ -438,3 +465,9 @@ async fn find_runs(
 
 /// The most runs one "find and cancel" cancels (an `ask` starts one).
 const MAX_FOUND: usize = 16;
+
+/// The `request_id` of a run's metadata (a JSON object text), if any.
+fn metadata_request_id(metadata: Option<&str>) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(metadata?).ok()?;
+    value.get("request_id")?.as_str().map(str::to_owned)
+}

@@ -1,7 +1,7 @@
 //! The crate's one error type, [`Error`], and its [`ErrorKind`].
 //!
 //! The typed tier of the stack speaks [`Error`]: every layer from
-//! [`ApiCallLayer`](crate::api_call::ApiCallLayer) up returns it, and each reads its
+//! [`ApiCallLayer`](crate::layers::api_call::ApiCallLayer) up returns it, and each reads its
 //! kind, code, status and attempts as they are. The HTTP tier below speaks tower's
 //! [`BoxError`] (hyper's, I/O and tower's own errors); `ApiCallLayer` converts it
 //! once, with [`Error::from_box`], which walks the source chain for hyper and tower
@@ -254,7 +254,7 @@ pub struct Error {
 }
 
 /// Whether a failed call may be tried again: the one classification that both the
-/// retry policy ([`RetryPolicy`](crate::retry::RetryPolicy)) and
+/// retry policy ([`RetryPolicy`](crate::layers::retry::RetryPolicy)) and
 /// [`Error::is_retryable`] read.
 ///
 /// ```
@@ -518,7 +518,7 @@ impl Error {
     }
 
     /// The HTTP status of the reply to this attempt, when the error is what that reply
-    /// decoded into (set by [`ApiCallLayer`](crate::api_call::ApiCallLayer)); `None`
+    /// decoded into (set by [`ApiCallLayer`](crate::layers::api_call::ApiCallLayer)); `None`
     /// for anything else — a connect error, a timeout, a failed token fetch under the
     /// attempt. What the attempt's observers label the attempt with.
     pub fn reply_status(&self) -> Option<StatusCode> {

@@ -5,38 +5,30 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
-pub mod api_call;
+mod api;
 pub mod ask;
 pub mod auth;
 pub mod background;
 mod client;
-mod env;
-pub mod envelope;
 mod error;
 mod fleet;
-pub mod in_flight;
-pub mod messages;
-#[cfg(feature = "metrics")]
-pub mod metrics;
-pub mod observe;
-pub mod paginate;
-pub mod rate_limit;
-pub mod request;
-pub mod retry;
-pub mod runs;
-pub mod sessions;
-pub mod skills;
-pub mod store;
-pub mod timeout;
-pub mod trace;
+mod layers;
 pub mod transport;
-mod wire;
 
 #[cfg(test)]
 mod test_support;
 
 #[cfg(feature = "testing")]
 pub mod testing;
+
+// The public modules keep their paths: the endpoints (`api/`), the typed-tier
+// layers (`layers/`) and fleet mode (`fleet/`) are folders of the tree, not of the API.
+pub use api::{envelope, messages, paginate, request, runs, sessions, skills};
+pub use fleet::store;
+#[cfg(feature = "metrics")]
+pub use layers::observe::metrics;
+pub use layers::observe::trace;
+pub use layers::{api_call, in_flight, observe, rate_limit, retry, timeout};
 
 pub use auth::{AccessToken, Credentials, SecretString, TokenFuture, TokenKind, TokenSource};
 pub use client::{AilyService, CancelService, Client, ClientBuilder};

@@ -24,18 +24,36 @@ mod stream;
 use std::future::{Future, IntoFuture};
 use std::pin::{Pin, pin};
 
+use futures_core::Stream;
 use futures_util::StreamExt;
 use tokio::time::Instant;
 
 pub use stream::AskEvent;
 
+use crate::api::messages::{ContentType, CreateMessageRequest, ListMessagesRequest, Message};
+use crate::api::request::{AilyRequest, check_json_text, check_text, validate_id};
+use crate::api::runs::{CreateRunRequest, Run, RunHandle, RunStatus, WaitOptions};
+use crate::api::sessions::CreateSessionRequest;
 use crate::background::Target;
 use crate::client::Client;
 use crate::error::Error;
-use crate::messages::{ContentType, CreateMessageRequest, ListMessagesRequest, Message};
-use crate::request::{AilyRequest, check_json_text, check_text, validate_id};
-use crate::runs::{CreateRunRequest, Run, RunHandle, RunStatus, WaitOptions};
-use crate::sessions::CreateSessionRequest;
+
+impl Client {
+    /// Asks Aily app `app_id` a question: set it with [`Ask::text`], then `.await`
+    /// the [`Answer`](crate::ask::Answer) or [`stream`](Ask::stream) it.
+    pub fn ask(&self, app_id: impl Into<String>) -> Ask {
+        Ask::new(self.clone(), app_id)
+    }
+
+    /// `ask(app_id).text(text).stream()`: the answer as it is written.
+    pub fn ask_stream(
+        &self,
+        app_id: impl Into<String>,
+        text: impl Into<String>,
+    ) -> impl Stream<Item = Result<AskEvent, Error>> + Send + 'static {
+        self.ask(app_id).text(text).stream()
+    }
+}
 
 /// One question to an Aily app, built with [`Client::ask`](crate::Client::ask):
 /// `.await` it (or [`send`](Ask::send)) for the [`Answer`], [`stream`](Ask::stream)
@@ -426,12 +444,6 @@ impl Drop for UnnamedRun<'_> {
                 .cancel_in_background(None, self.session_id, target);
         }
     }
-}
-
-/// The `request_id` of a run's metadata (a JSON object text), if any.
-pub(crate) fn metadata_request_id(metadata: Option<&str>) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_str(metadata?).ok()?;
-    value.get("request_id")?.as_str().map(str::to_owned)
 }
 
 /// At most the first 64 characters of server text put in an error message.

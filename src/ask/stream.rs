@@ -6,10 +6,10 @@ use std::collections::VecDeque;
 use tokio::time::Instant;
 
 use super::{Answer, Ask, assistant_messages, finish};
+use crate::api::messages::Message;
+use crate::api::runs::{RunHandle, RunStatus, WaitOptions};
 use crate::client::Client;
 use crate::error::Error;
-use crate::messages::Message;
-use crate::runs::{RunHandle, RunStatus, WaitOptions};
 
 /// One update of a streamed answer.
 #[derive(Clone, Debug, PartialEq, Eq)]

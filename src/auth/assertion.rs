@@ -14,8 +14,8 @@ use std::pin::Pin;
 
 use super::exchange::{IssuedToken, OAuthGrant, OAuthV3TokenRequest, TokenHttp};
 use super::token::SecretString;
-use crate::api_call::Reply;
 use crate::error::{Error, ErrorKind};
+use crate::layers::api_call::Reply;
 use crate::transport::BaseUrl;
 
 /// The future an [`AssertionProvider`] returns.

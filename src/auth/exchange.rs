@@ -25,12 +25,12 @@ use zeroize::Zeroize;
 
 use super::tenant::token_lifetime;
 use super::token::{SecretString, wiped_on_drop};
-use crate::api_call::{ApiCallLayer, Reply};
-use crate::envelope::{log_id_header, not_an_envelope};
+use crate::api::envelope::{log_id_header, not_an_envelope};
+use crate::api::request::{ApiRequest, RawEndpoint};
 use crate::error::{Error, ErrorKind};
-use crate::observe::AttemptLayer;
-use crate::request::{ApiRequest, RawEndpoint};
-use crate::timeout::AttemptTimeoutLayer;
+use crate::layers::api_call::{ApiCallLayer, Reply};
+use crate::layers::observe::AttemptLayer;
+use crate::layers::timeout::AttemptTimeoutLayer;
 use crate::transport::{BaseUriLayer, BaseUrl, HttpService};
 
 /// The largest `refresh_token_expires_in` accepted (seconds): 1,000 × the 30 days

@@ -11,7 +11,7 @@
 //!
 //! ## Which source for which app
 //!
-//! | you have | credentials | token | endpoint (one [`Endpoint`](crate::request::Endpoint) each) |
+//! | you have | credentials | token | endpoint (one [`Endpoint`](crate::api::request::Endpoint) each) |
 //! | --- | --- | --- | --- |
 //! | a token from elsewhere | [`Credentials::tenant_token`], [`Credentials::user_token`] | fixed, never refreshed | — |
 //! | a self-built app's id and secret | [`Credentials::app`] | tenant, [`TenantTokenSource`] | `POST /open-apis/auth/v3/tenant_access_token/internal` ([`FetchTenantToken`]) |
@@ -40,7 +40,7 @@
 //! | app secret, tenant and app tokens | this process's memory (zeroized on drop) | the process |
 //! | a fleet's tenant token | Redis ([`TokenStore`]), sealed with AES-256-GCM under a key from the app secret | holders of the app secret; Redis sees ciphertext. A keyless app has no secret: its key comes from the app id and host ([`TokenKey::keyless`]), so anyone who can read that Redis can read the token — restrict Redis with ACLs |
 //! | a user's tokens, CLI | a file ([`FileUserTokenStore`]; `AILY_USER_TOKEN_FILE`, default `~/.config/aily/user-token.json`), mode 0600 in a 0700 directory | the OS user (and root) |
-//! | a user's tokens, fleet | Redis ([`RedisUserTokenStore`](crate::store::redis::RedisUserTokenStore)), sealed with the app secret | holders of the app secret |
+//! | a user's tokens, fleet | Redis ([`RedisUserTokenStore`](crate::fleet::store::redis::RedisUserTokenStore)), sealed with the app secret | holders of the app secret |
 //! | a user's tokens, one process | [`MemoryUserTokenStore`] | the process |
 //!
 //! No token, secret, assertion, code, verifier or refresh token appears in any
@@ -79,9 +79,8 @@ mod exchange;
 mod pem_signer;
 mod pkce;
 mod store_app;
-mod tenant;
+pub(crate) mod tenant;
 mod token;
-mod token_store;
 mod user;
 
 use std::future::Future;
@@ -96,6 +95,7 @@ use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
+pub use crate::fleet::token_store::{LocalTokenStore, LockId, StoredToken, TokenKey, TokenStore};
 pub use assertion::{AssertionFuture, AssertionProvider, oauth_base};
 pub use exchange::{
     AppCredentialsBody, AppTicketBody, CLIENT_ASSERTION_TYPE, FetchAppToken, FetchAppTokenRequest,
@@ -115,7 +115,6 @@ pub use tenant::{
 };
 pub use token::{AccessToken, Credentials, SecretString, TokenFuture, TokenKind, TokenSource};
 pub(crate) use token::{CredentialsInner, source_scope};
-pub use token_store::{LocalTokenStore, LockId, StoredToken, TokenKey, TokenStore};
 #[cfg(feature = "redis")]
 pub(crate) use user::poll_lock;
 #[cfg(feature = "redis")]
@@ -126,7 +125,7 @@ pub use user::{
     UserTokenSource, UserTokenStore, UserTokens, authorize_url, exchange_code, login_state,
 };
 
-use crate::envelope::{envelope_code, is_token_code};
+use crate::api::envelope::{envelope_code, is_token_code};
 use crate::error::{BoxError, Error};
 use crate::transport::RequestBody;
 
@@ -542,7 +541,7 @@ mod tests {
     use tower_test::mock::{self, Handle, Mock, SendResponse};
 
     use super::*;
-    use crate::envelope::CODE_TOKEN_INVALID;
+    use crate::api::envelope::CODE_TOKEN_INVALID;
     use crate::error::ErrorKind;
 
     use crate::test_support::Bounded;
@@ -684,7 +683,7 @@ mod tests {
     }
 
     fn code_of(resp: &Response<Bytes>) -> Option<i64> {
-        crate::envelope::envelope_code(resp.body())
+        crate::api::envelope::envelope_code(resp.body())
     }
 
     #[tokio::test(start_paused = true)]

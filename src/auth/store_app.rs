@@ -23,8 +23,8 @@ use super::exchange::{
 };
 use super::tenant::{Fetcher, TenantTokenSource};
 use super::token::SecretString;
-use crate::api_call::Reply;
 use crate::error::{Error, ErrorKind};
+use crate::layers::api_call::Reply;
 
 /// Feishu's code for an invalid (or missing) `app_ticket`.
 pub const CODE_APP_TICKET_INVALID: i64 = 10012;
@@ -217,7 +217,7 @@ pub(crate) async fn fetch_tenant_token(
     let request = FetchStoreTenantTokenRequest::new(&SecretString::new(app.secret()), tenant_key)?;
     let sent = core.http.send(request).await;
     if let Err(e) = &sent
-        && e.code() == Some(crate::envelope::CODE_APP_TOKEN_INVALID)
+        && e.code() == Some(crate::api::envelope::CODE_APP_TOKEN_INVALID)
     {
         // The next fetch buys a new app token.
         super::TokenSource::invalidate(app_token, &app);

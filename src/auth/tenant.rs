@@ -33,9 +33,9 @@ use tracing::Instrument;
 
 use super::exchange::{FetchTenantTokenRequest, IssuedToken, TokenHttp};
 use super::token::{AccessToken, SecretString, TokenFuture, TokenKind, TokenSource};
-use super::token_store::{Obtained, TokenKey, TokenStore, obtain};
 use crate::error::{Error, ErrorKind};
-use crate::observe::record;
+use crate::fleet::token_store::{Obtained, TokenKey, TokenStore, obtain};
+use crate::layers::observe::record;
 use crate::transport::HttpService;
 
 /// The token endpoint's path.

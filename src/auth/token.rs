@@ -214,7 +214,7 @@ pub trait TokenSource: fmt::Debug + Send + Sync + 'static {
     }
 
     /// The name of the rate-limit scope this source's calls count against (see
-    /// [`crate::rate_limit`]), when it should share one. Clients whose sources name
+    /// [`crate::layers::rate_limit`]), when it should share one. Clients whose sources name
     /// the same scope, on the same base URL and the same rate-limit store, share their
     /// limits — name the app the tokens are for, for example. The default, `None`,
     /// gives each source its own scope: the clients built from one
@@ -249,12 +249,12 @@ pub trait TokenSource: fmt::Debug + Send + Sync + 'static {
 /// a scope through a shared store. A fingerprint: it shows neither name nor address.
 pub(crate) fn source_scope(source: &Arc<dyn TokenSource>, base_url: &str) -> String {
     if let Some(name) = source.rate_limit_scope() {
-        return crate::store::fingerprint(&["source", base_url, "named", name]);
+        return crate::fleet::store::fingerprint(&["source", base_url, "named", name]);
     }
     static PROCESS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let salt = PROCESS.get_or_init(|| super::LockId::random().as_str().to_owned());
     let address = (Arc::as_ptr(source) as *const () as usize).to_string();
-    crate::store::fingerprint(&["source", base_url, "own", salt, &address])
+    crate::fleet::store::fingerprint(&["source", base_url, "own", salt, &address])
 }
 
 /// What a client authenticates with.

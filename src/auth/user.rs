@@ -35,7 +35,7 @@ use super::exchange::{
 use super::token::{AccessToken, SecretString, TokenFuture, TokenKind, TokenSource};
 use super::{LockId, pkce};
 use crate::error::{Error, ErrorKind};
-use crate::store::{StoreError, StoreFuture, fingerprint};
+use crate::fleet::store::{StoreError, StoreFuture, fingerprint};
 use crate::transport::BaseUrl;
 
 /// Default: refresh a user token this long before it expires.
@@ -257,7 +257,7 @@ impl fmt::Debug for UserLock {
 /// Where user tokens live, with a lock per key: the heart of the rotation rule (see
 /// the [auth module's "Tokens"](crate::auth#tokens)). Implementations: [`MemoryUserTokenStore`] (one process),
 /// [`FileUserTokenStore`] (one host: a file and a file lock),
-/// [`RedisUserTokenStore`](crate::store::redis::RedisUserTokenStore) (a fleet).
+/// [`RedisUserTokenStore`](crate::fleet::store::redis::RedisUserTokenStore) (a fleet).
 pub trait UserTokenStore: fmt::Debug + Send + Sync + 'static {
     /// The stored record of `key`, if any.
     fn load<'a>(&'a self, key: &'a UserKey) -> StoreFuture<'a, Option<UserTokens>>;
@@ -584,7 +584,7 @@ pub fn authorize_url(
     if !scope.contains(&OFFLINE_ACCESS) {
         scope.push(OFFLINE_ACCESS);
     }
-    let mut query = crate::request::Query::new();
+    let mut query = crate::api::request::Query::new();
     query
         .push("client_id", app_id)
         .push("redirect_uri", redirect_uri)
@@ -957,7 +957,7 @@ pub struct UserInfo {
     pub name: String,
 }
 
-impl crate::request::Endpoint for GetUserInfo {
+impl crate::api::request::Endpoint for GetUserInfo {
     type Response = UserInfo;
     type Body = ();
 }
@@ -969,11 +969,11 @@ impl crate::request::Endpoint for GetUserInfo {
 /// assert_eq!(UserInfoRequest::new()?.path(), "/open-apis/authen/v1/user_info");
 /// # Ok::<(), aily_client::Error>(())
 /// ```
-pub type UserInfoRequest = crate::request::ApiRequest<GetUserInfo>;
+pub type UserInfoRequest = crate::api::request::ApiRequest<GetUserInfo>;
 
 impl UserInfoRequest {
     /// The request.
     pub fn new() -> Result<Self, Error> {
-        crate::request::ApiRequest::with_ids(&[])
+        crate::api::request::ApiRequest::with_ids(&[])
     }
 }

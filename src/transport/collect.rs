@@ -16,7 +16,7 @@ use http_body::Body;
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
-use crate::envelope::log_id_header;
+use crate::api::envelope::log_id_header;
 use crate::error::{BoxError, Error, ErrorKind};
 
 /// The default limit on a reply body: 1 MiB.

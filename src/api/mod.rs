@@ -1,0 +1,13 @@
+//! The endpoints: one module per resource ([`sessions`], [`messages`], [`runs`],
+//! [`skills`]), the seam every endpoint plugs into ([`request`]: the
+//! `Endpoint` trait, paths and operations), the reply envelope ([`envelope`]),
+//! pages ([`paginate`]) and the lenient wire types shared by the models (`wire`).
+
+pub mod envelope;
+pub mod messages;
+pub mod paginate;
+pub mod request;
+pub mod runs;
+pub mod sessions;
+pub mod skills;
+pub(crate) mod wire;

@@ -1,0 +1,414 @@
+//! [`Client`] and [`ClientBuilder`]: the one place where the default stack (drawn in
+//! the crate docs, [The stack](crate#the-stack)) is assembled — `stack()` and
+//! `http_tier()` below.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_core::Stream;
+use pin_project_lite::pin_project;
+use tower::ServiceExt;
+use tower::util::BoxCloneSyncService;
+
+use crate::api::messages::{
+    CreateMessageRequest, GetMessageRequest, ListMessagesRequest, Message, MessageResponse,
+};
+use crate::api::paginate;
+use crate::api::request::AilyRequest;
+use crate::api::runs::{
+    CancelRequest, CancelResponse, CreateRunRequest, GetRunRequest, GetRunResponse,
+    ListRunsRequest, Run, RunHandle, RunResponse, WaitOptions, cancel_and_wait,
+};
+use crate::api::sessions::{
+    CreateSessionRequest, DeleteSessionRequest, DeleteSessionResponse, GetSessionRequest,
+    ListResponse, SessionResponse, UpdateSessionRequest,
+};
+use crate::background::{BackgroundCancelStats, BackgroundCancels};
+use crate::error::Error;
+use crate::layers::api_call::Reply;
+use crate::layers::in_flight::InFlightLimitLayer;
+use crate::layers::observe::{AttemptLayer, OperationLayer};
+use crate::layers::retry::RetryPolicy;
+use crate::transport::{BaseUrl, HttpService};
+
+mod builder;
+mod env;
+mod fleet;
+mod stack;
+
+pub use crate::layers::api_call::{AilyService, CancelService};
+pub use builder::ClientBuilder;
+use stack::DefaultHttp;
+
+/// A client of the Aily OpenAPI. Cheap to clone; clones share the connection pool.
+///
+/// ```no_run
+/// use aily_client::{Client, Credentials};
+///
+/// # async fn run() -> Result<(), aily_client::Error> {
+/// let client = Client::builder()
+///     .credentials(Credentials::tenant_token(std::env::var("FEISHU_TENANT_ACCESS_TOKEN").unwrap()))
+///     .build()?;
+/// let cancelled = client.cancel_run("session_4dfunz7sp1g8m", "run_4dfrxvctjqzzj").await?;
+/// println!("{} is {} (log id {:?})", cancelled.run.id, cancelled.run.status, cancelled.log_id());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    http: DefaultHttp,
+    settings: Arc<Settings>,
+}
+
+#[derive(Debug)]
+struct Settings {
+    base_url: BaseUrl,
+    token_http: crate::auth::TokenHttp,
+    retry: RetryPolicy,
+    in_flight: InFlightLimitLayer,
+    operation: OperationLayer,
+    attempt: AttemptLayer,
+    attempt_timeout: Duration,
+    overall_timeout: Duration,
+    cancels: Arc<BackgroundCancels>,
+    rate_limit: crate::layers::rate_limit::RateLimitLayer,
+}
+
+impl Client {
+    /// A builder with the defaults: Feishu's base URL, 5 s connect, 10 s attempt and
+    /// 30 s overall timeouts, 3 attempts, 1 MiB reply limit.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// Cancels run `run_id` of session `session_id`.
+    ///
+    /// The IDs are validated first; an invalid one fails with
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) and nothing is sent.
+    ///
+    /// The returned future owns what it needs (it does not borrow the client), so it
+    /// can be spawned.
+    pub fn cancel_run(
+        &self,
+        session_id: impl AsRef<str>,
+        run_id: impl AsRef<str>,
+    ) -> impl Future<Output = Result<Reply<CancelResponse>, Error>> + Send + 'static {
+        self.call_checked(CancelRequest::new(session_id, run_id))
+    }
+
+    /// Reads run `run_id` of session `session_id`: its status now.
+    pub fn get_run(
+        &self,
+        session_id: impl AsRef<str>,
+        run_id: impl AsRef<str>,
+    ) -> impl Future<Output = Result<Reply<GetRunResponse>, Error>> + Send + 'static {
+        self.call_checked(GetRunRequest::new(session_id, run_id))
+    }
+
+    /// Cancels the run, then reads it until its status is terminal (`CANCELLED`,
+    /// `COMPLETED`, `FAILED`, `EXPIRED`), reads spaced 250 ms growing to 2 s, for at
+    /// most 30 s (see [`WaitOptions`]). At the deadline the error is a
+    /// [`TimeoutKind::Wait`](crate::TimeoutKind::Wait) timeout carrying the last run
+    /// seen ([`Error::last_run`]).
+    ///
+    /// ```no_run
+    /// # async fn f(client: aily_client::Client) -> Result<(), aily_client::Error> {
+    /// let done = client
+    ///     .cancel_and_wait("session_1", "run_1", aily_client::WaitOptions::new())
+    ///     .await?;
+    /// assert!(done.run.status.is_terminal());
+    /// # Ok(()) }
+    /// ```
+    pub async fn cancel_and_wait(
+        &self,
+        session_id: impl AsRef<str>,
+        run_id: impl AsRef<str>,
+        options: WaitOptions,
+    ) -> Result<Reply<RunResponse>, Error> {
+        cancel_and_wait(
+            self.cancel_service(),
+            self.get_run_service(),
+            session_id,
+            run_id,
+            options,
+        )
+        .await
+    }
+
+    /// Creates a session (`POST /open-apis/aily/v1/sessions`). Not retried after it
+    /// may have reached the server unless the request opts in.
+    ///
+    /// ```no_run
+    /// # async fn f(client: aily_client::Client) -> Result<(), aily_client::Error> {
+    /// use aily_client::sessions::CreateSessionRequest;
+    /// let created = client.create_session(CreateSessionRequest::new()).await?;
+    /// println!("{}", created.session.id);
+    /// # Ok(()) }
+    /// ```
+    pub fn create_session(
+        &self,
+        request: CreateSessionRequest,
+    ) -> impl Future<Output = Result<Reply<SessionResponse>, Error>> + Send + 'static {
+        self.start(request)
+    }
+
+    /// Reads session `session_id`.
+    pub fn get_session(
+        &self,
+        session_id: impl AsRef<str>,
+    ) -> impl Future<Output = Result<Reply<SessionResponse>, Error>> + Send + 'static {
+        self.call_checked(GetSessionRequest::new(session_id))
+    }
+
+    /// Changes a session's `channel_context` or `metadata`.
+    pub fn update_session(
+        &self,
+        request: UpdateSessionRequest,
+    ) -> impl Future<Output = Result<Reply<SessionResponse>, Error>> + Send + 'static {
+        self.start(request)
+    }
+
+    /// Deletes session `session_id`.
+    pub fn delete_session(
+        &self,
+        session_id: impl AsRef<str>,
+    ) -> impl Future<Output = Result<Reply<DeleteSessionResponse>, Error>> + Send + 'static {
+        self.call_checked(DeleteSessionRequest::new(session_id))
+    }
+
+    /// Posts a message to a session; safe to retry (its `idempotent_id`).
+    pub fn create_message(
+        &self,
+        request: CreateMessageRequest,
+    ) -> impl Future<Output = Result<Reply<MessageResponse>, Error>> + Send + 'static {
+        self.start(request)
+    }
+
+    /// Reads message `message_id` of session `session_id`.
+    pub fn get_message(
+        &self,
+        session_id: impl AsRef<str>,
+        message_id: impl AsRef<str>,
+    ) -> impl Future<Output = Result<Reply<MessageResponse>, Error>> + Send + 'static {
+        self.call_checked(GetMessageRequest::new(session_id, message_id))
+    }
+
+    /// One page of a session's messages.
+    pub fn list_messages(
+        &self,
+        request: ListMessagesRequest,
+    ) -> impl Future<Output = Result<Reply<ListResponse<Message>>, Error>> + Send + 'static {
+        self.start(request)
+    }
+
+    /// Every message of every page of `request`, in order (see [`paginate::pages`]).
+    pub fn messages_stream(
+        &self,
+        request: ListMessagesRequest,
+    ) -> impl Stream<Item = Result<Message, Error>> + Send + 'static {
+        paginate::pages(self.stack::<ListMessagesRequest>(), request)
+    }
+
+    /// Starts a run on a session. Not retried after it may have reached the server
+    /// unless the request opts in; the error then says the run may exist.
+    pub fn create_run(
+        &self,
+        request: CreateRunRequest,
+    ) -> impl Future<Output = Result<Reply<RunResponse>, Error>> + Send + 'static {
+        self.start(request)
+    }
+
+    /// One page of a session's runs.
+    pub fn list_runs(
+        &self,
+        request: ListRunsRequest,
+    ) -> impl Future<Output = Result<Reply<ListResponse<Run>>, Error>> + Send + 'static {
+        self.start(request)
+    }
+
+    /// Every run of every page of `request`, in order (see [`paginate::pages`]).
+    pub fn runs_stream(
+        &self,
+        request: ListRunsRequest,
+    ) -> impl Stream<Item = Result<Run, Error>> + Send + 'static {
+        paginate::pages(self.stack::<ListRunsRequest>(), request)
+    }
+
+    /// Starts a run and hands back its [`RunHandle`]: dropped before the run ends, it
+    /// cancels the run in the background.
+    pub async fn create_run_handle(&self, request: CreateRunRequest) -> Result<RunHandle, Error> {
+        let session_id = request.id(0).to_owned();
+        let created = self.create_run(request).await?;
+        RunHandle::new(self.clone(), session_id, created.into_data().run)
+    }
+
+    /// What the background cancels of this client (and its clones) have done.
+    pub fn background_cancels(&self) -> BackgroundCancelStats {
+        self.settings.cancels.stats()
+    }
+
+    /// Waits until every background cancel of this client is done and its worker
+    /// task has ended: call it before a service exits, so it leaves no run behind.
+    /// Bounded by [`DEFAULT_SHUTDOWN_TIMEOUT`](crate::background::DEFAULT_SHUTDOWN_TIMEOUT)
+    /// (15 s): past it, the cancels still pending are logged and left. Cancels whose
+    /// runtime was dropped are run on the runtime this is awaited on.
+    pub async fn shutdown(&self) {
+        self.shutdown_within(crate::background::DEFAULT_SHUTDOWN_TIMEOUT)
+            .await;
+    }
+
+    /// [`shutdown`](Client::shutdown) bounded by `bound`: `true` when every
+    /// background cancel was done in time, `false` when some were still pending at
+    /// the bound (they are logged at WARN and left).
+    pub async fn shutdown_within(&self, bound: Duration) -> bool {
+        self.settings
+            .cancels
+            .drain(|| self.run_calls(), bound)
+            .await
+    }
+
+    /// Queues a cancel of a run whose owner went away (never blocks).
+    pub(crate) fn cancel_in_background(
+        &self,
+        runtime: Option<&tokio::runtime::Handle>,
+        session_id: &str,
+        run: crate::background::Target,
+    ) {
+        self.settings
+            .cancels
+            .enqueue(|| self.run_calls(), runtime, session_id, run);
+    }
+
+    /// The services a background cancel calls.
+    fn run_calls(&self) -> crate::background::RunCalls {
+        crate::background::RunCalls {
+            cancel: self.service(),
+            list_runs: self.service(),
+        }
+    }
+
+    /// Sends any typed request through the default stack.
+    pub fn call<R: AilyRequest>(
+        &self,
+        request: R,
+    ) -> impl Future<Output = Result<Reply<R::Response>, Error>> + Send + 'static {
+        self.start(request)
+    }
+
+    /// The future of one call of the default stack. Nothing runs until it is first
+    /// polled (tower's `Oneshot` readies the stack, then calls it), so the future may
+    /// be made outside a tokio runtime and run inside one.
+    fn start<R: AilyRequest>(
+        &self,
+        request: R,
+    ) -> CallFuture<impl Future<Output = Result<Reply<R::Response>, Error>> + Send + 'static> {
+        CallFuture::Call {
+            future: self.stack::<R>().oneshot(request),
+        }
+    }
+
+    /// A call of a request that may have failed validation: the error at once, or the
+    /// call. No `async` frame around the stack's future, so nothing is copied twice.
+    fn call_checked<R: AilyRequest>(
+        &self,
+        request: Result<R, Error>,
+    ) -> impl Future<Output = Result<Reply<R::Response>, Error>> + Send + 'static {
+        match request {
+            Ok(request) => self.start(request),
+            Err(error) => CallFuture::Invalid { error: Some(error) },
+        }
+    }
+
+    /// The cancel-run service of the default stack, for composing into your own tower stack.
+    /// Building it spawns nothing.
+    ///
+    /// ```
+    /// use aily_client::{CancelRequest, CancelService, Client, Credentials};
+    /// use tower::{Service, ServiceBuilder, ServiceExt};
+    ///
+    /// # fn main() -> Result<(), aily_client::Error> {
+    /// let client = Client::builder().credentials(Credentials::tenant_token("t-x")).build()?;
+    /// let svc: CancelService = client.cancel_service();
+    /// let limited = ServiceBuilder::new().concurrency_limit(8).service(svc);
+    /// # let _ = limited;
+    /// # Ok(()) }
+    /// ```
+    pub fn cancel_service(&self) -> CancelService {
+        self.service::<CancelRequest>()
+    }
+
+    /// The get-run service of the default stack.
+    pub fn get_run_service(&self) -> AilyService<GetRunRequest> {
+        self.service::<GetRunRequest>()
+    }
+
+    /// The typed service of the default stack for request type `R`, erased
+    /// (`Clone + Send + Sync`, no worker task).
+    ///
+    /// The stack, outer to inner, is drawn in the crate docs, [The stack](crate#the-stack);
+    /// `stack()` (the typed tier) and `http_tier()` (shared by every typed service of
+    /// a client and its clones) below build it. Every layer is public, so the same
+    /// stack can be rebuilt (and extended) in your own [`tower::ServiceBuilder`] over
+    /// [`http_service`](Client::http_service) — see `examples/custom_stack.rs`.
+    pub fn service<R: AilyRequest>(&self) -> AilyService<R> {
+        BoxCloneSyncService::new(self.stack::<R>())
+    }
+
+    /// The HTTP tier of this client (auth, base URI, body collection, connection pool),
+    /// to build your own typed stack on.
+    pub fn http_service(&self) -> HttpService {
+        HttpService::new(self.http.clone())
+    }
+
+    /// Where this client sends token requests: its transport without auth, to its
+    /// base URL, under the attempt timeout and the attempt observers (see
+    /// [`TokenHttp`](crate::auth::TokenHttp)). For a login
+    /// ([`exchange_code`](crate::auth::exchange_code)) or your own token source.
+    pub fn token_http(&self) -> crate::auth::TokenHttp {
+        self.settings.token_http.clone()
+    }
+
+    /// The base URL requests go to.
+    pub fn base_url(&self) -> &BaseUrl {
+        &self.settings.base_url
+    }
+}
+
+pin_project! {
+    /// The future of a [`Client`] call: the call, or the request's validation error
+    /// at once.
+    #[project = CallFutureProj]
+    enum CallFuture<F> {
+        Call { #[pin] future: F },
+        Invalid { error: Option<Error> },
+    }
+}
+
+impl<F, T> Future for CallFuture<F>
+where
+    F: Future<Output = Result<T, Error>>,
+{
+    type Output = Result<T, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            CallFutureProj::Call { future } => future.poll(cx),
+            CallFutureProj::Invalid { error } => Poll::Ready(Err(error
+                .take()
+                .expect("a call's future is not polled after it is ready"))),
+        }
+    }
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("base_url", &self.settings.base_url)
+            .field("attempt_timeout", &self.settings.attempt_timeout)
+            .field("overall_timeout", &self.settings.overall_timeout)
+            .finish_non_exhaustive()
+    }
+}
