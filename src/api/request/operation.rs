@@ -71,7 +71,7 @@ macro_rules! operation {
         #[derive(Clone, Copy, Debug)]
         $vis enum $name {}
 
-        impl $crate::api::request::Operation for $name {
+        impl $crate::request::Operation for $name {
             const NAME: &'static str = $op;
             const METHOD: $crate::__private::Method = $crate::__private::Method::$method;
             const URL_TEMPLATE: &'static str = $template;
