@@ -8,6 +8,8 @@ use std::time::Duration;
 use aily_client::testing::{FakeAily, Route};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+use crate::support;
+
 const TOKEN: &str = "t-cli-ask";
 
 fn aily(args: &[&str], base: &str) -> tokio::process::Command {
@@ -28,8 +30,7 @@ fn aily(args: &[&str], base: &str) -> tokio::process::Command {
 
 #[tokio::test]
 async fn ask_prints_json_lines_then_the_answer() {
-    let fake = FakeAily::start().await.unwrap();
-    fake.add_tenant_token(TOKEN);
+    let fake = support::fake_for(TOKEN).await;
     fake.set_run_schedule(Duration::from_millis(20), Duration::from_millis(600));
     let out = tokio::time::timeout(
         Duration::from_secs(60),
@@ -87,8 +88,7 @@ async fn ask_prints_json_lines_then_the_answer() {
 
 #[tokio::test]
 async fn sigint_mid_run_cancels_the_run_and_exits_130() {
-    let fake = FakeAily::start().await.unwrap();
-    fake.add_tenant_token(TOKEN);
+    let fake = support::fake_for(TOKEN).await;
     fake.add_session("session_cli");
     fake.set_run_schedule(Duration::ZERO, Duration::from_secs(60));
     let mut child = asking(&fake, "session_cli", "50").await;
@@ -145,8 +145,7 @@ async fn asking(fake: &FakeAily, session: &str, timeout: &str) -> tokio::process
 
 #[tokio::test]
 async fn sigterm_mid_run_cancels_the_run_and_exits_143() {
-    let fake = FakeAily::start().await.unwrap();
-    fake.add_tenant_token(TOKEN);
+    let fake = support::fake_for(TOKEN).await;
     fake.add_session("session_term");
     fake.set_run_schedule(Duration::ZERO, Duration::from_secs(60));
     let mut child = asking(&fake, "session_term", "50").await;
@@ -169,8 +168,7 @@ async fn sigterm_mid_run_cancels_the_run_and_exits_143() {
 
 #[tokio::test]
 async fn ask_timeout_cancels_the_run_before_exiting() {
-    let fake = FakeAily::start().await.unwrap();
-    fake.add_tenant_token(TOKEN);
+    let fake = support::fake_for(TOKEN).await;
     fake.add_session("session_to");
     fake.set_run_schedule(Duration::ZERO, Duration::from_secs(10));
     let started = std::time::Instant::now();
@@ -215,8 +213,7 @@ async fn ask_timeout_cancels_the_run_before_exiting() {
 
 #[tokio::test]
 async fn server_text_puts_no_escape_sequence_on_stderr() {
-    let fake = FakeAily::start().await.unwrap();
-    fake.add_tenant_token(TOKEN);
+    let fake = support::fake_for(TOKEN).await;
     fake.push_fault(
         Route::CreateSession,
         aily_client::testing::Fault::api_error(400, 1234, "bad \x1b[31mred\x1b[0m \u{9b}2J"),

@@ -7,12 +7,13 @@ use std::time::Duration;
 use crate::support::cli::{aily, text};
 use aily_client::testing::{FakeAily, Fault, Route, Times};
 
+use crate::support;
+
 const TOKEN: &str = "t-cli-test-token";
 
 #[tokio::test]
 async fn cancel_prints_the_run_as_json() {
-    let fake = FakeAily::start().await.unwrap();
-    fake.add_tenant_token(TOKEN);
+    let fake = support::fake_for(TOKEN).await;
     fake.add_run("session_1", "run_1");
     let base = fake.base_url();
     let out = aily(
@@ -49,8 +50,7 @@ async fn cancel_prints_the_run_as_json() {
 
 #[tokio::test]
 async fn invalid_input_exits_2_and_sends_nothing() {
-    let fake = FakeAily::start().await.unwrap();
-    fake.add_tenant_token(TOKEN);
+    let fake = support::fake_for(TOKEN).await;
     let base = fake.base_url();
     let token = [("FEISHU_TENANT_ACCESS_TOKEN", TOKEN)];
 
@@ -104,8 +104,7 @@ async fn invalid_input_exits_2_and_sends_nothing() {
 
 #[tokio::test]
 async fn api_errors_exit_1_with_one_line_naming_code_and_log_id() {
-    let fake = FakeAily::start().await.unwrap();
-    fake.add_tenant_token(TOKEN);
+    let fake = support::fake_for(TOKEN).await;
     let base = fake.base_url();
     let out = aily(
         &["cancel", "session_1", "no_such_run", "--base-url", &base],
@@ -140,8 +139,7 @@ async fn api_errors_exit_1_with_one_line_naming_code_and_log_id() {
 
 #[tokio::test]
 async fn timeout_bounds_the_whole_command() {
-    let fake = FakeAily::start().await.unwrap();
-    fake.add_tenant_token(TOKEN);
+    let fake = support::fake_for(TOKEN).await;
     fake.add_run("s", "r");
     fake.push_fault(
         Route::Any,
@@ -176,8 +174,7 @@ async fn timeout_bounds_the_whole_command() {
 
 #[tokio::test]
 async fn rust_log_turns_on_tracing_on_stderr() {
-    let fake = FakeAily::start().await.unwrap();
-    fake.add_tenant_token(TOKEN);
+    let fake = support::fake_for(TOKEN).await;
     fake.add_run("s", "r");
     let out = aily(
         &["cancel", "s", "r", "--base-url", &fake.base_url()],
@@ -195,8 +192,7 @@ async fn rust_log_turns_on_tracing_on_stderr() {
 
 #[tokio::test]
 async fn get_prints_the_run() {
-    let fake = FakeAily::start().await.unwrap();
-    fake.add_tenant_token(TOKEN);
+    let fake = support::fake_for(TOKEN).await;
     fake.add_run_with_status("session_1", "run_1", "QUEUED");
     let out = aily(
         &["get", "session_1", "run_1", "--base-url", &fake.base_url()],
@@ -220,8 +216,7 @@ async fn get_prints_the_run() {
 
 #[tokio::test]
 async fn cancel_wait_prints_the_final_run() {
-    let fake = FakeAily::start().await.unwrap();
-    fake.add_tenant_token(TOKEN);
+    let fake = support::fake_for(TOKEN).await;
     fake.add_run("session_1", "run_1");
     fake.set_cancel_delay(Duration::from_millis(300));
     let base = fake.base_url();
@@ -326,8 +321,7 @@ async fn app_credentials_from_the_environment_work() {
 
 #[tokio::test]
 async fn two_kinds_of_credentials_exit_2_naming_both_and_send_nothing() {
-    let fake = FakeAily::start().await.unwrap();
-    fake.add_tenant_token(TOKEN);
+    let fake = support::fake_for(TOKEN).await;
     fake.add_app("cli_two_kinds", "two-kinds-secret");
     fake.add_run("session_1", "run_1");
     let out = aily(
@@ -358,8 +352,7 @@ async fn two_kinds_of_credentials_exit_2_naming_both_and_send_nothing() {
 
 #[tokio::test]
 async fn log_output_into_a_pipe_or_file_has_no_colour() {
-    let fake = FakeAily::start().await.unwrap();
-    fake.add_tenant_token(TOKEN);
+    let fake = support::fake_for(TOKEN).await;
     fake.add_run("session_1", "run_1");
     let base = fake.base_url();
     // `aily()` pipes stderr: not a terminal, so no escape sequences, with or

@@ -108,8 +108,7 @@ async fn user_tokens_and_extra_headers_are_sent() {
 
 #[tokio::test]
 async fn cancelling_a_terminal_run_returns_it_unchanged() {
-    let fake = FakeAily::start().await.unwrap();
-    fake.add_tenant_token(TOKEN);
+    let fake = support::fake_for(TOKEN).await;
     fake.add_run_with_status("s", "r", "FAILED");
     let reply = client(&fake).cancel_run("s", "r").await.unwrap();
     assert_eq!(reply.run.status, RunStatus::Failed);
@@ -149,8 +148,7 @@ async fn invalid_ids_fail_before_anything_is_sent() {
 
 #[tokio::test]
 async fn odd_but_valid_ids_arrive_percent_encoded() {
-    let fake = FakeAily::start().await.unwrap();
-    fake.add_tenant_token(TOKEN);
+    let fake = support::fake_for(TOKEN).await;
     let cases = [
         ("s/../../x", "r?x=1#f", "s%2F..%2F..%2Fx", "r%3Fx%3D1%23f"),
         ("会话", "run%2F1", "%E4%BC%9A%E8%AF%9D", "run%252F1"),
@@ -466,8 +464,7 @@ async fn nothing_listening_is_a_connect_error() {
 
 #[tokio::test]
 async fn many_concurrent_cancels_through_clones_of_one_client() {
-    let fake = FakeAily::start().await.unwrap();
-    fake.add_tenant_token(TOKEN);
+    let fake = support::fake_for(TOKEN).await;
     let client = client(&fake);
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..64 {

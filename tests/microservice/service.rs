@@ -365,8 +365,7 @@ async fn ask_streams_and_a_disconnect_cancels_the_run() {
     support::serial::beside_others();
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    let fake = FakeAily::start().await.unwrap();
-    fake.add_tenant_token("t-ask-ms");
+    let fake = support::fake_for("t-ask-ms").await;
     fake.add_session("session_ask");
     fake.set_run_schedule(Duration::ZERO, Duration::from_secs(60));
     let client = Client::builder()
