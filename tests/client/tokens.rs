@@ -17,8 +17,6 @@ use tokio::time::Instant;
 
 use crate::support;
 
-#[cfg(feature = "redis")]
-
 const APP_ID: &str = "cli_a1b2c3d4e5";
 const APP_SECRET: &str = "s3cr3t-app-secret-value-xyz";
 

@@ -315,13 +315,9 @@ async fn a_redis_slower_than_the_budget_is_skipped() {
     std::io::Write::write_all(&mut sleeper, b"DEBUG SLEEP 2\r\n").unwrap();
     let clients: Vec<Client> = (0..REPLICAS)
         .map(|_| {
-            Client::builder()
-                .credentials(Credentials::app(APP_ID, APP_SECRET))
-                .base_url(fake.base_url())
-                .redis(redis.url())
-                .quota(Quota::per_second(10_000))
-                .build()
-                .expect("client")
+            support::app_client(&fake, APP_ID, APP_SECRET, |b| {
+                b.redis(redis.url()).quota(Quota::per_second(10_000))
+            })
         })
         .collect();
     all_succeed(&clients, 10).await;
@@ -363,13 +359,10 @@ async fn one_replica_refreshes_ahead_while_all_keep_the_valid_token() {
     fake.set_token_ttl(Duration::from_secs(4));
     let clients: Vec<Client> = (0..REPLICAS)
         .map(|_| {
-            Client::builder()
-                .credentials(Credentials::app(APP_ID, APP_SECRET))
-                .base_url(fake.base_url())
-                .redis_config(redis_config(&redis))
-                .token_refresh_margin(Duration::from_secs(2))
-                .build()
-                .expect("client")
+            support::app_client(&fake, APP_ID, APP_SECRET, |b| {
+                b.redis_config(redis_config(&redis))
+                    .token_refresh_margin(Duration::from_secs(2))
+            })
         })
         .collect();
     let started = Instant::now();
@@ -466,15 +459,12 @@ async fn a_slot_far_in_the_future_in_redis_does_not_hold_a_call_past_its_deadlin
     support::serial::alone();
     let redis = RedisServer::start();
     let fake = fake().await;
-    let client = Client::builder()
-        .credentials(Credentials::app(APP_ID, APP_SECRET))
-        .base_url(fake.base_url())
-        .redis_config(redis_config(&redis))
-        .quota(Quota::per_second(10))
-        .overall_timeout(Duration::from_secs(1))
-        .max_attempts(1)
-        .build()
-        .unwrap();
+    let client = support::app_client(&fake, APP_ID, APP_SECRET, |b| {
+        b.redis_config(redis_config(&redis))
+            .quota(Quota::per_second(10))
+            .overall_timeout(Duration::from_secs(1))
+            .max_attempts(1)
+    });
     client.cancel_run("s", "r").await.expect("warm-up");
     // A writer puts the per-second window's next slot 10 minutes ahead of Redis TIME.
     let window = key_ending(&redis, "*:s", ":s");
@@ -542,15 +532,12 @@ async fn a_lying_redis_admitting_a_wait_of_years_does_not_hold_a_call() {
     for (wait_us, sent) in [(285 * YEAR_US, true), (50 * 60 * 1_000_000, false)] {
         let lies = Arc::new(AtomicUsize::new(0));
         let proxy = lying_redis(&redis, wait_us, lies.clone()).await;
-        let client = Client::builder()
-            .credentials(Credentials::app(APP_ID, APP_SECRET))
-            .base_url(fake.base_url())
-            .redis_config(RedisConfig::new(proxy.url()).budget(Duration::from_millis(500)))
-            .quota(Quota::per_second(10))
-            .overall_timeout(Duration::from_secs(1))
-            .max_attempts(1)
-            .build()
-            .unwrap();
+        let client = support::app_client(&fake, APP_ID, APP_SECRET, |b| {
+            b.redis_config(RedisConfig::new(proxy.url()).budget(Duration::from_millis(500)))
+                .quota(Quota::per_second(10))
+                .overall_timeout(Duration::from_secs(1))
+                .max_attempts(1)
+        });
         let before = fake.request_count(Route::CancelRun);
         let started = Instant::now();
         // The deadline is 1 s; 3 s is a generous bound for a loaded machine (the
@@ -689,15 +676,13 @@ async fn garbage_in_the_keys_is_a_miss_not_an_outage() {
     let clients: Vec<Client> = backends
         .iter()
         .map(|b| {
-            Client::builder()
-                .credentials(Credentials::app(APP_ID, APP_SECRET))
-                .base_url(fake.base_url())
-                .rate_limit_store(std::sync::Arc::new(b.rate_limit_store()))
-                .token_store(std::sync::Arc::new(b.token_store()))
-                .quota(Quota::per_second(100).and_per_minute(6000))
-                .max_attempts(1)
-                .build()
-                .unwrap()
+            support::app_client(&fake, APP_ID, APP_SECRET, |builder| {
+                builder
+                    .rate_limit_store(std::sync::Arc::new(b.rate_limit_store()))
+                    .token_store(std::sync::Arc::new(b.token_store()))
+                    .quota(Quota::per_second(100).and_per_minute(6000))
+                    .max_attempts(1)
+            })
         })
         .collect();
     for client in &clients {
@@ -727,14 +712,11 @@ async fn an_expired_sealed_token_written_back_with_a_long_lifetime_is_not_used()
     let fake = fake().await;
     fake.set_token_ttl(Duration::from_secs(3));
     let client = || {
-        Client::builder()
-            .credentials(Credentials::app(APP_ID, APP_SECRET))
-            .base_url(fake.base_url())
-            .redis_config(redis_config(&redis))
-            .token_refresh_margin(Duration::from_millis(500))
-            .max_attempts(1)
-            .build()
-            .unwrap()
+        support::app_client(&fake, APP_ID, APP_SECRET, |b| {
+            b.redis_config(redis_config(&redis))
+                .token_refresh_margin(Duration::from_millis(500))
+                .max_attempts(1)
+        })
     };
     client().cancel_run("s", "r").await.expect("first token");
     let old = fake
