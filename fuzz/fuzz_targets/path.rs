@@ -10,7 +10,7 @@
 
 use libfuzzer_sys::fuzz_target;
 
-#[path = "../../tests/invariants/mod.rs"]
+#[path = "../../tests/properties/invariants.rs"]
 mod invariants;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,0 +1,23 @@
+//! Every test that runs the built `aily` binary (`env!("CARGO_BIN_EXE_aily")`,
+//! `support::cli`), against `FakeAily` or `aily fake`:
+//!
+//! * `cli`: the commands, exit codes, errors, logging, the README's commands;
+//! * `ask`: `aily ask`, its JSON lines, and the signals that cancel its run;
+//! * `auth`: `aily auth` login, status, logout, and one refresh for many processes;
+//! * `lifecycle`: every conversation command;
+//! * `causes`, `fleet`, `secrets`, `tokens`: the CLI's side of the library's
+//!   subjects (tests/client, tests/fleet, tests/secrets).
+#![cfg(all(feature = "cli", feature = "testing"))]
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod ask;
+mod auth;
+mod causes;
+#[allow(clippy::module_inception)]
+mod cli;
+mod fleet;
+mod lifecycle;
+mod secrets;
+mod tokens;

@@ -1,0 +1,28 @@
+//! The crate's `Client` over real TCP to `FakeAily`: one module a subject.
+//!
+//! * `cancel`: cancel a run end to end; transports, errors, limits, configuration.
+//! * `lifecycle`: every conversation endpoint, its errors and retry class, pages.
+//! * `ask`: the conversation helper, and cancel on drop.
+//! * `wait`: reading a run, cancel-then-wait.
+//! * `skills`: the skill endpoints.
+//! * `resilience`: the fault matrix (attempts and the final result per fault).
+//! * `retryable`: `Error::is_retryable()` agrees with the retry policy.
+//! * `causes`: a connect error names its OS or TLS cause.
+//! * `tokens`, `user_tokens`: tenant tokens, user tokens, keyless tokens, store apps.
+//! * `user_stack`: the crate inside a user's own tower stack.
+#![cfg(feature = "testing")]
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod ask;
+mod cancel;
+mod causes;
+mod lifecycle;
+mod resilience;
+mod retryable;
+mod skills;
+mod tokens;
+mod user_stack;
+mod user_tokens;
+mod wait;
