@@ -18,6 +18,8 @@ mod support;
 mod ask;
 mod cancel;
 mod causes;
+/// The fake's conversation replies, sent with bare hyper and read with the client's models.
+mod fake_replies;
 mod lifecycle;
 mod resilience;
 mod retryable;
@@ -26,3 +28,6 @@ mod tokens;
 mod user_stack;
 mod user_tokens;
 mod wait;
+/// Bare hyper requests to the fake (shared with the fake's own tests).
+#[path = "../../crates/aily-fake/tests/fake/wire.rs"]
+mod wire;

@@ -8,11 +8,10 @@
 //! * [`trace`]: the TRACE capture, one global subscriber per binary;
 //! * [`serial`]: tests that must run alone in their binary;
 //! * [`redis_server`]: a real `redis-server` (and a proxy in front of it);
-//! * [`cli`]: running the built `aily` binary.
+//! * running the built `aily` binary: `crates/aily-cli/tests/cli/runner.rs`, beside the
+//!   CLI's tests (only they have the binary).
 #![allow(dead_code)]
 
-#[cfg(feature = "cli")]
-pub mod cli;
 // Where it was: benches/fleet.rs includes it from there too.
 #[cfg(feature = "redis")]
 #[path = "../redis_server/mod.rs"]

@@ -1,10 +1,9 @@
 //! The built `aily` binary's conversation commands (`aily session|message|run …`)
 //! against FakeAily over real TCP: JSON on stdout, exit codes, `--all`.
-#![cfg(all(feature = "cli", feature = "testing"))]
 
 use std::time::Duration;
 
-use crate::support::cli::{aily_at, aily_json, aily_one, text};
+use crate::runner::{aily_at, aily_json, aily_one, text};
 use crate::support::{APP, fake};
 use aily_client::testing::{Fault, Route, Times};
 use serde_json::Value;

@@ -2,8 +2,6 @@
 //! token. It runs alone (the other tests of the binary stand aside for it) under the
 //! binary's global subscriber at TRACE level, so no other test's threads or
 //! callsites can hide an event from the capture, and none adds to it.
-#![cfg(feature = "testing")]
-
 use std::time::Duration;
 
 use crate::wire::*;

@@ -1,6 +1,5 @@
 //! `aily ask`, the built binary against FakeAily over real TCP: the answer as JSON
 //! lines into a pipe; SIGINT mid-run cancels the run and exits 130.
-#![cfg(all(feature = "cli", feature = "testing"))]
 
 use std::process::Stdio;
 use std::time::Duration;

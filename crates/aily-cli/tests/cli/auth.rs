@@ -1,7 +1,6 @@
 //! `aily auth login | status | logout` and the user token file, with the built `aily`
 //! binary against FakeAily over real TCP; eight processes on one expired token file
 //! make exactly one refresh.
-#![cfg(all(feature = "cli", feature = "testing"))]
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

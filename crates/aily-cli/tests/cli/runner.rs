@@ -6,7 +6,7 @@ use std::time::Duration;
 use aily_client::testing::FakeAily;
 use serde_json::Value;
 
-use super::TOKEN;
+use crate::support::TOKEN;
 
 /// Runs `aily` with a clean environment (no `FEISHU_*`, no `RUST_LOG`) plus `env`,
 /// bounded in time.

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use crate::support::closed_port;
 
-#[cfg(feature = "cli")]
 #[tokio::test]
 async fn the_cli_prints_the_cause() {
     let base = format!("http://127.0.0.1:{}", closed_port());

@@ -17,10 +17,9 @@ async fn fake_with_app() -> aily_client::testing::FakeAily {
 /// The built `aily` binary with such replies: a clamped token works (exit 0), a
 /// refused one (`i64::MAX` among them) is exit 1 with one stderr line — never a panic
 /// and a backtrace (101).
-#[cfg(feature = "cli")]
 #[tokio::test]
 async fn the_cli_never_panics_on_an_absurd_expire() {
-    use crate::support::cli::{aily, text};
+    use crate::runner::{aily, text};
 
     let fake = fake_with_app().await;
     fake.add_tenant_token("t-cli-expire");

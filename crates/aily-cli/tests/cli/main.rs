@@ -1,5 +1,5 @@
 //! Every test that runs the built `aily` binary (`env!("CARGO_BIN_EXE_aily")`,
-//! `support::cli`), against `FakeAily` or `aily fake`:
+//! `runner`), against `FakeAily` or `aily fake`:
 //!
 //! * `cli`: the commands, exit codes, errors, logging, the README's commands;
 //! * `ask`: `aily ask`, its JSON lines, and the signals that cancel its run;
@@ -7,10 +7,12 @@
 //! * `lifecycle`: every conversation command;
 //! * `causes`, `fleet`, `secrets`, `tokens`: the CLI's side of the library's
 //!   subjects (tests/client, tests/fleet, tests/secrets).
-#![cfg(all(feature = "cli", feature = "testing"))]
 
-#[path = "../support/mod.rs"]
+#[path = "../../../../tests/support/mod.rs"]
 mod support;
+
+/// Running the built `aily` binary, bounded in time.
+mod runner;
 
 mod ask;
 mod auth;

@@ -5,10 +5,9 @@ const URL_PASSWORD: &str = "hunter2";
 
 /// The built `aily` binary given a base URL with a password (FEISHU_BASE_URL or
 /// --base-url): a clear error on stderr, which never holds the password.
-#[cfg(feature = "cli")]
 #[tokio::test]
 async fn the_cli_never_echoes_a_password_in_the_base_url() {
-    use crate::support::cli::{aily, text};
+    use crate::runner::{aily, text};
 
     let url = format!("http://user:{URL_PASSWORD}@127.0.0.1:1");
     let token = ("FEISHU_TENANT_ACCESS_TOKEN", "t-cli-url-test");

@@ -1,10 +1,9 @@
 //! The built `aily` binary against the fake Feishu server, over real TCP.
-#![cfg(all(feature = "cli", feature = "testing"))]
 
 use std::process::Output;
 use std::time::Duration;
 
-use crate::support::cli::{aily, text};
+use crate::runner::{aily, text};
 use aily_client::testing::{FakeAily, Fault, Route, Times};
 
 use crate::support;
@@ -413,7 +412,7 @@ struct ReadmeCommand {
 /// blocks whose command, after leading `VAR=value` assignments, is `aily` (but not
 /// `aily fake` itself), without the trailing comment.
 fn readme_cli_commands() -> Vec<ReadmeCommand> {
-    let readme = include_str!("../../README.md");
+    let readme = include_str!("../../../../README.md");
     let section = readme
         .split("\n## ")
         .find(|s| s.starts_with("CLI quick start"))

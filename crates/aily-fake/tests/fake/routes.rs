@@ -3,10 +3,8 @@
 //! scripted replies for routes the fake does not know, and the responses
 //! recorded in the request log.
 
-#![cfg(feature = "testing")]
-
 use crate::wire::*;
-use aily_client::testing::{FakeAily, Fault, Route, ScriptedReply, Times};
+use aily_fake::{FakeAily, Fault, Route, ScriptedReply, Times};
 use http::{HeaderName, HeaderValue, Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -119,7 +117,7 @@ async fn every_route_checks_the_token_first() {
         }
         // Nothing was changed by the refused calls.
         assert!(fake.has_session("session_1"));
-        assert_eq!(fake.session_messages("session_1").unwrap().len(), 1);
+        assert_eq!(fake.session_messages_json("session_1").unwrap().len(), 1);
         assert_eq!(
             fake.run_status("session_1", "run_1").as_deref(),
             Some("IN_PROGRESS")
@@ -194,11 +192,16 @@ async fn a_lost_reply_after_the_server_acted() {
         );
         assert!(http1_client().request(req).await.is_err(), "no reply");
         // The message exists; a retry with the same idempotent_id finds it.
-        let stored = fake.session_messages("session_2").unwrap();
+        let stored = fake.session_messages_json("session_2").unwrap();
         assert_eq!(stored.len(), 1);
         let retried = call(&fake, Method::POST, &path, Some(body)).await.data();
-        assert_eq!(retried["message"]["id"], stored[0].id.as_str());
-        assert_eq!(fake.session_messages("session_2").unwrap().len(), 1);
+        assert_eq!(
+            retried["message"]["id"],
+            stored[0]["id"]
+                .as_str()
+                .expect("the stored message has an id")
+        );
+        assert_eq!(fake.session_messages_json("session_2").unwrap().len(), 1);
 
         // A run created before its reply was lost blocks a blind second one.
         fake.push_fault(Route::CreateRun, Fault::ResetAfterHandling, Times::Once);
@@ -211,7 +214,7 @@ async fn a_lost_reply_after_the_server_acted() {
             r#"{"app_id":"a"}"#,
         );
         assert!(http1_client().request(req).await.is_err(), "no reply");
-        assert_eq!(fake.session_runs("session_2").unwrap().len(), 1);
+        assert_eq!(fake.session_runs_json("session_2").unwrap().len(), 1);
         call(&fake, Method::POST, &runs, Some(json!({"app_id": "a"})))
             .await
             .assert_param_error("aily_session_id");

@@ -1,13 +1,11 @@
-//! Tests of `aily_client::testing::FakeAily` over real TCP, with bare hyper
+//! Tests of `aily_fake::FakeAily` over real TCP, with bare hyper
 //! clients (and raw sockets where the wire matters).
-
-#![cfg(feature = "testing")]
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::wire::*;
-use aily_client::testing::{FakeAily, Fault, Route, Times};
+use aily_fake::{FakeAily, Fault, Route, Times};
 use bytes::Bytes;
 use http::{Method, Request, StatusCode, Version};
 use http_body_util::{BodyExt, Full};
@@ -1240,7 +1238,7 @@ fn public_types_are_send_and_sync() {
     assert_send_sync::<Fault>();
     assert_send_sync::<Route>();
     assert_send_sync::<Times>();
-    assert_send_sync::<aily_client::testing::RecordedRequest>();
+    assert_send_sync::<aily_fake::RecordedRequest>();
 }
 
 #[tokio::test]

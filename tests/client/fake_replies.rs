@@ -1,8 +1,6 @@
-//! Tests of FakeAily's conversation endpoints over real TCP with a bare hyper
-//! client: sessions, messages, runs and their lifecycle, pagination, and the
-//! "accept any id" mode.
-
-#![cfg(feature = "testing")]
+//! FakeAily's conversation endpoints over real TCP with a bare hyper client, their
+//! replies read with the client's models: sessions, messages, runs and their
+//! lifecycle, pagination, and the "accept any id" mode.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -11,7 +9,7 @@ use crate::wire::*;
 use aily_client::Run;
 use aily_client::messages::{Message, MessageStatus, SenderType};
 use aily_client::sessions::{Page, Session};
-use aily_client::testing::{FakeAily, Fault, Route, Times};
+use aily_fake::{FakeAily, Fault, Route, Times};
 use http::Method;
 use serde_json::{Value, json};
 
@@ -175,7 +173,7 @@ async fn message_create_get_and_idempotent_retry() {
         assert_eq!(again, first["message"]);
         let other = create_message(&fake, &session, "req-2", "second").await;
         assert_ne!(other["id"], first["message"]["id"]);
-        assert_eq!(fake.session_messages(&session).unwrap().len(), 2);
+        assert_eq!(fake.session_messages_json(&session).unwrap().len(), 2);
 
         let path = format!("{}/{}", messages_path(&session), message.id);
         assert_eq!(get(&fake, &path).await.data(), first);
@@ -233,7 +231,7 @@ async fn message_bodies_are_checked() {
                 .await
                 .assert_param_error(field);
         }
-        assert_eq!(fake.session_messages(&session).unwrap().len(), 0);
+        assert_eq!(fake.session_messages_json(&session).unwrap().len(), 0);
         // Every documented content type is accepted.
         for (i, kind) in ["MDX", "TEXT", "CLIP", "SmartCard", "JSON"]
             .iter()
@@ -364,7 +362,7 @@ async fn one_active_run_per_session_and_metadata_is_echoed() {
         assert_eq!(cancelled.data()["run"]["status"], "CANCELLED");
         let third = create_run(&fake, &session).await;
         assert_eq!(third["status"], "QUEUED");
-        assert_eq!(fake.session_runs(&session).unwrap().len(), 2);
+        assert_eq!(fake.session_runs_json(&session).unwrap().len(), 2);
     })
     .await;
 }
@@ -399,7 +397,7 @@ async fn run_bodies_are_checked() {
             "\"x\"",
         );
         send(&http1_client(), req).await.assert_error(400, 9499);
-        assert_eq!(fake.session_runs(&session).unwrap().len(), 0);
+        assert_eq!(fake.session_runs_json(&session).unwrap().len(), 0);
         call(
             &fake,
             Method::POST,
@@ -703,7 +701,7 @@ async fn deleting_a_session_removes_its_runs_and_messages() {
             .await
             .data();
         assert_eq!(fake.run_status("session_1", "run_1"), None);
-        assert!(fake.session_messages("session_1").is_none());
+        assert!(fake.session_messages_json("session_1").is_none());
         get_run(&fake, "session_1", "run_1", "t-test")
             .await
             .assert_param_error("aily_session_id");
