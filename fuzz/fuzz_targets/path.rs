@@ -10,7 +10,7 @@
 
 use libfuzzer_sys::fuzz_target;
 
-#[path = "../../tests/properties/invariants.rs"]
+#[path = "../../tests/support/invariants.rs"]
 mod invariants;
 
 fuzz_target!(|data: &[u8]| {

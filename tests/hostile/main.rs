@@ -9,6 +9,9 @@
 //! clients use short attempt/overall timeouts so that a stall shows as a timeout.
 #![cfg(feature = "testing")]
 
+#[path = "../support/mod.rs"]
+mod support;
+
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -37,9 +40,7 @@ const OK_BODY: &str =
     r#"{"code":0,"msg":"success","data":{"run":{"id":"r","status":"CANCELLED"}}}"#;
 
 async fn bounded<F: Future>(test: F) -> F::Output {
-    tokio::time::timeout(TEST_BOUND, test)
-        .await
-        .expect("the test hung: a bounded client call did not end")
+    support::bounded_by(TEST_BOUND, test).await
 }
 
 fn quick_retry() -> RetryConfig {
@@ -51,9 +52,7 @@ fn quick_retry() -> RetryConfig {
 
 /// A client of `base` with short timeouts and quick retries (3 attempts).
 fn client(base: &str) -> ClientBuilder {
-    Client::builder()
-        .credentials(Credentials::tenant_token(TOKEN))
-        .base_url(base)
+    support::builder_at(base, TOKEN)
         .attempt_timeout(ATTEMPT)
         .overall_timeout(OVERALL)
         .retry(quick_retry())

@@ -45,6 +45,9 @@
 //! process opens descriptors or allocates much while one measures.
 #![cfg(feature = "testing")]
 
+#[path = "../support/mod.rs"]
+mod support;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -402,9 +405,7 @@ fn ten_thousand_concurrent_cancels(transport: Transport, bounds: Bounds) {
         // The default timeouts: waiting for an in-flight permit is not part of an
         // attempt, and the whole batch (3.3 to 8 s measured for a debug build on 2
         // busy cores) fits in the 30 s overall timeout every call starts at once.
-        let mut builder = Client::builder()
-            .credentials(Credentials::app(APP_ID, APP_SECRET))
-            .base_url(fake.base_url());
+        let mut builder = support::app_builder(&fake, APP_ID, APP_SECRET);
         if let Some(ca) = fake.ca_cert_der() {
             builder = builder.add_root_certificate(ca);
         }

@@ -16,13 +16,14 @@
 //! in fuzz/ (which need nightly; these run on stable). Case counts are bounded so the
 //! binary runs in a few seconds.
 
-mod invariants;
+#[path = "../support/mod.rs"]
+mod support;
 
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
 use serde_json::{Map, Number, Value};
 
-use invariants::{check_decode, check_ids, reply};
+use support::invariants::{self, check_decode, check_ids, reply};
 
 // ---------------------------------------------------------------- ids and paths
 

@@ -13,6 +13,7 @@
 #![allow(dead_code)]
 
 // Where it was: benches/fleet.rs includes it from there too.
+pub mod invariants;
 #[cfg(feature = "redis")]
 #[path = "../redis_server/mod.rs"]
 pub mod redis_server;
@@ -46,7 +47,12 @@ pub const LIMIT: Duration = Duration::from_secs(60);
 
 /// Runs `body`, failing the test if it takes longer than [`LIMIT`].
 pub async fn bounded<F: Future>(body: F) -> F::Output {
-    tokio::time::timeout(LIMIT, body)
+    bounded_by(LIMIT, body).await
+}
+
+/// Runs `body`, failing the test if it takes longer than `limit`.
+pub async fn bounded_by<F: Future>(limit: Duration, body: F) -> F::Output {
+    tokio::time::timeout(limit, body)
         .await
         .expect("test exceeded its time limit")
 }
@@ -73,8 +79,21 @@ pub async fn fake_with_app(app_id: &str, app_secret: &str) -> FakeAily {
 
 /// A client builder with the tenant token `token` against `fake`.
 pub fn tenant_builder(fake: &FakeAily, token: &str) -> ClientBuilder {
+    builder_at(&fake.base_url(), token)
+}
+
+/// A client builder with the tenant token `token` against the server at `base`
+/// (a raw test server rather than the fake).
+pub fn builder_at(base: &str, token: &str) -> ClientBuilder {
     Client::builder()
         .credentials(Credentials::tenant_token(token))
+        .base_url(base)
+}
+
+/// A client builder with app credentials against `fake`.
+pub fn app_builder(fake: &FakeAily, app_id: &str, app_secret: &str) -> ClientBuilder {
+    Client::builder()
+        .credentials(Credentials::app(app_id, app_secret))
         .base_url(fake.base_url())
 }
 
@@ -96,13 +115,9 @@ pub fn app_client(
     app_secret: &str,
     tweak: impl FnOnce(ClientBuilder) -> ClientBuilder,
 ) -> Client {
-    tweak(
-        Client::builder()
-            .credentials(Credentials::app(app_id, app_secret))
-            .base_url(fake.base_url()),
-    )
-    .build()
-    .expect("a valid client")
+    tweak(app_builder(fake, app_id, app_secret))
+        .build()
+        .expect("a valid client")
 }
 
 /// The crate's client with [`TOKEN`] against `fake`, after `tweak`.
