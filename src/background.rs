@@ -451,9 +451,7 @@ async fn find_runs(
     while let Some(run) = runs.next().await {
         let run = run?;
         let ours = match request_id {
-            Some(id) => {
-                metadata_request_id(run.metadata.as_deref()).as_deref() == Some(id)
-            }
+            Some(id) => metadata_request_id(run.metadata.as_deref()).as_deref() == Some(id),
             None => true,
         };
         if ours && !run.status.is_terminal() && found.len() < MAX_FOUND {
