@@ -9,6 +9,68 @@
 //! `ConcurrencyLimit`, …) returns `BoxError` again; the crate's layers above it, and
 //! the helpers that take your services, accept any error that converts into
 //! [`Error`] (`From<BoxError>` is [`Error::from_box`]).
+//!
+//! # Reading an error
+//!
+//! One [`Error`] with a [`kind()`](Error::kind) (`InvalidInput`, `Config`, `Connect`,
+//! `Transport`, `Timeout`, `Auth`, `RateLimited`, `Api`, `Http`, `Decode`,
+//! `BodyTooLarge`, `Overloaded` — a call your own `LoadShed` shed — `RunEnded` and
+//! `Other`), predicates ([`is_timeout`](Error::is_timeout),
+//! [`is_retryable`](Error::is_retryable), [`is_auth`](Error::is_auth),
+//! [`is_invalid_param`](Error::is_invalid_param), …), and the Feishu `code()`, `msg()`,
+//! HTTP `status()`, `log_id()` (`X-Tt-Logid`, else the body's `error.log_id`),
+//! `retry_after()` for rate limits, `timeout_kind()` (connect, attempt, overall, wait)
+//! and the platform's error block ([`detail()`](Error::detail),
+//! [`field_violations()`](Error::field_violations)). Success is `code == 0` and
+//! nothing else; a 2xx that is not a Feishu envelope is a `Decode` error, a gateway's
+//! HTML error page an `Http` error. The error is cheap to clone and keeps its whole
+//! cause: `Display` ends with the chain (`… could not connect: client error (Connect):
+//! tcp connect error: Connection refused (os error 111)`), also for every waiter of a
+//! shared token fetch.
+//!
+//! [`retryable()`](Error::retryable) is the one classification ([`Retryable`]:
+//! `Always`, `IfIdempotent`, `AfterWait`, `Never`) that both the retry policy and
+//! `is_retryable()` read, so a caller that retries on `is_retryable()` agrees with the
+//! client: an untrusted certificate or a reply hyper cannot parse is `Never` even
+//! though it is a connect or transport error (a test pins that they agree for every
+//! failure the tests produce).
+//!
+//! Feishu has no "not found": an unknown session or run is HTTP 400 code 2700001
+//! `param is invalid` ([`envelope::CODE_INVALID_PARAM`](crate::envelope::CODE_INVALID_PARAM),
+//! [`Error::is_invalid_param`]), like any bad parameter; `field_violations()` names the
+//! field. IDs are checked locally only for what can never be an ID (empty, over 256
+//! bytes, whitespace or control characters, `.`/`..`): the ID formats on Feishu's pages
+//! are documentation, and a client-side rule would refuse a future format.
+//!
+//! ```
+//! use aily_client::{CancelRequest, ErrorKind, Retryable};
+//!
+//! // Refused before anything is sent, naming the field.
+//! let err = CancelRequest::new("session_1", "..").unwrap_err();
+//! assert_eq!(err.kind(), ErrorKind::InvalidInput);
+//! assert_eq!(err.kind().as_str(), "invalid_input"); // `error.type` on spans and metrics
+//! assert!(err.to_string().contains("run_id"));
+//! assert_eq!(err.retryable(), Retryable::Never);
+//! assert!(!err.is_retryable());
+//! ```
+//!
+//! # Answering your own callers
+//!
+//! The HTTP answer a service in front of the client should give for each kind, as
+//! `examples/microservice.rs`'s `error_response` does (each row but the last is tested
+//! over TCP against the fake with a scripted fault):
+//!
+//! | the client's error | HTTP status | also |
+//! | --- | --- | --- |
+//! | `InvalidInput` (an ID it refuses; nothing was sent) | 400 | |
+//! | `RateLimited` | 429 | `Retry-After`: `retry_after()` in whole seconds, rounded up (when Feishu gave a wait) |
+//! | `Timeout` | 504 | |
+//! | `Overloaded` (the service's `LoadShed` shed the call; nothing was sent) | 503 | |
+//! | Feishu answered with an error: `Api`, `Auth`, `Http`, `Decode`, `BodyTooLarge` | 502 | the log id in `X-Feishu-Log-Id` and in the body |
+//! | Feishu could not be reached: `Connect`, `Transport` | 502 | |
+//! | anything else (`Config`, `Other`) | 500 | |
+//!
+//! Its error bodies are `{"error": "<kind>", "code": <Feishu code or null>, "log_id": <or null>}`.
 
 use std::borrow::Cow;
 use std::fmt;

@@ -10,9 +10,26 @@
 //! JSON into [`Run`] and [`Message`]. The fake's own reference (routes, checks,
 //! faults, scripted replies, the request log) is in [`aily_fake`].
 //!
+//! It is a real hyper server on `127.0.0.1:0`, HTTP/1.1 and h2c, or HTTPS with a
+//! generated certificate (`start_tls`, `ca_cert_der`). It serves the tenant-token
+//! endpoint and every conversation endpoint the client covers — sessions (create, get,
+//! update, delete), messages (create, get, list) and runs (create, list, get, cancel),
+//! plus routes you script with `FakeAily::route` — with the platform's semantics
+//! (envelope, `X-Tt-Logid`, 99991661 / 99991663 / 99991668 / 99991671 for token
+//! problems, 2700001 for invalid params, pagination, runs that progress on a script and
+//! answer with an assistant message). It records every request, and plays scripted
+//! faults on any route: any status, 429 with `x-ogw-ratelimit-reset`, code 99991400,
+//! token invalid, delayed headers, a stalled body, a reset connection, malformed JSON,
+//! an oversized body, wrong field types, a non-JSON body. It also enforces per-app rate
+//! limits (`set_rate_limit(Route::CancelRun, FakeRateLimit::per_second(50))`: 429 +
+//! `99991400` + `x-ogw-ratelimit-reset` past the limit, `refuse_next` for one scripted
+//! reset) and counts what it accepted and refused (`rate_limit_counts`,
+//! `rate_limit_arrivals`). Outside Rust, `aily fake` (crate `aily-cli`) serves the same
+//! fake from a shell.
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), aily_client::Error> {
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use aily_client::testing::FakeAily;
 //! use aily_client::{Client, Credentials};
 //!

@@ -18,6 +18,96 @@
 //! background ([`Client::shutdown`](crate::Client::shutdown) waits for it). In a
 //! session of the caller's without a request id it cannot tell its run from
 //! others', and leaves it. No message content is logged or put in a span.
+//!
+//! # Asking
+//!
+//! `client.ask(app_id).text("…").await` opens a session (or [`.session(id)`](Ask::session)
+//! reuses one), posts the message with one `idempotent_id`, starts the run, waits for it
+//! with the [`WaitOptions`] of [`cancel_and_wait`](crate::Client::cancel_and_wait) (a
+//! growing interval) and returns an [`Answer`]: the session, the run and the
+//! assistant's messages of that run. **One deadline** ([`WaitOptions::timeout`], 30 s
+//! by default) bounds the whole ask, reading the answer included — whose listing is
+//! itself capped: [`paginate::MAX_PAGES`](crate::paginate::MAX_PAGES) pages, page tokens
+//! of at most [`paginate::MAX_PAGE_TOKEN_LEN`](crate::paginate::MAX_PAGE_TOKEN_LEN)
+//! bytes. `REQUIRES_MESSAGE` returns to the caller (ask again in the same session to go
+//! on); `FAILED`, `EXPIRED` and `CANCELLED` are
+//! [`ErrorKind::RunEnded`](crate::ErrorKind::RunEnded) errors carrying the run; the
+//! deadline is a [`TimeoutKind::Wait`](crate::TimeoutKind::Wait) error carrying the last
+//! run (if there is one yet). Skill id and input, `X-Aily-BizUserID` and the message's
+//! `idempotent_id` are builder settings.
+//!
+//! **Tagging and validating.** [`.metadata(json)`](Ask::metadata) sets the run's
+//! metadata and [`.request_id(id)`](Ask::request_id) (your own id, at most 64
+//! characters) adds `"request_id"` to it (the metadata must then be a JSON object, at
+//! most 255 characters in all); [`validate`](Ask::validate) checks everything the ask
+//! would send — app id, session id, question, skill, idempotency key, metadata, request
+//! id, `X-Aily-BizUserID` — without sending anything, the same error `send` would
+//! return:
+//!
+//! ```
+//! use aily_client::{Client, Credentials};
+//!
+//! let client = Client::builder().credentials(Credentials::tenant_token("t-x")).build()?;
+//! let ask = client.ask("spring_xxx__c").text("What is Aily?").request_id("order-42");
+//! assert!(ask.validate().is_ok());
+//! let too_long = client.ask("spring_xxx__c").text("Hi").request_id("x".repeat(65));
+//! assert!(too_long.validate().unwrap_err().is_invalid_input());
+//! # Ok::<(), aily_client::Error>(())
+//! ```
+//!
+//! # Streaming
+//!
+//! [`.stream()`](Ask::stream) (or [`client.ask_stream(app, text)`](crate::Client::ask_stream))
+//! yields [`AskEvent::Started`], then `Delta` — only the text added to an assistant
+//! message since the last update (read with `with_partial_message=true`) — or
+//! `Replaced` if the server rewrote one, then `Done(answer)`:
+//!
+//! ```no_run
+//! # async fn f(client: aily_client::Client) -> Result<(), aily_client::Error> {
+//! use futures_util::StreamExt;
+//! use aily_client::ask::AskEvent;
+//!
+//! let mut answer = std::pin::pin!(client.ask("spring_xxx__c").text("What is Aily?").stream());
+//! while let Some(event) = answer.next().await {
+//!     match event? {
+//!         AskEvent::Delta { delta, .. } => print!("{delta}"),
+//!         AskEvent::Done(answer) => println!("\n[{}]", answer.run.status),
+//!         _ => {}
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # Cancel on drop
+//!
+//! In a service the common case is a caller that goes away: the user closes the page,
+//! an upstream timeout fires, the handler's future is dropped. A [`RunHandle`]
+//! ([`Client::create_run_handle`](crate::Client::create_run_handle),
+//! [`Ask::start`]) — and the future or stream of an ask, which own one — dropped while
+//! its run is not terminal cancels the run in the background: one cancel through the
+//! normal stack (retried as usual) bounded by its own timeout (10 s), on the runtime the
+//! run was started on, never blocking the drop, logged with the run's ids.
+//! `handle.detach()` opts out; `handle.wait(..)`, `handle.cancel()` do what they say. A
+//! handle cancels the run it was created for, whatever a later reply names (a reply
+//! naming another run is a `Decode` error).
+//!
+//! The background cancels of a client go through one bounded queue (10,000) and one
+//! worker task that runs at most 16 at once
+//! ([`ClientBuilder::background_cancels`](crate::ClientBuilder::background_cancels)) and
+//! ends when the queue is empty; [`Client::background_cancels`](crate::Client::background_cancels)
+//! counts them, and [`Client::shutdown`](crate::Client::shutdown) waits for them and the
+//! worker, so a service that exits cleanly leaves no run behind. `shutdown` is bounded
+//! ([`background::DEFAULT_SHUTDOWN_TIMEOUT`](crate::background::DEFAULT_SHUTDOWN_TIMEOUT),
+//! 15 s; [`shutdown_within`](crate::Client::shutdown_within) takes another bound and
+//! says whether everything was done) and nothing wedges it: a cancel task that panics is
+//! counted as failed, and cancels whose runtime was dropped are run on the runtime
+//! `shutdown` is awaited on. Tested: an ask future, a stream and a handle dropped (one
+//! cancel each, within a second), one detached (none), 1,000 handles dropped at once
+//! (1,000 cancels, never more than 16 at the server at once, no task left after
+//! `shutdown`); the microservice example's `POST /ask` streams an answer as server-sent
+//! events, and a client that disconnects mid-answer leaves the run `CANCELLED`. `aily
+//! ask` does the same from a shell: on `--timeout`, an error, Ctrl-C or SIGTERM it
+//! cancels the run before it exits (1, 130, 143).
 
 mod stream;
 

@@ -9,6 +9,29 @@
 //!
 //! # Tokens
 //!
+//! ## Compared with the official SDKs
+//!
+//! | | aily-client | official SDKs (Go / Python / Java / Node) |
+//! | --- | --- | --- |
+//! | cache scope | per client; a different app, secret or base URL is a different cache | process-global (Go, Python, Java); module-level default (Node) |
+//! | concurrent cold callers | one token request, the rest wait for it (1,000 callers → 1 request, tested) | every caller fetches (Node: 32 calls → 32 requests; Python 8) |
+//! | refresh | from 3 min before expiry, in the background; callers keep the valid token and never wait | Go/Java/Node 3 min, Python 10 min, in the caller's path |
+//! | failed refresh | the old token is served while valid; retried after 10 s | error to the caller |
+//! | failed fetch | an `Auth` error with the endpoint's code, msg and log id; shared by the waiters; nothing cached | Node < 1.x cached `undefined`; others raise per caller |
+//! | token-invalid reply (99991661/3/4/8/71/77) | compare-and-invalidate, fetch, replay **once**; a second rejection is an `Auth` error | Go replays once *with the same stale token*; others do nothing |
+//! | static tenant/user token rejected | `Auth` error saying it must be replaced; no replay | passed through |
+//! | wrong secret with a warm cache | never served another client's token | Go #126: a wrong secret rides on the cached token |
+//! | secrets in logs | `app_secret` and tokens redacted in `Debug`/`Display`; `Authorization` sensitive; token bodies never logged; tested with a TRACE capture | SDK debug logs can print requests |
+//!
+//! ```
+//! use aily_client::Credentials;
+//!
+//! let creds = Credentials::app("cli_a1b2c3", "the app secret");
+//! let shown = format!("{creds:?}");
+//! assert!(shown.contains("cli_a1b2c3"));
+//! assert!(!shown.contains("the app secret")); // `<redacted>`
+//! ```
+//!
 //! ## Which source for which app
 //!
 //! | you have | credentials | token | endpoint (one [`Endpoint`](crate::api::request::Endpoint) each) |

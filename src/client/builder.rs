@@ -1,5 +1,81 @@
 //! [`ClientBuilder`]: every setting of a [`Client`], validated and turned into its
 //! stack by [`build`](ClientBuilder::build).
+//!
+//! # Configuration
+//!
+//! | builder method | default | what it does |
+//! | --- | --- | --- |
+//! | `credentials(Credentials::…)` | required | `tenant_token`, `user_token`, `app(app_id, app_secret)`, or `source(impl TokenSource)` (see [`auth`](crate::auth)) |
+//! | `base_url(url)` / `lark()` | `https://open.feishu.cn` | API host; `http://` only to loopback unless `allow_insecure_http(true)` |
+//! | `connect_timeout(d)` | 5 s | TCP connect |
+//! | `attempt_timeout(d)` | 10 s | one attempt: token, send, reading the whole body (also bounds a token request) |
+//! | `overall_timeout(d)` | 30 s | the whole call |
+//! | `max_response_bytes(n)` | 1 MiB | larger replies are a `BodyTooLarge` error, decided as the limit is crossed |
+//! | `max_attempts(n)` | 3 | attempts per call, the first included; 1 turns retry off |
+//! | `retry(RetryConfig)` | see [`retry`](crate::retry) | backoff 200 ms doubling to 5 s (full jitter), max rate-limit wait 20 s, budget 0.2 retries per call + 10/s floor over 10 s |
+//! | `token_refresh_margin(d)` | 3 min | refresh the tenant token this long before expiry |
+//! | `add_root_certificate(der)` | — | trust an extra CA (test servers, private gateways) |
+//! | `http2_prior_knowledge(bool)` | off | h2c over plain TCP; over TLS HTTP/2 is negotiated by ALPN anyway |
+//! | `pool_idle_timeout(d)` | 90 s | idle pooled connections |
+//! | `operation_span_level`, `attempt_span_level`, `retry_event_level` | INFO, DEBUG, WARN | see [`trace`](crate::trace) |
+//! | `record_url_full(bool)` | off | `url.full` on the attempt span (the path holds IDs) |
+//! | `observer(impl Observer)` | none | your own [`Observer`](crate::observe::Observer), told of every call and attempt |
+//! | `background_cancels(concurrency, timeout)` | 16, 10 s | the cancels of dropped runs (see [`background`](crate::background)) |
+//! | `quota(Quota)` / `operation_quota(op, Quota)` | none | proactive rate limit per app and operation (see [`store`](crate::store)); per request: `with_extension(Quota)` |
+//! | `rate_limit_store(Arc<dyn RateLimitStore>)` | in-process | where limits and penalties are kept; share one to share the count. Without a quota the in-process one is the penalty box alone: a server's reset (at most 60 s) holds that operation's next calls |
+//! | `token_store(Arc<dyn TokenStore>)` | none | with app credentials: where the tenant token is shared |
+//! | `redis(url)` / `redis_config(RedisConfig)` | off (feature `redis`) | both stores on Redis: `redis://`, `rediss://` (feature `redis-tls`), key prefix, budget per command (50 ms) and to connect (1 s), expected replicas |
+//! | `allow_insecure_redis(bool)` | false | allow plain `redis://` to a host that is not loopback (refused at build otherwise) |
+//! | `max_in_flight(n)` | 256 | attempts on the wire at once, shared by clones; the others wait their turn (not part of an attempt; bounded by the overall deadline). Over HTTP/1.1 each is a connection, and hyper-util's pool has no cap of its own; idle connections kept are capped at the same number |
+//!
+//! [`ClientBuilder::from_env`] reads the credentials, the base URL and (feature
+//! `redis`) `AILY_REDIS_URL`, `AILY_REDIS_BUDGET_MS` and
+//! `AILY_REDIS_CONNECT_BUDGET_MS` from the environment, as the `aily` CLI does.
+//!
+//! Per request ([`AilyRequest`](crate::AilyRequest)): `with_overall_timeout`,
+//! `with_attempt_timeout`, `with_max_attempts`, `with_idempotent(false)` (no retry of
+//! failures after which the server may have acted), `with_biz_user_id`
+//! (`X-Aily-BizUserID`), `with_request_id` (`Oapi-Sdk-Request-Id`, as the official
+//! SDKs send it), `with_extension(Quota)` (this request's rate-limit quota; the
+//! request's extensions carry the layers' per-request settings). In the CLI:
+//! `--timeout` (overall), `--attempt-timeout`, `--max-attempts`.
+//!
+//! ```
+//! use std::time::Duration;
+//! use aily_client::{AilyRequest, CancelRequest, Client, Credentials};
+//!
+//! let client = Client::builder()
+//!     .credentials(Credentials::app("cli_a1b2c3", "app secret"))
+//!     .lark()
+//!     .overall_timeout(Duration::from_secs(20))
+//!     .attempt_timeout(Duration::from_secs(5))
+//!     .max_attempts(4)
+//!     .max_in_flight(64)
+//!     .build()?; // validates everything, connects to nothing, spawns nothing
+//! assert_eq!(client.base_url().to_string(), "https://open.larksuite.com");
+//!
+//! // One request's own settings.
+//! let cancel = CancelRequest::new("session_1", "run_1")?
+//!     .with_overall_timeout(Duration::from_secs(3))
+//!     .with_idempotent(false);
+//! # let _ = cancel;
+//!
+//! // Refused when built, before any I/O: plain HTTP to a remote host.
+//! let refused = Client::builder()
+//!     .credentials(Credentials::tenant_token("t-x"))
+//!     .base_url("http://open.feishu.cn")
+//!     .build();
+//! assert!(refused.is_err());
+//! # Ok::<(), aily_client::Error>(())
+//! ```
+//!
+//! # What goes on the wire
+//!
+//! For a cancel: `POST`, path segments percent-encoded (everything but
+//! `A-Z a-z 0-9 - . _ ~`), body `{}`, `Content-Type: application/json; charset=utf-8`,
+//! `User-Agent: aily-client/<version>`, `Authorization: Bearer …` (marked sensitive).
+//! IDs are validated before any I/O: empty, over 256 bytes, whitespace or control
+//! characters, `.` or `..` are refused with an error naming the field.
 
 use std::fmt;
 use std::sync::Arc;

@@ -15,6 +15,73 @@
 //! ever reaches past the overall deadline. A [`TpsBudget`] shared by all clones of a
 //! client caps retries under an outage at a fraction of the calls (plus a small
 //! floor), so an outage never turns into a retry storm.
+//!
+//! # Retries and timeouts together
+//!
+//! The overall deadline is set above retry ([`DeadlineLayer`](crate::timeout::DeadlineLayer))
+//! and handed down to it, so no backoff or rate-limit wait ever reaches past it; the
+//! attempt timeout sits below it, so a hang costs one attempt, and ends an attempt at
+//! the deadline when that comes first (failing with the overall timeout). Between them
+//! the deadline is kept with one timer per attempt (see [`timeout`](crate::timeout)).
+//! Full-jitter exponential backoff: a uniform delay in `[0, min(5 s, 200 ms × 2ⁿ)]`.
+//! The [`TpsBudget`] allows 0.2 retries per call plus a floor of 10 retries/s over a
+//! 10 s window: under an outage 200 concurrent calls send at most 340 requests, not 600
+//! (tested). Both are set on the builder
+//! ([`ClientBuilder::retry`](crate::ClientBuilder::retry),
+//! [`max_attempts`](crate::ClientBuilder::max_attempts)) and per request:
+//!
+//! ```
+//! use std::time::Duration;
+//! use aily_client::retry::RetryConfig;
+//! use aily_client::{AilyRequest, CancelRequest, Client, Credentials};
+//!
+//! let client = Client::builder()
+//!     .credentials(Credentials::tenant_token("t-x"))
+//!     .retry(RetryConfig::default().with_backoff(Duration::from_millis(50), Duration::from_secs(1)))
+//!     .max_attempts(5)
+//!     .build()?;
+//! // This one request: no retry after a failure that may have reached the server.
+//! let cancel = CancelRequest::new("session_1", "run_1")?.with_idempotent(false);
+//! # let _ = (client, cancel);
+//! # Ok::<(), aily_client::Error>(())
+//! ```
+//!
+//! # The fault matrix
+//!
+//! What the default client does with each fault, in attempts per retry class (read:
+//! GET; idempotent write: PUT, DELETE, cancel; create with key: create message;
+//! create without key: create session, create run). Each row is a test on cancel and
+//! get run (attempts counted from the fake's request log, waits on tokio's paused
+//! clock); the 503, reset, stalled-body, rate-limit and error-envelope rows are also
+//! tested for every endpoint. The other cells of the two create columns follow from
+//! the same classification ([`Error::retryable`]) and are not tested per endpoint.
+//!
+//! | fault | read | idempotent write | create with key (message) | create without key (session, run) | waits | final result |
+//! | --- | --- | --- | --- | --- | --- | --- |
+//! | HTTP 500 / 502 / 503 / 504 (envelope) | 3 | 3 | 3 | 1 | backoff | `Api` error with the last status, code, log id, `attempts() == 3` (creates without key: `attempts() == 1`, `may_have_acted()`) |
+//! | 503 twice, then OK | 3 | 3 | 3 | 1 | backoff | success (creates without key: the 503, `may_have_acted()`) |
+//! | gateway HTML page, HTTP 502 | 3 | 3 | 3 | 1 | backoff | `Http` error |
+//! | 429 + `x-ogw-ratelimit-reset: 2` | 2 | 2 | 2 | 2 | 2 s | success |
+//! | 429 with a reset over 20 s or past the deadline | 1 | 1 | 1 | 1 | none | `RateLimited`, `retry_after()` = the reset |
+//! | code 99991400 under HTTP 200 or 400, no reset header | 2+ | 2+ | 2+ | 2+ | backoff | success once the limit lifts |
+//! | 400 / 404 / code 2700001 / any other code | 1 | 1 | 1 | 1 | — | `Api` error |
+//! | token invalid, fixed token | 1 | 1 | 1 | 1 | — | `Auth` error: replace the token |
+//! | token invalid, app credentials | 2 (replay with a fresh token) | 2 | 2 | 2 | — | success, or `Auth` after the replay |
+//! | headers later than the attempt timeout | 3 | 3 | 3 | 1 | attempt timeout + backoff | `Timeout` (`Attempt`); never past the overall timeout |
+//! | body stalls (a lost reply: the server acted) | 3 | 3 | 3, same `idempotent_id`: one message | 1: the run or session may exist | attempt timeout + backoff | `Timeout` (`Attempt`), `may_have_acted()` for creates without key |
+//! | connection reset before a response | 3 (1 if `with_idempotent(false)`) | 3 | 3 | 1 (3 with `with_idempotent(true)`) | backoff | `Transport` |
+//! | malformed JSON, wrong field types, non-JSON 200 | 1 | 1 | 1 | 1 | — | `Decode` |
+//! | body over the limit (with or without `Content-Length`) | 1 | 1 | 1 | 1 | — | `BodyTooLarge` |
+//! | a reply hyper cannot parse (head over 1 MB, conflicting lengths) | 1 | 1 | 1 | 1 | — | `Transport` |
+//! | connection refused | 3 | 3 | 3 | 3 | backoff | `Connect`, `attempts() == 3` |
+//! | DNS failure | 3 | 3 | 3 | 3 | backoff | `Connect` |
+//! | TLS certificate not trusted | 1 | 1 | 1 | 1 | — | `Connect` (retrying cannot help) |
+//! | anything, for longer than the overall timeout | as many as fit | as many as fit | as many as fit | as many as fit | — | `Timeout` (`Overall`) |
+//!
+//! A create without a key opts in to retries with
+//! [`AilyRequest::with_idempotent`]`(true)`; after a lost reply it may then make a
+//! second session or run (tested). Without it, list the session's runs to find the one
+//! that may exist (put your own request id in its `metadata`).
 
 use std::sync::Arc;
 use std::time::Duration;

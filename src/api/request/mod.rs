@@ -10,8 +10,76 @@
 //! reply (by [`envelope::decode`](crate::api::envelope::decode)). Everything else — tokens, retry, rate
 //! limits, timeouts, spans, errors, the reply's status and log id
 //! ([`Reply`](crate::layers::api_call::Reply)) — is the stack's. All of it is public, so an
-//! endpoint this crate does not have is written the same way outside it (see the
-//! README's "Adding an endpoint" and `examples/own_endpoint.rs`).
+//! endpoint this crate does not have is written the same way outside it (see
+//! [Adding an endpoint](#adding-an-endpoint) below and `examples/own_endpoint.rs`).
+//!
+//! # Adding an endpoint
+//!
+//! Every endpoint, the crate's and yours, has one shape, and nothing else to write:
+//!
+//! 1. its [`operation!`](crate::operation!) line: the span name, the method and the URL
+//!    template — the path is said there, once, and nowhere else;
+//! 2. its request and response types: the body (`()` for none) and the reply's `data`,
+//!    decoded by its `Deserialize` — the [`Endpoint`] impl names the two;
+//! 3. one constructor: [`ApiRequest::with_ids`] fills the template's placeholders
+//!    in order, validating each ID under the placeholder's name and percent-encoding it;
+//!    the same name gives the operation span's field ([`id_field`]: `{app_id}` →
+//!    `aily.app_id`, `{skill_id}` → `aily.skill_id`, …).
+//!
+//! The request is the one generic [`ApiRequest<E>`](ApiRequest). The envelope is
+//! decoded for you (every [`Endpoint`] is a [`RawEndpoint`] whose `decode` is
+//! [`envelope::decode`](crate::api::envelope::decode)): `data` into your type, and every
+//! error envelope into an [`Error`] with its kind, code, HTTP status and log id. The
+//! HTTP status and log id of a success travel beside your type, in the
+//! [`Reply`](crate::layers::api_call::Reply) that [`Client::call`](crate::Client::call)
+//! and [`Client::service`](crate::Client::service) answer with (it reads as your type:
+//! `reply.steps`, `reply.log_id()`). The whole stack serves it — tokens, retry,
+//! timeouts, spans, metrics, errors. `examples/own_endpoint.rs` adds
+//! `GET /open-apis/aily/v1/apps/:app_id/skills` from outside the crate;
+//! [`skills`](crate::skills) is one of the crate's.
+//!
+//! ```
+//! use aily_client::request::{ApiRequest, Endpoint};
+//! use aily_client::AilyRequest;
+//!
+//! aily_client::operation! {
+//!     /// `GET …/sessions/{aily_session_id}/runs/{run_id}/steps` (a scratch example).
+//!     pub Steps = "aily.run.steps", GET "/open-apis/aily/v1/sessions/{aily_session_id}/runs/{run_id}/steps"
+//! }
+//!
+//! /// The reply's `data`: `{"steps": [...]}`.
+//! #[derive(Debug, serde::Deserialize)]
+//! pub struct StepList {
+//!     #[serde(default)]
+//!     pub steps: Vec<serde_json::Value>,
+//! }
+//!
+//! impl Endpoint for Steps {
+//!     type Response = StepList;
+//!     type Body = ();
+//! }
+//!
+//! /// The one constructor.
+//! pub fn steps(session_id: &str, run_id: &str) -> Result<ApiRequest<Steps>, aily_client::Error> {
+//!     ApiRequest::with_ids(&[session_id, run_id])
+//! }
+//!
+//! let req = steps("session_1", "run#1")?;
+//! assert_eq!(req.path(), "/open-apis/aily/v1/sessions/session_1/runs/run%231/steps");
+//! assert!(steps("session_1", "..").unwrap_err().to_string().contains("run_id"));
+//!
+//! // The reply is decoded as every endpoint's is: `data` into `StepList`, an error
+//! // envelope into the crate's `Error`.
+//! let ok = http::Response::new(bytes::Bytes::from_static(
+//!     br#"{"code":0,"msg":"success","data":{"steps":[{"id":"step_1"}]}}"#,
+//! ));
+//! assert_eq!(ApiRequest::<Steps>::decode(ok)?.steps.len(), 1);
+//! let invalid = http::Response::builder().status(400).body(bytes::Bytes::from_static(
+//!     br#"{"code":2700001,"msg":"param is invalid"}"#,
+//! )).unwrap();
+//! assert!(ApiRequest::<Steps>::decode(invalid).unwrap_err().is_invalid_param());
+//! # Ok::<(), aily_client::Error>(())
+//! ```
 //!
 //! # The typed tier's protocol
 //!

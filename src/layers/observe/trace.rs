@@ -16,6 +16,77 @@
 //! `tracing-opentelemetry` exports them as they are (`otel.name`, `otel.kind` and
 //! `otel.status_code` are read by it). No field ever holds a token, a secret or a
 //! body. Levels are set on the [`ClientBuilder`](crate::ClientBuilder).
+//!
+//! # Fields
+//!
+//! | span | field | value |
+//! | --- | --- | --- |
+//! | operation `aily.run.cancel` | `otel.kind` | `internal` |
+//! | | `otel.name` | `aily.run.cancel` |
+//! | | `aily.session_id`, `aily.run_id` | the request's IDs |
+//! | | `otel.status_code` | `ERROR` on failure (unset on success) |
+//! | | `error.type` | the error kind: `api`, `auth`, `timeout`, `connect`, `transport`, `rate_limited`, `decode`, `body_too_large`, … |
+//! | | `feishu.code`, `feishu.log_id` | from the reply |
+//! | | `http.request.resend_count` | retries made (when > 0) |
+//! | attempt `POST /open-apis/…/cancel` | `otel.kind` | `client` |
+//! | | `http.request.method`, `url.template` | `POST`, `/open-apis/aily/v1/sessions/{aily_session_id}/runs/{run_id}/cancel` |
+//! | | `server.address`, `server.port` | the base URL's |
+//! | | `http.response.status_code` | the reply's |
+//! | | `http.request.resend_count` | 1, 2, … on retries |
+//! | | `otel.status_code`, `error.type`, `feishu.code`, `feishu.log_id` | as above, for this attempt (a timeout included) |
+//! | | `url.full` | only with `record_url_full(true)` (the path holds IDs) |
+//! | token `aily.token.fetch` | `app_id`, `feishu.code`, `feishu.log_id`, `error.type` | never the secret, the token or a body |
+//! | | `source` | `feishu` when the token endpoint was asked, `store` when the fleet's store had it (count `source=feishu` to count fetches) |
+//!
+//! The names are the constants of [`fields`]. Levels:
+//! [`operation_span_level`](crate::ClientBuilder::operation_span_level) (INFO),
+//! [`attempt_span_level`](crate::ClientBuilder::attempt_span_level) (DEBUG),
+//! [`retry_event_level`](crate::ClientBuilder::retry_event_level) (WARN). No span or
+//! event holds a token, a secret or a body (tested with a TRACE capture and with the
+//! OpenTelemetry export).
+//!
+//! ```
+//! use aily_client::trace::fields;
+//! use aily_client::{Client, Credentials};
+//! use tracing::Level;
+//!
+//! let client = Client::builder()
+//!     .credentials(Credentials::tenant_token("t-x"))
+//!     .operation_span_level(Level::DEBUG) // one span per call, quieter
+//!     .attempt_span_level(Level::TRACE)
+//!     .retry_event_level(Level::INFO)
+//!     .build()?;
+//! # let _ = client;
+//! assert_eq!(fields::URL_TEMPLATE, "url.template");
+//! assert_eq!(fields::HTTP_REQUEST_RESEND_COUNT, "http.request.resend_count");
+//! # Ok::<(), aily_client::Error>(())
+//! ```
+//!
+//! # Into OpenTelemetry
+//!
+//! The field names are the stable OTel HTTP client conventions and
+//! `tracing-opentelemetry` reads `otel.name`, `otel.kind` and `otel.status_code`, so
+//! the spans export as they are:
+//!
+//! ```
+//! use opentelemetry::trace::TracerProvider as _;
+//! use tracing_subscriber::layer::SubscriberExt;
+//! use tracing_subscriber::EnvFilter;
+//!
+//! let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build(); // yours
+//! let tracer = provider.tracer("my-service");
+//! let subscriber = tracing_subscriber::registry()
+//!     .with(EnvFilter::new("info,aily_client=debug")) // attempt spans are DEBUG
+//!     .with(tracing_opentelemetry::layer().with_tracer(tracer));
+//! # let _ = subscriber; // `.init()` it in your program
+//! ```
+//!
+//! `examples/microservice.rs` is an axum service with tower-http tracing on the inbound
+//! side that cancels runs through one shared `Client`, exports its spans (in memory,
+//! printed) and serves the client's metrics at `GET /metrics`:
+//! `cargo run --example microservice --features testing,metrics`. Its tests check that
+//! the inbound span parents `aily.run.cancel`, which parents the attempt spans, in one
+//! trace.
 
 /// The names of the fields this crate records.
 pub mod fields {

@@ -289,7 +289,7 @@ mod tests {
 
     #[test]
     fn a_minute_window_beside_a_second_window_admits_the_second_rate() {
-        // The README's recipe for 50/s & 1000/min.
+        // The quota recipe (the `store` module docs) for 50/s & 1000/min.
         let q = Quota::per_second(45).and_per_minute(850);
         let times = flat_out(&q, 3_000_000);
         assert!(times.len() >= 135, "{} in 3 s", times.len());

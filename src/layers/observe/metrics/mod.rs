@@ -1,20 +1,73 @@
 //! Metrics (feature `metrics`): the numbers an on-call engineer reads, recorded
 //! through the [`metrics`](https://docs.rs/metrics) facade, in OpenTelemetry's names.
 //!
-//! Without the feature nothing here is compiled and the stack holds no metrics layer
-//! (tower's `Identity` stands in its place). With it, every call records into
-//! whatever recorder the program installed — a Prometheus exporter
-//! (`metrics-exporter-prometheus`, as `examples/microservice.rs` does), an
-//! OpenTelemetry pipeline through a `metrics` → OpenTelemetry bridge
-//! (`metrics-exporter-otel`, as `tests/metrics_otel.rs` does), or the
-//! facade's own test recorder — and into its no-op recorder when none is.
+//! Without the feature nothing here is compiled in: the instruments the operation and
+//! attempt layers drive, and every counter's call site, are no-op twins
+//! (`observe::record`) that compile to nothing, and `cargo build --lib` pulls no
+//! metrics crate. With it, every call records into whatever recorder the program
+//! installed — a Prometheus exporter (`metrics-exporter-prometheus`, as
+//! `examples/microservice.rs` does), StatsD, an OpenTelemetry pipeline through a
+//! `metrics` → OpenTelemetry bridge (`metrics-exporter-otel` over an OTel `Meter`; a
+//! test reads the instruments back from the SDK's in-memory exporter), or the facade's
+//! own test recorder — and into its no-op recorder when none is. Your own numbers
+//! beside them: an [`Observer`](crate::observe::Observer) given to
+//! [`ClientBuilder::observer`](crate::ClientBuilder::observer) is told of every call
+//! and attempt.
 //!
-//! Every instrument, its unit and its labels are listed in the crate docs,
-//! [Metrics](crate#metrics); their names are the constants below.
+//! # Instruments
 //!
-//! Label sets are bounded: operation names, methods, URL *templates*, status codes,
-//! error kinds ([`ErrorKind::as_str`](crate::ErrorKind::as_str)), Feishu codes and
-//! fixed reasons — never an ID, a log ID, a message or a URL with IDs in it.
+//! The names are OpenTelemetry's where its HTTP client semantic conventions have one
+//! (`http.client.request.duration` and its attributes), `aily.client.*` otherwise;
+//! each is a constant below.
+//!
+//! | instrument | kind, unit | labels | one sample / increment per |
+//! | --- | --- | --- | --- |
+//! | `http.client.request.duration` | histogram, s | `http.request.method`, `server.address`, `server.port`, `url.template`, `http.response.status_code` (when this attempt got a reply), `error.type` (on failure) | attempt: token, send, whole reply decoded; a timed-out one included |
+//! | `aily.client.operation.duration` | histogram, s | `aily.operation` (`aily.run.cancel`, …), `error.type` (on failure) | call, retries, backoff and rate-limit waits included |
+//! | `aily.client.retries` | counter | `aily.operation`, `reason` (`connect`, `transient`, `rate_limited`) | retry |
+//! | `aily.client.token.fetches` | counter | `outcome` (`success`, `error`) | tenant-token request sent to Feishu (10 concurrent calls on a cold cache: 1) |
+//! | `aily.client.rate_limit.wait` | histogram, s | `aily.operation` | call that waited for a slot or out a penalty |
+//! | `aily.client.rate_limit.fail_fast` | counter | `aily.operation` | call the limiter refused rather than wait past its bound |
+//! | `aily.client.feishu.errors` | counter | `aily.operation` (`aily.token.fetch` for the token endpoint), `feishu.code` (a code in [`KNOWN_FEISHU_CODES`] or an HTTP status 400–599; any other is `other`, so a server cannot mint series) | reply with a non-zero code |
+//! | `aily.client.background_cancels` | counter | `outcome` (`succeeded`, `failed`, `timed_out`, `rejected`) | cancel of a run whose owner was dropped |
+//! | `aily.client.store.fallbacks` | counter | `store.command` (`acquire`, `load token`, …) | store command Redis did not answer (feature `redis`) |
+//!
+//! `error.type` is the error's [`ErrorKind::as_str`](crate::ErrorKind::as_str) (`api`,
+//! `timeout`, `connect`, …), the same value as on the spans. Label sets are bounded:
+//! operation names, methods, URL *templates*, status codes, error kinds, Feishu codes
+//! and fixed reasons — never an ID, a log ID, a message or a URL with IDs in it.
+//! [`describe`] gives the installed recorder units and help texts, and
+//! [`DURATION_BUCKETS`] are OpenTelemetry's recommended boundaries. The two layers are
+//! public, for stacks of your own (keep one of each per client: they keep the handles
+//! they registered, by label set and recorder, so the hot path builds no metric key).
+//!
+//! Tested: every series and count is pinned with the facade's debugging recorder over
+//! real TCP, for a success, a retried 503, an exhausted outage, a token fetch on a cold
+//! cache, a rejected app secret, a rate-limit wait, a fail-fast, an invalid ID (nothing
+//! recorded), a dropped run handle and an unreachable Redis; the microservice example's
+//! `/metrics` is scraped over HTTP and its exposition parsed. The cost is measured in
+//! `benches/README.md`.
+//!
+//! # Prometheus
+//!
+//! Exported with `with_recommended_naming(true)`, dots become underscores and units and
+//! `_total` are appended: `http_client_request_duration_seconds_bucket`,
+//! `aily_client_operation_duration_seconds_count{aily_operation="aily.run.cancel"}`,
+//! `aily_client_retries_total{aily_operation="aily.run.cancel",reason="transient"}`.
+//! `examples/microservice.rs` installs the exporter and serves `GET /metrics`; in short:
+//!
+//! ```
+//! use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+//!
+//! let handle = PrometheusBuilder::new()
+//!     .with_recommended_naming(true)
+//!     .set_buckets_for_metric(Matcher::Suffix("duration".into()), aily_client::metrics::DURATION_BUCKETS)?
+//!     .install_recorder()?;
+//! aily_client::metrics::describe();
+//! let exposition: String = handle.render(); // what `GET /metrics` answers
+//! # let _ = exposition;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! ```
 //! // Once, after installing a recorder: units and descriptions for every instrument.
