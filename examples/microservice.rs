@@ -13,10 +13,10 @@
 //!
 //! `GET /metrics` is the Prometheus scrape endpoint: [`metrics_setup`] installs
 //! `metrics-exporter-prometheus` as the process's recorder, so the client's
-//! instruments (README, "Metrics") appear there in Prometheus' names —
+//! instruments (the `metrics` module docs) appear there in Prometheus' names —
 //! `http_client_request_duration_seconds`, `aily_client_operation_duration_seconds`,
 //! `aily_client_retries_total`, … (dots become underscores; units and `_total` per
-//! Prometheus' naming). `tests/microservice_metrics.rs` scrapes it after some calls.
+//! Prometheus' naming). `tests/microservice/metrics.rs` scrapes it after some calls.
 //!
 //! `POST /ask` (`{"app_id": …, "text": …, "session_id"?: …}`) asks the Aily app and
 //! forwards the answer as it is written, as server-sent events (`started`, `delta`,
@@ -25,7 +25,7 @@
 //! hence its run handle: the client cancels the Aily run.
 //!
 //! [`error_response`] is the mapping from the client's errors to HTTP a service
-//! should copy (the same table is in the README; `tests/microservice.rs` tests each
+//! should copy (the same table is in the `error` module docs; `tests/microservice/` tests each
 //! row but the last):
 //!
 //! | error | status | what else |
@@ -39,7 +39,7 @@
 //! | anything else (`Config`, `Other`) | 500 | |
 //!
 //! Every error body is `{"error": <kind>, "code": <Feishu code or null>, "log_id": <or null>}`.
-#![allow(dead_code)] // tests/microservice.rs includes this file as a module
+#![allow(dead_code)] // tests/microservice/ includes this file as a module
 
 use std::net::SocketAddr;
 use std::time::Duration;

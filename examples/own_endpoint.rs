@@ -1,7 +1,7 @@
 //! An endpoint the crate does not have, added with the public API alone:
 //! `GET /open-apis/aily/v1/apps/:app_id/skills` (list an Aily app's skills).
 //!
-//! It has the shape of every endpoint of the crate (README, "Adding an endpoint"): its
+//! It has the shape of every endpoint of the crate (the `request` module docs, "Adding an endpoint"): its
 //! `operation!` line, its request and response types (the `Endpoint` impl names them;
 //! the reply's `data` is decoded by the response type's `Deserialize`) and one
 //! constructor — no other glue. The client's whole stack serves it — tokens (here app credentials: the fake issues a

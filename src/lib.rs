@@ -71,7 +71,7 @@
 //! # The stack
 //!
 //! `Client::stack` and `http_tier` (`src/client/stack.rs`) assemble it, outer to
-//! inner (the README draws the same; `tests/stack_drawing.rs` checks that drawing):
+//! inner (the README draws the same; `tests/observability/stack_drawing.rs` checks that drawing):
 //!
 //! ```text
 //! typed tier   Service<R: AilyRequest, Response = Reply<R::Response>, Error = Error>

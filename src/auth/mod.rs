@@ -67,7 +67,7 @@
 //! | a user's tokens, one process | [`MemoryUserTokenStore`] | the process |
 //!
 //! No token, secret, assertion, code, verifier or refresh token appears in any
-//! `Debug`, `Display`, span, event or error (`tests/trace_secrets.rs` checks a TRACE
+//! `Debug`, `Display`, span, event or error (`tests/secrets/trace_secrets.rs` checks a TRACE
 //! capture of every path); bodies that carry them are serialized once into memory
 //! that is wiped when dropped ([`secret_json`]).
 //!

@@ -339,7 +339,7 @@ where
     if let Some(bad) = &rejected
         && let Err(e) = store.invalidate(key, bad).await
     {
-        tracing::debug!(error = %e, "token store: could not invalidate the rejected token");
+        tracing::debug!(target: "aily_client::auth::token_store", error = %e, "token store: could not invalidate the rejected token");
     }
     let deadline = instant_after(Instant::now(), bound);
     let rounds = (bound.as_millis() / POLL_INTERVAL.as_millis()).max(1) + 1;
@@ -353,7 +353,7 @@ where
                     ..s
                 }),
             Err(e) => {
-                tracing::debug!(error = %e, "token store: load failed; fetching in process");
+                tracing::debug!(target: "aily_client::auth::token_store", error = %e, "token store: load failed; fetching in process");
                 return fetch().await.map(own);
             }
         };
@@ -377,7 +377,7 @@ where
                 {
                     let ttl = s.ttl.min(MAX_TOKEN_LIFETIME);
                     if let Err(e) = store.unlock(key, &lock).await {
-                        tracing::debug!(error = %e, "token store: could not release the lock (it expires)");
+                        tracing::debug!(target: "aily_client::auth::token_store", error = %e, "token store: could not release the lock (it expires)");
                     }
                     return Ok(Obtained {
                         token: s.token,
@@ -390,10 +390,10 @@ where
                 if let Ok((token, ttl)) = &fetched
                     && let Err(e) = store.save(key, token, *ttl).await
                 {
-                    tracing::debug!(error = %e, "token store: could not save the new token");
+                    tracing::debug!(target: "aily_client::auth::token_store", error = %e, "token store: could not save the new token");
                 }
                 if let Err(e) = store.unlock(key, &lock).await {
-                    tracing::debug!(error = %e, "token store: could not release the lock (it expires)");
+                    tracing::debug!(target: "aily_client::auth::token_store", error = %e, "token store: could not release the lock (it expires)");
                 }
                 return fetched.map(own);
             }
@@ -417,11 +417,11 @@ where
                 tokio::time::sleep(POLL_INTERVAL).await;
             }
             Err(e) => {
-                tracing::debug!(error = %e, "token store: lock failed; fetching in process");
+                tracing::debug!(target: "aily_client::auth::token_store", error = %e, "token store: lock failed; fetching in process");
                 return fetch().await.map(own);
             }
         }
     }
-    tracing::debug!("token store: no token from the fleet in time; fetching in process");
+    tracing::debug!(target: "aily_client::auth::token_store", "token store: no token from the fleet in time; fetching in process");
     fetch().await.map(own)
 }

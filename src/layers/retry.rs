@@ -300,7 +300,7 @@ impl RetryPolicy {
             return None;
         }
         if !self.budget.withdraw() {
-            tracing::debug!(
+            tracing::debug!(target: "aily_client::retry",
                 attempt = self.attempts,
                 reason,
                 "retry budget exhausted; not retrying"
@@ -329,6 +329,7 @@ where
             Some((delay, reason)) => {
                 record::retry(R::OPERATION, reason);
                 event_at!(
+                    target: "aily_client::retry",
                     self.config.event_level,
                     attempt = self.attempts,
                     reason,

@@ -446,18 +446,7 @@ async fn a_reset_connection_is_a_transport_error() {
 
 #[tokio::test]
 async fn nothing_listening_is_a_connect_error() {
-    // Bind and drop a listener to get a port nobody listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let client = Client::builder()
-        .credentials(Credentials::tenant_token(TOKEN))
-        .base_url(format!("http://127.0.0.1:{port}"))
-        .max_attempts(1)
-        .build()
-        .unwrap();
+    let client = support::closed_port_builder(TOKEN).build().unwrap();
     let err = client.cancel_run("s", "r").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Connect, "{err}");
 }
@@ -466,16 +455,9 @@ async fn nothing_listening_is_a_connect_error() {
 async fn many_concurrent_cancels_through_clones_of_one_client() {
     let fake = support::fake_for(TOKEN).await;
     let client = client(&fake);
-    let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..64 {
-        let run = format!("run_{i}");
-        fake.add_run("s", &run);
-        let client = client.clone();
-        tasks.spawn(async move { client.cancel_run("s", run).await });
-    }
     let mut ok = 0;
-    while let Some(done) = tasks.join_next().await {
-        assert_eq!(done.unwrap().unwrap().run.status, RunStatus::Cancelled);
+    for done in support::cancel_many(&fake, &client, 64).await {
+        assert_eq!(done.unwrap().run.status, RunStatus::Cancelled);
         ok += 1;
     }
     assert_eq!(ok, 64);

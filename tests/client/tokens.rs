@@ -64,19 +64,11 @@ async fn the_token_request_is_what_feishu_expects() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_concurrent_calls_on_a_cold_cache_fetch_one_token() {
-    let fake = FakeAily::start().await.unwrap();
-    fake.add_app(APP_ID, APP_SECRET);
+    let fake = fake_with_app().await;
     let client = app_client(&fake);
-    let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..1000 {
-        let run = format!("run_{i}");
-        fake.add_run("s", &run);
-        let client = client.clone();
-        tasks.spawn(async move { client.cancel_run("s", run).await });
-    }
     let mut ok = 0;
-    while let Some(done) = tasks.join_next().await {
-        done.unwrap().expect("every call succeeds");
+    for done in support::cancel_many(&fake, &client, 1000).await {
+        done.expect("every call succeeds");
         ok += 1;
     }
     assert_eq!(ok, 1000);

@@ -134,15 +134,7 @@ async fn when_sharing_stops_it_says_so_and_resumes_by_itself() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // Shared again: the token goes stale, and the fleet makes one new one.
-    let stale = fake
-        .requests()
-        .last()
-        .unwrap()
-        .bearer_token()
-        .unwrap()
-        .to_owned();
-    fake.revoke_token(&stale);
-    fake.clear_requests();
+    support::revoke_last_token(&fake);
     each_calls(&clients).await;
     assert_eq!(
         fake.request_count(Route::TenantToken),

@@ -117,7 +117,7 @@ async fn eight_replicas_against_a_50_per_second_limit_are_never_refused() {
     let redis = RedisServer::start();
     let fake = fake().await;
     fake.set_rate_limit(Route::CancelRun, FakeRateLimit::per_second(50));
-    // 10% headroom under the server's 50/s, bursts of 1 (see the README).
+    // 10% headroom under the server's 50/s, bursts of 1 (see the `store` module docs).
     let clients = replicas(&fake, &redis, Some(Quota::per_second(45)));
     // Warm the token first, so the measured 3 s are all cancels.
     clients[0].cancel_run("s", "r").await.expect("warm-up");
@@ -222,15 +222,7 @@ async fn one_stale_token_means_one_new_token_and_one_replay_per_replica() {
         client.cancel_run("s", "r").await.expect("warm");
     }
     assert_eq!(fake.request_count(Route::TenantToken), 1);
-    let stale = fake
-        .requests()
-        .last()
-        .unwrap()
-        .bearer_token()
-        .unwrap()
-        .to_owned();
-    fake.revoke_token(&stale);
-    fake.clear_requests();
+    let stale = support::revoke_last_token(&fake);
 
     let mut calls = JoinSet::new();
     for client in &clients {
@@ -571,7 +563,7 @@ async fn eight_replicas_with_the_readme_recipe_get_the_per_second_rate_under_two
         Route::CancelRun,
         FakeRateLimit::per_second(50).and_per_minute(1000),
     );
-    // The README's recipe for an operation limited to 1000/min and 50/s, exactly.
+    // The `store` module docs' recipe for an operation limited to 1000/min and 50/s, exactly.
     let recipe = Quota::per_second(45).and_per_minute(850);
     let clients = replicas(&fake, &redis, Some(recipe));
     clients[0].cancel_run("s", "r").await.expect("warm-up");

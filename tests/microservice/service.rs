@@ -1,6 +1,6 @@
 //! The example microservice on loopback, against `FakeAily` with scripted faults: its
 //! exported spans nest as inbound request → `aily.run.cancel` → attempt spans, and
-//! each kind of failure gets the HTTP answer of the README's table.
+//! each kind of failure gets the HTTP answer of the `error` module docs' table.
 #![cfg(all(feature = "testing", feature = "metrics"))]
 
 use crate::microservice;
@@ -339,15 +339,7 @@ async fn a_rejected_token_and_an_unreachable_feishu_are_502() {
     assert!(!body.to_string().contains("t-not-known-to-the-fake"));
 
     // Nothing listens: a `Connect` error, and no log id since nothing answered.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
-    let client = Client::builder()
-        .credentials(Credentials::tenant_token(TOKEN))
-        .base_url(format!("http://127.0.0.1:{port}"))
-        .max_attempts(1)
-        .build()
-        .unwrap();
+    let client = support::closed_port_builder(TOKEN).build().unwrap();
     let addr = microservice::serve(microservice::app(client))
         .await
         .unwrap();

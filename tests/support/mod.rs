@@ -137,6 +137,48 @@ pub fn script_token_reply(fake: &FakeAily, token: &str, expire: serde_json::Valu
     );
 }
 
+/// Adds runs `run_0` … `run_{n-1}` to session `s` of `fake` and cancels them all at
+/// once, each through its own clone of `client`; the results as they end.
+pub async fn cancel_many(
+    fake: &FakeAily,
+    client: &Client,
+    n: usize,
+) -> Vec<Result<aily_client::api_call::Reply<aily_client::CancelResponse>, Error>> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let run = format!("run_{i}");
+        fake.add_run("s", &run);
+        let client = client.clone();
+        tasks.spawn(async move { client.cancel_run("s", run).await });
+    }
+    let mut results = Vec::with_capacity(n);
+    while let Some(done) = tasks.join_next().await {
+        results.push(done.expect("no call panics"));
+    }
+    results
+}
+
+/// A client builder with the tenant token `token` against a loopback port with
+/// nothing listening on it, one attempt per call.
+pub fn closed_port_builder(token: &str) -> ClientBuilder {
+    builder_at(&format!("http://127.0.0.1:{}", closed_port()), token).max_attempts(1)
+}
+
+/// Revokes the token the last request to `fake` carried, and empties its request
+/// log; returns the revoked token.
+pub fn revoke_last_token(fake: &FakeAily) -> String {
+    let stale = fake
+        .requests()
+        .last()
+        .expect("a request was made")
+        .bearer_token()
+        .expect("it carried a token")
+        .to_owned();
+    fake.revoke_token(&stale);
+    fake.clear_requests();
+    stale
+}
+
 /// A loopback port with nothing listening on it.
 pub fn closed_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -179,7 +179,7 @@ where
             Err(_) => break Err(timed_out(last)),
             Ok(reply) => reply.map_err(Into::into)?,
         };
-        tracing::debug!(status = %last.run.status, reads, "read the run");
+        tracing::debug!(target: "aily_client::runs::wait", status = %last.run.status, reads, "read the run");
         interval = (interval * 2).min(options.max_interval);
     };
     span.record("aily.reads", reads);

@@ -340,22 +340,16 @@ impl RedisBackend {
             Ordering::Release,
         );
         if !self.inner.down.swap(true, Ordering::AcqRel) {
-            tracing::warn!(
-                redis.server = %redacted_url(&self.inner.config.url),
+            tracing::warn!(target: "aily_client::store::redis", { redis.server = %redacted_url(&self.inner.config.url),
                 redis.command = what,
-                error = why,
-                "redis unreachable; this replica stops sharing tokens and rate limits (in-process ones until it answers)"
-            );
+                error = why }, "redis unreachable; this replica stops sharing tokens and rate limits (in-process ones until it answers)");
         }
         StoreError::new(format!("redis {what}: {why}"))
     }
 
     fn succeeded(&self) {
         if self.inner.down.swap(false, Ordering::AcqRel) {
-            tracing::info!(
-                redis.server = %redacted_url(&self.inner.config.url),
-                "redis answers again; sharing tokens and rate limits through it"
-            );
+            tracing::info!(target: "aily_client::store::redis", { redis.server = %redacted_url(&self.inner.config.url) }, "redis answers again; sharing tokens and rate limits through it");
         }
     }
 
@@ -553,7 +547,7 @@ impl RateLimitStore for RedisRateLimitStore {
             match self.acquire_redis(key, quota, max_wait).await {
                 Ok(admission) => Ok(admission),
                 Err(e) => {
-                    tracing::debug!(error = %e, rate_limit.key = %key, "rate limit decided in process");
+                    tracing::debug!(target: "aily_client::store::redis", { error = %e, rate_limit.key = %key }, "rate limit decided in process");
                     let share =
                         quota.map(|q| q.divided(self.backend.inner.config.expected_replicas));
                     Ok(self.fallback.acquire_now(key, share.as_ref(), max_wait))

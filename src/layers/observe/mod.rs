@@ -262,8 +262,10 @@ impl Stage for CallStage {
 
     fn ended(event: &Event<'_>) {
         match event.error() {
-            None => tracing::debug!(log_id = event.log_id(), "call succeeded"),
-            Some(error) => tracing::debug!(%error, "call failed"),
+            None => {
+                tracing::debug!(target: "aily_client::observe", log_id = event.log_id(), "call succeeded")
+            }
+            Some(error) => tracing::debug!(target: "aily_client::observe", %error, "call failed"),
         }
     }
 }

@@ -134,6 +134,15 @@ pub mod fields {
 
 /// `tracing::event!` at a level chosen at run time.
 macro_rules! event_at {
+    (target: $target:expr, $level:expr, $($rest:tt)*) => {
+        match $level {
+            ::tracing::Level::ERROR => ::tracing::error!(target: $target, $($rest)*),
+            ::tracing::Level::WARN => ::tracing::warn!(target: $target, $($rest)*),
+            ::tracing::Level::INFO => ::tracing::info!(target: $target, $($rest)*),
+            ::tracing::Level::DEBUG => ::tracing::debug!(target: $target, $($rest)*),
+            _ => ::tracing::trace!(target: $target, $($rest)*),
+        }
+    };
     ($level:expr, $($rest:tt)*) => {
         match $level {
             ::tracing::Level::ERROR => ::tracing::error!($($rest)*),

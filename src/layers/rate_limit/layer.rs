@@ -256,11 +256,8 @@ where
         Ok(Admission::Admitted { wait }) => {
             let waiting = record::Instruments::ENABLED.then(Instant::now);
             let waited = async {
-                tracing::debug!(
-                    rate_limit.wait_ms = wait.as_millis() as u64,
-                    rate_limit.key = %key,
-                    "waiting for a rate-limit slot"
-                );
+                tracing::debug!(target: "aily_client::rate_limit::layer", { rate_limit.wait_ms = wait.as_millis() as u64,
+                    rate_limit.key = %key }, "waiting for a rate-limit slot");
                 tokio::time::sleep(wait).await;
                 // A penalty may have begun while this call slept: wait that out too.
                 for _ in 0..PENALTY_RECHECKS {
@@ -271,11 +268,8 @@ where
                         record::rate_limit_fail_fast(R::OPERATION);
                         return Err(refused(&key, penalty));
                     }
-                    tracing::debug!(
-                        rate_limit.wait_ms = penalty.as_millis() as u64,
-                        rate_limit.key = %key,
-                        "waiting out a rate-limit penalty"
-                    );
+                    tracing::debug!(target: "aily_client::rate_limit::layer", { rate_limit.wait_ms = penalty.as_millis() as u64,
+                        rate_limit.key = %key }, "waiting out a rate-limit penalty");
                     tokio::time::sleep(penalty).await;
                 }
                 Ok::<(), Error>(())
@@ -292,7 +286,7 @@ where
         }
         Err(e) => {
             // Fail open: a limiter that cannot answer must not fail the call.
-            tracing::debug!(error = %e, rate_limit.key = %key, "rate-limit store failed; sending anyway");
+            tracing::debug!(target: "aily_client::rate_limit::layer", { error = %e, rate_limit.key = %key }, "rate-limit store failed; sending anyway");
         }
     }
     inner.ready().await.map_err(Into::into)?;
@@ -300,13 +294,10 @@ where
     if let Err(err) = &result
         && let Some(reset) = server_reset(err)
     {
-        tracing::debug!(
-            rate_limit.reset_ms = reset.as_millis() as u64,
-            rate_limit.key = %key,
-            "rate limited by the server: holding this operation for every client of the store"
-        );
+        tracing::debug!(target: "aily_client::rate_limit::layer", { rate_limit.reset_ms = reset.as_millis() as u64,
+            rate_limit.key = %key }, "rate limited by the server: holding this operation for every client of the store");
         if let Err(e) = config.store.penalize(&key, reset).await {
-            tracing::debug!(error = %e, rate_limit.key = %key, "could not record the penalty");
+            tracing::debug!(target: "aily_client::rate_limit::layer", { error = %e, rate_limit.key = %key }, "could not record the penalty");
         }
     }
     result
@@ -314,11 +305,8 @@ where
 
 /// The client-side refusal.
 fn refused(key: &RateLimitKey, retry_after: Duration) -> Error {
-    tracing::debug!(
-        rate_limit.retry_after_ms = retry_after.as_millis() as u64,
-        rate_limit.key = %key,
-        "no rate-limit slot within the wait allowed; failing fast"
-    );
+    tracing::debug!(target: "aily_client::rate_limit::layer", { rate_limit.retry_after_ms = retry_after.as_millis() as u64,
+        rate_limit.key = %key }, "no rate-limit slot within the wait allowed; failing fast");
     Error::new(
         ErrorKind::RateLimited,
         "client-side rate limit: no slot of the quota within the wait allowed",
