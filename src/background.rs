@@ -334,6 +334,9 @@ async fn cancel_one(client: Client, cancels: Arc<BackgroundCancels>, job: Job) {
     let run_id = target.describe();
     match outcome {
         Ok(Ok(cancelled)) => {
+            if let (Target::Find(_), Some(journal)) = (&target, client.journal()) {
+                journal.unnamed_settled(&session_id);
+            }
             crate::observe::record::background_cancel("succeeded");
             cancels.succeeded.fetch_add(1, Ordering::Relaxed);
             guard.done();

@@ -63,6 +63,9 @@ pub enum ErrorKind {
     /// A layer of the caller's stack refused the call because it is at capacity
     /// (tower's `LoadShed`: [`tower::load_shed::error::Overloaded`]). Nothing was sent.
     Overloaded,
+    /// The run journal ([`crate::journal`]) could not record a run before it was
+    /// created: nothing was sent, so no run exists that the journal does not know of.
+    Journal,
     /// A layer of the stack failed in a way this crate does not classify (for example a user's own layer).
     Other,
 }
@@ -88,6 +91,7 @@ impl ErrorKind {
             ErrorKind::BodyTooLarge => "body_too_large",
             ErrorKind::Overloaded => "overloaded",
             ErrorKind::RunEnded => "run_ended",
+            ErrorKind::Journal => "journal",
             ErrorKind::Other => "other",
         }
     }
@@ -109,6 +113,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::BodyTooLarge => "body too large",
             ErrorKind::Overloaded => "overloaded",
             ErrorKind::RunEnded => "run ended",
+            ErrorKind::Journal => "journal error",
             ErrorKind::Other => "error",
         };
         f.write_str(text)

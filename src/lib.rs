@@ -15,6 +15,7 @@ pub mod envelope;
 mod error;
 mod fleet;
 pub mod in_flight;
+pub mod journal;
 pub mod messages;
 #[cfg(feature = "metrics")]
 pub mod metrics;
