@@ -356,6 +356,8 @@ pub(crate) struct Journal {
     renewed: AtomicBool,
     /// One sweep at a time in this process.
     pub(crate) sweeping: tokio::sync::Mutex<()>,
+    /// Completions running in the background ([`Client::journal_flush`](crate::Client::journal_flush) awaits them).
+    completing: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 #[derive(Default)]
@@ -384,6 +386,7 @@ impl Journal {
             keeper: AtomicBool::new(false),
             renewed: AtomicBool::new(false),
             sweeping: tokio::sync::Mutex::new(()),
+            completing: Mutex::new(Vec::new()),
         }
     }
 
@@ -518,7 +521,10 @@ impl Journal {
         let journal = self.clone();
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
-                runtime.spawn(async move { journal.complete_entry(&id).await });
+                let task = runtime.spawn(async move { journal.complete_entry(&id).await });
+                let mut completing = self.completing.lock().unwrap_or_else(|e| e.into_inner());
+                completing.retain(|t| !t.is_finished());
+                completing.push(task);
             }
             // No runtime: the entry stays, and the next sweep after this process ends
             // reads the run (terminal: completed without a cancel).
@@ -662,6 +668,20 @@ impl crate::Client {
         match self.journal().cloned() {
             Some(journal) => sweeper::sweep(self, &journal).await,
             None => Ok(SweepReport::default()),
+        }
+    }
+
+    /// Waits for the journal completions this client started in the background (an
+    /// entry is completed in the background when its run is seen ending): call it
+    /// before a short-lived process exits, so its journal holds no stale entry.
+    pub async fn journal_flush(&self) {
+        let Some(journal) = self.journal() else {
+            return;
+        };
+        let tasks =
+            std::mem::take(&mut *journal.completing.lock().unwrap_or_else(|e| e.into_inner()));
+        for task in tasks {
+            let _ = task.await;
         }
     }
 

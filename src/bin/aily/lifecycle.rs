@@ -241,7 +241,10 @@ pub(crate) async fn run(command: RunCommand) -> Result<(), Failure> {
             if let Some(skill) = args.skill {
                 request = request.skill(skill, args.skill_input.as_deref())?;
             }
-            let reply = call(request, &args.connection).await?;
+            // Through create_run: recorded in the run journal, if there is one.
+            let client = client(&args.connection).await?;
+            let reply = bounded(args.connection.timeout, client.create_run(request)).await?;
+            client.journal_flush().await;
             print_json(&reply.run)
         }
         RunCommand::Get(args) => super::get(args).await,
