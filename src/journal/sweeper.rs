@@ -83,6 +83,9 @@ async fn sweep_in(client: &Client, journal: &Arc<Journal>) -> Result<SweepReport
             format!("the run journal could not be swept: {e}"),
         )
     };
+    // This owner's lease first: what it claims is covered by it at once, so no other
+    // sweeper takes the claimed entries for a dead owner's.
+    journal.renew().await.map_err(unreadable)?;
     let mut report = SweepReport {
         claimed: journal
             .store
