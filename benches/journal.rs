@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use aily_client::journal::{FileJournal, RedisJournal};
+use aily_client::journal::{FileJournal, RedisJournal, RunJournal};
 use aily_client::runs::CreateRunRequest;
 use aily_client::store::redis::{RedisBackend, RedisConfig};
 use aily_client::testing::FakeAily;
@@ -152,6 +152,33 @@ fn main() {
             median(per_call[i].clone()),
             median(ratio[i].clone())
         );
+    }
+
+    // The lease: one renewal per process per third of the lease period, whatever the
+    // number of runs. Its cost, per renewal:
+    let renewals = if full { 2_000 } else { 5 };
+    let file = FileJournal::open(&dir).expect("dir");
+    let backend = RedisBackend::new(RedisConfig::new(redis.url()).budget(Duration::from_secs(1)))
+        .expect("redis");
+    let in_redis = RedisJournal::new(&backend, "bench-lease");
+    let stores: [(&str, &dyn RunJournal); 2] =
+        [("file_journal", &file), ("redis_journal", &in_redis)];
+    println!();
+    println!(
+        "lease renewal: {renewals} renewals each; µs/renewal (one per process every lease/3 s)"
+    );
+    println!("| variant | µs/renewal |");
+    println!("| --- | ---: |");
+    for (name, store) in stores {
+        rt.block_on(store.renew(Duration::from_secs(30)))
+            .expect("renew");
+        let started = Instant::now();
+        for _ in 0..renewals {
+            rt.block_on(store.renew(Duration::from_secs(30)))
+                .expect("renew");
+        }
+        let us = started.elapsed().as_secs_f64() * 1e6 / renewals as f64;
+        println!("| {name} | {us:.1} |");
     }
     drop(clients);
     std::fs::remove_dir_all(&dir).ok();
