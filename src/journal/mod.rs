@@ -519,16 +519,13 @@ impl Journal {
 
     fn complete_later(self: &Arc<Self>, id: String) {
         let journal = self.clone();
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                let task = runtime.spawn(async move { journal.complete_entry(&id).await });
-                let mut completing = self.completing.lock().unwrap_or_else(|e| e.into_inner());
-                completing.retain(|t| !t.is_finished());
-                completing.push(task);
-            }
-            // No runtime: the entry stays, and the next sweep after this process ends
-            // reads the run (terminal: completed without a cancel).
-            Err(_) => {}
+        // Without a runtime the entry stays, and the next sweep after this process ends
+        // reads the run (terminal: completed without a cancel).
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let task = runtime.spawn(async move { journal.complete_entry(&id).await });
+            let mut completing = self.completing.lock().unwrap_or_else(|e| e.into_inner());
+            completing.retain(|t| !t.is_finished());
+            completing.push(task);
         }
     }
 }

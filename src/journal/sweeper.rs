@@ -258,8 +258,7 @@ pub(crate) async fn keep(client: WeakClient, config: JournalConfig) {
         {
             let ok = sweeping
                 .take()
-                .map(|task| futures_util::FutureExt::now_or_never(task))
-                .and_then(|done| done)
+                .and_then(futures_util::FutureExt::now_or_never)
                 .is_some_and(|joined| joined.unwrap_or(false));
             if ok {
                 failures = 0;
