@@ -94,7 +94,7 @@
 //!   bytes by a single writer, read back only after that writer died; an append-only
 //!   file does that in one `write(2)` (no new crate, no compaction thread, no lock file),
 //!   and `rename(2)` is the atomic claim an embedded database would have to emulate
-//!   across processes. See the [`file`] module for the format.
+//!   across processes. See the [`file`](mod@file) module for the format.
 //! * `RedisJournal` (feature `redis`): a fleet. One hash per namespace holds the
 //!   entries, one key with a `PX` expiry per owner is its lease; see the `redis` module.
 //!
