@@ -315,3 +315,69 @@ async fn garbage_in_a_journal_file_is_skipped_with_one_warn_and_the_rest_swept()
     assert!(!journal.owner().is_empty());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[tokio::test]
+async fn killed_between_create_and_reply_a_replica_sweeps_it_on_its_timer_alone() {
+    use aily_client::testing::{Fault, Times};
+    let server = RedisServer::start();
+    let fake = FakeAily::start().await.unwrap();
+    fake.add_tenant_token(TOKEN);
+    fake.add_session("session_rt");
+    fake.set_run_schedule(Duration::ZERO, Duration::from_secs(120));
+    // The fake creates the run, then sends half of its reply and stalls.
+    fake.push_fault(Route::CreateRun, Fault::StallBody, Times::Once);
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_aily"));
+    cmd.args(["run", "create", "session_rt", "--app", "spring_cli__c"])
+        .args(["--base-url", &fake.base_url()])
+        .kill_on_drop(true)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("FEISHU_") || k.starts_with("AILY_") || k == "RUST_LOG" {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("FEISHU_TENANT_ACCESS_TOKEN", TOKEN)
+        .env("AILY_REDIS_URL", server.url())
+        .env("AILY_JOURNAL_LEASE_S", "1");
+    let mut child = cmd.spawn().unwrap();
+    tokio::time::timeout(BOUND, async {
+        while fake
+            .session_runs("session_rt")
+            .unwrap_or_default()
+            .is_empty()
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the fake applies the create");
+    child.kill().await.unwrap();
+    child.wait().await.unwrap();
+
+    // A surviving replica, started and left alone: its timer sweeps (every lease
+    // period) and finds the run by listing once the dead process's lease lapsed.
+    let replica = replica(&fake, &server.url(), &cli_namespace(&fake));
+    replica.start_journal();
+    tokio::time::timeout(BOUND, async {
+        while fake.request_count(Route::CancelRun) == 0 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the replica's timer sweeps the orphan");
+    tokio::time::timeout(BOUND, async {
+        while !replica.journal_pending(10).await.unwrap().is_empty() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the entry is completed");
+    assert_eq!(
+        fake.request_count(Route::CancelRun),
+        1,
+        "exactly one cancel"
+    );
+    let run = &fake.session_runs("session_rt").unwrap()[0];
+    assert_eq!(run.status.as_str(), "CANCELLED");
+}
