@@ -42,7 +42,13 @@ use crate::layers::api_call::AilyService;
 pub(crate) struct RunCalls {
     pub(crate) cancel: AilyService<CancelRequest>,
     pub(crate) list_runs: AilyService<ListRunsRequest>,
+    /// Told the session of a run found by listing and cancelled (the run journal
+    /// completes the entries that only said "may exist" there).
+    pub(crate) unnamed_settled: Option<SessionHook>,
 }
+
+/// A callback with a session id.
+pub(crate) type SessionHook = Arc<dyn Fn(&str) + Send + Sync>;
 
 impl RunCalls {
     async fn cancel_run(&self, session_id: &str, run_id: &str) -> Result<crate::Run, crate::Error> {
@@ -358,6 +364,9 @@ async fn cancel_one(calls: RunCalls, cancels: Arc<BackgroundCancels>, job: Job) 
     let run_id = target.describe();
     match outcome {
         Ok(Ok(cancelled)) => {
+            if let (Target::Find(_), Some(settled)) = (&target, &calls.unnamed_settled) {
+                settled(&session_id);
+            }
             crate::layers::observe::record::background_cancel("succeeded");
             cancels.succeeded.fetch_add(1, Ordering::Relaxed);
             guard.done();
@@ -451,7 +460,10 @@ async fn find_runs(
     while let Some(run) = runs.next().await {
         let run = run?;
         let ours = match request_id {
-            Some(id) => metadata_request_id(run.metadata.as_deref()).as_deref() == Some(id),
+            Some(id) => {
+                crate::api::runs::metadata_request_id(run.metadata.as_deref()).as_deref()
+                    == Some(id)
+            }
             None => true,
         };
         if ours && !run.status.is_terminal() && found.len() < MAX_FOUND {
@@ -463,9 +475,3 @@ async fn find_runs(
 
 /// The most runs one "find and cancel" cancels (an `ask` starts one).
 const MAX_FOUND: usize = 16;
-
-/// The `request_id` of a run's metadata (a JSON object text), if any.
-fn metadata_request_id(metadata: Option<&str>) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_str(metadata?).ok()?;
-    value.get("request_id")?.as_str().map(str::to_owned)
-}

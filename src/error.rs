@@ -36,7 +36,7 @@
 //! failure the tests produce).
 //!
 //! Feishu has no "not found": an unknown session or run is HTTP 400 code 2700001
-//! `param is invalid` ([`envelope::CODE_INVALID_PARAM`](crate::envelope::CODE_INVALID_PARAM),
+//! `param is invalid` ([`envelope::CODE_INVALID_PARAM`](crate::api::envelope::CODE_INVALID_PARAM),
 //! [`Error::is_invalid_param`]), like any bad parameter; `field_violations()` names the
 //! field. IDs are checked locally only for what can never be an ID (empty, over 256
 //! bytes, whitespace or control characters, `.`/`..`): the ID formats on Feishu's pages
@@ -125,6 +125,9 @@ pub enum ErrorKind {
     /// A layer of the caller's stack refused the call because it is at capacity
     /// (tower's `LoadShed`: [`tower::load_shed::error::Overloaded`]). Nothing was sent.
     Overloaded,
+    /// The run journal ([`crate::journal`]) could not record a run before it was
+    /// created: nothing was sent, so no run exists that the journal does not know of.
+    Journal,
     /// A layer of the stack failed in a way this crate does not classify (for example a user's own layer).
     Other,
 }
@@ -150,6 +153,7 @@ impl ErrorKind {
             ErrorKind::BodyTooLarge => "body_too_large",
             ErrorKind::Overloaded => "overloaded",
             ErrorKind::RunEnded => "run_ended",
+            ErrorKind::Journal => "journal",
             ErrorKind::Other => "other",
         }
     }
@@ -171,6 +175,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::BodyTooLarge => "body too large",
             ErrorKind::Overloaded => "overloaded",
             ErrorKind::RunEnded => "run ended",
+            ErrorKind::Journal => "journal error",
             ErrorKind::Other => "error",
         };
         f.write_str(text)

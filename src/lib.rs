@@ -145,6 +145,7 @@ pub mod background;
 mod client;
 mod error;
 mod fleet;
+pub mod journal;
 mod layers;
 pub mod transport;
 

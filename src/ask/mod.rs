@@ -27,8 +27,8 @@
 //! growing interval) and returns an [`Answer`]: the session, the run and the
 //! assistant's messages of that run. **One deadline** ([`WaitOptions::timeout`], 30 s
 //! by default) bounds the whole ask, reading the answer included — whose listing is
-//! itself capped: [`paginate::MAX_PAGES`](crate::paginate::MAX_PAGES) pages, page tokens
-//! of at most [`paginate::MAX_PAGE_TOKEN_LEN`](crate::paginate::MAX_PAGE_TOKEN_LEN)
+//! itself capped: [`paginate::MAX_PAGES`](crate::api::paginate::MAX_PAGES) pages, page tokens
+//! of at most [`paginate::MAX_PAGE_TOKEN_LEN`](crate::api::paginate::MAX_PAGE_TOKEN_LEN)
 //! bytes. `REQUIRES_MESSAGE` returns to the caller (ask again in the same session to go
 //! on); `FAILED`, `EXPIRED` and `CANCELLED` are
 //! [`ErrorKind::RunEnded`](crate::ErrorKind::RunEnded) errors carrying the run; the

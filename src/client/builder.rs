@@ -12,16 +12,16 @@
 //! | `overall_timeout(d)` | 30 s | the whole call |
 //! | `max_response_bytes(n)` | 1 MiB | larger replies are a `BodyTooLarge` error, decided as the limit is crossed |
 //! | `max_attempts(n)` | 3 | attempts per call, the first included; 1 turns retry off |
-//! | `retry(RetryConfig)` | see [`retry`](crate::retry) | backoff 200 ms doubling to 5 s (full jitter), max rate-limit wait 20 s, budget 0.2 retries per call + 10/s floor over 10 s |
+//! | `retry(RetryConfig)` | see [`retry`](crate::layers::retry) | backoff 200 ms doubling to 5 s (full jitter), max rate-limit wait 20 s, budget 0.2 retries per call + 10/s floor over 10 s |
 //! | `token_refresh_margin(d)` | 3 min | refresh the tenant token this long before expiry |
 //! | `add_root_certificate(der)` | — | trust an extra CA (test servers, private gateways) |
 //! | `http2_prior_knowledge(bool)` | off | h2c over plain TCP; over TLS HTTP/2 is negotiated by ALPN anyway |
 //! | `pool_idle_timeout(d)` | 90 s | idle pooled connections |
-//! | `operation_span_level`, `attempt_span_level`, `retry_event_level` | INFO, DEBUG, WARN | see [`trace`](crate::trace) |
+//! | `operation_span_level`, `attempt_span_level`, `retry_event_level` | INFO, DEBUG, WARN | see [`trace`](crate::layers::observe::trace) |
 //! | `record_url_full(bool)` | off | `url.full` on the attempt span (the path holds IDs) |
-//! | `observer(impl Observer)` | none | your own [`Observer`](crate::observe::Observer), told of every call and attempt |
+//! | `observer(impl Observer)` | none | your own [`Observer`](crate::layers::observe::Observer), told of every call and attempt |
 //! | `background_cancels(concurrency, timeout)` | 16, 10 s | the cancels of dropped runs (see [`background`](crate::background)) |
-//! | `quota(Quota)` / `operation_quota(op, Quota)` | none | proactive rate limit per app and operation (see [`store`](crate::store)); per request: `with_extension(Quota)` |
+//! | `quota(Quota)` / `operation_quota(op, Quota)` | none | proactive rate limit per app and operation (see [`store`](crate::fleet::store)); per request: `with_extension(Quota)` |
 //! | `rate_limit_store(Arc<dyn RateLimitStore>)` | in-process | where limits and penalties are kept; share one to share the count. Without a quota the in-process one is the penalty box alone: a server's reset (at most 60 s) holds that operation's next calls |
 //! | `token_store(Arc<dyn TokenStore>)` | none | with app credentials: where the tenant token is shared |
 //! | `redis(url)` / `redis_config(RedisConfig)` | off (feature `redis`) | both stores on Redis: `redis://`, `rediss://` (feature `redis-tls`), key prefix, budget per command (50 ms) and to connect (1 s), expected replicas |
@@ -123,6 +123,8 @@ pub struct ClientBuilder {
     record_url_full: bool,
     observer: Option<UserObserver>,
     pub(crate) fleet: crate::fleet::FleetConfig,
+    pub(crate) journal: Option<Arc<dyn crate::journal::RunJournal>>,
+    pub(crate) journal_config: crate::journal::JournalConfig,
 }
 
 /// A user's [`Observer`], as the builder keeps it.
@@ -158,6 +160,8 @@ impl Default for ClientBuilder {
             record_url_full: false,
             observer: None,
             fleet: Default::default(),
+            journal: None,
+            journal_config: Default::default(),
         }
     }
 }
@@ -295,7 +299,7 @@ impl ClientBuilder {
         self
     }
 
-    /// Background cancels (of runs whose [`RunHandle`](crate::runs::RunHandle) or `ask` future was dropped):
+    /// Background cancels (of runs whose [`RunHandle`](crate::api::runs::RunHandle) or `ask` future was dropped):
     /// at most `concurrency` at once (default 16), each bounded by `timeout`, retries
     /// included (default 10 s).
     pub fn background_cancels(mut self, concurrency: usize, timeout: Duration) -> Self {
@@ -354,6 +358,9 @@ impl ClientBuilder {
             self.token_refresh_margin,
         )?;
         let http = http_tier(auth, unauthenticated);
+        let journal = self
+            .journal
+            .map(|store| Arc::new(crate::journal::Journal::new(store, self.journal_config)));
         Ok(Client {
             http,
             settings: Arc::new(Settings {
@@ -386,6 +393,7 @@ impl ClientBuilder {
                     self.cancel_timeout,
                 )),
                 rate_limit: fleet.rate_limit,
+                journal,
             }),
         })
     }

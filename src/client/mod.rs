@@ -75,6 +75,24 @@ struct Settings {
     overall_timeout: Duration,
     cancels: Arc<BackgroundCancels>,
     rate_limit: crate::layers::rate_limit::RateLimitLayer,
+    journal: Option<Arc<crate::journal::Journal>>,
+}
+
+/// A [`Client`] that does not keep it alive (the run journal's timer task holds one).
+#[derive(Clone)]
+pub(crate) struct WeakClient {
+    http: DefaultHttp,
+    settings: std::sync::Weak<Settings>,
+}
+
+impl WeakClient {
+    /// The client, while a clone of it is alive.
+    pub(crate) fn upgrade(&self) -> Option<Client> {
+        Some(Client {
+            http: self.http.clone(),
+            settings: self.settings.upgrade()?,
+        })
+    }
 }
 
 impl Client {
@@ -96,7 +114,8 @@ impl Client {
         session_id: impl AsRef<str>,
         run_id: impl AsRef<str>,
     ) -> impl Future<Output = Result<Reply<CancelResponse>, Error>> + Send + 'static {
-        self.call_checked(CancelRequest::new(session_id, run_id))
+        let call = self.call_checked(CancelRequest::new(session_id, run_id));
+        crate::journal::settle_on_reply(self.journal().cloned(), call, |_| true)
     }
 
     /// Reads run `run_id` of session `session_id`: its status now.
@@ -105,7 +124,10 @@ impl Client {
         session_id: impl AsRef<str>,
         run_id: impl AsRef<str>,
     ) -> impl Future<Output = Result<Reply<GetRunResponse>, Error>> + Send + 'static {
-        self.call_checked(GetRunRequest::new(session_id, run_id))
+        let call = self.call_checked(GetRunRequest::new(session_id, run_id));
+        crate::journal::settle_on_reply(self.journal().cloned(), call, |run| {
+            run.status.is_terminal()
+        })
     }
 
     /// Cancels the run, then reads it until its status is terminal (`CANCELLED`,
@@ -213,12 +235,43 @@ impl Client {
     }
 
     /// Starts a run on a session. Not retried after it may have reached the server
-    /// unless the request opts in; the error then says the run may exist.
+    /// unless the request opts in; the error then says the run may exist. With a run
+    /// journal ([`ClientBuilder::journal`]), the run is recorded before the request is
+    /// sent (see [`crate::journal`]).
     pub fn create_run(
         &self,
         request: CreateRunRequest,
     ) -> impl Future<Output = Result<Reply<RunResponse>, Error>> + Send + 'static {
+        crate::journal::around_create(self, request)
+    }
+
+    /// The call of a create-run request through the default stack, not journaled.
+    pub(crate) fn create_run_unjournaled(
+        &self,
+        request: CreateRunRequest,
+    ) -> impl Future<Output = Result<Reply<RunResponse>, Error>> + Send + 'static {
         self.start(request)
+    }
+
+    /// The client's run journal, when it has one.
+    pub(crate) fn journal(&self) -> Option<&Arc<crate::journal::Journal>> {
+        self.settings.journal.as_ref()
+    }
+
+    /// This client without keeping it alive.
+    pub(crate) fn downgrade(&self) -> WeakClient {
+        WeakClient {
+            http: self.http.clone(),
+            settings: Arc::downgrade(&self.settings),
+        }
+    }
+
+    /// Run `run_id` needs no cancel from this process any more: its journal entry (if
+    /// any) is completed.
+    pub(crate) fn journal_run_settled(&self, run_id: &str) {
+        if let Some(journal) = self.journal() {
+            journal.run_settled(run_id);
+        }
     }
 
     /// One page of a session's runs.
@@ -287,6 +340,10 @@ impl Client {
         crate::background::RunCalls {
             cancel: self.service(),
             list_runs: self.service(),
+            unnamed_settled: self.journal().cloned().map(|journal| {
+                Arc::new(move |session_id: &str| journal.unnamed_settled(session_id))
+                    as crate::background::SessionHook
+            }),
         }
     }
 

@@ -18,11 +18,11 @@
 //!
 //! # Retries and timeouts together
 //!
-//! The overall deadline is set above retry ([`DeadlineLayer`](crate::timeout::DeadlineLayer))
+//! The overall deadline is set above retry ([`DeadlineLayer`](crate::layers::timeout::DeadlineLayer))
 //! and handed down to it, so no backoff or rate-limit wait ever reaches past it; the
 //! attempt timeout sits below it, so a hang costs one attempt, and ends an attempt at
 //! the deadline when that comes first (failing with the overall timeout). Between them
-//! the deadline is kept with one timer per attempt (see [`timeout`](crate::timeout)).
+//! the deadline is kept with one timer per attempt (see [`timeout`](crate::layers::timeout)).
 //! Full-jitter exponential backoff: a uniform delay in `[0, min(5 s, 200 ms × 2ⁿ)]`.
 //! The [`TpsBudget`] allows 0.2 retries per call plus a floor of 10 retries/s over a
 //! 10 s window: under an outage 200 concurrent calls send at most 340 requests, not 600

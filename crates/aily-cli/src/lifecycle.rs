@@ -241,8 +241,15 @@ pub(crate) async fn run(command: RunCommand) -> Result<(), Failure> {
             if let Some(skill) = args.skill {
                 request = request.skill(skill, args.skill_input.as_deref())?;
             }
-            let reply = call(request, &args.connection).await?;
-            print_json(&reply.run)
+            // Recorded in the run journal (if there is one) before it is sent, so a
+            // process killed before the reply leaves an entry a later command sweeps;
+            // once created, the run is handed to the user (detached: its entry completed).
+            let client = client(&args.connection).await?;
+            let handle =
+                bounded(args.connection.timeout, client.create_run_handle(request)).await?;
+            let run = handle.detach();
+            client.journal_flush().await;
+            print_json(&run)
         }
         RunCommand::Get(args) => super::get(args).await,
         RunCommand::List(args) => {

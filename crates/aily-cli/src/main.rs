@@ -12,7 +12,16 @@
 //! aily message get S M | list S [--run R] [--partial] [--page-size N] [--all]
 //! aily run create S --app AILY_APP_ID [--skill ID [--skill-input JSON]]
 //! aily run get S R | list S [--page-size N] [--all] | cancel S R [--wait]
+//! aily journal list         (the run journal: AILY_JOURNAL_DIR or AILY_REDIS_URL)
 //! ```
+//!
+//! The run journal: with `AILY_JOURNAL_DIR` (a directory) or `AILY_REDIS_URL`, `aily ask`
+//! and `aily run create` record their runs before creating them, and every command
+//! first sweeps (for at most 2 s) the runs of `aily` processes that died — their lease,
+//! `AILY_JOURNAL_LEASE_S` seconds (default 30), lapsed — cancelling those still going.
+//! `aily run create` hands the run it printed to you (the entry is completed once the
+//! run is printed: it is yours to poll or cancel); a process killed before that leaves
+//! an entry that a later command sweeps. See `aily_client::journal`.
 //!
 //! Credentials come only from the environment, never from argv:
 //! `FEISHU_TENANT_ACCESS_TOKEN`, `FEISHU_USER_ACCESS_TOKEN`, or
@@ -54,6 +63,7 @@ use aily_client::{
 use clap::{Args, Parser, Subcommand};
 
 mod auth;
+mod journal;
 mod lifecycle;
 
 #[derive(Parser, Debug)]
@@ -99,6 +109,11 @@ enum Command {
     Auth {
         #[command(subcommand)]
         command: auth::AuthCommand,
+    },
+    /// The run journal (AILY_JOURNAL_DIR or AILY_REDIS_URL): list what is pending.
+    Journal {
+        #[command(subcommand)]
+        command: journal::JournalCommand,
     },
     /// Serve a fake Feishu on 127.0.0.1 until SIGINT/SIGTERM (feature `fake`, on by default).
     ///
@@ -279,6 +294,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Message { command } => lifecycle::message(command).await,
         Command::Run { command } => lifecycle::run(command).await,
         Command::Auth { command } => auth::auth(command).await,
+        Command::Journal { command } => journal::journal(command).await,
     }
 }
 
@@ -480,6 +496,7 @@ async fn ask(args: AskArgs) -> Result<(), Failure> {
     };
     // On every path, before exiting: the cancel is waited for, bounded.
     client.shutdown_within(ASK_CANCEL_BOUND).await;
+    client.journal_flush().await;
     match ended {
         Ended::Done => Ok(()),
         Ended::Failed(failure) => Err(failure),
@@ -640,7 +657,12 @@ async fn client(args: &ConnectionArgs) -> Result<Client, Failure> {
     if let Some(user) = auth::user_credentials(args).await? {
         builder = builder.credentials(user);
     }
-    builder.build().map_err(refused)
+    // The run journal (AILY_JOURNAL_DIR, AILY_REDIS_URL), swept before the command.
+    let client = journal::configure(builder, args)?
+        .build()
+        .map_err(refused)?;
+    journal::sweep_first(&client).await;
+    Ok(client)
 }
 
 /// A failure to configure the client: exit 2 for configuration errors, else 1.

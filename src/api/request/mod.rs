@@ -36,7 +36,7 @@
 //! `reply.steps`, `reply.log_id()`). The whole stack serves it — tokens, retry,
 //! timeouts, spans, metrics, errors. `examples/own_endpoint.rs` adds
 //! `GET /open-apis/aily/v1/apps/:app_id/skills` from outside the crate;
-//! [`skills`](crate::skills) is one of the crate's.
+//! [`skills`](crate::api::skills) is one of the crate's.
 //!
 //! ```
 //! use aily_client::request::{ApiRequest, Endpoint};

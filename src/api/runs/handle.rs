@@ -159,6 +159,9 @@ impl RunHandle {
                 ),
             ));
         }
+        if run.status.is_terminal() {
+            self.client.journal_run_settled(&self.run_id);
+        }
         self.run = run;
         Ok(())
     }
@@ -180,6 +183,8 @@ impl RunHandle {
     /// Lets go of the run without cancelling it, and returns it as last seen.
     pub fn detach(mut self) -> Run {
         self.armed = false;
+        // Taken over by the caller: not cancelled after a crash either.
+        self.client.journal_run_settled(&self.run_id);
         std::mem::take(&mut self.run)
     }
 }

@@ -16,6 +16,7 @@ pub use create::{CreateRun, CreateRunRequest, RunBody};
 pub use get::{GetRunRequest, GetRunResponse};
 pub use handle::RunHandle;
 pub use list::{ListRuns, ListRunsRequest};
+pub(crate) use model::metadata_request_id;
 pub use model::{Run, RunError, RunStatus, Timestamp};
 pub use request::{EmptyObject, RunResponse};
 pub use wait::{WaitOptions, cancel_and_wait};

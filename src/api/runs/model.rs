@@ -68,6 +68,12 @@ impl Run {
     }
 }
 
+/// The `request_id` of a run's metadata (a JSON object text), if any.
+pub(crate) fn metadata_request_id(metadata: Option<&str>) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(metadata?).ok()?;
+    value.get("request_id")?.as_str().map(str::to_owned)
+}
+
 /// Why a run failed.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]

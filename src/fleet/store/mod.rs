@@ -47,11 +47,11 @@
 //! ```
 //!
 //! `.redis(url)` is the short form. The stores are traits
-//! ([`RateLimitStore`](crate::rate_limit::RateLimitStore),
+//! ([`RateLimitStore`](crate::layers::rate_limit::RateLimitStore),
 //! [`TokenStore`](crate::auth::TokenStore), object-safe and async), so
 //! [`rate_limit_store`](crate::ClientBuilder::rate_limit_store) and
 //! [`token_store`](crate::ClientBuilder::token_store) take any implementation:
-//! [`LocalRateLimitStore`](crate::rate_limit::LocalRateLimitStore) and
+//! [`LocalRateLimitStore`](crate::layers::rate_limit::LocalRateLimitStore) and
 //! [`LocalTokenStore`](crate::auth::LocalTokenStore) share within a process, and with
 //! feature `redis` `RedisRateLimitStore` and `RedisTokenStore` across processes:
 //!
@@ -87,7 +87,7 @@
 //!
 //! ## The quota recipe
 //!
-//! Each window of a [`Quota`](crate::rate_limit::Quota) has its own burst. A
+//! Each window of a [`Quota`](crate::layers::rate_limit::Quota) has its own burst. A
 //! per-second window bursts 1 (calls evenly spaced); a per-minute window of N bursts N/6
 //! (ten seconds' worth), so beside a per-second window the per-second rate sets the
 //! pace: `per_second(45).and_per_minute(850)` admits 45/s for over four seconds from a
@@ -99,7 +99,7 @@
 //! knowledge ask → `per_minute(85)`. `with_burst(n)` sets one burst for every window;
 //! `with_second_burst` / `with_minute_burst` set one window's. How the limiter decides
 //! (GCRA, the penalty box, the cap on a server's reset) is in
-//! [`rate_limit`](crate::rate_limit).
+//! [`rate_limit`](crate::layers::rate_limit).
 //!
 //! ## When Redis fails
 //!

@@ -369,7 +369,11 @@ impl RedisBackend {
     }
 
     /// Runs one command within the budget, tracking the backend's health.
-    async fn run<T, F, Fut>(&self, what: &'static str, command: F) -> Result<T, StoreError>
+    pub(crate) async fn run<T, F, Fut>(
+        &self,
+        what: &'static str,
+        command: F,
+    ) -> Result<T, StoreError>
     where
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
@@ -439,7 +443,7 @@ impl RedisBackend {
         Ok(taken.is_some())
     }
 
-    fn key(&self, tag: &str, rest: &str) -> String {
+    pub(crate) fn key(&self, tag: &str, rest: &str) -> String {
         format!("{}{{{tag}}}:{rest}", self.inner.config.prefix)
     }
 }

@@ -8,16 +8,22 @@ use serde_json::Value;
 
 use crate::support::TOKEN;
 
-/// Runs `aily` with a clean environment (no `FEISHU_*`, no `RUST_LOG`) plus `env`,
-/// bounded in time.
-pub async fn aily(args: &[&str], env: &[(&str, &str)]) -> Output {
+/// The built `aily` with `args`, killed when dropped, in a clean environment: none
+/// of the developer's `FEISHU_*`, `AILY_*` or `RUST_LOG`.
+pub fn command(args: &[&str]) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_aily"));
     cmd.args(args).kill_on_drop(true);
     for (k, _) in std::env::vars() {
-        if k.starts_with("FEISHU_") || k == "RUST_LOG" {
+        if k.starts_with("FEISHU_") || k.starts_with("AILY_") || k == "RUST_LOG" {
             cmd.env_remove(k);
         }
     }
+    cmd
+}
+
+/// Runs `aily` with a clean environment ([`command`]) plus `env`, bounded in time.
+pub async fn aily(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = command(args);
     for (k, v) in env {
         cmd.env(k, v);
     }

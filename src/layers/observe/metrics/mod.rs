@@ -10,7 +10,7 @@
 //! `metrics` → OpenTelemetry bridge (`metrics-exporter-otel` over an OTel `Meter`; a
 //! test reads the instruments back from the SDK's in-memory exporter), or the facade's
 //! own test recorder — and into its no-op recorder when none is. Your own numbers
-//! beside them: an [`Observer`](crate::observe::Observer) given to
+//! beside them: an [`Observer`](crate::layers::observe::Observer) given to
 //! [`ClientBuilder::observer`](crate::ClientBuilder::observer) is told of every call
 //! and attempt.
 //!
