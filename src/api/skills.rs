@@ -11,6 +11,7 @@ use crate::api::request::{ApiRequest, Endpoint};
 use crate::error::Error;
 
 crate::operation! {
+    @target "aily_client::skills";
     /// Reads one skill of an app.
     pub GetSkill = "aily.skill.get", GET "/open-apis/aily/v1/apps/{app_id}/skills/{skill_id}"
 }
@@ -73,6 +74,7 @@ impl GetSkillRequest {
 }
 
 crate::operation! {
+    @target "aily_client::skills";
     /// Lists an app's skills, a page at a time.
     pub ListSkills = "aily.skill.list", GET "/open-apis/aily/v1/apps/{app_id}/skills"
 }

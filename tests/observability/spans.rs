@@ -87,6 +87,8 @@ async fn a_successful_call_has_one_operation_span_over_one_attempt_span() {
 
     let (op, attempts, _, _) = call_tree("obs_success");
     assert_eq!(op.level, "INFO");
+    // The target `RUST_LOG` filters on: the public module path, whatever the folders.
+    assert_eq!(op.target, "aily_client::runs::cancel");
     assert_eq!(field(&op, "otel.kind"), Some("internal"));
     assert_eq!(field(&op, "otel.name"), Some("aily.run.cancel"));
     assert_eq!(field(&op, "aily.run_id"), Some("run_1"));
@@ -98,6 +100,7 @@ async fn a_successful_call_has_one_operation_span_over_one_attempt_span() {
     let a = &attempts[0];
     assert_eq!(a.name, ATTEMPT);
     assert_eq!(a.level, "DEBUG");
+    assert_eq!(a.target, "aily_client::runs::cancel");
     assert_eq!(field(a, "otel.kind"), Some("client"));
     assert_eq!(field(a, "otel.name"), Some(ATTEMPT));
     assert_eq!(field(a, "http.request.method"), Some("POST"));

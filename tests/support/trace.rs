@@ -26,6 +26,8 @@ use tracing_subscriber::registry::LookupSpan;
 #[derive(Clone, Debug, Default)]
 pub struct SpanRec {
     pub name: &'static str,
+    /// The span's target (a module path, for `RUST_LOG` filters).
+    pub target: &'static str,
     pub level: String,
     pub parent: Option<usize>,
     pub fields: BTreeMap<String, String>,
@@ -85,6 +87,7 @@ where
             .and_then(|p| store.open.get(&p.id().into_u64()).copied());
         let mut rec = SpanRec {
             name: attrs.metadata().name(),
+            target: attrs.metadata().target(),
             level: attrs.metadata().level().to_string(),
             parent,
             fields: BTreeMap::new(),

@@ -8,14 +8,17 @@ use crate::api::request::{ApiRequest, Endpoint, check_text, validate_id};
 use crate::error::Error;
 
 crate::operation! {
+    @target "aily_client::messages::requests";
     /// `POST /open-apis/aily/v1/sessions/{aily_session_id}/messages`.
     pub CreateMessage = "aily.message.create", POST "/open-apis/aily/v1/sessions/{aily_session_id}/messages"
 }
 crate::operation! {
+    @target "aily_client::messages::requests";
     /// `GET /open-apis/aily/v1/sessions/{aily_session_id}/messages/{aily_message_id}`.
     pub GetMessage = "aily.message.get", GET "/open-apis/aily/v1/sessions/{aily_session_id}/messages/{aily_message_id}"
 }
 crate::operation! {
+    @target "aily_client::messages::requests";
     /// `GET /open-apis/aily/v1/sessions/{aily_session_id}/messages`.
     pub ListMessages = "aily.message.list", GET "/open-apis/aily/v1/sessions/{aily_session_id}/messages"
 }

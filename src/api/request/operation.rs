@@ -67,6 +67,14 @@ pub trait Operation: Send + Sync + 'static {
 #[macro_export]
 macro_rules! operation {
     ($(#[$meta:meta])* $vis:vis $name:ident = $op:literal, $method:ident $template:literal) => {
+        $crate::operation! {
+            @target module_path!();
+            $(#[$meta])* $vis $name = $op, $method $template
+        }
+    };
+    // The spans' target given (the crate's own endpoints keep the targets of their
+    // public module paths, whatever folder they live in); not part of the API.
+    (@target $target:expr; $(#[$meta:meta])* $vis:vis $name:ident = $op:literal, $method:ident $template:literal) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug)]
         $vis enum $name {}
@@ -78,6 +86,7 @@ macro_rules! operation {
 
             fn operation_span(level: $crate::__private::Level) -> $crate::__private::Span {
                 $crate::__span_at!(
+                    $target,
                     level,
                     $op,
                     otel.kind = "internal",
@@ -97,6 +106,7 @@ macro_rules! operation {
 
             fn attempt_span(level: $crate::__private::Level) -> $crate::__private::Span {
                 $crate::__span_at!(
+                    $target,
                     level,
                     concat!(stringify!($method), " ", $template),
                     otel.kind = "client",
@@ -124,13 +134,13 @@ macro_rules! operation {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __span_at {
-    ($level:expr, $name:expr, $($fields:tt)*) => {
+    ($target:expr, $level:expr, $name:expr, $($fields:tt)*) => {
         match $level {
-            $crate::__private::Level::ERROR => $crate::__private::tracing::error_span!($name, $($fields)*),
-            $crate::__private::Level::WARN => $crate::__private::tracing::warn_span!($name, $($fields)*),
-            $crate::__private::Level::INFO => $crate::__private::tracing::info_span!($name, $($fields)*),
-            $crate::__private::Level::DEBUG => $crate::__private::tracing::debug_span!($name, $($fields)*),
-            _ => $crate::__private::tracing::trace_span!($name, $($fields)*),
+            $crate::__private::Level::ERROR => $crate::__private::tracing::error_span!(target: $target, $name, $($fields)*),
+            $crate::__private::Level::WARN => $crate::__private::tracing::warn_span!(target: $target, $name, $($fields)*),
+            $crate::__private::Level::INFO => $crate::__private::tracing::info_span!(target: $target, $name, $($fields)*),
+            $crate::__private::Level::DEBUG => $crate::__private::tracing::debug_span!(target: $target, $name, $($fields)*),
+            _ => $crate::__private::tracing::trace_span!(target: $target, $name, $($fields)*),
         }
     };
 }

@@ -6,6 +6,7 @@ use crate::api::request::{ApiRequest, Endpoint};
 use crate::api::runs::request::{EmptyObject, RunResponse, run_request};
 
 crate::operation! {
+    @target "aily_client::runs::cancel";
     /// The cancel operation: `POST …/sessions/{aily_session_id}/runs/{run_id}/cancel`
     /// (the [`Operation`](crate::api::request::Operation) of [`CancelRequest`]).
     pub Cancel = "aily.run.cancel",

@@ -7,6 +7,7 @@ use crate::api::runs::RunResponse;
 use crate::error::Error;
 
 crate::operation! {
+    @target "aily_client::runs::create";
     /// `POST /open-apis/aily/v1/sessions/{aily_session_id}/runs`.
     pub CreateRun = "aily.run.create", POST "/open-apis/aily/v1/sessions/{aily_session_id}/runs"
 }

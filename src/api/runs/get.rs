@@ -4,6 +4,7 @@ use crate::api::request::{ApiRequest, Endpoint};
 use crate::api::runs::request::{RunResponse, run_request};
 
 crate::operation! {
+    @target "aily_client::runs::get";
     /// The read operation: `GET …/sessions/{aily_session_id}/runs/{run_id}`
     /// (the [`Operation`](crate::api::request::Operation) of [`GetRunRequest`]).
     pub Get = "aily.run.get", GET "/open-apis/aily/v1/sessions/{aily_session_id}/runs/{run_id}"

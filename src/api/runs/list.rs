@@ -6,6 +6,7 @@ use crate::api::runs::Run;
 use crate::error::Error;
 
 crate::operation! {
+    @target "aily_client::runs::list";
     /// `GET /open-apis/aily/v1/sessions/{aily_session_id}/runs`.
     pub ListRuns = "aily.run.list", GET "/open-apis/aily/v1/sessions/{aily_session_id}/runs"
 }

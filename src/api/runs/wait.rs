@@ -109,6 +109,7 @@ where
     let read = GetRunRequest::new(session_id, run_id)?;
     let cancel_request = CancelRequest::new(session_id, run_id)?;
     let span = tracing::info_span!(
+        target: "aily_client::runs::wait",
         "aily.run.cancel_and_wait",
         aily.session_id = %read.session_id(),
         aily.run_id = %read.run_id(),

@@ -9,18 +9,22 @@ use crate::api::sessions::Session;
 use crate::error::Error;
 
 crate::operation! {
+    @target "aily_client::sessions::requests";
     /// `POST /open-apis/aily/v1/sessions`.
     pub CreateSession = "aily.session.create", POST "/open-apis/aily/v1/sessions"
 }
 crate::operation! {
+    @target "aily_client::sessions::requests";
     /// `GET /open-apis/aily/v1/sessions/{aily_session_id}`.
     pub GetSession = "aily.session.get", GET "/open-apis/aily/v1/sessions/{aily_session_id}"
 }
 crate::operation! {
+    @target "aily_client::sessions::requests";
     /// `PUT /open-apis/aily/v1/sessions/{aily_session_id}`.
     pub UpdateSession = "aily.session.update", PUT "/open-apis/aily/v1/sessions/{aily_session_id}"
 }
 crate::operation! {
+    @target "aily_client::sessions::requests";
     /// `DELETE /open-apis/aily/v1/sessions/{aily_session_id}`.
     pub DeleteSession = "aily.session.delete", DELETE "/open-apis/aily/v1/sessions/{aily_session_id}"
 }
