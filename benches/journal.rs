@@ -13,6 +13,7 @@
 //! of per-round ratios against "no journal"), then the criterion group
 //! `journal_create_run`. Needs `redis-server` (`apt-get install -y redis-server`).
 
+mod common;
 #[path = "../tests/redis_server/mod.rs"]
 mod redis_server;
 
@@ -26,6 +27,8 @@ use aily_client::store::redis::{RedisBackend, RedisConfig};
 use aily_client::testing::FakeAily;
 use aily_client::{Client, Credentials};
 use criterion::Criterion;
+
+use common::{interleaved_rounds, median};
 
 const TOKEN: &str = "t-bench-journal";
 
@@ -80,11 +83,6 @@ async fn calls(client: &Client, n: u64) {
     }
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let redis = redis_server::RedisServer::start();
@@ -108,21 +106,11 @@ fn main() {
     }
 
     let (rounds, per_round) = if full { (20, 200) } else { (2, 5) };
-    let mut per_call: Vec<Vec<f64>> = vec![Vec::new(); 3];
-    let mut ratio: Vec<Vec<f64>> = vec![Vec::new(); 3];
-    for round in 0..rounds {
-        let mut times = [0f64; 3];
-        for k in 0..3 {
-            let i = (round + k) % 3;
-            let started = Instant::now();
-            rt.block_on(calls(&clients[i].1, per_round));
-            times[i] = started.elapsed().as_secs_f64() * 1e6 / per_round as f64;
-        }
-        for i in 0..3 {
-            per_call[i].push(times[i]);
-            ratio[i].push(times[i] / times[0]);
-        }
-    }
+    let (per_call, ratio) = interleaved_rounds(clients.len(), rounds, |i| {
+        let started = Instant::now();
+        rt.block_on(calls(&clients[i].1, per_round));
+        started.elapsed().as_secs_f64() * 1e6 / per_round as f64
+    });
 
     if full {
         let mut c = Criterion::default()

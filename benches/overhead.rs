@@ -34,7 +34,7 @@ use aily_client::CancelRequest;
 use criterion::{BenchmarkId, Criterion, Throughput};
 use tracing_subscriber::layer::SubscriberExt;
 
-use common::{Clients, Server, Variant, batch, client_runtime, layer_stacks};
+use common::{Clients, Server, Variant, batch, client_runtime, layer_stacks, median};
 
 /// A bound on any one timed loop.
 const LOOP_LIMIT: Duration = Duration::from_secs(120);
@@ -358,11 +358,6 @@ fn interleaved_layers(rt: &tokio::runtime::Runtime, full: bool) -> LayersInterle
             .map(|((id, what, _), v)| (id, what, v))
             .collect(),
     }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 fn print_interleaved_layers(il: &LayersInterleaved) {

@@ -1011,3 +1011,34 @@ pub async fn sanity_check(clients: &Clients) {
     assert_eq!(bare.log_id.as_deref(), ours.log_id());
     assert_eq!(ours.log_id(), Some(LOG_ID));
 }
+
+/// The median of `v` (the upper one of an even count).
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Interleaved rounds over `variants` variants, the order rotated every round so that no
+/// variant always runs first: `time_one(i)` measures variant `i` once and returns its µs
+/// per call. Per variant, each round's µs per call and its ratio to variant 0's in the
+/// same round.
+pub fn interleaved_rounds(
+    variants: usize,
+    rounds: usize,
+    mut time_one: impl FnMut(usize) -> f64,
+) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
+    let mut per_call: Vec<Vec<f64>> = vec![Vec::new(); variants];
+    let mut ratio: Vec<Vec<f64>> = vec![Vec::new(); variants];
+    for round in 0..rounds {
+        let mut times = vec![0f64; variants];
+        for k in 0..variants {
+            let i = (round + k) % variants;
+            times[i] = time_one(i);
+        }
+        for i in 0..variants {
+            per_call[i].push(times[i]);
+            ratio[i].push(times[i] / times[0]);
+        }
+    }
+    (per_call, ratio)
+}
