@@ -111,6 +111,10 @@ pub enum ErrorKind {
     Auth,
     /// Feishu's rate limit was hit (HTTP 429 or code 99991400); [`Error::retry_after`] says how long to wait.
     RateLimited,
+    /// The tenant's monthly API call quota is spent (code 99991403; Basic-plan tenants
+    /// share one across all their apps, reset on the 1st). Never retried: every retry
+    /// would be refused too, and polling loops stop at once rather than burn more.
+    QuotaExhausted,
     /// Feishu answered with a non-zero `code` that is neither an auth nor a rate-limit code.
     Api,
     /// The server answered with an HTTP error status and no Feishu envelope (a proxy or gateway error page).
@@ -147,6 +151,7 @@ impl ErrorKind {
             ErrorKind::Timeout => "timeout",
             ErrorKind::Auth => "auth",
             ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::QuotaExhausted => "quota_exhausted",
             ErrorKind::Api => "api",
             ErrorKind::Http => "http",
             ErrorKind::Decode => "decode",
@@ -169,6 +174,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Timeout => "timeout",
             ErrorKind::Auth => "auth error",
             ErrorKind::RateLimited => "rate limited",
+            ErrorKind::QuotaExhausted => "monthly call quota exhausted",
             ErrorKind::Api => "api error",
             ErrorKind::Http => "http error",
             ErrorKind::Decode => "decode error",
@@ -378,6 +384,26 @@ struct Inner {
 }
 
 impl Error {
+    /// The same error, its message saying what its code means on the endpoint that
+    /// answered (the endpoint's [`ERROR_CODES`](crate::request::Endpoint::ERROR_CODES)),
+    /// when the code is in `table`; the kind, code and `msg` are unchanged.
+    ///
+    /// ```
+    /// use aily_client::{Error, ErrorKind};
+    /// let err = Error::new(ErrorKind::Api, "Feishu returned an error")
+    ///     .with_api(2700034, "x".into(), None)
+    ///     .with_code_meaning(&[(2700034, "unsupported file type")]);
+    /// assert!(err.to_string().contains("unsupported file type"));
+    /// ```
+    pub fn with_code_meaning(mut self, table: &[(i64, &'static str)]) -> Error {
+        if let Some(code) = self.inner.code
+            && let Some((_, meaning)) = table.iter().find(|(c, _)| *c == code)
+        {
+            self.inner.message = Cow::Owned(format!("{}: {meaning}", self.inner.message));
+        }
+        self
+    }
+
     /// A new error of `kind` with a human-readable message.
     ///
     /// ```
@@ -688,6 +714,12 @@ impl Error {
     /// True when a caller's layer shed the call ([`ErrorKind::Overloaded`]).
     pub fn is_overloaded(&self) -> bool {
         self.inner.kind == ErrorKind::Overloaded
+    }
+
+    /// True when the tenant's monthly call quota is spent (code 99991403,
+    /// [`ErrorKind::QuotaExhausted`]): never retryable before the quota resets.
+    pub fn is_quota_exhausted(&self) -> bool {
+        self.inner.kind == ErrorKind::QuotaExhausted
     }
 
     /// Whether trying the same call again may succeed, and on what condition: the

@@ -27,6 +27,9 @@ pub const RATE_LIMIT_RESET_HEADER: &str = "x-ogw-ratelimit-reset";
 pub const CODE_INVALID_PARAM: i64 = crate::error::CODE_INVALID_PARAM;
 /// Code: the request was rate limited.
 pub const CODE_RATE_LIMITED: i64 = 99991400;
+/// The tenant's monthly API call quota is exhausted ([`ErrorKind::QuotaExhausted`]):
+/// never retried.
+pub const CODE_QUOTA_EXHAUSTED: i64 = 99991403;
 /// Code: the `Authorization` header is missing or empty.
 pub const CODE_TOKEN_MISSING: i64 = 99991661;
 /// Code: the access token is invalid (the usual "tenant token invalid or expired").
@@ -270,18 +273,24 @@ fn api_error(
     detail: Option<ErrorDetail>,
 ) -> Error {
     let log_id = log_id_header(headers).or_else(|| detail.as_ref().and_then(|d| d.log_id.clone()));
-    let (kind, message, wait) =
-        if code == CODE_RATE_LIMITED || status == StatusCode::TOO_MANY_REQUESTS {
-            (
-                ErrorKind::RateLimited,
-                "Feishu rate limit hit".to_owned(),
-                rate_limit_wait(headers),
-            )
-        } else if is_token_code(code) {
-            (ErrorKind::Auth, token_message(code).to_owned(), None)
-        } else {
-            (ErrorKind::Api, "Feishu returned an error".to_owned(), None)
-        };
+    let (kind, message, wait) = if code == CODE_QUOTA_EXHAUSTED {
+        (
+            ErrorKind::QuotaExhausted,
+            "the tenant's monthly API call quota is exhausted; calls fail until it resets on the 1st (not retried)"
+                .to_owned(),
+            None,
+        )
+    } else if code == CODE_RATE_LIMITED || status == StatusCode::TOO_MANY_REQUESTS {
+        (
+            ErrorKind::RateLimited,
+            "Feishu rate limit hit".to_owned(),
+            rate_limit_wait(headers),
+        )
+    } else if is_token_code(code) {
+        (ErrorKind::Auth, token_message(code).to_owned(), None)
+    } else {
+        (ErrorKind::Api, "Feishu returned an error".to_owned(), None)
+    };
     Error::new(kind, message)
         .with_status(status)
         .with_api(code, msg, detail)

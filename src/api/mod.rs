@@ -1,10 +1,11 @@
 //! The endpoints: one module per resource ([`sessions`], [`messages`], [`runs`],
 //! [`skills`]), the seam every endpoint plugs into ([`request`]: the
-//! `Endpoint` trait, paths and operations), the reply envelope ([`envelope`]),
+//! `Endpoint` trait, paths and operations; [`multipart`] bodies), the reply envelope ([`envelope`]),
 //! pages ([`paginate`]) and the lenient wire types shared by the models (`wire`).
 
 pub mod envelope;
 pub mod messages;
+pub mod multipart;
 pub mod paginate;
 pub mod request;
 pub mod runs;

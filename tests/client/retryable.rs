@@ -76,6 +76,16 @@ async fn the_predicate_and_the_policy_agree() {
         ("stalled body", Fault::StallBody, Retryable::IfIdempotent),
         ("token invalid", Fault::TokenInvalid, Retryable::Never),
         (
+            "monthly quota spent",
+            Fault::api_error(400, 99991403, "tenant quota exceeded"),
+            Retryable::Never,
+        ),
+        (
+            "monthly quota spent, with HTTP 429",
+            Fault::api_error(429, 99991403, "tenant quota exceeded"),
+            Retryable::Never,
+        ),
+        (
             "oversized body",
             Fault::OversizedBody {
                 bytes: 2 << 20,
@@ -87,6 +97,11 @@ async fn the_predicate_and_the_policy_agree() {
     for (what, fault, expected) in cases {
         let err = error_under(fault).await;
         assert_agrees(what, &err, expected);
+        if what.starts_with("monthly quota") {
+            assert_eq!(err.kind(), ErrorKind::QuotaExhausted, "{what}: {err}");
+            assert!(err.is_quota_exhausted());
+            assert!(err.to_string().contains("99991403"), "{err}");
+        }
     }
 }
 

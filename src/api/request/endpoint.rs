@@ -5,11 +5,13 @@
 use std::fmt;
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::{HeaderValue, Request, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{AilyRequest, ApiPath, Operation, Query, RequestOptions, http_request};
+use super::{
+    AilyRequest, ApiPath, JSON_CONTENT_TYPE, Operation, Query, RequestOptions, http_request,
+};
 use crate::api::envelope;
 use crate::error::Error;
 use crate::transport::RequestBody;
@@ -48,18 +50,53 @@ pub trait Endpoint: Operation {
     /// The reply's `data`, as its `Deserialize` reads it (a type that deserializes
     /// from `null`, such as `()`, for a reply without data).
     type Response: DeserializeOwned + Send + 'static;
-    /// The JSON body (`()` for an endpoint that sends none).
-    type Body: Serialize + Clone + fmt::Debug + Send + Sync + 'static;
+    /// The body (`()` for an endpoint that sends none): any `Serialize` type is sent
+    /// as JSON; a [`Multipart`](crate::api::multipart::Multipart) form as
+    /// `multipart/form-data` (see [`Payload`]).
+    type Body: Payload;
     /// Whether a request that may have reached the server (a reset connection, HTTP
     /// 500/502/503/504, an attempt timeout) is sent again unless the caller says
     /// otherwise ([`AilyRequest::with_idempotent`]). Reads, `PUT`, `DELETE` and
     /// requests with an idempotency key are; creating a session or a run is not.
     const IDEMPOTENT: bool = true;
+    /// What this endpoint's documented error codes mean **here**: Feishu gives one
+    /// code different meanings on different endpoints (2700034 is "asking is
+    /// disabled" on knowledge ask and "unsupported file type" on upload), so the table
+    /// is the endpoint's, never global. An error reply with one of these codes says
+    /// the meaning in its message ([`Error::message`]); its kind stays what the
+    /// envelope says ([`Api`](crate::ErrorKind::Api) for a business code).
+    const ERROR_CODES: &'static [(i64, &'static str)] = &[];
 
-    /// The JSON of a body, once per attempt. By default `serde_json`'s; an endpoint
-    /// whose body never changes may hand out static bytes instead.
+    /// The body's bytes, once per attempt: [`Payload::encode`] by default; an
+    /// endpoint whose body never changes may hand out static bytes instead.
     fn encode_body(body: &Self::Body) -> Bytes {
-        json_body(body)
+        body.encode()
+    }
+}
+
+/// A request body: its bytes and their `Content-Type`. Every `Serialize` type is one
+/// (JSON, `application/json; charset=utf-8`); so is a
+/// [`Multipart`](crate::api::multipart::Multipart) form.
+///
+/// ```
+/// use aily_client::request::Payload;
+/// assert_eq!(&Payload::encode(&vec!["a"])[..], br#"["a"]"#);
+/// assert_eq!(Payload::content_type(&vec!["a"]), "application/json; charset=utf-8");
+/// ```
+pub trait Payload: Clone + fmt::Debug + Send + Sync + 'static {
+    /// The body's bytes.
+    fn encode(&self) -> Bytes;
+    /// The body's `Content-Type`.
+    fn content_type(&self) -> HeaderValue;
+}
+
+impl<T: Serialize + Clone + fmt::Debug + Send + Sync + 'static> Payload for T {
+    fn encode(&self) -> Bytes {
+        json_body(self)
+    }
+
+    fn content_type(&self) -> HeaderValue {
+        HeaderValue::from_static(JSON_CONTENT_TYPE)
     }
 }
 
@@ -73,17 +110,17 @@ pub trait Endpoint: Operation {
 pub trait RawEndpoint: Operation {
     /// The typed reply.
     type Response: Send + 'static;
-    /// The JSON body (`()` for an endpoint that sends none).
-    type Body: Serialize + Clone + fmt::Debug + Send + Sync + 'static;
+    /// The body (`()` for an endpoint that sends none), as [`Endpoint::Body`].
+    type Body: Payload;
     /// As [`Endpoint::IDEMPOTENT`].
     const IDEMPOTENT: bool = true;
 
     /// Decodes a complete reply into the typed reply, or the [`Error`] it describes.
     fn decode(response: Response<Bytes>) -> Result<Self::Response, Error>;
 
-    /// The JSON of a body, once per attempt.
+    /// The body's bytes, once per attempt.
     fn encode_body(body: &Self::Body) -> Bytes {
-        json_body(body)
+        body.encode()
     }
 }
 
@@ -94,7 +131,7 @@ impl<E: Endpoint> RawEndpoint for E {
     const IDEMPOTENT: bool = <E as Endpoint>::IDEMPOTENT;
 
     fn decode(response: Response<Bytes>) -> Result<Self::Response, Error> {
-        envelope::decode(&response)
+        envelope::decode(&response).map_err(|error| error.with_code_meaning(E::ERROR_CODES))
     }
 
     fn encode_body(body: &Self::Body) -> Bytes {
@@ -159,6 +196,29 @@ impl<E: RawEndpoint> ApiRequest<E> {
         self
     }
 
+    /// The same request with `key=v` in its query once for each of `values`, in order,
+    /// replacing an earlier `key`: Feishu's query arrays repeat the key
+    /// (`data_asset_ids=a&data_asset_ids=b`). No values leave no `key`.
+    ///
+    /// ```
+    /// use aily_client::skills::ListSkillsRequest;
+    /// let req = ListSkillsRequest::new("spring_1__c")?.with_query_values("tag", ["a", "b c"]);
+    /// assert_eq!(req.query().as_str(), "tag=a&tag=b%20c");
+    /// # Ok::<(), aily_client::Error>(())
+    /// ```
+    pub fn with_query_values<V: AsRef<str>>(
+        mut self,
+        key: &str,
+        values: impl IntoIterator<Item = V>,
+    ) -> Self {
+        let query = self.query.get_or_insert_with(Box::default);
+        query.remove(key);
+        for value in values {
+            query.push(key, value);
+        }
+        self
+    }
+
     /// The query as it will be sent.
     pub fn query(&self) -> &Query {
         static NONE: Query = Query::new();
@@ -214,7 +274,7 @@ impl<E: RawEndpoint> AilyRequest for ApiRequest<E> {
 
     fn to_http(&self) -> Request<RequestBody> {
         let body = self.body.as_ref().map(E::encode_body);
-        http_request(
+        let mut request = http_request(
             E::METHOD,
             self.query.as_deref().map_or_else(
                 || self.path.path_and_query().clone(),
@@ -222,7 +282,17 @@ impl<E: RawEndpoint> AilyRequest for ApiRequest<E> {
             ),
             body,
             &self.options,
-        )
+        );
+        if let Some(body) = &self.body {
+            let content_type = body.content_type();
+            // JSON is what `http_request` already set: no second header value built.
+            if content_type != JSON_CONTENT_TYPE {
+                request
+                    .headers_mut()
+                    .insert(http::header::CONTENT_TYPE, content_type);
+            }
+        }
+        request
     }
 
     fn decode(response: Response<Bytes>) -> Result<E::Response, Error> {

@@ -124,7 +124,7 @@ use http::{HeaderValue, Method, Request, Response};
 use crate::error::Error;
 use crate::transport::RequestBody;
 
-pub use endpoint::{ApiRequest, Endpoint, RawEndpoint};
+pub use endpoint::{ApiRequest, Endpoint, Payload, RawEndpoint};
 pub use operation::Operation;
 pub use path::{
     ApiPath, MAX_ID_BYTES, MAX_PATH_IDS, Query, Segment, Template, id_field, push_encoded_segment,

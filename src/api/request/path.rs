@@ -350,13 +350,18 @@ impl Query {
 
     /// Sets `key=value`: replaces the pairs of `key` already there, else appends.
     pub fn set(&mut self, key: &str, value: impl AsRef<str>) -> &mut Self {
+        self.remove(key).push(key, value)
+    }
+
+    /// Removes every pair of `key`.
+    pub fn remove(&mut self, key: &str) -> &mut Self {
         let kept: Vec<&str> = self
             .0
             .split('&')
             .filter(|pair| !pair.is_empty() && pair.split('=').next() != Some(key))
             .collect();
         self.0 = kept.join("&");
-        self.push(key, value)
+        self
     }
 
     /// Appends `key=value` when there is a value: `false` and `0` are values, sent
