@@ -1,8 +1,9 @@
 //! The endpoints: one module per resource ([`sessions`], [`messages`], [`runs`],
-//! [`skills`]), the seam every endpoint plugs into ([`request`]: the
+//! [`skills`], [`data_assets`]), the seam every endpoint plugs into ([`request`]: the
 //! `Endpoint` trait, paths and operations; [`multipart`] bodies), the reply envelope ([`envelope`]),
 //! pages ([`paginate`]) and the lenient wire types shared by the models (`wire`).
 
+pub mod data_assets;
 pub mod envelope;
 pub mod messages;
 pub mod multipart;
