@@ -5,7 +5,8 @@
 //! [`FakeAily`] is a real HTTP server (hyper 1) listening on `127.0.0.1` on a
 //! free port, over real TCP. It speaks HTTP/1.1 and HTTP/2 (h2c with prior
 //! knowledge on plain TCP, ALPN `h2`/`http/1.1` with [`FakeAily::start_tls`]),
-//! and serves (`S` is `/open-apis/aily/v1/sessions`):
+//! and serves (`S` is `/open-apis/aily/v1/sessions`, `A` is
+//! `/open-apis/aily/v1/apps/{app_id}`):
 //!
 //! | route | method and path | `data` of a success |
 //! | --- | --- | --- |
@@ -28,6 +29,15 @@
 //! | [`Route::ListRuns`] | `GET S/{aily_session_id}/runs` | `{runs, has_more, page_token?}` |
 //! | [`Route::GetRun`] | `GET S/{aily_session_id}/runs/{run_id}` | `{run}` |
 //! | [`Route::CancelRun`] | `POST S/{aily_session_id}/runs/{run_id}/cancel` | `{run}` |
+//! | [`Route::ListSkills`] | `GET A/skills` | `{skills, has_more, page_token?}` |
+//! | [`Route::GetSkill`] | `GET A/skills/{skill_id}` | `{skill}` |
+//! | [`Route::StartSkill`] | `POST A/skills/{skill_id}/start` | `{output, status}` |
+//! | [`Route::CreateDataAsset`] | `POST A/data_assets?tenant_type=dev` | `{data_asset}` |
+//! | [`Route::GetDataAsset`] | `GET A/data_assets/{data_asset_id}` | `{data_asset}` |
+//! | [`Route::DeleteDataAsset`] | `DELETE A/data_assets/{data_asset_id}?tenant_type=dev` | `{data_asset}` |
+//! | [`Route::ListDataAssets`] | `GET A/data_assets` | `{items, has_more, page_token?}` |
+//! | [`Route::ListDataAssetTags`] | `GET A/data_asset_tags` | `{items, has_more, page_token?}` |
+//! | [`Route::UploadDataAssetFile`] | `POST A/data_assets/upload_file?tenant_type=dev` (multipart) | `{file_info}` |
 //! | [`Route::Scripted`] | a method and path given to [`FakeAily::route`] | the [`ScriptedReply`] |
 //! | [`Route::Other`] | anything else: HTTP 404, `{"code":404,"msg":"404 page not found"}` | |
 //!
@@ -120,6 +130,13 @@
 //!   `error` (only when `FAILED`:
 //!   `{"code":"sp_ec_sm_900101","message":"技能不存在或已删除"}`) and
 //!   `metadata`. Timestamps are strings of Unix milliseconds.
+//! * **Skills and data assets** of the Aily apps, set up with
+//!   [`FakeAily::add_skill`] and [`FakeAily::add_data_asset`] (whose docs say
+//!   each route's checks and codes): the platform's limits, `tenant_type=dev`
+//!   on create, delete and upload (else 2700026), HTTP 404 / 2700404 for an
+//!   unknown asset, each endpoint's own codes, and a real multipart upload whose
+//!   bytes a test reads back ([`FakeAily::uploaded_file`]). Their lists are
+//!   pages of at most 100.
 //! * **Pagination.** `page_size` defaults to 20, must be a positive integer
 //!   and is capped at [`FakeAily::set_max_page_size`] (default 100);
 //!   `page_token` must be one the fake issued; `has_more` says whether a next
@@ -286,7 +303,9 @@
 
 mod body;
 mod conv;
+mod data_assets;
 mod fault;
+mod form;
 mod handler;
 mod messages;
 mod oauth;
@@ -300,6 +319,7 @@ mod scenario;
 mod scripted;
 mod server;
 mod sessions;
+mod skills;
 mod state;
 mod util;
 
