@@ -102,7 +102,7 @@ async fn upload_create_get_and_delete_an_asset() {
         assert_eq!(created.description["en_us"], "The staff handbook");
         assert_eq!(created.connect_status, ConnectStatus::Awaiting);
         let id = created.data_asset_id.clone();
-        assert_eq!(fake.data_asset_ids(APP), [id.clone()]);
+        assert_eq!(fake.data_asset_ids(APP), std::slice::from_ref(&id));
 
         fake.set_data_asset_connect_status(APP, &id, "successful", None);
         let get = GetDataAssetRequest::new(APP, &id)
