@@ -4,6 +4,7 @@
 //! pages ([`paginate`]) and the lenient wire types shared by the models (`wire`).
 
 pub mod envelope;
+pub mod knowledge;
 pub mod messages;
 pub mod multipart;
 pub mod paginate;
@@ -11,4 +12,5 @@ pub mod request;
 pub mod runs;
 pub mod sessions;
 pub mod skills;
+pub mod sse;
 pub(crate) mod wire;
