@@ -5,6 +5,7 @@
 //! * `ask`: the conversation helper, and cancel on drop.
 //! * `wait`: reading a run, cancel-then-wait.
 //! * `skills`: the skill endpoints.
+//! * `knowledge`: knowledge ask, streamed and buffered.
 //! * `resilience`: the fault matrix (attempts and the final result per fault).
 //! * `retryable`: `Error::is_retryable()` agrees with the retry policy.
 //! * `causes`: a connect error names its OS or TLS cause.
@@ -20,6 +21,7 @@ mod cancel;
 mod causes;
 /// The fake's conversation replies, sent with bare hyper and read with the client's models.
 mod fake_replies;
+mod knowledge;
 mod lifecycle;
 mod resilience;
 mod retryable;

@@ -22,7 +22,7 @@ use super::route::{RawIds, classify};
 use super::server::ConnControl;
 use super::state::{Shared, TokenError};
 use super::util;
-use super::{Fault, RecordedRequest, Route};
+use super::{Fault, RecordedRequest, Route, StreamFault};
 
 /// Request bodies larger than this are refused with HTTP 413.
 const MAX_REQUEST_BODY: usize = 16 * 1024 * 1024;
@@ -87,15 +87,16 @@ pub(crate) async fn handle(
     };
     tracing::debug!(?route, method = %parts.method, path = %parts.uri.path(), fault = ?fault, "fake aily request");
 
-    let normal = |pages: PageFault| {
+    let normal_with = |pages: PageFault, stream: Option<&StreamFault>| {
         let request = Input {
             parts: &parts,
             ids,
             body: &body,
             log_id: &log_id,
         };
-        respond(&shared, route, &request, pages)
+        respond(&shared, route, &request, pages, stream)
     };
+    let normal = |pages: PageFault| normal_with(pages, None);
     let response = match fault {
         None => normal(PageFault::None),
         Some(Fault::DelayHeaders(delay)) => {
@@ -105,6 +106,7 @@ pub(crate) async fn handle(
         Some(Fault::StallBody) => stall(normal(PageFault::None)),
         Some(Fault::RepeatPageToken) => normal(PageFault::Repeat),
         Some(Fault::EndlessPageTokens) => normal(PageFault::Endless),
+        Some(Fault::Stream(stream)) => normal_with(PageFault::None, Some(&stream)),
         Some(fault @ (Fault::ResetConnection | Fault::ResetAfterHandling)) => {
             if matches!(fault, Fault::ResetAfterHandling) {
                 drop(normal(PageFault::None));
@@ -147,6 +149,7 @@ fn respond(
     route: Route,
     request: &Input<'_>,
     pages: PageFault,
+    stream: Option<&StreamFault>,
 ) -> Response<FakeBody> {
     let log_id = request.log_id;
     match route {
@@ -199,6 +202,10 @@ fn respond(
                     // Removed since the request was classified.
                     None => error_response(404, 404, "404 page not found", log_id, None),
                 };
+            }
+            if route == Route::KnowledgeAsk {
+                let config = shared.lock().knowledge.clone();
+                return super::knowledge::ask(&config, request.body, stream, log_id);
             }
             aily(shared, route, request, pages)
         }

@@ -50,6 +50,8 @@ pub enum Route {
     CancelRun,
     /// `GET /open-apis/aily/v1/sessions/{aily_session_id}/runs/{run_id}`.
     GetRun,
+    /// `POST /open-apis/aily/v1/apps/{app_id}/knowledges/ask` (an event stream).
+    KnowledgeAsk,
     /// A method and path answered by a reply scripted with
     /// [`FakeAily::route`](super::FakeAily::route) (checked before every
     /// built-in route).
@@ -116,6 +118,12 @@ pub(crate) fn classify<'a>(method: &Method, path: &'a str) -> (Route, RawIds<'a>
     };
     if let Some(route) = oauth {
         return (route, none);
+    }
+    if method == Method::POST
+        && let ["open-apis", "aily", "v1", "apps", app, "knowledges", "ask"] = segments.as_slice()
+        && !app.is_empty()
+    {
+        return (Route::KnowledgeAsk, none);
     }
     let Some(tail) = segments.strip_prefix(&SESSIONS[..]) else {
         return (Route::Other, none);

@@ -108,6 +108,8 @@ pub(crate) struct State {
     pub(crate) rate_limits: super::rate_limit::Limits,
     /// Codes, refresh tokens, keyless and store apps (see `oauth.rs`).
     pub(crate) oauth: super::oauth::OAuth,
+    /// What knowledge ask answers (see `knowledge.rs`).
+    pub(crate) knowledge: super::knowledge::KnowledgeConfig,
 }
 
 impl Default for State {
@@ -125,6 +127,7 @@ impl Default for State {
             counts: HashMap::new(),
             rate_limits: Default::default(),
             oauth: Default::default(),
+            knowledge: Default::default(),
         }
     }
 }
