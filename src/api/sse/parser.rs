@@ -1,50 +1,4 @@
-//! [`Parser`]: an incremental, pure parser of the WHATWG event-stream format
-//! (`text/event-stream`). Bytes in, [`Event`]s out; no I/O, no timers.
-//!
-//! The rules, as the HTML standard's "Interpreting an event stream" gives them:
-//!
-//! * one leading byte-order mark (U+FEFF) is stripped;
-//! * lines end with CRLF, LF or CR — a CR ending one chunk and an LF starting the
-//!   next are one terminator;
-//! * `field: value` strips one space after the colon; a line without a colon is a
-//!   field with an empty value; a line starting with `:` is a comment (ignored);
-//!   fields other than `event`, `data`, `id` and `retry` are ignored;
-//! * `data` lines of one event are joined with `\n`; a blank line dispatches the
-//!   event; an event without a `data` line is dropped; the event name defaults to
-//!   `message`;
-//! * `id` sets the last event id unless it contains NUL (an empty `id` clears
-//!   it); `retry` sets the suggested reconnection delay when it is ASCII digits
-//!   only;
-//! * a partial event at the end of the stream is discarded, and
-//!   [`Parser::finish`] says so, so that a caller can report a stream that "ended
-//!   early".
-//!
-//! Two choices of this crate: **invalid UTF-8 is an error** (kind
-//! [`Decode`](crate::ErrorKind::Decode)), never replaced lossily — a frame whose
-//! bytes were mangled is not the frame the server sent; and **a line or an event
-//! larger than the maximum frame size** (default [`DEFAULT_MAX_FRAME_BYTES`], 1 MiB)
-//! **is an error** (kind [`BodyTooLarge`](crate::ErrorKind::BodyTooLarge)), so the
-//! parser never buffers more than about that much whatever the server sends. After
-//! an error the parser stays failed: every later [`feed`](Parser::feed) returns the
-//! same error.
-//!
-//! How the input is cut into chunks never changes the events (a property test feeds
-//! arbitrary bytes in arbitrary splits and compares).
-//!
-//! ```
-//! use aily_client::sse::Parser;
-//!
-//! let mut parser = Parser::new();
-//! let mut events = parser.feed(b"\xEF\xBB\xBF: keep-alive\r\ndata: {\"a\":")?;
-//! assert!(events.is_empty());
-//! events.extend(parser.feed(b"1}\r")?);
-//! events.extend(parser.feed(b"\n\r\nevent: done\ndata\n\n")?);
-//! assert_eq!(events.len(), 2);
-//! assert_eq!((events[0].event.as_str(), events[0].data.as_str()), ("message", "{\"a\":1}"));
-//! assert_eq!((events[1].event.as_str(), events[1].data.as_str()), ("done", ""));
-//! assert!(!parser.finish(), "nothing was left half-way");
-//! # Ok::<(), aily_client::Error>(())
-//! ```
+//! [`Parser`]: the incremental, pure parser of the event-stream format.
 
 use std::time::Duration;
 
@@ -71,7 +25,53 @@ pub struct Event {
     pub retry: Option<Duration>,
 }
 
-/// The incremental event-stream parser (see the [module docs](self)).
+/// The incremental event-stream parser: bytes in, [`Event`]s out; no I/O, no timers.
+/// (`text/event-stream`). Bytes in, [`Event`]s out; no I/O, no timers.
+///
+/// The rules, as the HTML standard's "Interpreting an event stream" gives them:
+///
+/// * one leading byte-order mark (U+FEFF) is stripped;
+/// * lines end with CRLF, LF or CR — a CR ending one chunk and an LF starting the
+///   next are one terminator;
+/// * `field: value` strips one space after the colon; a line without a colon is a
+///   field with an empty value; a line starting with `:` is a comment (ignored);
+///   fields other than `event`, `data`, `id` and `retry` are ignored;
+/// * `data` lines of one event are joined with `\n`; a blank line dispatches the
+///   event; an event without a `data` line is dropped; the event name defaults to
+///   `message`;
+/// * `id` sets the last event id unless it contains NUL (an empty `id` clears
+///   it); `retry` sets the suggested reconnection delay when it is ASCII digits
+///   only;
+/// * a partial event at the end of the stream is discarded, and
+///   [`finish`](Parser::finish) says so, so that a caller can report a stream that "ended
+///   early".
+///
+/// Two choices of this crate: **invalid UTF-8 is an error** (kind
+/// [`Decode`](crate::ErrorKind::Decode)), never replaced lossily — a frame whose
+/// bytes were mangled is not the frame the server sent; and **a line or an event
+/// larger than the maximum frame size** (default [`DEFAULT_MAX_FRAME_BYTES`], 1 MiB)
+/// **is an error** (kind [`BodyTooLarge`](crate::ErrorKind::BodyTooLarge)), so the
+/// parser never buffers more than about that much whatever the server sends. After
+/// an error the parser stays failed: every later [`feed`](Parser::feed) returns the
+/// same error.
+///
+/// How the input is cut into chunks never changes the events (a property test feeds
+/// arbitrary bytes in arbitrary splits and compares).
+///
+/// ```
+/// use aily_client::sse::Parser;
+///
+/// let mut parser = Parser::new();
+/// let mut events = parser.feed(b"\xEF\xBB\xBF: keep-alive\r\ndata: {\"a\":")?;
+/// assert!(events.is_empty());
+/// events.extend(parser.feed(b"1}\r")?);
+/// events.extend(parser.feed(b"\n\r\nevent: done\ndata\n\n")?);
+/// assert_eq!(events.len(), 2);
+/// assert_eq!((events[0].event.as_str(), events[0].data.as_str()), ("message", "{\"a\":1}"));
+/// assert_eq!((events[1].event.as_str(), events[1].data.as_str()), ("done", ""));
+/// assert!(!parser.finish(), "nothing was left half-way");
+/// # Ok::<(), aily_client::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Parser {
     max_frame: usize,
@@ -248,16 +248,9 @@ impl Parser {
                 self.data.push_str(value);
                 self.has_data = true;
             }
-            "id" => {
-                if !value.contains('\0') {
-                    self.last_id = value.to_owned();
-                }
-            }
-            "retry" => {
-                if !value.is_empty()
-                    && value.bytes().all(|b| b.is_ascii_digit())
-                    && let Ok(ms) = value.parse::<u64>()
-                {
+            "id" if !value.contains('\0') => self.last_id = value.to_owned(),
+            "retry" if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) => {
+                if let Ok(ms) = value.parse::<u64>() {
                     self.retry = Some(Duration::from_millis(ms));
                     self.event_retry = self.retry;
                 }
