@@ -95,7 +95,7 @@ use crate::api::sse::{Event, EventStream, Opened, Parser, StreamConfig};
 use crate::api::wire::{self, LenientBool, wire_enum};
 use crate::client::Client;
 use crate::error::{Error, ErrorKind};
-use crate::transport::{StreamBodyOf, is_event_stream};
+use crate::transport::{StreamBodyOf, has_media_type, is_event_stream};
 
 crate::operation! {
     @target "aily_client::knowledge";
@@ -499,15 +499,6 @@ fn unexpected(status: StatusCode, headers: &http::HeaderMap, body: &[u8]) -> Err
     )
 }
 
-fn is_json(response: &Response<Bytes>) -> bool {
-    response
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
-}
-
 /// The buffered mode's decoding (the status and log id are added by the caller).
 fn decode_buffered(response: &Response<Bytes>) -> Result<KnowledgeAnswer, Error> {
     let status = response.status();
@@ -528,7 +519,7 @@ fn decode_buffered(response: &Response<Bytes>) -> Result<KnowledgeAnswer, Error>
         }
         return Err(ended_early());
     }
-    if is_json(response) {
+    if has_media_type(response.headers(), "application/json") {
         let text = std::str::from_utf8(response.body()).map_err(|e| {
             Error::new(ErrorKind::Decode, "the JSON reply is not UTF-8").with_source(e)
         })?;

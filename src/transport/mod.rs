@@ -28,6 +28,7 @@ use tower::util::BoxCloneSyncService;
 pub(crate) use base_uri::BaseUrlText;
 pub use base_uri::{BaseUri, BaseUriLayer, BaseUrl};
 pub use collect::{CollectBody, CollectBodyLayer, CollectFuture, DEFAULT_MAX_BODY_BYTES};
+pub(crate) use stream::has_media_type;
 pub use stream::{StreamBody, StreamBodyLayer, StreamBodyOf, StreamingBody, is_event_stream};
 
 use crate::error::{BoxError, Error};

@@ -58,13 +58,16 @@ impl fmt::Debug for StreamingBody {
 /// assert!(aily_client::transport::is_event_stream(&head));
 /// ```
 pub fn is_event_stream<B>(response: &Response<B>) -> bool {
-    response.status().is_success()
-        && response
-            .headers()
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("text/event-stream"))
+    response.status().is_success() && has_media_type(response.headers(), "text/event-stream")
+}
+
+/// True when the `Content-Type` is `media_type` (case-insensitive, parameters allowed).
+pub(crate) fn has_media_type(headers: &http::HeaderMap, media_type: &str) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case(media_type))
 }
 
 /// Answers an event-stream reply at its headers ([`StreamingBody`] in its
