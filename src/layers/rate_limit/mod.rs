@@ -22,6 +22,7 @@
 
 mod gcra;
 mod layer;
+pub mod published;
 
 use std::fmt;
 use std::sync::Arc;
