@@ -5,6 +5,7 @@
 //! * `ask`: the conversation helper, and cancel on drop.
 //! * `wait`: reading a run, cancel-then-wait.
 //! * `skills`: the skill endpoints.
+//! * `published_limits`: the published rate limits, against the fake enforcing them.
 //! * `resilience`: the fault matrix (attempts and the final result per fault).
 //! * `retryable`: `Error::is_retryable()` agrees with the retry policy.
 //! * `causes`: a connect error names its OS or TLS cause.
@@ -21,6 +22,7 @@ mod causes;
 /// The fake's conversation replies, sent with bare hyper and read with the client's models.
 mod fake_replies;
 mod lifecycle;
+mod published_limits;
 mod resilience;
 mod retryable;
 mod skills;
