@@ -10,8 +10,9 @@ use super::ClientBuilder;
 
 impl ClientBuilder {
     /// Limits every operation of this client to `quota` (its app's calls through
-    /// every client that shares the rate-limit store; see [`crate::layers::rate_limit`]).
-    /// Default: no quota, no proactive limiting.
+    /// every client that shares the rate-limit store; see [`crate::layers::rate_limit`])
+    /// — with [`published_rate_limits`](ClientBuilder::published_rate_limits), every
+    /// operation without a published limit. Default: no quota, no proactive limiting.
     ///
     /// ```
     /// use aily_client::{Client, Credentials, rate_limit::Quota};
@@ -28,7 +29,7 @@ impl ClientBuilder {
     }
 
     /// Limits one operation (e.g. `CancelRequest::OPERATION`) to `quota`, over the
-    /// client's [`quota`](ClientBuilder::quota).
+    /// client's [`quota`](ClientBuilder::quota) and the operation's published limit.
     ///
     /// ```
     /// use aily_client::{AilyRequest, CancelRequest, Client, Credentials, rate_limit::Quota};

@@ -170,7 +170,6 @@ impl RateLimitLayer {
     /// let err = limited.clone().oneshot(create()?).await.unwrap_err();
     /// assert_eq!(err.kind(), ErrorKind::RateLimited);
     /// assert_eq!(err.retry_after(), Some(Duration::from_micros(666_666))); // 60 s / 90
-
     /// # Ok(()) }
     /// ```
     pub fn published_limits(self, headroom_percent: u32) -> Self {
