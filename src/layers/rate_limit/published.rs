@@ -180,183 +180,62 @@ impl PublishedLimit {
     }
 }
 
-const fn row(
-    method: &'static Method,
-    template: &'static str,
-    per_second: Option<u32>,
-    per_minute: Option<u32>,
-    source: &'static str,
-) -> PublishedLimit {
-    PublishedLimit {
-        method,
-        template,
-        per_second,
-        per_minute,
-        source,
-    }
-}
-
-/// 1000/min & 50/s.
-const CONVERSATION: (Option<u32>, Option<u32>) = (Some(50), Some(1000));
-const V1_PAGES: &str = "spec/aily-v1.md: the v1 reference pages";
-
-macro_rules! v1 {
-    ($path:literal) => {
-        concat!("/open-apis/aily/v1", $path)
+/// The table's rows, one a line: `METHOD "path after /open-apis/aily/v1" => per
+/// second, per minute, [source];`.
+macro_rules! table {
+    ($($method:ident $path:literal => $second:expr, $minute:expr, [$($source:tt)+];)*) => {
+        &[$(PublishedLimit {
+            method: &Method::$method,
+            template: concat!("/open-apis/aily/v1", $path),
+            per_second: $second,
+            per_minute: $minute,
+            source: source!($($source)+),
+        }),*]
     };
 }
 
+/// A row's source: `api N` is row N of `spec/aily-api.md` §1, a name is a constant.
+macro_rules! source {
+    (api $n:literal) => {
+        concat!("spec/aily-api.md §1 row ", $n, " (doc)")
+    };
+    ($name:ident) => {
+        $name
+    };
+}
+
+const CREATE_SESSION: &str = "create session doc page (reference/feishu-platform.md §1.1)";
+const CREATE_RUN: &str = "create run doc page (reference/feishu-platform.md §1.1)";
+const V1_PAGES: &str = "spec/aily-v1.md: the v1 reference pages";
+// The conversation endpoints' and the skill reads' 50/s & 1000/min.
+const S50: Option<u32> = Some(50);
+const M1000: Option<u32> = Some(1000);
+
 /// The table (see the module docs). At most 64 rows: a request type's rows are a
 /// bit mask, found at compile time.
-const TABLE: &[PublishedLimit] = &[
-    row(
-        &Method::POST,
-        v1!("/sessions"),
-        CONVERSATION.0,
-        CONVERSATION.1,
-        "create session doc page (reference/feishu-platform.md §1.1)",
-    ),
-    row(
-        &Method::GET,
-        v1!("/sessions/{aily_session_id}"),
-        CONVERSATION.0,
-        CONVERSATION.1,
-        V1_PAGES,
-    ),
-    row(
-        &Method::PUT,
-        v1!("/sessions/{aily_session_id}"),
-        CONVERSATION.0,
-        CONVERSATION.1,
-        V1_PAGES,
-    ),
-    row(
-        &Method::DELETE,
-        v1!("/sessions/{aily_session_id}"),
-        CONVERSATION.0,
-        CONVERSATION.1,
-        V1_PAGES,
-    ),
-    row(
-        &Method::POST,
-        v1!("/sessions/{aily_session_id}/messages"),
-        CONVERSATION.0,
-        CONVERSATION.1,
-        V1_PAGES,
-    ),
-    row(
-        &Method::GET,
-        v1!("/sessions/{aily_session_id}/messages"),
-        CONVERSATION.0,
-        CONVERSATION.1,
-        V1_PAGES,
-    ),
-    row(
-        &Method::GET,
-        v1!("/sessions/{aily_session_id}/messages/{aily_message_id}"),
-        CONVERSATION.0,
-        CONVERSATION.1,
-        V1_PAGES,
-    ),
-    row(
-        &Method::POST,
-        v1!("/sessions/{aily_session_id}/runs"),
-        None,
-        Some(100),
-        "create run doc page (reference/feishu-platform.md §1.1)",
-    ),
-    row(
-        &Method::GET,
-        v1!("/sessions/{aily_session_id}/runs"),
-        CONVERSATION.0,
-        CONVERSATION.1,
-        V1_PAGES,
-    ),
-    row(
-        &Method::GET,
-        v1!("/sessions/{aily_session_id}/runs/{run_id}"),
-        CONVERSATION.0,
-        CONVERSATION.1,
-        V1_PAGES,
-    ),
-    row(
-        &Method::POST,
-        v1!("/sessions/{aily_session_id}/runs/{run_id}/cancel"),
-        CONVERSATION.0,
-        CONVERSATION.1,
-        V1_PAGES,
-    ),
-    row(
-        &Method::GET,
-        v1!("/apps/{app_id}/skills"),
-        CONVERSATION.0,
-        CONVERSATION.1,
-        "spec/aily-api.md §1 row 1 (doc)",
-    ),
-    row(
-        &Method::GET,
-        v1!("/apps/{app_id}/skills/{skill_id}"),
-        CONVERSATION.0,
-        CONVERSATION.1,
-        "spec/aily-api.md §1 row 2 (doc)",
-    ),
-    row(
-        &Method::POST,
-        v1!("/apps/{app_id}/skills/{skill_id}/start"),
-        None,
-        Some(100),
-        "spec/aily-api.md §1 row 3 (doc)",
-    ),
-    row(
-        &Method::POST,
-        v1!("/apps/{app_id}/knowledges/ask"),
-        None,
-        Some(100),
-        "spec/aily-api.md §1 row 4 (doc)",
-    ),
-    row(
-        &Method::POST,
-        v1!("/apps/{app_id}/data_assets"),
-        Some(20),
-        None,
-        "spec/aily-api.md §1 row 5 (doc)",
-    ),
-    row(
-        &Method::GET,
-        v1!("/apps/{app_id}/data_assets/{data_asset_id}"),
-        Some(20),
-        None,
-        "spec/aily-api.md §1 row 6 (doc)",
-    ),
-    row(
-        &Method::DELETE,
-        v1!("/apps/{app_id}/data_assets/{data_asset_id}"),
-        Some(20),
-        None,
-        "spec/aily-api.md §1 row 7 (doc)",
-    ),
-    row(
-        &Method::GET,
-        v1!("/apps/{app_id}/data_assets"),
-        Some(10),
-        None,
-        "spec/aily-api.md §1 row 8 (doc)",
-    ),
-    row(
-        &Method::GET,
-        v1!("/apps/{app_id}/data_asset_tags"),
-        Some(20),
-        None,
-        "spec/aily-api.md §1 row 9 (doc)",
-    ),
-    row(
-        &Method::POST,
-        v1!("/apps/{app_id}/data_assets/upload_file"),
-        Some(5),
-        None,
-        "spec/aily-api.md §1 row 10 (doc)",
-    ),
-];
+const TABLE: &[PublishedLimit] = table! {
+    POST "/sessions" => S50, M1000, [CREATE_SESSION];
+    GET "/sessions/{aily_session_id}" => S50, M1000, [V1_PAGES];
+    PUT "/sessions/{aily_session_id}" => S50, M1000, [V1_PAGES];
+    DELETE "/sessions/{aily_session_id}" => S50, M1000, [V1_PAGES];
+    POST "/sessions/{aily_session_id}/messages" => S50, M1000, [V1_PAGES];
+    GET "/sessions/{aily_session_id}/messages" => S50, M1000, [V1_PAGES];
+    GET "/sessions/{aily_session_id}/messages/{aily_message_id}" => S50, M1000, [V1_PAGES];
+    POST "/sessions/{aily_session_id}/runs" => None, Some(100), [CREATE_RUN];
+    GET "/sessions/{aily_session_id}/runs" => S50, M1000, [V1_PAGES];
+    GET "/sessions/{aily_session_id}/runs/{run_id}" => S50, M1000, [V1_PAGES];
+    POST "/sessions/{aily_session_id}/runs/{run_id}/cancel" => S50, M1000, [V1_PAGES];
+    GET "/apps/{app_id}/skills" => S50, M1000, [api 1];
+    GET "/apps/{app_id}/skills/{skill_id}" => S50, M1000, [api 2];
+    POST "/apps/{app_id}/skills/{skill_id}/start" => None, Some(100), [api 3];
+    POST "/apps/{app_id}/knowledges/ask" => None, Some(100), [api 4];
+    POST "/apps/{app_id}/data_assets" => Some(20), None, [api 5];
+    GET "/apps/{app_id}/data_assets/{data_asset_id}" => Some(20), None, [api 6];
+    DELETE "/apps/{app_id}/data_assets/{data_asset_id}" => Some(20), None, [api 7];
+    GET "/apps/{app_id}/data_assets" => Some(10), None, [api 8];
+    GET "/apps/{app_id}/data_asset_tags" => Some(20), None, [api 9];
+    POST "/apps/{app_id}/data_assets/upload_file" => Some(5), None, [api 10];
+};
 
 const _: () = assert!(TABLE.len() <= 64, "a request type's rows are a u64 mask");
 
