@@ -146,15 +146,15 @@ async fn upload_create_get_and_delete_an_asset() {
 async fn a_file_too_big_or_of_another_type_is_refused_with_nothing_sent() {
     bounded(async {
         let (fake, client) = setup().await;
-        // 51 MiB, sparse: its size comes from the metadata, it is never read.
+        // 51 MB, sparse: its size comes from the metadata, it is never read.
         let big = TempFile::new("big.pdf");
         std::fs::File::create(&big.0)
             .unwrap()
-            .set_len(51 * 1024 * 1024)
+            .set_len(51_000_000)
             .unwrap();
         let err = UploadFileRequest::from_path(APP, &big.0).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidInput);
-        assert!(err.to_string().contains("50 MiB"), "{err}");
+        assert!(err.to_string().contains("50 MB"), "{err}");
 
         let exe = TempFile::new("setup.exe");
         std::fs::write(&exe.0, b"MZ").unwrap();

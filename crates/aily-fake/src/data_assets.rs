@@ -15,8 +15,9 @@ use super::page;
 use super::reply::{ParamError, Refusal};
 use super::util;
 
-/// The largest file upload accepts: 50 MB (MiB, as the clients count it).
-const MAX_UPLOAD_BYTES: usize = 50 * 1024 * 1024;
+/// The largest file upload accepts: 50 MB, as 50 000 000 bytes (the stricter reading
+/// of the documented "50 MB").
+const MAX_UPLOAD_BYTES: usize = 50_000_000;
 /// The most items a list page holds, whatever the fake-wide maximum.
 const MAX_ASSET_PAGE_SIZE: usize = 100;
 
@@ -421,7 +422,7 @@ impl FakeAily {
     /// cloud doc or wiki (2700036), the file's `mime_type` (2700034) and upload
     /// token (2700030); the new asset is `awaiting`. Upload reads the real
     /// multipart body: exactly one part, named `file` (none: 2700472, more:
-    /// 2700027), at most 50 MiB (2700035), a `.docx`, `.txt`, `.pdf` or `.pptx`
+    /// 2700027), at most 50 MB (2700035), a `.docx`, `.txt`, `.pdf` or `.pptx`
     /// name (2700034); its bytes are kept ([`uploaded_file`](FakeAily::uploaded_file)).
     ///
     /// ```

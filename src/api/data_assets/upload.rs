@@ -19,8 +19,10 @@ crate::operation! {
     pub UploadFile = "aily.data_asset.upload_file", POST "/open-apis/aily/v1/apps/{app_id}/data_assets/upload_file"
 }
 
-/// The largest file upload accepts: 50 MiB.
-pub const MAX_UPLOAD_BYTES: u64 = 50 * 1024 * 1024;
+/// The largest file upload accepts: 50 MB, read as 50 000 000 bytes — the stricter of
+/// the two readings of the documented "50 MB" (50 MiB is 52 428 800), so no file the
+/// platform may refuse with 2700035 is sent.
+pub const MAX_UPLOAD_BYTES: u64 = 50_000_000;
 
 impl Endpoint for UploadFile {
     type Response = UploadFileResponse;
@@ -45,7 +47,7 @@ impl Endpoint for UploadFile {
 }
 
 /// `POST /open-apis/aily/v1/apps/:app_id/data_assets/upload_file?tenant_type=dev`: a
-/// `.docx`, `.txt`, `.pdf` or `.pptx` file of at most 50 MiB, as the one part `file`;
+/// `.docx`, `.txt`, `.pdf` or `.pptx` file of at most 50 MB ([`MAX_UPLOAD_BYTES`]), as the one part `file`;
 /// the reply's [`FileInfo::token`](crate::data_assets::FileInfo::token) feeds
 /// [`FileSource::uploaded`](crate::data_assets::FileSource::uploaded). The name and
 /// size are checked before anything is read or sent. Not retried after it may have
@@ -134,7 +136,7 @@ fn check_file(file_name: &str, size: Option<u64>) -> Result<FileType, Error> {
     })?;
     if let Some(size) = size.filter(|size| *size > MAX_UPLOAD_BYTES) {
         return Err(Error::invalid_input(format!(
-            "invalid file: {file_name} is {size} bytes; at most {MAX_UPLOAD_BYTES} (50 MiB) are allowed"
+            "invalid file: {file_name} is {size} bytes; at most {MAX_UPLOAD_BYTES} (50 MB) are allowed"
         )));
     }
     Ok(file_type)
@@ -169,7 +171,7 @@ mod tests {
         assert!(UploadFileRequest::from_bytes("a", "x.doc", "x").is_err());
         let big = vec![0u8; MAX_UPLOAD_BYTES as usize + 1];
         let err = UploadFileRequest::from_bytes("a", "x.txt", big).unwrap_err();
-        assert!(err.to_string().contains("50 MiB"), "{err}");
+        assert!(err.to_string().contains("50 MB"), "{err}");
         let err = UploadFileRequest::from_path("a", "/nonexistent/dir/x.pdf").unwrap_err();
         assert!(err.to_string().contains("cannot read"), "{err}");
         // The name is refused before the path is opened.

@@ -99,10 +99,10 @@ async fn upload_reads_the_form_and_keeps_the_bytes() {
 }
 
 #[tokio::test]
-async fn upload_over_50_mib_answers_2700035() {
+async fn upload_over_50_mb_answers_2700035() {
     bounded(async {
         let fake = fake_with_token().await;
-        let big = vec![b'a'; 50 * 1024 * 1024 + 1];
+        let big = vec![b'a'; 50_000_000 + 1];
         upload(
             &fake,
             "?tenant_type=dev",
