@@ -474,3 +474,34 @@ async fn a_spawned_hop_between_the_attempt_observers_and_api_call_loses_nothing(
     });
     observers_see_the_reply_across("obs_spawned", hop).await;
 }
+
+/// An `{app_id}` of the calling app's form (`cli_…`) is sent as given, with a WARN
+/// event naming the mix-up; an Aily app's ID makes no event.
+#[test]
+fn a_calling_app_id_in_app_id_is_warned_about_not_refused() {
+    let _ = recorder();
+    let suspicious = "cli_obs_mixup_9f3";
+    let fine = "spring_obs_mixup_9f3__c";
+    let req = aily_client::skills::GetSkillRequest::new(suspicious, "skill_1")
+        .expect("a cli_ id is still a valid id");
+    assert!(req.path().contains(suspicious));
+    aily_client::skills::GetSkillRequest::new(fine, "skill_1").unwrap();
+
+    let store = recorder().0.lock().unwrap();
+    let about = |id: &str| -> Vec<EventRec> {
+        store
+            .events
+            .iter()
+            .filter(|e| e.fields.get("app_id").map(String::as_str) == Some(id))
+            .cloned()
+            .collect()
+    };
+    let warned = about(suspicious);
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert_eq!(warned[0].level, "WARN");
+    assert!(
+        warned[0].fields["message"].contains("spring_"),
+        "{warned:?}"
+    );
+    assert!(about(fine).is_empty());
+}

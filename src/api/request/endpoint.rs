@@ -160,8 +160,23 @@ impl<E: RawEndpoint> ApiRequest<E> {
     /// A request to the operation's URL template with its placeholders filled by
     /// `ids`, in order ([`ApiPath::from_template`]), with no query and no body: the
     /// path is said once, in [`operation!`](crate::operation!).
+    ///
+    /// An `{app_id}` that starts with `cli_` is the calling app's ID, not an Aily
+    /// app's (`spring_…__c`) — a common mix-up: it is sent as given (an ID format is
+    /// the server's to judge) and a `WARN` event says so.
     pub fn with_ids(ids: &[&str]) -> Result<Self, Error> {
-        ApiPath::from_parsed(&E::TEMPLATE, ids).map(ApiRequest::at)
+        let path = ApiPath::from_parsed(&E::TEMPLATE, ids)?;
+        for (name, id) in E::TEMPLATE.placeholders().zip(ids) {
+            if name == "app_id" && id.starts_with("cli_") {
+                tracing::warn!(
+                    target: "aily_client::request",
+                    app_id = %id,
+                    operation = E::NAME,
+                    "app_id {id:?} looks like the calling app's ID (cli_…), not an Aily app's (spring_…__c): the Aily app's ID is in its URL on aily.feishu.cn"
+                );
+            }
+        }
+        Ok(ApiRequest::at(path))
     }
 
     /// A request to `path` with no query and no body.
