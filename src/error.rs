@@ -525,6 +525,12 @@ impl Error {
         self
     }
 
+    /// The same error, its message preceded by `context` (kind, code and the rest unchanged).
+    pub(crate) fn context(mut self, context: impl fmt::Display) -> Error {
+        self.inner.message = Cow::Owned(format!("{context}: {}", self.inner.message));
+        self
+    }
+
     pub(crate) fn invalid_input(message: impl Into<Cow<'static, str>>) -> Error {
         Error::new(ErrorKind::InvalidInput, message)
     }

@@ -175,3 +175,23 @@ impl<'de> Deserialize<'de> for LenientBool {
         d.deserialize_any(V)
     }
 }
+
+/// One value or a list of them (`null` or missing: none): for fields the SDKs
+/// type as one object that may be an array.
+pub(crate) fn one_or_many<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany<T> {
+        Many(Vec<T>),
+        One(T),
+    }
+    Ok(match Option::<OneOrMany<T>>::deserialize(d)? {
+        None => Vec::new(),
+        Some(OneOrMany::Many(items)) => items,
+        Some(OneOrMany::One(item)) => vec![item],
+    })
+}

@@ -14,6 +14,14 @@ use pin_project_lite::pin_project;
 use tower::ServiceExt;
 use tower::util::BoxCloneSyncService;
 
+use crate::api::agents::{
+    AgentArtifactResponse, AgentChat, AgentChatAnswer, AgentSession, CheckAgentVisibilityRequest,
+    CreateAgentChatRequest, CreateAgentChatResponse, CreateAgentSessionRequest,
+    CreateAgentSessionResponse, DeleteAgentSessionRequest, GetAgentArtifactRequest,
+    GetAgentChatRequest, GetAgentSessionRequest, ListAgentSessionsRequest,
+    UploadAgentAttachmentRequest, UploadAgentAttachmentResponse, VisibilityResponse,
+};
+use crate::api::app_stats::{AppStat, ListAppStatsRequest};
 use crate::api::messages::{
     CreateMessageRequest, GetMessageRequest, ListMessagesRequest, Message, MessageResponse,
 };
@@ -431,6 +439,143 @@ impl Client {
     /// The base URL requests go to.
     pub fn base_url(&self) -> &BaseUrl {
         &self.settings.base_url
+    }
+}
+
+/// App stats and the agents (`aily_client::{app_stats, agents}`).
+impl Client {
+    /// One page of the tenant's app stats (a tenant-token call).
+    pub fn list_app_stats(
+        &self,
+        request: ListAppStatsRequest,
+    ) -> impl Future<Output = Result<Reply<ListResponse<AppStat>>, Error>> + Send + 'static {
+        self.start(request)
+    }
+
+    /// Every app stat of every page of `request`, in order (see [`paginate::pages`]).
+    pub fn app_stats_stream(
+        &self,
+        request: ListAppStatsRequest,
+    ) -> impl Stream<Item = Result<AppStat, Error>> + Send + 'static {
+        paginate::pages(self.stack::<ListAppStatsRequest>(), request)
+    }
+
+    /// Creates an agent chat. Never retried once it may have reached the server
+    /// unless the request opts in; most callers want [`agent_chat`](Client::agent_chat).
+    pub fn create_agent_chat(
+        &self,
+        request: CreateAgentChatRequest,
+    ) -> impl Future<Output = Result<Reply<CreateAgentChatResponse>, Error>> + Send + 'static {
+        self.start(request)
+    }
+
+    /// Reads chat `agent_chat_id` of agent `agent_id`: its content and status now.
+    pub fn get_agent_chat(
+        &self,
+        agent_id: impl AsRef<str>,
+        agent_chat_id: impl AsRef<str>,
+    ) -> impl Future<Output = Result<Reply<AgentChat>, Error>> + Send + 'static {
+        self.call_checked(GetAgentChatRequest::new(agent_id, agent_chat_id))
+    }
+
+    /// Creates the chat in the background and reads it until it is done, reads 1 s
+    /// apart growing to 5 s, for at most 5 minutes ([`WaitOptions::for_agent_chat`];
+    /// see [`agents::agent_chat`](crate::agents::agent_chat)).
+    ///
+    /// ```no_run
+    /// # async fn f(client: aily_client::Client) -> Result<(), aily_client::Error> {
+    /// use aily_client::agents::CreateAgentChatRequest;
+    /// let answer = client.agent_chat(CreateAgentChatRequest::new("agent_1", "Hi")?).await?;
+    /// println!("{}", answer.text);
+    /// # Ok(()) }
+    /// ```
+    pub async fn agent_chat(
+        &self,
+        request: CreateAgentChatRequest,
+    ) -> Result<AgentChatAnswer, Error> {
+        self.agent_chat_with(request, WaitOptions::for_agent_chat())
+            .await
+    }
+
+    /// [`agent_chat`](Client::agent_chat) waiting as `options` say.
+    pub async fn agent_chat_with(
+        &self,
+        request: CreateAgentChatRequest,
+        options: WaitOptions,
+    ) -> Result<AgentChatAnswer, Error> {
+        crate::api::agents::agent_chat(self.stack(), self.stack(), request, options).await
+    }
+
+    /// Creates an agent session. Not retried once it may have reached the server
+    /// unless the request opts in.
+    pub fn create_agent_session(
+        &self,
+        request: CreateAgentSessionRequest,
+    ) -> impl Future<Output = Result<Reply<CreateAgentSessionResponse>, Error>> + Send + 'static
+    {
+        self.start(request)
+    }
+
+    /// Reads session `session_id` of agent `agent_id`.
+    pub fn get_agent_session(
+        &self,
+        agent_id: impl AsRef<str>,
+        session_id: impl AsRef<str>,
+    ) -> impl Future<Output = Result<Reply<AgentSession>, Error>> + Send + 'static {
+        self.call_checked(GetAgentSessionRequest::new(agent_id, session_id))
+    }
+
+    /// One page of an agent's sessions.
+    pub fn list_agent_sessions(
+        &self,
+        request: ListAgentSessionsRequest,
+    ) -> impl Future<Output = Result<Reply<ListResponse<AgentSession>>, Error>> + Send + 'static
+    {
+        self.start(request)
+    }
+
+    /// Every session of every page of `request`, in order (see [`paginate::pages`]).
+    pub fn agent_sessions_stream(
+        &self,
+        request: ListAgentSessionsRequest,
+    ) -> impl Stream<Item = Result<AgentSession, Error>> + Send + 'static {
+        paginate::pages(self.stack::<ListAgentSessionsRequest>(), request)
+    }
+
+    /// Deletes session `session_id` of agent `agent_id`.
+    pub fn delete_agent_session(
+        &self,
+        agent_id: impl AsRef<str>,
+        session_id: impl AsRef<str>,
+    ) -> impl Future<Output = Result<Reply<DeleteSessionResponse>, Error>> + Send + 'static {
+        self.call_checked(DeleteAgentSessionRequest::new(agent_id, session_id))
+    }
+
+    /// Uploads an attachment (multipart). Not retried once it may have reached the
+    /// server unless the request opts in.
+    pub fn upload_agent_attachment(
+        &self,
+        request: UploadAgentAttachmentRequest,
+    ) -> impl Future<Output = Result<Reply<UploadAgentAttachmentResponse>, Error>> + Send + 'static
+    {
+        self.start(request)
+    }
+
+    /// Reads artifact `artifact_id` of agent `agent_id` (its URL is valid 24 h).
+    pub fn get_agent_artifact(
+        &self,
+        agent_id: impl AsRef<str>,
+        artifact_id: impl AsRef<str>,
+    ) -> impl Future<Output = Result<Reply<AgentArtifactResponse>, Error>> + Send + 'static {
+        self.call_checked(GetAgentArtifactRequest::new(agent_id, artifact_id))
+    }
+
+    /// Whether the token's user may see agent `agent_id` (a user-token call).
+    pub fn check_agent_visibility(
+        &self,
+        agent_id: impl AsRef<str>,
+    ) -> impl Future<Output = Result<Reply<VisibilityResponse>, Error>> + Send + 'static {
+        self.call_checked(CheckAgentVisibilityRequest::new(agent_id))
     }
 }
 

@@ -5,6 +5,7 @@
 //! * `ask`: the conversation helper, and cancel on drop.
 //! * `wait`: reading a run, cancel-then-wait.
 //! * `skills`: the skill endpoints.
+//! * `app_stats`, `agents`: app stats; the agents' chats, sessions, attachments, artifacts.
 //! * `resilience`: the fault matrix (attempts and the final result per fault).
 //! * `retryable`: `Error::is_retryable()` agrees with the retry policy.
 //! * `causes`: a connect error names its OS or TLS cause.
@@ -15,6 +16,8 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod agents;
+mod app_stats;
 mod ask;
 mod cancel;
 mod causes;

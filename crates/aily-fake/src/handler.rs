@@ -14,6 +14,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use serde_json::{Map, Value, json};
 
+use super::agents::{AgentCall, AgentError};
 use super::body::FakeBody;
 use super::conv::Call;
 use super::fault::{fault_response, stall};
@@ -24,8 +25,9 @@ use super::state::{Shared, TokenError};
 use super::util;
 use super::{Fault, RecordedRequest, Route};
 
-/// Request bodies larger than this are refused with HTTP 413.
-const MAX_REQUEST_BODY: usize = 16 * 1024 * 1024;
+/// Request bodies larger than this are refused with HTTP 413 (room for the
+/// largest agent attachment, 40 MiB, and its form).
+const MAX_REQUEST_BODY: usize = 48 * 1024 * 1024;
 
 /// Handles one request. Never fails: every outcome is a response (or, for
 /// [`Fault::ResetConnection`], no response at all).
@@ -214,6 +216,9 @@ fn aily(
     pages: PageFault,
 ) -> Response<FakeBody> {
     let log_id = request.log_id;
+    if route.is_agent() {
+        return agent_route(shared, route, request);
+    }
     let body = if route.has_body() {
         match json_body(request.body) {
             Some(body) => body,
@@ -223,10 +228,67 @@ fn aily(
         Map::new()
     };
     let call = decode_call(route, request, body, pages);
-    let outcome = call.and_then(|call| shared.lock().conv.handle(&call));
+    let outcome = call.and_then(|call| {
+        let mut state = shared.lock();
+        if route == Route::AppStats {
+            state.app_stats.list(&call)
+        } else {
+            state.conv.handle(&call)
+        }
+    });
     match outcome {
         Ok(data) => success(data, log_id),
         Err(violation) => param_error(violation, log_id),
+    }
+}
+
+/// An `agents/{agent_id}/…` route, after the token check: the JSON body (a
+/// multipart one for the upload), the ids, then the endpoint; its errors are
+/// the agents' codes (10001 for a body or id that is not valid).
+fn agent_route(shared: &Shared, route: Route, request: &Input<'_>) -> Response<FakeBody> {
+    let log_id = request.log_id;
+    let refuse = |e: AgentError| error_response(e.status, e.code, &e.msg, log_id, None);
+    let body = if route.has_body() {
+        match json_body(request.body) {
+            Some(body) => body,
+            None => return refuse(AgentError::invalid("the body is not a JSON object")),
+        }
+    } else {
+        Map::new()
+    };
+    let ids = request.ids;
+    let decode = |raw: Option<&str>, field| raw.map(|raw| decode_id(raw, field)).transpose();
+    let (agent, item) = match (
+        decode(ids.agent, "agent_id"),
+        decode(ids.agent_item, "agent_item_id"),
+    ) {
+        (Ok(agent), Ok(item)) => (agent.unwrap_or_default(), item),
+        (Err(e), _) | (_, Err(e)) => return refuse(AgentError::invalid(e.field)),
+    };
+    let headers = &request.parts.headers;
+    let user_token = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start_matches("Bearer ").trim().starts_with("u-"));
+    let call = AgentCall {
+        route,
+        agent,
+        item,
+        call: Call {
+            route: Some(route),
+            query: query_pairs(request.parts.uri.query().unwrap_or_default()),
+            body,
+            ..Call::default()
+        },
+        content_type: headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
+        raw_body: request.body,
+        user_token,
+    };
+    match shared.lock().agents.handle(&call) {
+        Ok(data) => success(data, log_id),
+        Err(e) => refuse(e),
     }
 }
 

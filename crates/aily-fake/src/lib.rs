@@ -5,7 +5,8 @@
 //! [`FakeAily`] is a real HTTP server (hyper 1) listening on `127.0.0.1` on a
 //! free port, over real TCP. It speaks HTTP/1.1 and HTTP/2 (h2c with prior
 //! knowledge on plain TCP, ALPN `h2`/`http/1.1` with [`FakeAily::start_tls`]),
-//! and serves (`S` is `/open-apis/aily/v1/sessions`):
+//! and serves (`S` is `/open-apis/aily/v1/sessions`, `A` is
+//! `/open-apis/aily/v1/agents/{agent_id}`):
 //!
 //! | route | method and path | `data` of a success |
 //! | --- | --- | --- |
@@ -28,6 +29,16 @@
 //! | [`Route::ListRuns`] | `GET S/{aily_session_id}/runs` | `{runs, has_more, page_token?}` |
 //! | [`Route::GetRun`] | `GET S/{aily_session_id}/runs/{run_id}` | `{run}` |
 //! | [`Route::CancelRun`] | `POST S/{aily_session_id}/runs/{run_id}/cancel` | `{run}` |
+//! | [`Route::AppStats`] | `GET /open-apis/aily/v1/app_stats` | `{items, has_more, page_token?}` |
+//! | [`Route::CreateAgentChat`] | `POST A/chats` | `{agent_chat_id, session_id}` |
+//! | [`Route::GetAgentChat`] | `GET A/chats/{agent_chat_id}` | `{content, finish_reason?, status}` |
+//! | [`Route::CreateAgentSession`] | `POST A/sessions` | `{session_id, name, created_at}` |
+//! | [`Route::GetAgentSession`] | `GET A/sessions/{id}` | `{session_id, name, status, created_at, last_chat_at, turns}` |
+//! | [`Route::ListAgentSessions`] | `GET A/sessions` | `{sessions, has_more, next_page_token?}` |
+//! | [`Route::DeleteAgentSession`] | `DELETE A/sessions/{id}` | `{}` |
+//! | [`Route::UploadAgentAttachment`] | `POST A/attachments` (multipart) | `{agent_attachment_id}` |
+//! | [`Route::GetAgentArtifact`] | `GET A/artifacts/{id}` | `{agent_artifact: {artifact_id, name, url}}` |
+//! | [`Route::CheckAgentVisibility`] | `POST A/agent_visibility/check` | `{visibility}` |
 //! | [`Route::Scripted`] | a method and path given to [`FakeAily::route`] | the [`ScriptedReply`] |
 //! | [`Route::Other`] | anything else: HTTP 404, `{"code":404,"msg":"404 page not found"}` | |
 //!
@@ -284,11 +295,15 @@
 //! closes and every open connection is closed (the tasks are aborted, which
 //! takes effect at their next poll).
 
+mod agent_scenario;
+mod agents;
+mod app_stats;
 mod body;
 mod conv;
 mod fault;
 mod handler;
 mod messages;
+mod multipart;
 mod oauth;
 mod page;
 mod rate_limit;

@@ -20,6 +20,18 @@ fn parse_token(token: &str) -> Option<usize> {
 /// has_more, page_token?}`. `page_size` (default 20, capped at `max`) must be
 /// a positive integer and `page_token` one this fake issued.
 pub(crate) fn render(call: &Call, max: usize, field: &str, items: Vec<Value>) -> Outcome {
+    render_with(call, max, field, "page_token", items)
+}
+
+/// [`render`], the next page's token in `token_field` (the agent session list
+/// says `next_page_token`).
+pub(crate) fn render_with(
+    call: &Call,
+    max: usize,
+    field: &str,
+    token_field: &str,
+    items: Vec<Value>,
+) -> Outcome {
     let size = match call.query("page_size") {
         None | Some("") => DEFAULT_PAGE_SIZE,
         Some(raw) => raw
@@ -54,7 +66,7 @@ pub(crate) fn render(call: &Call, max: usize, field: &str, items: Vec<Value>) ->
     data.insert(field.into(), Value::Array(page));
     data.insert("has_more".into(), has_more.into());
     if let Some(next) = next {
-        data.insert("page_token".into(), next.into());
+        data.insert(token_field.into(), next.into());
     }
     Ok(Value::Object(data))
 }

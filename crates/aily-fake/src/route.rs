@@ -50,6 +50,26 @@ pub enum Route {
     CancelRun,
     /// `GET /open-apis/aily/v1/sessions/{aily_session_id}/runs/{run_id}`.
     GetRun,
+    /// `GET /open-apis/aily/v1/app_stats`.
+    AppStats,
+    /// `POST /open-apis/aily/v1/agents/{agent_id}/chats`.
+    CreateAgentChat,
+    /// `GET /open-apis/aily/v1/agents/{agent_id}/chats/{agent_chat_id}`.
+    GetAgentChat,
+    /// `POST /open-apis/aily/v1/agents/{agent_id}/sessions`.
+    CreateAgentSession,
+    /// `GET /open-apis/aily/v1/agents/{agent_id}/sessions/{agent_chat_session_id}`.
+    GetAgentSession,
+    /// `GET /open-apis/aily/v1/agents/{agent_id}/sessions`.
+    ListAgentSessions,
+    /// `DELETE /open-apis/aily/v1/agents/{agent_id}/sessions/{agent_chat_session_id}`.
+    DeleteAgentSession,
+    /// `POST /open-apis/aily/v1/agents/{agent_id}/attachments` (multipart/form-data).
+    UploadAgentAttachment,
+    /// `GET /open-apis/aily/v1/agents/{agent_id}/artifacts/{agent_artifact_id}`.
+    GetAgentArtifact,
+    /// `POST /open-apis/aily/v1/agents/{agent_id}/agent_visibility/check`.
+    CheckAgentVisibility,
     /// A method and path answered by a reply scripted with
     /// [`FakeAily::route`](super::FakeAily::route) (checked before every
     /// built-in route).
@@ -68,6 +88,25 @@ impl Route {
                 | Route::CreateMessage
                 | Route::CreateRun
                 | Route::CancelRun
+                | Route::CreateAgentChat
+                | Route::CreateAgentSession
+                | Route::CheckAgentVisibility
+        )
+    }
+
+    /// Whether the route is one of `aily/v1/agents/{agent_id}/…`.
+    pub(crate) fn is_agent(self) -> bool {
+        matches!(
+            self,
+            Route::CreateAgentChat
+                | Route::GetAgentChat
+                | Route::CreateAgentSession
+                | Route::GetAgentSession
+                | Route::ListAgentSessions
+                | Route::DeleteAgentSession
+                | Route::UploadAgentAttachment
+                | Route::GetAgentArtifact
+                | Route::CheckAgentVisibility
         )
     }
 }
@@ -78,10 +117,15 @@ pub(crate) struct RawIds<'a> {
     pub(crate) session: Option<&'a str>,
     pub(crate) message: Option<&'a str>,
     pub(crate) run: Option<&'a str>,
+    /// `{agent_id}` of an agents route.
+    pub(crate) agent: Option<&'a str>,
+    /// The second id of an agents route (a chat, session or artifact).
+    pub(crate) agent_item: Option<&'a str>,
 }
 
 const TOKEN_PATH: [&str; 5] = ["open-apis", "auth", "v3", "tenant_access_token", "internal"];
 const SESSIONS: [&str; 4] = ["open-apis", "aily", "v1", "sessions"];
+const AILY_V1: [&str; 3] = ["open-apis", "aily", "v1"];
 
 /// Classifies a request by method and path shape (scripted routes aside).
 pub(crate) fn classify<'a>(method: &Method, path: &'a str) -> (Route, RawIds<'a>) {
@@ -116,6 +160,9 @@ pub(crate) fn classify<'a>(method: &Method, path: &'a str) -> (Route, RawIds<'a>
     };
     if let Some(route) = oauth {
         return (route, none);
+    }
+    if let Some(found) = classify_v1(method, &segments) {
+        return found;
     }
     let Some(tail) = segments.strip_prefix(&SESSIONS[..]) else {
         return (Route::Other, none);
@@ -152,6 +199,47 @@ pub(crate) fn classify<'a>(method: &Method, path: &'a str) -> (Route, RawIds<'a>
     } else {
         (route, ids)
     }
+}
+
+/// App stats and the `agents/{agent_id}/…` routes; `None` for any other path.
+fn classify_v1<'a>(method: &Method, segments: &[&'a str]) -> Option<(Route, RawIds<'a>)> {
+    let tail = segments.strip_prefix(&AILY_V1[..])?;
+    if tail == ["app_stats"] {
+        let route = if method == Method::GET {
+            Route::AppStats
+        } else {
+            Route::Other
+        };
+        return Some((route, RawIds::default()));
+    }
+    let ["agents", agent, rest @ ..] = tail else {
+        return None;
+    };
+    let m = method.clone();
+    let route = match rest {
+        ["chats"] if m == Method::POST => Route::CreateAgentChat,
+        ["chats", _] if m == Method::GET => Route::GetAgentChat,
+        ["sessions"] if m == Method::POST => Route::CreateAgentSession,
+        ["sessions"] if m == Method::GET => Route::ListAgentSessions,
+        ["sessions", _] if m == Method::GET => Route::GetAgentSession,
+        ["sessions", _] if m == Method::DELETE => Route::DeleteAgentSession,
+        ["attachments"] if m == Method::POST => Route::UploadAgentAttachment,
+        ["artifacts", _] if m == Method::GET => Route::GetAgentArtifact,
+        ["agent_visibility", "check"] if m == Method::POST => Route::CheckAgentVisibility,
+        _ => return Some((Route::Other, RawIds::default())),
+    };
+    let item = match rest {
+        [_, item] if route != Route::CheckAgentVisibility => Some(*item),
+        _ => None,
+    };
+    Some((
+        route,
+        RawIds {
+            agent: Some(agent),
+            agent_item: item,
+            ..RawIds::default()
+        },
+    ))
 }
 
 fn session(s: &str) -> RawIds<'_> {
@@ -212,6 +300,88 @@ mod tests {
             assert_eq!(ids.session.is_some(), path.contains("/s1"), "{path}");
             assert_eq!(ids.run, path.contains("/r1").then_some("r1"), "{path}");
             assert_eq!(ids.message, path.contains("/m1").then_some("m1"), "{path}");
+        }
+    }
+
+    #[test]
+    fn classifies_the_agent_routes_and_app_stats() {
+        let a = "/open-apis/aily/v1/agents/agent_1";
+        let cases = [
+            (
+                Method::GET,
+                "/open-apis/aily/v1/app_stats".to_owned(),
+                Route::AppStats,
+                None,
+            ),
+            (
+                Method::POST,
+                format!("{a}/chats"),
+                Route::CreateAgentChat,
+                None,
+            ),
+            (
+                Method::GET,
+                format!("{a}/chats/c1"),
+                Route::GetAgentChat,
+                Some("c1"),
+            ),
+            (
+                Method::POST,
+                format!("{a}/sessions"),
+                Route::CreateAgentSession,
+                None,
+            ),
+            (
+                Method::GET,
+                format!("{a}/sessions"),
+                Route::ListAgentSessions,
+                None,
+            ),
+            (
+                Method::GET,
+                format!("{a}/sessions/s1"),
+                Route::GetAgentSession,
+                Some("s1"),
+            ),
+            (
+                Method::DELETE,
+                format!("{a}/sessions/s1"),
+                Route::DeleteAgentSession,
+                Some("s1"),
+            ),
+            (
+                Method::POST,
+                format!("{a}/attachments"),
+                Route::UploadAgentAttachment,
+                None,
+            ),
+            (
+                Method::GET,
+                format!("{a}/artifacts/x1"),
+                Route::GetAgentArtifact,
+                Some("x1"),
+            ),
+            (
+                Method::POST,
+                format!("{a}/agent_visibility/check"),
+                Route::CheckAgentVisibility,
+                None,
+            ),
+        ];
+        for (method, path, expected, item) in cases {
+            let (route, ids) = classify(&method, &path);
+            assert_eq!(route, expected, "{method} {path}");
+            assert_eq!(ids.agent_item, item, "{path}");
+            assert_eq!(ids.agent.is_some(), path.contains("agent_1"), "{path}");
+        }
+        for (method, path) in [
+            (Method::POST, "/open-apis/aily/v1/app_stats".to_owned()),
+            (Method::DELETE, format!("{a}/chats/c1")),
+            (Method::GET, format!("{a}/attachments")),
+            (Method::GET, format!("{a}/agent_visibility/check")),
+            (Method::GET, a.to_owned()),
+        ] {
+            assert_eq!(classify(&method, &path).0, Route::Other, "{method} {path}");
         }
     }
 

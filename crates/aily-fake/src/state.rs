@@ -93,6 +93,10 @@ pub(crate) struct State {
     token_ttl: Duration,
     /// Sessions, messages and runs.
     pub(crate) conv: Conversations,
+    /// Agents: sessions, chats, attachments, artifacts (see `agents.rs`).
+    pub(crate) agents: super::agents::Agents,
+    /// The app stats (see `app_stats.rs`).
+    pub(crate) app_stats: super::app_stats::AppStats,
     faults: Vec<FaultRule>,
     /// Replies scripted with `FakeAily::route`, newest last.
     routes: Vec<ScriptedRoute>,
@@ -117,6 +121,8 @@ impl Default for State {
             tokens: HashMap::new(),
             token_ttl: DEFAULT_TOKEN_TTL,
             conv: Conversations::default(),
+            agents: Default::default(),
+            app_stats: Default::default(),
             faults: Vec::new(),
             routes: Vec::new(),
             requests: VecDeque::new(),

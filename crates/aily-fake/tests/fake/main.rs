@@ -3,6 +3,7 @@
 //!
 //! * `server`: the token endpoint, cancel, faults, transports (h2c, TLS), the log;
 //! * `routes`: every route classified, token-checked, faulted and scripted;
+//! * `agents`: the agents routes and app stats: chats over polls, the multipart upload, the codes;
 //! * `lifecycle`: (in the library's tests/client, `fake_replies`: it reads the
 //!   fake's replies with the client's models);
 //! * `trace`: no content or token in the fake's spans and events (it runs alone).
@@ -17,6 +18,7 @@ mod support {
     pub(crate) use super::{capture as trace, serial};
 }
 
+mod agents;
 mod routes;
 mod server;
 mod trace;
