@@ -16,6 +16,8 @@ mod support;
 /// Running the built `aily` binary, bounded in time.
 mod runner;
 
+mod agents;
+mod app_stats;
 mod ask;
 mod auth;
 mod causes;
