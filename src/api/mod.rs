@@ -1,10 +1,11 @@
 //! The endpoints: one module per resource ([`sessions`], [`messages`], [`runs`],
-//! [`skills`], [`app_stats`], [`agents`]), the seam every endpoint plugs into ([`request`]: the
+//! [`skills`], [`data_assets`], [`app_stats`], [`agents`]), the seam every endpoint plugs into ([`request`]: the
 //! `Endpoint` trait, paths and operations; [`multipart`] bodies), the reply envelope ([`envelope`]),
 //! pages ([`paginate`]) and the lenient wire types shared by the models (`wire`).
 
 pub mod agents;
 pub mod app_stats;
+pub mod data_assets;
 pub mod envelope;
 pub mod messages;
 pub mod multipart;

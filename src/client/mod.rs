@@ -22,6 +22,11 @@ use crate::api::agents::{
     UploadAgentAttachmentRequest, UploadAgentAttachmentResponse, VisibilityResponse,
 };
 use crate::api::app_stats::{AppStat, ListAppStatsRequest};
+use crate::api::data_assets::{
+    CreateDataAssetRequest, DataAsset, DataAssetResponse, DataAssetTag, DeleteDataAssetRequest,
+    GetDataAssetRequest, ListDataAssetTagsRequest, ListDataAssetsRequest, UploadFileRequest,
+    UploadFileResponse,
+};
 use crate::api::messages::{
     CreateMessageRequest, GetMessageRequest, ListMessagesRequest, Message, MessageResponse,
 };
@@ -35,6 +40,7 @@ use crate::api::sessions::{
     CreateSessionRequest, DeleteSessionRequest, DeleteSessionResponse, GetSessionRequest,
     ListResponse, SessionResponse, UpdateSessionRequest,
 };
+use crate::api::skills::{StartSkillRequest, StartSkillResponse};
 use crate::background::{BackgroundCancelStats, BackgroundCancels};
 use crate::error::Error;
 use crate::layers::api_call::Reply;
@@ -296,6 +302,99 @@ impl Client {
         request: ListRunsRequest,
     ) -> impl Stream<Item = Result<Run, Error>> + Send + 'static {
         paginate::pages(self.stack::<ListRunsRequest>(), request)
+    }
+
+    /// Runs a skill and answers with its output (`POST …/apps/:app_id/skills/:skill_id/start`).
+    /// Not retried after it may have reached the server unless the request opts in
+    /// (the skill would run twice); a rate-limit refusal is retried. The reply takes
+    /// the skill's run time: give the request its own timeout.
+    ///
+    /// ```no_run
+    /// # async fn f(client: aily_client::Client) -> Result<(), aily_client::Error> {
+    /// use aily_client::AilyRequest;
+    /// use aily_client::skills::StartSkillRequest;
+    /// let request = StartSkillRequest::new("spring_1__c", "skill_weather")?
+    ///     .query_text("Will it rain?")?
+    ///     .with_overall_timeout(std::time::Duration::from_secs(120));
+    /// let reply = client.start_skill(request).await?;
+    /// println!("{:?}", reply.output_json());
+    /// # Ok(()) }
+    /// ```
+    pub fn start_skill(
+        &self,
+        request: StartSkillRequest,
+    ) -> impl Future<Output = Result<Reply<StartSkillResponse>, Error>> + Send + 'static {
+        self.start(request)
+    }
+
+    /// Uploads a file for a data asset (dev environment); its token feeds
+    /// [`FileSource::uploaded`](crate::data_assets::FileSource::uploaded). Not
+    /// retried after it may have reached the server unless the request opts in.
+    pub fn upload_data_asset_file(
+        &self,
+        request: UploadFileRequest,
+    ) -> impl Future<Output = Result<Reply<UploadFileResponse>, Error>> + Send + 'static {
+        self.start(request)
+    }
+
+    /// Creates a data asset (dev environment). Not retried after it may have
+    /// reached the server unless the request opts in.
+    pub fn create_data_asset(
+        &self,
+        request: CreateDataAssetRequest,
+    ) -> impl Future<Output = Result<Reply<DataAssetResponse>, Error>> + Send + 'static {
+        self.start(request)
+    }
+
+    /// Reads a data asset (with the request's `with_*` flags).
+    pub fn get_data_asset(
+        &self,
+        request: GetDataAssetRequest,
+    ) -> impl Future<Output = Result<Reply<DataAssetResponse>, Error>> + Send + 'static {
+        self.start(request)
+    }
+
+    /// Deletes data asset `data_asset_id` of app `app_id` (dev environment); the
+    /// reply is the deleted asset.
+    pub fn delete_data_asset(
+        &self,
+        app_id: impl AsRef<str>,
+        data_asset_id: impl AsRef<str>,
+    ) -> impl Future<Output = Result<Reply<DataAssetResponse>, Error>> + Send + 'static {
+        self.call_checked(DeleteDataAssetRequest::new(app_id, data_asset_id))
+    }
+
+    /// One page of an app's data assets.
+    pub fn list_data_assets(
+        &self,
+        request: ListDataAssetsRequest,
+    ) -> impl Future<Output = Result<Reply<ListResponse<DataAsset>>, Error>> + Send + 'static {
+        self.start(request)
+    }
+
+    /// Every data asset of every page of `request`, in order (see [`paginate::pages`]).
+    pub fn data_assets_stream(
+        &self,
+        request: ListDataAssetsRequest,
+    ) -> impl Stream<Item = Result<DataAsset, Error>> + Send + 'static {
+        paginate::pages(self.stack::<ListDataAssetsRequest>(), request)
+    }
+
+    /// One page of an app's data-asset tags.
+    pub fn list_data_asset_tags(
+        &self,
+        request: ListDataAssetTagsRequest,
+    ) -> impl Future<Output = Result<Reply<ListResponse<DataAssetTag>>, Error>> + Send + 'static
+    {
+        self.start(request)
+    }
+
+    /// Every data-asset tag of every page of `request`, in order (see [`paginate::pages`]).
+    pub fn data_asset_tags_stream(
+        &self,
+        request: ListDataAssetTagsRequest,
+    ) -> impl Stream<Item = Result<DataAssetTag, Error>> + Send + 'static {
+        paginate::pages(self.stack::<ListDataAssetTagsRequest>(), request)
     }
 
     /// Starts a run and hands back its [`RunHandle`]: dropped before the run ends, it

@@ -4,7 +4,8 @@
 //! * `lifecycle`: every conversation endpoint, its errors and retry class, pages.
 //! * `ask`: the conversation helper, and cancel on drop.
 //! * `wait`: reading a run, cancel-then-wait.
-//! * `skills`: the skill endpoints.
+//! * `skills`, `skill_start`: the skill endpoints.
+//! * `data_assets`: the data-asset endpoints, the multipart upload.
 //! * `app_stats`, `agents`: app stats; the agents' chats, sessions, attachments, artifacts.
 //! * `resilience`: the fault matrix (attempts and the final result per fault).
 //! * `retryable`: `Error::is_retryable()` agrees with the retry policy.
@@ -21,11 +22,13 @@ mod app_stats;
 mod ask;
 mod cancel;
 mod causes;
+mod data_assets;
 /// The fake's conversation replies, sent with bare hyper and read with the client's models.
 mod fake_replies;
 mod lifecycle;
 mod resilience;
 mod retryable;
+mod skill_start;
 mod skills;
 mod tokens;
 mod user_stack;

@@ -34,6 +34,16 @@ pub(crate) struct Call {
     pub(crate) repeat_page_token: bool,
     /// [`Fault::EndlessPageTokens`](super::Fault::EndlessPageTokens) applies.
     pub(crate) endless_page_tokens: bool,
+    /// `{app_id}` of an app route (skills, data assets), decoded.
+    pub(crate) app: String,
+    /// `{skill_id}` or `{data_asset_id}` of an app route, decoded.
+    pub(crate) item: Option<String>,
+    /// The body as received (the multipart upload reads it).
+    pub(crate) raw_body: bytes::Bytes,
+    /// The request's `Content-Type`.
+    pub(crate) content_type: Option<String>,
+    /// Whether the caller sent a user access token (`u-…`), not a tenant one.
+    pub(crate) user_token: bool,
 }
 
 impl Call {
@@ -43,6 +53,15 @@ impl Call {
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of query parameter `name` (a repeated key), in order.
+    pub(crate) fn query_all(&self, name: &str) -> Vec<&str> {
+        self.query
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     /// An optional string field of the body, at most `max` characters.

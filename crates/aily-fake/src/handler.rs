@@ -18,7 +18,9 @@ use super::agents::{AgentCall, AgentError};
 use super::body::FakeBody;
 use super::conv::Call;
 use super::fault::{fault_response, stall};
-use super::reply::{LOG_ID, ParamError, error_response, json_response, param_error, success};
+use super::reply::{
+    LOG_ID, ParamError, Refusal, error_response, json_response, param_error, success,
+};
 use super::route::{RawIds, classify};
 use super::server::ConnControl;
 use super::state::{Shared, TokenError};
@@ -29,6 +31,10 @@ use super::{Fault, RecordedRequest, Route};
 /// largest agent attachment, 40 MiB, and its form).
 const MAX_REQUEST_BODY: usize = 48 * 1024 * 1024;
 
+/// The body limit of the upload route: room for a file over the platform's 50 MB,
+/// so that the route itself answers 2700035.
+const MAX_UPLOAD_BODY: usize = 64 * 1024 * 1024;
+
 /// Handles one request. Never fails: every outcome is a response (or, for
 /// [`Fault::ResetConnection`], no response at all).
 pub(crate) async fn handle(
@@ -37,11 +43,6 @@ pub(crate) async fn handle(
     request: Request<Incoming>,
 ) -> Result<Response<FakeBody>, Infallible> {
     let (parts, body) = request.into_parts();
-    let collected = Limited::new(body, MAX_REQUEST_BODY)
-        .collect()
-        .await
-        .map(|c| c.to_bytes());
-    let log_id = util::new_log_id();
     let scripted = shared
         .lock()
         .scripted(&parts.method, parts.uri.path())
@@ -51,6 +52,16 @@ pub(crate) async fn handle(
     } else {
         classify(&parts.method, parts.uri.path())
     };
+    let limit = if route == Route::UploadDataAssetFile {
+        MAX_UPLOAD_BODY
+    } else {
+        MAX_REQUEST_BODY
+    };
+    let collected = Limited::new(body, limit)
+        .collect()
+        .await
+        .map(|c| c.to_bytes());
+    let log_id = util::new_log_id();
     let path = parts
         .uri
         .path_and_query()
@@ -228,6 +239,15 @@ fn aily(
         Map::new()
     };
     let call = decode_call(route, request, body, pages);
+    if route.is_app_route() {
+        let outcome = call
+            .map_err(Refusal::from)
+            .and_then(|call| shared.lock().serve_app_route(&call));
+        return match outcome {
+            Ok(data) => success(data, log_id),
+            Err(refusal) => refusal.response(log_id),
+        };
+    }
     let outcome = call.and_then(|call| {
         let mut state = shared.lock();
         if route == Route::AppStats {
@@ -304,6 +324,24 @@ fn decode_call(
     let session = decode(ids.session, "aily_session_id")?.unwrap_or_default();
     let message = decode(ids.message, "aily_message_id")?;
     let run = decode(ids.run, "run_id")?;
+    let app = decode(ids.app, "app_id")?.unwrap_or_default();
+    let item_field = match route {
+        Route::GetSkill | Route::StartSkill => "skill_id",
+        _ => "data_asset_id",
+    };
+    let item = decode(ids.item, item_field)?;
+    let header = |name| {
+        request
+            .parts
+            .headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    let user_token = header("authorization").is_some_and(|v| {
+        v.trim()
+            .split_once(' ')
+            .is_some_and(|(_, token)| token.trim().starts_with("u-"))
+    });
     let biz_user_id = request
         .parts
         .headers
@@ -320,6 +358,11 @@ fn decode_call(
         biz_user_id,
         repeat_page_token: pages == PageFault::Repeat,
         endless_page_tokens: pages == PageFault::Endless,
+        app,
+        item,
+        raw_body: request.body.clone(),
+        content_type: header("content-type").map(str::to_owned),
+        user_token,
     })
 }
 

@@ -6,7 +6,7 @@
 //! free port, over real TCP. It speaks HTTP/1.1 and HTTP/2 (h2c with prior
 //! knowledge on plain TCP, ALPN `h2`/`http/1.1` with [`FakeAily::start_tls`]),
 //! and serves (`S` is `/open-apis/aily/v1/sessions`, `A` is
-//! `/open-apis/aily/v1/agents/{agent_id}`):
+//! `/open-apis/aily/v1/agents/{agent_id}`, `P` is `/open-apis/aily/v1/apps/{app_id}`):
 //!
 //! | route | method and path | `data` of a success |
 //! | --- | --- | --- |
@@ -39,6 +39,15 @@
 //! | [`Route::UploadAgentAttachment`] | `POST A/attachments` (multipart) | `{agent_attachment_id}` |
 //! | [`Route::GetAgentArtifact`] | `GET A/artifacts/{id}` | `{agent_artifact: {artifact_id, name, url}}` |
 //! | [`Route::CheckAgentVisibility`] | `POST A/agent_visibility/check` | `{visibility}` |
+//! | [`Route::ListSkills`] | `GET P/skills` | `{skills, has_more, page_token?}` |
+//! | [`Route::GetSkill`] | `GET P/skills/{skill_id}` | `{skill}` |
+//! | [`Route::StartSkill`] | `POST P/skills/{skill_id}/start` | `{output, status}` |
+//! | [`Route::CreateDataAsset`] | `POST P/data_assets?tenant_type=dev` | `{data_asset}` |
+//! | [`Route::GetDataAsset`] | `GET P/data_assets/{data_asset_id}` | `{data_asset}` |
+//! | [`Route::DeleteDataAsset`] | `DELETE P/data_assets/{data_asset_id}?tenant_type=dev` | `{data_asset}` |
+//! | [`Route::ListDataAssets`] | `GET P/data_assets` | `{items, has_more, page_token?}` |
+//! | [`Route::ListDataAssetTags`] | `GET P/data_asset_tags` | `{items, has_more, page_token?}` |
+//! | [`Route::UploadDataAssetFile`] | `POST P/data_assets/upload_file?tenant_type=dev` (multipart) | `{file_info}` |
 //! | [`Route::Scripted`] | a method and path given to [`FakeAily::route`] | the [`ScriptedReply`] |
 //! | [`Route::Other`] | anything else: HTTP 404, `{"code":404,"msg":"404 page not found"}` | |
 //!
@@ -131,6 +140,13 @@
 //!   `error` (only when `FAILED`:
 //!   `{"code":"sp_ec_sm_900101","message":"技能不存在或已删除"}`) and
 //!   `metadata`. Timestamps are strings of Unix milliseconds.
+//! * **Skills and data assets** of the Aily apps, set up with
+//!   [`FakeAily::add_skill`] and [`FakeAily::add_data_asset`] (whose docs say
+//!   each route's checks and codes): the platform's limits, `tenant_type=dev`
+//!   on create, delete and upload (else 2700026), HTTP 404 / 2700404 for an
+//!   unknown asset, each endpoint's own codes, and a real multipart upload whose
+//!   bytes a test reads back ([`FakeAily::uploaded_file`]). Their lists are
+//!   pages of at most 100.
 //! * **Pagination.** `page_size` defaults to 20, must be a positive integer
 //!   and is capped at [`FakeAily::set_max_page_size`] (default 100);
 //!   `page_token` must be one the fake issued; `has_more` says whether a next
@@ -300,7 +316,9 @@ mod agents;
 mod app_stats;
 mod body;
 mod conv;
+mod data_assets;
 mod fault;
+mod form;
 mod handler;
 mod messages;
 mod multipart;
@@ -315,6 +333,7 @@ mod scenario;
 mod scripted;
 mod server;
 mod sessions;
+mod skills;
 mod state;
 mod util;
 

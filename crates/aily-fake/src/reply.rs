@@ -41,6 +41,45 @@ impl ParamError {
     }
 }
 
+/// Why an app route (skills, data assets) refused a call: a parameter (2700001
+/// with its violation), or one of the endpoint's own codes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// HTTP 400, 2700001, naming the field.
+    Param(ParamError),
+    /// This status, code and message.
+    Code {
+        status: u16,
+        code: i64,
+        msg: &'static str,
+    },
+}
+
+impl Refusal {
+    /// HTTP 400 with `code`.
+    pub(crate) fn code(code: i64, msg: &'static str) -> Self {
+        Refusal::Code {
+            status: 400,
+            code,
+            msg,
+        }
+    }
+
+    /// The error reply.
+    pub(crate) fn response(self, log_id: &str) -> Response<FakeBody> {
+        match self {
+            Refusal::Param(violation) => param_error(violation, log_id),
+            Refusal::Code { status, code, msg } => error_response(status, code, msg, log_id, None),
+        }
+    }
+}
+
+impl From<ParamError> for Refusal {
+    fn from(violation: ParamError) -> Self {
+        Refusal::Param(violation)
+    }
+}
+
 /// HTTP 400, code 2700001, with one field violation.
 pub(crate) fn param_error(violation: ParamError, log_id: &str) -> Response<FakeBody> {
     let mut item = serde_json::Map::new();

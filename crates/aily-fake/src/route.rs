@@ -70,6 +70,24 @@ pub enum Route {
     GetAgentArtifact,
     /// `POST /open-apis/aily/v1/agents/{agent_id}/agent_visibility/check`.
     CheckAgentVisibility,
+    /// `GET /open-apis/aily/v1/apps/{app_id}/skills`.
+    ListSkills,
+    /// `GET /open-apis/aily/v1/apps/{app_id}/skills/{skill_id}`.
+    GetSkill,
+    /// `POST /open-apis/aily/v1/apps/{app_id}/skills/{skill_id}/start`.
+    StartSkill,
+    /// `POST /open-apis/aily/v1/apps/{app_id}/data_assets`.
+    CreateDataAsset,
+    /// `GET /open-apis/aily/v1/apps/{app_id}/data_assets/{data_asset_id}`.
+    GetDataAsset,
+    /// `DELETE /open-apis/aily/v1/apps/{app_id}/data_assets/{data_asset_id}`.
+    DeleteDataAsset,
+    /// `GET /open-apis/aily/v1/apps/{app_id}/data_assets`.
+    ListDataAssets,
+    /// `GET /open-apis/aily/v1/apps/{app_id}/data_asset_tags`.
+    ListDataAssetTags,
+    /// `POST /open-apis/aily/v1/apps/{app_id}/data_assets/upload_file` (multipart).
+    UploadDataAssetFile,
     /// A method and path answered by a reply scripted with
     /// [`FakeAily::route`](super::FakeAily::route) (checked before every
     /// built-in route).
@@ -91,6 +109,8 @@ impl Route {
                 | Route::CreateAgentChat
                 | Route::CreateAgentSession
                 | Route::CheckAgentVisibility
+                | Route::StartSkill
+                | Route::CreateDataAsset
         )
     }
 
@@ -109,6 +129,23 @@ impl Route {
                 | Route::CheckAgentVisibility
         )
     }
+
+    /// Whether the endpoint is one of an Aily app's (`apps/{app_id}/…`: skills,
+    /// data assets).
+    pub(crate) fn is_app_route(self) -> bool {
+        matches!(
+            self,
+            Route::ListSkills
+                | Route::GetSkill
+                | Route::StartSkill
+                | Route::CreateDataAsset
+                | Route::GetDataAsset
+                | Route::DeleteDataAsset
+                | Route::ListDataAssets
+                | Route::ListDataAssetTags
+                | Route::UploadDataAssetFile
+        )
+    }
 }
 
 /// Raw (still percent-encoded) path parameters of an aily route.
@@ -121,11 +158,16 @@ pub(crate) struct RawIds<'a> {
     pub(crate) agent: Option<&'a str>,
     /// The second id of an agents route (a chat, session or artifact).
     pub(crate) agent_item: Option<&'a str>,
+    /// `{app_id}` of an app route.
+    pub(crate) app: Option<&'a str>,
+    /// `{skill_id}` or `{data_asset_id}` of an app route.
+    pub(crate) item: Option<&'a str>,
 }
 
 const TOKEN_PATH: [&str; 5] = ["open-apis", "auth", "v3", "tenant_access_token", "internal"];
 const SESSIONS: [&str; 4] = ["open-apis", "aily", "v1", "sessions"];
 const AILY_V1: [&str; 3] = ["open-apis", "aily", "v1"];
+const APPS: [&str; 4] = ["open-apis", "aily", "v1", "apps"];
 
 /// Classifies a request by method and path shape (scripted routes aside).
 pub(crate) fn classify<'a>(method: &Method, path: &'a str) -> (Route, RawIds<'a>) {
@@ -160,6 +202,9 @@ pub(crate) fn classify<'a>(method: &Method, path: &'a str) -> (Route, RawIds<'a>
     };
     if let Some(route) = oauth {
         return (route, none);
+    }
+    if let Some(tail) = segments.strip_prefix(&APPS[..]) {
+        return classify_app(method, tail);
     }
     if let Some(found) = classify_v1(method, &segments) {
         return found;
@@ -242,6 +287,33 @@ fn classify_v1<'a>(method: &Method, segments: &[&'a str]) -> Option<(Route, RawI
     ))
 }
 
+/// `apps/{app_id}/…`: the skill and data-asset routes.
+fn classify_app<'a>(method: &Method, tail: &[&'a str]) -> (Route, RawIds<'a>) {
+    let ids = |app: &'a str, item: Option<&'a str>| RawIds {
+        app: Some(app),
+        item,
+        ..RawIds::default()
+    };
+    match (method, tail) {
+        (&Method::GET, [app, "skills"]) => (Route::ListSkills, ids(app, None)),
+        (&Method::GET, [app, "skills", skill]) => (Route::GetSkill, ids(app, Some(skill))),
+        (&Method::POST, [app, "skills", skill, "start"]) => {
+            (Route::StartSkill, ids(app, Some(skill)))
+        }
+        (&Method::POST, [app, "data_assets"]) => (Route::CreateDataAsset, ids(app, None)),
+        (&Method::GET, [app, "data_assets"]) => (Route::ListDataAssets, ids(app, None)),
+        (&Method::POST, [app, "data_assets", "upload_file"]) => {
+            (Route::UploadDataAssetFile, ids(app, None))
+        }
+        (&Method::GET, [app, "data_assets", asset]) => (Route::GetDataAsset, ids(app, Some(asset))),
+        (&Method::DELETE, [app, "data_assets", asset]) => {
+            (Route::DeleteDataAsset, ids(app, Some(asset)))
+        }
+        (&Method::GET, [app, "data_asset_tags"]) => (Route::ListDataAssetTags, ids(app, None)),
+        _ => (Route::Other, RawIds::default()),
+    }
+}
+
 fn session(s: &str) -> RawIds<'_> {
     RawIds {
         session: Some(s),
@@ -297,6 +369,7 @@ mod tests {
         for (method, path, expected) in cases {
             let (route, ids) = classify(&method, &path);
             assert_eq!(route, expected, "{method} {path}");
+            assert_eq!(ids.app, None);
             assert_eq!(ids.session.is_some(), path.contains("/s1"), "{path}");
             assert_eq!(ids.run, path.contains("/r1").then_some("r1"), "{path}");
             assert_eq!(ids.message, path.contains("/m1").then_some("m1"), "{path}");
@@ -380,6 +453,77 @@ mod tests {
             (Method::GET, format!("{a}/attachments")),
             (Method::GET, format!("{a}/agent_visibility/check")),
             (Method::GET, a.to_owned()),
+        ] {
+            assert_eq!(classify(&method, &path).0, Route::Other, "{method} {path}");
+        }
+    }
+
+    #[test]
+    fn classifies_the_app_routes() {
+        const A: &str = "/open-apis/aily/v1/apps/spring_1__c";
+        let cases = [
+            (Method::GET, format!("{A}/skills"), Route::ListSkills, None),
+            (
+                Method::GET,
+                format!("{A}/skills/k1"),
+                Route::GetSkill,
+                Some("k1"),
+            ),
+            (
+                Method::POST,
+                format!("{A}/skills/k1/start"),
+                Route::StartSkill,
+                Some("k1"),
+            ),
+            (
+                Method::POST,
+                format!("{A}/data_assets"),
+                Route::CreateDataAsset,
+                None,
+            ),
+            (
+                Method::GET,
+                format!("{A}/data_assets"),
+                Route::ListDataAssets,
+                None,
+            ),
+            (
+                Method::GET,
+                format!("{A}/data_assets/a1"),
+                Route::GetDataAsset,
+                Some("a1"),
+            ),
+            (
+                Method::DELETE,
+                format!("{A}/data_assets/a1"),
+                Route::DeleteDataAsset,
+                Some("a1"),
+            ),
+            (
+                Method::POST,
+                format!("{A}/data_assets/upload_file"),
+                Route::UploadDataAssetFile,
+                None,
+            ),
+            (
+                Method::GET,
+                format!("{A}/data_asset_tags"),
+                Route::ListDataAssetTags,
+                None,
+            ),
+        ];
+        for (method, path, expected, item) in cases {
+            let (route, ids) = classify(&method, &path);
+            assert_eq!(route, expected, "{method} {path}");
+            assert!(route.is_app_route());
+            assert_eq!((ids.app, ids.item), (Some("spring_1__c"), item), "{path}");
+        }
+        for (method, path) in [
+            (Method::POST, format!("{A}/skills")),
+            (Method::GET, format!("{A}/skills/k1/start")),
+            (Method::PUT, format!("{A}/data_assets/a1")),
+            (Method::POST, format!("{A}/data_assets/a1")),
+            (Method::GET, "/open-apis/aily/v1/apps".to_owned()),
         ] {
             assert_eq!(classify(&method, &path).0, Route::Other, "{method} {path}");
         }

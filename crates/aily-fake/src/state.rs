@@ -10,7 +10,10 @@ use tokio::time::Instant;
 
 use http::{Method, StatusCode};
 
-use super::conv::Conversations;
+use serde_json::Value;
+
+use super::conv::{Call, Conversations};
+use super::reply::Refusal;
 use super::scripted::{ScriptedReply, ScriptedRoute};
 use super::util;
 use super::{Fault, RecordedRequest, Route, Times};
@@ -112,6 +115,10 @@ pub(crate) struct State {
     pub(crate) rate_limits: super::rate_limit::Limits,
     /// Codes, refresh tokens, keyless and store apps (see `oauth.rs`).
     pub(crate) oauth: super::oauth::OAuth,
+    /// The Aily apps' skills (see `skills.rs`).
+    pub(crate) skills: super::skills::Skills,
+    /// The Aily apps' data assets, tags and uploaded files (see `data_assets.rs`).
+    pub(crate) assets: super::data_assets::Assets,
 }
 
 impl Default for State {
@@ -131,6 +138,8 @@ impl Default for State {
             counts: HashMap::new(),
             rate_limits: Default::default(),
             oauth: Default::default(),
+            skills: Default::default(),
+            assets: Default::default(),
         }
     }
 }
@@ -283,6 +292,19 @@ impl State {
                 TokenKind::Tenant => Err(INVALID_TENANT_TOKEN),
                 TokenKind::User => Err(INVALID_USER_TOKEN),
             },
+        }
+    }
+
+    // ---- app routes ----------------------------------------------------------
+
+    /// Serves a skill or data-asset call (`call.route` is an app route).
+    pub(crate) fn serve_app_route(&mut self, call: &Call) -> Result<Value, Refusal> {
+        let max_page_size = self.conv.max_page_size;
+        match call.route {
+            Some(Route::ListSkills | Route::GetSkill | Route::StartSkill) => {
+                self.skills.handle(call, max_page_size)
+            }
+            _ => self.assets.handle(call, max_page_size),
         }
     }
 

@@ -232,15 +232,26 @@ pub trait ListEndpoint:
 {
     /// What the list holds.
     type Item: serde::de::DeserializeOwned + PageItem + Send + 'static;
+    /// The largest `page_size` the endpoint documents (none by default): a larger
+    /// one is refused by [`page_size`](crate::api::request::ApiRequest::page_size)
+    /// before anything is sent.
+    const MAX_PAGE_SIZE: u32 = u32::MAX;
 }
 
 impl<E: ListEndpoint> crate::api::request::ApiRequest<E> {
-    /// At most `size` items per page (at least 1; the server's default is 20).
+    /// At most `size` items per page (at least 1, at most the endpoint's
+    /// [`MAX_PAGE_SIZE`](ListEndpoint::MAX_PAGE_SIZE); the server's default is 20).
     pub fn page_size(self, size: u32) -> Result<Self, crate::Error> {
         if size == 0 {
             return Err(crate::Error::invalid_input(
                 "invalid page_size: must be at least 1",
             ));
+        }
+        if size > E::MAX_PAGE_SIZE {
+            return Err(crate::Error::invalid_input(format!(
+                "invalid page_size: at most {} is allowed",
+                E::MAX_PAGE_SIZE
+            )));
         }
         Ok(self.with_query("page_size", size.to_string()))
     }

@@ -467,7 +467,17 @@ pub(crate) fn check_text(field: &str, value: &str, max_chars: usize) -> Result<(
 /// Checks a body field that carries JSON as text (`metadata`, `skill_input`,
 /// `channel_context`): valid JSON, at most 255 characters.
 pub(crate) fn check_json_text(field: &str, value: &str) -> Result<(), Error> {
-    check_text(field, value, 255)?;
+    check_json_text_within(field, value, 255)
+}
+
+/// Checks a body field that carries JSON as text: valid JSON, at most `max_chars`
+/// characters.
+pub(crate) fn check_json_text_within(
+    field: &str,
+    value: &str,
+    max_chars: usize,
+) -> Result<(), Error> {
+    check_text(field, value, max_chars)?;
     serde_json::from_str::<serde::de::IgnoredAny>(value)
         .map(|_| ())
         .map_err(|e| Error::invalid_input(format!("invalid {field}: not JSON text ({e})")))

@@ -4,6 +4,7 @@
 //! * `server`: the token endpoint, cancel, faults, transports (h2c, TLS), the log;
 //! * `routes`: every route classified, token-checked, faulted and scripted;
 //! * `agents`: the agents routes and app stats: chats over polls, the multipart upload, the codes;
+//! * `apps`: the skill and data-asset routes (the multipart upload, create's checks);
 //! * `lifecycle`: (in the library's tests/client, `fake_replies`: it reads the
 //!   fake's replies with the client's models);
 //! * `trace`: no content or token in the fake's spans and events (it runs alone).
@@ -19,6 +20,7 @@ mod support {
 }
 
 mod agents;
+mod apps;
 mod routes;
 mod server;
 mod trace;

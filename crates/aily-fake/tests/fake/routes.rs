@@ -290,11 +290,12 @@ async fn scripted_replies() {
             get_run(&fake, "s", "r", "t-test").await.data()["run"]["id"],
             "r"
         );
-        call(&fake, Method::GET, path, None)
-            .await
-            .assert_error(404, 404);
+        // Unscripted, list skills is the fake's own route again (no skills added).
+        let built_in = call(&fake, Method::GET, path, None).await.data();
+        assert_eq!(built_in["skills"], json!([]));
+        assert_eq!(fake.request_count(Route::ListSkills), 1);
         assert_eq!(fake.request_count(Route::Scripted), 4);
-        assert_eq!(fake.request_count(Route::Other), 3);
+        assert_eq!(fake.request_count(Route::Other), 2);
     })
     .await;
 }
