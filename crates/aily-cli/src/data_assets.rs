@@ -5,11 +5,18 @@
 //! an invalid ID, or a file to upload over 50 MiB or not `.docx`, `.txt`, `.pdf` or
 //! `.pptx`, exits 2 and sends nothing.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+use aily_client::data_assets::{
+    CreateDataAssetRequest, DataAsset, DataAssetSource, DataAssetTag, DeleteDataAssetRequest,
+    FileSource, FileType, GetDataAssetRequest, ListDataAssetTagsRequest, ListDataAssetsRequest,
+    UploadFileRequest,
+};
+use aily_client::{Error, ErrorKind};
 use clap::{Args, Subcommand};
+use serde_json::{Value, json};
 
-use super::plumbing::{PageArgs, not_yet};
+use super::plumbing::{PageArgs, call, list_shown, print_json};
 use super::{ConnectionArgs, Failure};
 
 #[derive(Subcommand, Debug)]
@@ -95,67 +102,128 @@ pub(crate) struct DataAssetCreateArgs {
     connection: ConnectionArgs,
 }
 
-/// The largest file upload takes: 50 MiB.
-const MAX_UPLOAD_BYTES: u64 = 50 * 1024 * 1024;
-
-/// The file types upload takes, by extension.
-const UPLOAD_EXTENSIONS: &[&str] = &["docx", "txt", "pdf", "pptx"];
-
 pub(crate) async fn data_asset(command: DataAssetCommand) -> Result<(), Failure> {
     match command {
         DataAssetCommand::List(args) => {
-            let _ = (args.app_id, args.pages, args.keyword, args.tags);
-            let _ = args.connection;
-            Err(not_yet("aily data-asset list"))
+            let mut request = ListDataAssetsRequest::new(&args.app_id)?;
+            if let Some(keyword) = &args.keyword {
+                request = request.keyword(keyword)?;
+            }
+            if !args.tags.is_empty() {
+                request = request.data_asset_tag_ids(args.tags)?;
+            }
+            list_shown(request, &args.pages, &args.connection, |a| {
+                Ok(asset_json(a))
+            })
+            .await
         }
         DataAssetCommand::Get(args) => {
-            let _ = (args.app_id, args.asset_id, args.connection);
-            Err(not_yet("aily data-asset get"))
+            let request = GetDataAssetRequest::new(&args.app_id, &args.asset_id)?
+                .with_connect_status(true)
+                .with_data_asset_item(true);
+            let reply = call(request, &args.connection).await?;
+            print_json(&asset_json(&reply.data_asset))
         }
         DataAssetCommand::Delete(args) => {
-            let _ = (args.app_id, args.asset_id, args.connection);
-            Err(not_yet("aily data-asset delete"))
+            let request = DeleteDataAssetRequest::new(&args.app_id, &args.asset_id)?;
+            let reply = call(request, &args.connection).await?;
+            print_json(&asset_json(&reply.data_asset))
         }
         DataAssetCommand::Tags(args) => {
-            let _ = (args.app_id, args.pages, args.connection);
-            Err(not_yet("aily data-asset tags"))
+            let request = ListDataAssetTagsRequest::new(&args.app_id)?;
+            list_shown(request, &args.pages, &args.connection, |t| Ok(tag_json(t))).await
         }
         DataAssetCommand::Upload(args) => {
-            check_upload(&args.file)?;
-            let _ = (args.app_id, args.connection);
-            Err(not_yet("aily data-asset upload"))
+            // The library checks the name and the size (exit 2, nothing sent) before
+            // it reads the file, off the runtime's thread.
+            let (app_id, file) = (args.app_id, args.file);
+            let request =
+                tokio::task::spawn_blocking(move || UploadFileRequest::from_path(app_id, file))
+                    .await
+                    .map_err(|e| {
+                        Error::new(ErrorKind::Other, format!("cannot read the file: {e}"))
+                    })??;
+            let reply = call(request, &args.connection).await?;
+            let file = reply.file_info;
+            print_json(&json!({"token": file.token, "mime_type": file.mime_type}))
         }
         DataAssetCommand::Create(args) => {
-            let _ = (args.app_id, args.file_token, args.mime_type, args.name);
-            let _ = (args.description, args.connection);
-            Err(not_yet("aily data-asset create"))
+            let file_type = file_type(args.mime_type.as_deref(), args.name.as_deref())?;
+            let title = args.name.as_deref().unwrap_or(&args.file_token);
+            let file = FileSource::uploaded(title, &args.file_token, file_type)?;
+            let mut request =
+                CreateDataAssetRequest::new(&args.app_id, DataAssetSource::File(file))?;
+            if let Some(text) = args.description {
+                request = request.description(DESCRIPTION_LOCALE, text)?;
+            }
+            let reply = call(request, &args.connection).await?;
+            print_json(&asset_json(&reply.data_asset))
         }
     }
 }
 
-/// A file upload takes: one of [`UPLOAD_EXTENSIONS`], at most [`MAX_UPLOAD_BYTES`]
-/// (exit 2 otherwise, before anything is sent).
-fn check_upload(file: &Path) -> Result<(), Failure> {
-    let shown = file.display();
-    let extension = file
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
-    if !extension.is_some_and(|e| UPLOAD_EXTENSIONS.contains(&e.as_str())) {
-        return Err(Failure::usage(format!(
-            "error: {shown}: only .docx, .txt, .pdf and .pptx files can be uploaded"
-        )));
-    }
-    let metadata = std::fs::metadata(file)
-        .map_err(|e| Failure::usage(format!("error: cannot read {shown}: {e}")))?;
-    if !metadata.is_file() {
-        return Err(Failure::usage(format!("error: {shown} is not a file")));
-    }
-    if metadata.len() > MAX_UPLOAD_BYTES {
-        return Err(Failure::usage(format!(
-            "error: {shown} is {} bytes; at most 50 MiB ({MAX_UPLOAD_BYTES} bytes) can be uploaded",
-            metadata.len()
-        )));
-    }
-    Ok(())
+/// The locale `--description` is sent in.
+const DESCRIPTION_LOCALE: &str = "zh_cn";
+
+/// The file's type: `--mime-type` (a MIME type or an extension), else `--name`'s
+/// extension; exit 2 when neither names one of the four.
+fn file_type(mime_type: Option<&str>, name: Option<&str>) -> Result<FileType, Failure> {
+    const TYPES: [FileType; 4] = [FileType::Txt, FileType::Pdf, FileType::Docx, FileType::Pptx];
+    let found = match mime_type {
+        Some(given) => TYPES.into_iter().find(|t| {
+            t.mime_type().eq_ignore_ascii_case(given) || t.extension().eq_ignore_ascii_case(given)
+        }),
+        None => name.and_then(FileType::from_file_name),
+    };
+    found.ok_or_else(|| {
+        Failure::usage(match mime_type {
+            Some(given) => format!(
+                "error: invalid --mime-type {given:?}: text/plain, application/pdf, or the \
+                 docx or pptx OOXML type (or txt, pdf, docx, pptx)"
+            ),
+            None => "error: --mime-type is needed unless --name ends in .docx, .txt, .pdf or \
+                     .pptx"
+                .to_owned(),
+        })
+    })
+}
+
+/// A data asset as it is printed (`DataAsset` is not `Serialize`).
+fn asset_json(asset: &DataAsset) -> Value {
+    let items: Vec<Value> = asset
+        .items
+        .iter()
+        .map(|item| {
+            let resources: Vec<Value> = item
+                .resources
+                .iter()
+                .map(|r| json!({"resource_id": r.resource_id, "resource_type": r.resource_type}))
+                .collect();
+            json!({
+                "data_asset_item_id": item.data_asset_item_id,
+                "api_name": item.api_name,
+                "label": item.label,
+                "description": item.description,
+                "resources": resources,
+            })
+        })
+        .collect();
+    json!({
+        "data_asset_id": asset.data_asset_id,
+        "label": asset.label,
+        "description": asset.description,
+        "data_source_type": asset.data_source_type,
+        "connect_status": asset.connect_status,
+        "connect_failed_reason": asset.connect_failed_reason,
+        "connect_type": asset.connect_type,
+        "tags": asset.tags.iter().map(tag_json).collect::<Vec<_>>(),
+        "items": items,
+        "created_time": asset.created_time,
+        "updated_time": asset.updated_time,
+    })
+}
+
+/// A data-asset tag as it is printed.
+fn tag_json(tag: &DataAssetTag) -> Value {
+    json!({"data_asset_tag_id": tag.data_asset_tag_id, "name": tag.name})
 }

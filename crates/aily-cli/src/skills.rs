@@ -4,11 +4,11 @@
 //! every page with `--all`). Inputs are validated before the client is built, so an
 //! invalid ID or `--input` exits 2 and sends nothing.
 
-use aily_client::skills::{GetSkillRequest, ListSkillsRequest, Skill};
+use aily_client::skills::{GetSkillRequest, ListSkillsRequest, Skill, StartSkillRequest};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use super::plumbing::{PageArgs, call, list_shown, not_yet, print_json};
+use super::plumbing::{PageArgs, call, list_shown, print_json};
 use super::{ConnectionArgs, Failure};
 
 #[derive(Subcommand, Debug)]
@@ -76,8 +76,18 @@ pub(crate) async fn skill(command: SkillCommand) -> Result<(), Failure> {
             print_json(&skill_json(&reply.skill))
         }
         SkillCommand::Start(args) => {
-            let _ = (args.query, args.input, args.files, args.connection);
-            Err(not_yet("aily skill start"))
+            let mut request = StartSkillRequest::new(&args.app_id, &args.skill_id)?;
+            if let Some(query) = args.query {
+                request = request.query_text(query)?;
+            }
+            if let Some(input) = args.input {
+                request = request.input(input)?;
+            }
+            if !args.files.is_empty() {
+                request = request.files(args.files)?;
+            }
+            let reply = call(request, &args.connection).await?;
+            print_json(&json!({"output": reply.output, "status": reply.status}))
         }
     }
 }
