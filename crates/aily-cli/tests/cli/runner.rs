@@ -12,13 +12,20 @@ use crate::support::TOKEN;
 /// of the developer's `FEISHU_*`, `AILY_*` or `RUST_LOG`.
 pub fn command(args: &[&str]) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_aily"));
-    cmd.args(args).kill_on_drop(true);
+    cmd.args(args);
+    clean(&mut cmd);
+    cmd
+}
+
+/// `cmd`, killed when dropped, without the developer's `FEISHU_*`, `AILY_*` or
+/// `RUST_LOG`.
+pub fn clean(cmd: &mut tokio::process::Command) {
+    cmd.kill_on_drop(true);
     for (k, _) in std::env::vars() {
         if k.starts_with("FEISHU_") || k.starts_with("AILY_") || k == "RUST_LOG" {
             cmd.env_remove(k);
         }
     }
-    cmd
 }
 
 /// Runs `aily` with a clean environment ([`command`]) plus `env`, bounded in time.
