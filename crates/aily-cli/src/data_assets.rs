@@ -16,7 +16,7 @@ use aily_client::{Error, ErrorKind};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use super::plumbing::{PageArgs, call, list_shown, print_json};
+use super::plumbing::{AppListArgs, PageArgs, call, list_shown, print_json};
 use super::{ConnectionArgs, Failure};
 
 #[derive(Subcommand, Debug)]
@@ -28,7 +28,7 @@ pub(crate) enum DataAssetCommand {
     /// Delete a data asset; prints the deleted asset as JSON.
     Delete(DataAssetArgs),
     /// List an app's data-asset tags: one JSON object per line.
-    Tags(DataAssetTagsArgs),
+    Tags(AppListArgs),
     /// Upload a file (.docx, .txt, .pdf or .pptx, at most 50 MiB); prints
     /// `{"token":…,"mime_type":…}`, the token for `create --file-token`.
     Upload(DataAssetUploadArgs),
@@ -58,16 +58,6 @@ pub(crate) struct DataAssetArgs {
     app_id: String,
     /// The data asset's ID (`asset_…`).
     asset_id: String,
-    #[command(flatten)]
-    connection: ConnectionArgs,
-}
-
-#[derive(Args, Debug)]
-pub(crate) struct DataAssetTagsArgs {
-    /// The Aily app's ID (`spring_…__c`).
-    app_id: String,
-    #[command(flatten)]
-    pages: PageArgs,
     #[command(flatten)]
     connection: ConnectionArgs,
 }

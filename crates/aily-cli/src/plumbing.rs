@@ -27,6 +27,17 @@ pub(crate) struct PageArgs {
     pub(crate) all: bool,
 }
 
+/// What a list of an app's things takes: the app, the pages, the connection.
+#[derive(Args, Debug)]
+pub(crate) struct AppListArgs {
+    /// The Aily app's ID (`spring_…__c`).
+    pub(crate) app_id: String,
+    #[command(flatten)]
+    pub(crate) pages: PageArgs,
+    #[command(flatten)]
+    pub(crate) connection: ConnectionArgs,
+}
+
 /// Sends `request` with the command's connection options, within its `--timeout`:
 /// the reply's data.
 pub(crate) async fn call<R: AilyRequest>(

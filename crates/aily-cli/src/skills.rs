@@ -8,28 +8,18 @@ use aily_client::skills::{GetSkillRequest, ListSkillsRequest, Skill, StartSkillR
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use super::plumbing::{PageArgs, call, list_shown, print_json};
+use super::plumbing::{AppListArgs, call, list_shown, print_json};
 use super::{ConnectionArgs, Failure};
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum SkillCommand {
     /// List an app's skills: one JSON object per line.
-    List(SkillListArgs),
+    List(AppListArgs),
     /// Read a skill; prints it as JSON.
     Get(SkillArgs),
     /// Run a skill and wait for its output; prints `{"output":…,"status":…}`.
     /// Never retried once it may have reached the server.
     Start(SkillStartArgs),
-}
-
-#[derive(Args, Debug)]
-pub(crate) struct SkillListArgs {
-    /// The Aily app's ID (`spring_…__c`).
-    app_id: String,
-    #[command(flatten)]
-    pages: PageArgs,
-    #[command(flatten)]
-    connection: ConnectionArgs,
 }
 
 #[derive(Args, Debug)]
