@@ -201,6 +201,9 @@ pub enum TimeoutKind {
     /// Waiting for a run to reach a terminal status took too long
     /// ([`Client::cancel_and_wait`](crate::Client::cancel_and_wait)); see [`Error::last_run`].
     Wait,
+    /// An event stream sent no byte for its idle timeout
+    /// ([`StreamConfig::idle_timeout`](crate::sse::StreamConfig::idle_timeout)).
+    Idle,
 }
 
 impl fmt::Display for TimeoutKind {
@@ -210,6 +213,7 @@ impl fmt::Display for TimeoutKind {
             TimeoutKind::Attempt => "attempt timeout",
             TimeoutKind::Overall => "overall timeout",
             TimeoutKind::Wait => "wait for a terminal status",
+            TimeoutKind::Idle => "idle timeout of the event stream",
         })
     }
 }
@@ -541,10 +545,14 @@ impl Error {
 
     /// A timeout error saying which timeout fired after how long.
     pub(crate) fn timeout(which: TimeoutKind, after: Duration) -> Error {
-        let mut err = Error::new(
-            ErrorKind::Timeout,
-            format!("{which} of {} ms elapsed", after.as_millis()),
-        );
+        let message = match which {
+            TimeoutKind::Idle => format!(
+                "no bytes arrived on the event stream for {} ms (idle timeout)",
+                after.as_millis()
+            ),
+            _ => format!("{which} of {} ms elapsed", after.as_millis()),
+        };
+        let mut err = Error::new(ErrorKind::Timeout, message);
         err.inner.timeout = Some(which);
         err
     }

@@ -158,8 +158,8 @@ pub mod testing;
 // The public modules keep their paths: the endpoints (`api/`), the typed-tier
 // layers (`layers/`) and fleet mode (`fleet/`) are folders of the tree, not of the API.
 pub use api::{
-    agents, app_stats, data_assets, envelope, messages, multipart, paginate, request, runs,
-    sessions, skills,
+    agents, app_stats, data_assets, envelope, knowledge, messages, multipart, paginate, request,
+    runs, sessions, skills, sse,
 };
 pub use fleet::store;
 #[cfg(feature = "metrics")]

@@ -94,7 +94,7 @@ use crate::layers::retry::{RetryConfig, RetryPolicy};
 use crate::layers::timeout::{DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT};
 use crate::transport::{BaseUrl, DEFAULT_MAX_BODY_BYTES, HttpService, TransportConfig};
 
-use super::stack::{http_tier, unauthenticated_tier};
+use super::stack::{http_tier, stream_tier, unauthenticated_tier};
 use super::{Client, Settings};
 
 /// Builds a [`Client`]. Nothing is validated or spawned until [`build`](ClientBuilder::build).
@@ -357,6 +357,12 @@ impl ClientBuilder {
             token_http.clone(),
             self.token_refresh_margin,
         )?;
+        let stream_http = stream_tier(
+            auth.clone(),
+            &base_url,
+            unauthenticated.get_ref().get_ref().clone(),
+            self.max_body_bytes,
+        );
         let http = http_tier(auth, unauthenticated);
         let journal = self
             .journal
@@ -394,6 +400,7 @@ impl ClientBuilder {
                 )),
                 rate_limit: fleet.rate_limit,
                 journal,
+                stream_http,
             }),
         })
     }

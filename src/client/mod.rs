@@ -90,6 +90,8 @@ struct Settings {
     cancels: Arc<BackgroundCancels>,
     rate_limit: crate::layers::rate_limit::RateLimitLayer,
     journal: Option<Arc<crate::journal::Journal>>,
+    /// The streaming HTTP tier (see `stack.rs`).
+    stream_http: stack::StreamHttp,
 }
 
 /// A [`Client`] that does not keep it alive (the run journal's timer task holds one).
@@ -484,6 +486,46 @@ impl Client {
             Ok(request) => self.start(request),
             Err(error) => CallFuture::Invalid { error: Some(error) },
         }
+    }
+
+    /// Sends `request` to be streamed (`Accept: text/event-stream`) through the typed
+    /// tier over the streaming HTTP tier (see [the streaming call path](crate::sse#the-streaming-call-path)),
+    /// and answers at the response headers: [`Opened::Events`](crate::sse::Opened::Events)
+    /// with the unread body of an event-stream reply, or `R`'s decoding of any other
+    /// success. An error reply is the same [`Error`] as on any call.
+    ///
+    /// The attempt timeout is the stream's open timeout: the request's
+    /// [`StreamConfig`](crate::sse::StreamConfig) (an extension) says it, 10 s by
+    /// default, unless the request sets its own attempt timeout. A request that is not
+    /// idempotent is sent again only after a connect error or a rate-limit refusal.
+    pub fn open_stream<R: AilyRequest>(
+        &self,
+        request: R,
+    ) -> impl Future<Output = Result<Reply<crate::sse::Opened<R::Response>>, Error>> + Send + 'static
+    {
+        let open = request
+            .options()
+            .extensions()
+            .get::<crate::sse::StreamConfig>()
+            .copied()
+            .unwrap_or_default()
+            .open_timeout_value();
+        let request = match request.options().attempt_timeout() {
+            Some(_) => request,
+            None => request.with_attempt_timeout(open),
+        };
+        let tier =
+            self.typed_tier::<crate::sse::StreamRequest<R>, _>(self.settings.stream_http.clone());
+        CallFuture::Call {
+            future: tier.oneshot(crate::sse::StreamRequest::new(request)),
+        }
+    }
+
+    /// The overall timeout of a call of `options`: its own, else the client's.
+    pub(crate) fn overall_timeout_of(&self, options: &crate::RequestOptions) -> Duration {
+        options
+            .overall_timeout()
+            .unwrap_or(self.settings.overall_timeout)
     }
 
     /// The cancel-run service of the default stack, for composing into your own tower stack.

@@ -1,19 +1,32 @@
 //! The default stack, assembled in this one place: the typed tier
 //! ([`Client::stack`]) over the HTTP tier ([`http_tier`] over
 //! [`unauthenticated_tier`]), as drawn at [The stack](crate#the-stack).
+//!
+//! Streamed calls ([`Client::open_stream`]) go through the same typed tier
+//! ([`Client::typed_tier`], one list of layers for both) over the streaming HTTP tier
+//! ([`stream_tier`]), which sits beside [`http_tier`]: the same auth layer (token
+//! source, token-rejection replay), base URI and connection pool ([`SharedClient`] is
+//! one `Arc`), with [`StreamBodyLayer`] in place of [`CollectBodyLayer`]. The seam is
+//! the HTTP response: an event-stream reply comes up the typed tier at its headers,
+//! with an empty body and its unread body in the extensions, so every typed layer
+//! (spans, deadline, retry, rate limit, in-flight limit, attempt timeout) works on
+//! it unchanged, and the attempt timeout ends at the headers (the stream's open
+//! timeout). See [`crate::sse`].
 
+use bytes::Bytes;
+use http::{Request, Response};
 use tower::{Service, ServiceBuilder};
 
 use crate::api::request::AilyRequest;
 use crate::auth::{Auth, AuthLayer};
-use crate::error::Error;
+use crate::error::{BoxError, Error};
 use crate::layers::api_call::ApiCallLayer;
 use crate::layers::api_call::Reply;
 use crate::layers::retry::retry_layer;
 use crate::layers::timeout::{AttemptTimeoutLayer, DeadlineLayer};
 use crate::transport::{
-    BaseUri, BaseUriLayer, BaseUrl, CollectBody, CollectBodyLayer, SharedClient, TransportConfig,
-    hyper_client,
+    BaseUri, BaseUriLayer, BaseUrl, CollectBody, CollectBodyLayer, RequestBody, SharedClient,
+    StreamBody, StreamBodyLayer, TransportConfig, hyper_client,
 };
 
 use super::Client;
@@ -24,6 +37,9 @@ pub(super) type Unauthenticated = BaseUri<CollectBody<SharedClient>>;
 
 /// The HTTP tier of the default client, as its concrete type.
 pub(super) type DefaultHttp = Auth<Unauthenticated>;
+
+/// The streaming HTTP tier, as its concrete type.
+pub(super) type StreamHttp = Auth<BaseUri<StreamBody<SharedClient>>>;
 
 impl Client {
     /// The typed tier of the default stack for `R` over the client's HTTP tier, as its
@@ -36,6 +52,27 @@ impl Client {
     + Send
     + Sync
     + 'static {
+        self.typed_tier(self.http.clone())
+    }
+
+    /// The typed tier for `R` over `http`: the one list of typed layers, shared by
+    /// the default stack and the streaming one ([`Client::open_stream`]).
+    pub(crate) fn typed_tier<R: AilyRequest, H>(
+        &self,
+        http: H,
+    ) -> impl Service<R, Response = Reply<R::Response>, Error = Error, Future: Send>
+    + Clone
+    + Send
+    + Sync
+    + 'static
+    where
+        H: Service<Request<RequestBody>, Response = Response<Bytes>, Error = BoxError>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        H::Future: Send + 'static,
+    {
         let s = &self.settings;
         ServiceBuilder::new()
             .layer(s.operation.clone())
@@ -46,7 +83,7 @@ impl Client {
             .layer(s.attempt.clone())
             .layer(AttemptTimeoutLayer::new(s.attempt_timeout))
             .layer(ApiCallLayer::new())
-            .service(self.http.clone())
+            .service(http)
     }
 
     /// The layers of the typed tier of the default stack for `R`, outer to inner, by
@@ -83,4 +120,19 @@ pub(super) fn unauthenticated_tier(
 /// unauthenticated tier.
 pub(super) fn http_tier(auth: AuthLayer, unauthenticated: Unauthenticated) -> DefaultHttp {
     ServiceBuilder::new().layer(auth).service(unauthenticated)
+}
+
+/// The streaming HTTP tier (see the module docs): auth over the base URI over
+/// [`StreamBodyLayer`] over `client` — the default tier's connection pool.
+pub(super) fn stream_tier(
+    auth: AuthLayer,
+    base_url: &BaseUrl,
+    client: SharedClient,
+    max_body_bytes: usize,
+) -> StreamHttp {
+    ServiceBuilder::new()
+        .layer(auth)
+        .layer(BaseUriLayer::new(base_url.clone()))
+        .layer(StreamBodyLayer::new(max_body_bytes))
+        .service(client)
 }

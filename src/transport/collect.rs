@@ -238,6 +238,20 @@ where
     }
 }
 
+/// Collects the body of a reply already received, as [`CollectBody`] would (what the
+/// streaming tier does for every reply that is not an event stream).
+pub(crate) fn collect_response<B>(
+    response: Response<B>,
+    limit: usize,
+) -> CollectFuture<std::future::Ready<Result<Response<B>, std::convert::Infallible>>, B> {
+    CollectFuture {
+        state: State::Head {
+            future: std::future::ready(Ok(response)),
+        },
+        limit,
+    }
+}
+
 fn too_large(head: &http::response::Parts, limit: usize) -> BoxError {
     Error::new(
         ErrorKind::BodyTooLarge,

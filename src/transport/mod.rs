@@ -5,10 +5,13 @@
 //! plus any extra trusted certificates, HTTP/1.1 and HTTP/2 by ALPN, a connect
 //! timeout). [`BaseUriLayer`] points relative requests at Feishu, Lark or a custom
 //! host, and [`CollectBodyLayer`] reads the reply body up to a limit, so every layer
-//! above sees a complete `http::Response<Bytes>`.
+//! above sees a complete `http::Response<Bytes>`. The streaming tier puts
+//! [`StreamBodyLayer`] in its place: an event-stream reply is answered at its
+//! headers with its body unread ([`StreamingBody`]), any other is collected.
 
 mod base_uri;
 mod collect;
+mod stream;
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -25,6 +28,8 @@ use tower::util::BoxCloneSyncService;
 pub(crate) use base_uri::BaseUrlText;
 pub use base_uri::{BaseUri, BaseUriLayer, BaseUrl};
 pub use collect::{CollectBody, CollectBodyLayer, CollectFuture, DEFAULT_MAX_BODY_BYTES};
+pub(crate) use stream::has_media_type;
+pub use stream::{StreamBody, StreamBodyLayer, StreamBodyOf, StreamingBody, is_event_stream};
 
 use crate::error::{BoxError, Error};
 

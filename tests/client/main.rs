@@ -7,6 +7,7 @@
 //! * `skills`, `skill_start`: the skill endpoints.
 //! * `data_assets`: the data-asset endpoints, the multipart upload.
 //! * `app_stats`, `agents`: app stats; the agents' chats, sessions, attachments, artifacts.
+//! * `knowledge`: knowledge ask, streamed and buffered.
 //! * `resilience`: the fault matrix (attempts and the final result per fault).
 //! * `retryable`: `Error::is_retryable()` agrees with the retry policy.
 //! * `causes`: a connect error names its OS or TLS cause.
@@ -25,6 +26,7 @@ mod causes;
 mod data_assets;
 /// The fake's conversation replies, sent with bare hyper and read with the client's models.
 mod fake_replies;
+mod knowledge;
 mod lifecycle;
 mod resilience;
 mod retryable;

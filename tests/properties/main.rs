@@ -8,6 +8,8 @@
 //! * Reply decoding (`AilyRequest::decode`, the public entry point the client uses
 //!   for every reply, and `envelope::envelope_code`): any bytes, any JSON tree, any
 //!   status and log-id header → `Ok` or a reply error, never a panic.
+//! * Event streams: any bytes cut at any points give the event-stream parser's same
+//!   events, error and end as the whole input at once, never a panic.
 //! * Token lifetimes: any `expire` in `i64` from the token endpoint is refused (≤ 0)
 //!   or becomes a lifetime in `1 s ..= MAX_TOKEN_LIFETIME`, never a panic; a token
 //!   store given any time to live keeps the token at most `MAX_TOKEN_LIFETIME`.
@@ -532,6 +534,69 @@ proptest! {
         });
         if let Some(ttl) = ttl {
             prop_assert!(ttl <= MAX_TOKEN_LIFETIME);
+        }
+    }
+}
+
+// ---------------------------------------------------------------- event streams
+
+/// Bytes that exercise the event-stream parser: field names, colons, spaces, every
+/// line end, the BOM's bytes, NUL, invalid UTF-8, plus anything.
+fn sse_bytes() -> impl Strategy<Value = Vec<u8>> {
+    let piece = prop_oneof![
+        4 => prop::sample::select(vec![
+            &b"data"[..], b"data: ", b"event:", b"id: ", b"retry: ", b"123", b":", b" ",
+            b"\n", b"\r", b"\r\n", b"\n\n", b"\xEF\xBB\xBF", b"\0", b"{\"status\":\"finished\"}",
+            b"\xFF", b"\xE4\xBC", b"x",
+        ]).prop_map(<[u8]>::to_vec),
+        1 => vec(any::<u8>(), 0..8),
+    ];
+    vec(piece, 0..40).prop_map(|pieces| pieces.concat())
+}
+
+/// What a parser makes of `input` cut at `cuts`: the events until the first error,
+/// the error's kind and message, and whether the end came mid-event.
+fn parse_split(
+    input: &[u8],
+    cuts: &[usize],
+    max: usize,
+) -> (Vec<aily_client::sse::Event>, Option<String>, bool) {
+    let mut parser = aily_client::sse::Parser::with_max_frame_bytes(max);
+    let mut events = Vec::new();
+    let mut at = 0;
+    let mut bounds: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
+    bounds.sort_unstable();
+    bounds.push(input.len());
+    for end in bounds {
+        if let Err(err) = parser.feed_into(&input[at..end], &mut events) {
+            return (events, Some(format!("{:?}: {err}", err.kind())), false);
+        }
+        at = end;
+    }
+    let partial = parser.finish();
+    (events, None, partial)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// Any bytes cut anywhere: never a panic, and the same events, error and end as
+    /// the whole input fed at once.
+    #[test]
+    fn the_sse_parser_gives_the_same_events_whatever_the_split(
+        input in sse_bytes(),
+        cuts in vec(any::<usize>(), 0..12),
+        max in prop_oneof![Just(8usize), Just(64), Just(1 << 20)],
+    ) {
+        let whole = parse_split(&input, &[], max);
+        let split = parse_split(&input, &cuts, max);
+        prop_assert_eq!(&split, &whole);
+        // Byte by byte, the finest split of all.
+        let every: Vec<usize> = (0..input.len()).collect();
+        prop_assert_eq!(&parse_split(&input, &every, max), &whole);
+        for event in &whole.0 {
+            prop_assert!(event.data.len() + event.event.len() <= max);
+            prop_assert!(!event.event.is_empty());
         }
     }
 }

@@ -1,8 +1,11 @@
 //! The response body type of the fake server.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
@@ -33,6 +36,14 @@ pub(crate) enum FakeBody {
         /// Whether the size hint is exact (so a `content-length` is sent).
         exact: bool,
     },
+    /// `chunks`, one frame each, `pace` apart (tokio's clock); then the end, or —
+    /// `stall` — nothing more, ever, the connection left open.
+    Paced {
+        chunks: VecDeque<Bytes>,
+        pace: Duration,
+        sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+        stall: bool,
+    },
 }
 
 impl FakeBody {
@@ -43,6 +54,16 @@ impl FakeBody {
             Self::Full(None)
         } else {
             Self::Full(Some(bytes))
+        }
+    }
+
+    /// A paced body (see [`FakeBody::Paced`]).
+    pub(crate) fn paced(chunks: VecDeque<Bytes>, pace: Duration, stall: bool) -> Self {
+        Self::Paced {
+            chunks,
+            pace,
+            sleep: None,
+            stall,
         }
     }
 
@@ -62,6 +83,7 @@ impl FakeBody {
             } => (prefix.as_ref().map_or(0, Bytes::len) as u64)
                 .saturating_add(*pad as u64)
                 .saturating_add(suffix.as_ref().map_or(0, Bytes::len) as u64),
+            Self::Paced { chunks, .. } => chunks.iter().map(|c| c.len() as u64).sum(),
         }
     }
 }
@@ -72,7 +94,7 @@ impl Body for FakeBody {
 
     fn poll_frame(
         self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         let this = self.get_mut();
         match this {
@@ -100,6 +122,30 @@ impl Body for FakeBody {
                 }
                 Poll::Ready(suffix.take().map(|b| Ok(Frame::data(b))))
             }
+            Self::Paced {
+                chunks,
+                pace,
+                sleep,
+                stall,
+            } => {
+                if let Some(timer) = sleep.as_mut() {
+                    if timer.as_mut().poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    *sleep = None;
+                }
+                match chunks.pop_front() {
+                    Some(chunk) => {
+                        if !chunks.is_empty() && !pace.is_zero() {
+                            *sleep = Some(Box::pin(tokio::time::sleep(*pace)));
+                        }
+                        Poll::Ready(Some(Ok(Frame::data(chunk))))
+                    }
+                    // Stalled: never woken, like `Stalled`.
+                    None if *stall => Poll::Pending,
+                    None => Poll::Ready(None),
+                }
+            }
         }
     }
 
@@ -113,6 +159,7 @@ impl Body for FakeBody {
                 suffix,
                 ..
             } => prefix.is_none() && *pad == 0 && suffix.is_none(),
+            Self::Paced { chunks, stall, .. } => chunks.is_empty() && !*stall,
         }
     }
 
@@ -120,7 +167,7 @@ impl Body for FakeBody {
         match self {
             Self::Full(_) | Self::Stalled { .. } => SizeHint::with_exact(self.remaining()),
             Self::Generated { exact: true, .. } => SizeHint::with_exact(self.remaining()),
-            Self::Generated { exact: false, .. } => SizeHint::new(),
+            Self::Generated { exact: false, .. } | Self::Paced { .. } => SizeHint::new(),
         }
     }
 }

@@ -109,6 +109,10 @@ pub enum Fault {
     /// a client that follows tokens without a page cap asks forever. On other
     /// routes the request is handled normally.
     EndlessPageTokens,
+    /// On [`Route::KnowledgeAsk`](super::Route::KnowledgeAsk): the stream misbehaves
+    /// or varies its format as [`StreamFault`](super::StreamFault) says. On other
+    /// routes the request is handled normally.
+    Stream(super::StreamFault),
 }
 
 impl Fault {
@@ -231,9 +235,8 @@ pub(crate) fn fault_response(fault: &Fault, log_id: &str) -> Response<FakeBody> 
         | Fault::ResetConnection
         | Fault::ResetAfterHandling
         | Fault::RepeatPageToken
-        | Fault::EndlessPageTokens => {
-            error_response(500, 500, "Internal Server Error", log_id, None)
-        }
+        | Fault::EndlessPageTokens
+        | Fault::Stream(_) => error_response(500, 500, "Internal Server Error", log_id, None),
     }
 }
 

@@ -25,7 +25,7 @@ use super::route::{RawIds, classify};
 use super::server::ConnControl;
 use super::state::{Shared, TokenError};
 use super::util;
-use super::{Fault, RecordedRequest, Route};
+use super::{Fault, RecordedRequest, Route, StreamFault};
 
 /// Request bodies larger than this are refused with HTTP 413 (room for the
 /// largest agent attachment, 40 MiB, and its form).
@@ -100,15 +100,16 @@ pub(crate) async fn handle(
     };
     tracing::debug!(?route, method = %parts.method, path = %parts.uri.path(), fault = ?fault, "fake aily request");
 
-    let normal = |pages: PageFault| {
+    let normal_with = |pages: PageFault, stream: Option<&StreamFault>| {
         let request = Input {
             parts: &parts,
             ids,
             body: &body,
             log_id: &log_id,
         };
-        respond(&shared, route, &request, pages)
+        respond(&shared, route, &request, pages, stream)
     };
+    let normal = |pages: PageFault| normal_with(pages, None);
     let response = match fault {
         None => normal(PageFault::None),
         Some(Fault::DelayHeaders(delay)) => {
@@ -118,6 +119,7 @@ pub(crate) async fn handle(
         Some(Fault::StallBody) => stall(normal(PageFault::None)),
         Some(Fault::RepeatPageToken) => normal(PageFault::Repeat),
         Some(Fault::EndlessPageTokens) => normal(PageFault::Endless),
+        Some(Fault::Stream(stream)) => normal_with(PageFault::None, Some(&stream)),
         Some(fault @ (Fault::ResetConnection | Fault::ResetAfterHandling)) => {
             if matches!(fault, Fault::ResetAfterHandling) {
                 drop(normal(PageFault::None));
@@ -160,6 +162,7 @@ fn respond(
     route: Route,
     request: &Input<'_>,
     pages: PageFault,
+    stream: Option<&StreamFault>,
 ) -> Response<FakeBody> {
     let log_id = request.log_id;
     match route {
@@ -212,6 +215,10 @@ fn respond(
                     // Removed since the request was classified.
                     None => error_response(404, 404, "404 page not found", log_id, None),
                 };
+            }
+            if route == Route::KnowledgeAsk {
+                let config = shared.lock().knowledge.clone();
+                return super::knowledge::ask(&config, request.body, stream, log_id);
             }
             aily(shared, route, request, pages)
         }

@@ -48,6 +48,7 @@
 //! | [`Route::ListDataAssets`] | `GET P/data_assets` | `{items, has_more, page_token?}` |
 //! | [`Route::ListDataAssetTags`] | `GET P/data_asset_tags` | `{items, has_more, page_token?}` |
 //! | [`Route::UploadDataAssetFile`] | `POST P/data_assets/upload_file?tenant_type=dev` (multipart) | `{file_info}` |
+//! | [`Route::KnowledgeAsk`] | `POST P/knowledges/ask` | an event stream (see [Knowledge ask](#knowledge-ask)) |
 //! | [`Route::Scripted`] | a method and path given to [`FakeAily::route`] | the [`ScriptedReply`] |
 //! | [`Route::Other`] | anything else: HTTP 404, `{"code":404,"msg":"404 page not found"}` | |
 //!
@@ -151,6 +152,21 @@
 //!   and is capped at [`FakeAily::set_max_page_size`] (default 100);
 //!   `page_token` must be one the fake issued; `has_more` says whether a next
 //!   page exists, and `page_token` is sent only then.
+//!
+//! # Knowledge ask
+//!
+//! `POST /open-apis/aily/v1/apps/{app_id}/knowledges/ask` answers, after the token
+//! check, with a real `text/event-stream` (`Content-Type: text/event-stream;
+//! charset=utf-8`, no `content-length`): [`FakeAily::set_knowledge_frames`]'s count
+//! of `processing` frames `data: {"message":{"content":…},"status":"processing"}`,
+//! each the whole answer so far (of [`FakeAily::set_knowledge_answer`]), paced
+//! apart on tokio's clock, then the `finished` frame with `finish_type: "qa"`,
+//! `has_answer: true` and `process_data`. A body that is not a JSON object, or
+//! whose `message.content` is missing, empty or over 65,535 characters, or whose
+//! `data_asset_ids` / `data_asset_tag_ids` are not lists of ids → HTTP 400 code
+//! 2700001. [`Fault::Stream`] with a [`StreamFault`] stalls or cuts the stream,
+//! sends an error frame or an oversized one, answers a JSON error with HTTP 200, or
+//! varies the format (BOM, CRLF, comments, unknown fields, wrapped payloads).
 //!
 //! # Scripted faults, scripted replies and the request log
 //!
@@ -320,6 +336,7 @@ mod data_assets;
 mod fault;
 mod form;
 mod handler;
+mod knowledge;
 mod messages;
 mod multipart;
 mod oauth;
@@ -338,6 +355,7 @@ mod state;
 mod util;
 
 pub use fault::{Fault, Times};
+pub use knowledge::StreamFault;
 pub use record::RecordedRequest;
 pub use route::Route;
 pub use scripted::ScriptedReply;
@@ -685,5 +703,29 @@ impl FakeAily {
     /// ```
     pub fn set_request_log_limit(&self, limit: Option<usize>) {
         self.shared.lock().set_request_log_limit(limit);
+    }
+
+    /// The text knowledge ask answers (default `This is the fake knowledge answer.`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let fake = aily_fake::FakeAily::start().await?;
+    /// fake.set_knowledge_answer("Aily is Feishu's AI app platform.");
+    /// fake.set_knowledge_frames(4, std::time::Duration::from_millis(10));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn set_knowledge_answer(&self, text: &str) {
+        self.shared.lock().knowledge.answer = text.to_owned();
+    }
+
+    /// How many cumulative `processing` frames knowledge ask sends before the
+    /// `finished` one (at least 1; default 3), and the pause before each frame after
+    /// the first (tokio's clock; default none).
+    pub fn set_knowledge_frames(&self, frames: usize, pace: Duration) {
+        let mut state = self.shared.lock();
+        state.knowledge.frames = frames.max(1);
+        state.knowledge.pace = pace;
     }
 }

@@ -88,6 +88,8 @@ pub enum Route {
     ListDataAssetTags,
     /// `POST /open-apis/aily/v1/apps/{app_id}/data_assets/upload_file` (multipart).
     UploadDataAssetFile,
+    /// `POST /open-apis/aily/v1/apps/{app_id}/knowledges/ask` (an event stream).
+    KnowledgeAsk,
     /// A method and path answered by a reply scripted with
     /// [`FakeAily::route`](super::FakeAily::route) (checked before every
     /// built-in route).
@@ -202,6 +204,12 @@ pub(crate) fn classify<'a>(method: &Method, path: &'a str) -> (Route, RawIds<'a>
     };
     if let Some(route) = oauth {
         return (route, none);
+    }
+    if method == Method::POST
+        && let ["open-apis", "aily", "v1", "apps", app, "knowledges", "ask"] = segments.as_slice()
+        && !app.is_empty()
+    {
+        return (Route::KnowledgeAsk, none);
     }
     if let Some(tail) = segments.strip_prefix(&APPS[..]) {
         return classify_app(method, tail);

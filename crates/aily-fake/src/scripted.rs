@@ -11,7 +11,8 @@ use super::reply::{error_response, json_response, valid_status};
 
 /// What [`FakeAily::route`] answers to a request it matches (after the token
 /// check passed; a failed check gets the usual auth error). Every reply
-/// carries `X-Tt-Logid` and `Content-Type: application/json; charset=utf-8`.
+/// carries `X-Tt-Logid` and `Content-Type: application/json; charset=utf-8` (a
+/// [`raw`](ScriptedReply::raw) one its own content type).
 ///
 /// ```
 /// use aily_fake::ScriptedReply;
@@ -34,7 +35,14 @@ pub struct ScriptedReply {
 #[derive(Clone, Debug)]
 enum ReplyBody {
     Json(Value),
-    Error { code: i64, msg: String },
+    Error {
+        code: i64,
+        msg: String,
+    },
+    Raw {
+        content_type: HeaderValue,
+        body: bytes::Bytes,
+    },
 }
 
 impl ScriptedReply {
@@ -67,6 +75,28 @@ impl ScriptedReply {
         }
     }
 
+    /// HTTP `status` with exactly these bytes and this `Content-Type` (an event
+    /// stream, a proxy's page, …). Statuses outside `200..=599` are sent as 500.
+    ///
+    /// ```
+    /// let sse = aily_fake::ScriptedReply::raw(200, "text/event-stream", "data: {}\n\n");
+    /// assert_eq!(sse.status(), 200);
+    /// ```
+    pub fn raw(
+        status: u16,
+        content_type: &'static str,
+        body: impl Into<bytes::Bytes>,
+    ) -> ScriptedReply {
+        ScriptedReply {
+            status: valid_status(status),
+            body: ReplyBody::Raw {
+                content_type: HeaderValue::from_static(content_type),
+                body: body.into(),
+            },
+            headers: Vec::new(),
+        }
+    }
+
     /// Adds a response header (e.g. `x-ogw-ratelimit-reset`).
     pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> ScriptedReply {
         self.headers.push((name, value));
@@ -83,6 +113,14 @@ impl ScriptedReply {
             ReplyBody::Json(body) => json_response(self.status, body, log_id),
             ReplyBody::Error { code, msg } => {
                 error_response(self.status.as_u16(), *code, msg, log_id, None)
+            }
+            ReplyBody::Raw { content_type, body } => {
+                let mut response = json_response(self.status, &Value::Null, log_id);
+                response
+                    .headers_mut()
+                    .insert(http::header::CONTENT_TYPE, content_type.clone());
+                *response.body_mut() = FakeBody::full(body.clone());
+                response
             }
         };
         for (name, value) in &self.headers {

@@ -119,6 +119,8 @@ pub(crate) struct State {
     pub(crate) skills: super::skills::Skills,
     /// The Aily apps' data assets, tags and uploaded files (see `data_assets.rs`).
     pub(crate) assets: super::data_assets::Assets,
+    /// What knowledge ask answers (see `knowledge.rs`).
+    pub(crate) knowledge: super::knowledge::KnowledgeConfig,
 }
 
 impl Default for State {
@@ -140,6 +142,7 @@ impl Default for State {
             oauth: Default::default(),
             skills: Default::default(),
             assets: Default::default(),
+            knowledge: Default::default(),
         }
     }
 }

@@ -5,6 +5,7 @@
 //! * `routes`: every route classified, token-checked, faulted and scripted;
 //! * `agents`: the agents routes and app stats: chats over polls, the multipart upload, the codes;
 //! * `apps`: the skill and data-asset routes (the multipart upload, create's checks);
+//! * `knowledge`: knowledge ask's event stream and its stream faults;
 //! * `lifecycle`: (in the library's tests/client, `fake_replies`: it reads the
 //!   fake's replies with the client's models);
 //! * `trace`: no content or token in the fake's spans and events (it runs alone).
@@ -21,6 +22,7 @@ mod support {
 
 mod agents;
 mod apps;
+mod knowledge;
 mod routes;
 mod server;
 mod trace;
