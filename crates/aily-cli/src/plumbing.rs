@@ -123,11 +123,3 @@ pub(crate) fn print_json(value: &impl Serialize) -> Result<(), Failure> {
 fn unprintable(e: serde_json::Error) -> Error {
     Error::new(ErrorKind::Other, format!("cannot print the reply: {e}"))
 }
-
-/// A command whose endpoint this build's `aily-client` does not have yet.
-pub(crate) fn not_yet(what: &str) -> Failure {
-    Failure {
-        code: 1,
-        line: format!("{what}: not in this build's aily-client yet"),
-    }
-}

@@ -25,6 +25,7 @@ mod causes;
 mod cli;
 mod data_assets;
 mod fleet;
+mod knowledge;
 mod lifecycle;
 mod secrets;
 mod skills;
