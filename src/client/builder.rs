@@ -22,6 +22,7 @@
 //! | `observer(impl Observer)` | none | your own [`Observer`](crate::layers::observe::Observer), told of every call and attempt |
 //! | `background_cancels(concurrency, timeout)` | 16, 10 s | the cancels of dropped runs (see [`background`](crate::background)) |
 //! | `quota(Quota)` / `operation_quota(op, Quota)` | none | proactive rate limit per app and operation (see [`store`](crate::fleet::store)); per request: `with_extension(Quota)` |
+//! | `published_rate_limits()` / `published_rate_limits_with_headroom(percent)` | off | each endpoint's published Feishu limit, less 10 % headroom (create run 90/min, create session 900/min & 45/s; the table: [`rate_limit::published`](crate::layers::rate_limit::published)), shared through the rate-limit store; `operation_quota` wins, `quota` covers endpoints without one |
 //! | `rate_limit_store(Arc<dyn RateLimitStore>)` | in-process | where limits and penalties are kept; share one to share the count. Without a quota the in-process one is the penalty box alone: a server's reset (at most 60 s) holds that operation's next calls |
 //! | `token_store(Arc<dyn TokenStore>)` | none | with app credentials: where the tenant token is shared |
 //! | `redis(url)` / `redis_config(RedisConfig)` | off (feature `redis`) | both stores on Redis: `redis://`, `rediss://` (feature `redis-tls`), key prefix, budget per command (50 ms) and to connect (1 s), expected replicas |

@@ -10,8 +10,9 @@ use super::ClientBuilder;
 
 impl ClientBuilder {
     /// Limits every operation of this client to `quota` (its app's calls through
-    /// every client that shares the rate-limit store; see [`crate::layers::rate_limit`]).
-    /// Default: no quota, no proactive limiting.
+    /// every client that shares the rate-limit store; see [`crate::layers::rate_limit`])
+    /// — with [`published_rate_limits`](ClientBuilder::published_rate_limits), every
+    /// operation without a published limit. Default: no quota, no proactive limiting.
     ///
     /// ```
     /// use aily_client::{Client, Credentials, rate_limit::Quota};
@@ -28,7 +29,7 @@ impl ClientBuilder {
     }
 
     /// Limits one operation (e.g. `CancelRequest::OPERATION`) to `quota`, over the
-    /// client's [`quota`](ClientBuilder::quota).
+    /// client's [`quota`](ClientBuilder::quota) and the operation's published limit.
     ///
     /// ```
     /// use aily_client::{AilyRequest, CancelRequest, Client, Credentials, rate_limit::Quota};
@@ -41,6 +42,53 @@ impl ClientBuilder {
     /// ```
     pub fn operation_quota(mut self, operation: &'static str, quota: Quota) -> Self {
         self.fleet.operation_quotas.push((operation, quota));
+        self
+    }
+
+    /// Limits each request to Feishu's published limit of its endpoint, less 10 %
+    /// headroom (create run: published 100/min, applied 90/min; create session:
+    /// 1000/min & 50/s, applied 900/min & 45/s; the table and its sources:
+    /// [`rate_limit::published`](crate::layers::rate_limit::published)). Counted in
+    /// the client's [`rate_limit_store`](ClientBuilder::rate_limit_store) — with
+    /// [`redis`](ClientBuilder::redis), once for the whole fleet, so the replicas
+    /// together stay under the limit. An [`operation_quota`](ClientBuilder::operation_quota)
+    /// wins over the published limit of its operation; the client's
+    /// [`quota`](ClientBuilder::quota) applies to endpoints without one (app stats,
+    /// agents). Default: off.
+    ///
+    /// ```
+    /// use aily_client::{Client, Credentials};
+    /// let client = Client::builder()
+    ///     .credentials(Credentials::app("cli_a1", "secret"))
+    ///     .published_rate_limits()
+    ///     .build()?;
+    /// # let _ = client;
+    /// # Ok::<(), aily_client::Error>(())
+    /// ```
+    pub fn published_rate_limits(self) -> Self {
+        self.published_rate_limits_with_headroom(
+            crate::layers::rate_limit::published::DEFAULT_HEADROOM_PERCENT,
+        )
+    }
+
+    /// [`published_rate_limits`](ClientBuilder::published_rate_limits) with
+    /// `headroom_percent` (at most 100) left under each published window instead of
+    /// 10: each window's count is cut by it (at least 1 call), and a per-minute
+    /// window's burst is half of what was cut (see
+    /// [`rate_limit::published`](crate::layers::rate_limit::published)).
+    ///
+    /// ```
+    /// use aily_client::{Client, Credentials};
+    /// // Two services share the app: take at most half of each published limit.
+    /// let client = Client::builder()
+    ///     .credentials(Credentials::app("cli_a1", "secret"))
+    ///     .published_rate_limits_with_headroom(50)
+    ///     .build()?;
+    /// # let _ = client;
+    /// # Ok::<(), aily_client::Error>(())
+    /// ```
+    pub fn published_rate_limits_with_headroom(mut self, headroom_percent: u32) -> Self {
+        self.fleet.published_headroom = Some(headroom_percent.min(100));
         self
     }
 

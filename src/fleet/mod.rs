@@ -22,6 +22,8 @@ use crate::transport::BaseUrl;
 pub(crate) struct FleetConfig {
     pub(crate) quota: Option<Quota>,
     pub(crate) operation_quotas: Vec<(&'static str, Quota)>,
+    /// Feishu's published limits, with this headroom (percent), when turned on.
+    pub(crate) published_headroom: Option<u32>,
     pub(crate) rate_limit_store: Option<Arc<dyn RateLimitStore>>,
     pub(crate) token_store: Option<Arc<dyn TokenStore>>,
     pub(crate) rate_limit_scope: Option<String>,
@@ -82,6 +84,9 @@ impl FleetConfig {
         }
         for (op, q) in &self.operation_quotas {
             rate_limit = rate_limit.operation_quota(op, *q);
+        }
+        if let Some(headroom) = self.published_headroom {
+            rate_limit = rate_limit.published_limits(headroom);
         }
         Ok(Fleet {
             rate_limit,

@@ -8,6 +8,7 @@
 //! * `data_assets`: the data-asset endpoints, the multipart upload.
 //! * `app_stats`, `agents`: app stats; the agents' chats, sessions, attachments, artifacts.
 //! * `knowledge`: knowledge ask, streamed and buffered.
+//! * `published_limits`: the published rate limits, against the fake enforcing them.
 //! * `resilience`: the fault matrix (attempts and the final result per fault).
 //! * `retryable`: `Error::is_retryable()` agrees with the retry policy.
 //! * `causes`: a connect error names its OS or TLS cause.
@@ -28,6 +29,7 @@ mod data_assets;
 mod fake_replies;
 mod knowledge;
 mod lifecycle;
+mod published_limits;
 mod resilience;
 mod retryable;
 mod skill_start;

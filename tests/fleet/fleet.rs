@@ -11,13 +11,14 @@ use aily_client::rate_limit::Quota;
 use aily_client::retry::RetryConfig;
 use aily_client::store::redis::RedisConfig;
 use aily_client::testing::{FakeAily, FakeRateLimit, Route};
-use aily_client::{Client, Credentials, ErrorKind};
+use aily_client::{Client, ClientBuilder, Credentials, ErrorKind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::support;
+use crate::support::flat_out::{FlatOut, Limited, cancel, flat_out};
 
 const APP_ID: &str = "cli_fleet_app";
 const APP_SECRET: &str = "fleet-secret-never-in-redis";
@@ -45,18 +46,26 @@ fn replica_waiting(
     quota: Option<Quota>,
     max_wait: Duration,
 ) -> Client {
+    let builder = replica_builder(fake, redis, max_wait);
+    match quota {
+        Some(q) => builder.quota(q),
+        None => builder,
+    }
+    .build()
+    .expect("client builds")
+}
+
+/// A replica's builder: app credentials, the Redis URL, one attempt per call, at most
+/// `max_wait` for a rate-limit slot.
+fn replica_builder(fake: &FakeAily, redis: &RedisServer, max_wait: Duration) -> ClientBuilder {
     let mut retry = RetryConfig::default();
     retry.max_rate_limit_wait = max_wait;
-    let mut builder = Client::builder()
+    Client::builder()
         .credentials(Credentials::app(APP_ID, APP_SECRET))
         .base_url(fake.base_url())
         .redis_config(redis_config(redis))
         .retry(retry)
-        .max_attempts(1);
-    if let Some(q) = quota {
-        builder = builder.quota(q);
-    }
-    builder.build().expect("client builds")
+        .max_attempts(1)
 }
 
 fn replicas(fake: &FakeAily, redis: &RedisServer, quota: Option<Quota>) -> Vec<Client> {
@@ -122,7 +131,7 @@ async fn eight_replicas_against_a_50_per_second_limit_are_never_refused() {
     // Warm the token first, so the measured 3 s are all cancels.
     clients[0].cancel_run("s", "r").await.expect("warm-up");
     let warm = fake.rate_limit_counts(Route::CancelRun).accepted;
-    let (sent, held) = flat_out(&clients, Duration::from_secs(3)).await;
+    let FlatOut { sent, held } = flat_out(&clients, 2, Duration::from_secs(3), cancel).await;
     let counts = fake.rate_limit_counts(Route::CancelRun);
     let accepted = counts.accepted - warm;
     println!(
@@ -135,7 +144,7 @@ async fn eight_replicas_against_a_50_per_second_limit_are_never_refused() {
         "the server refused {} calls",
         counts.refused
     );
-    assert_eq!(accepted, sent as usize);
+    assert_eq!(accepted, sent);
     assert!(held > 0, "the replicas pushed harder than the quota");
     assert!(
         accepted >= 135,
@@ -568,7 +577,7 @@ async fn eight_replicas_with_the_readme_recipe_get_the_per_second_rate_under_two
     let clients = replicas(&fake, &redis, Some(recipe));
     clients[0].cancel_run("s", "r").await.expect("warm-up");
     let warm = fake.rate_limit_counts(Route::CancelRun).accepted;
-    let (sent, held) = flat_out(&clients, Duration::from_secs(3)).await;
+    let FlatOut { sent, held } = flat_out(&clients, 2, Duration::from_secs(3), cancel).await;
     let counts = fake.rate_limit_counts(Route::CancelRun);
     let accepted = counts.accepted - warm;
     println!(
@@ -577,49 +586,11 @@ async fn eight_replicas_with_the_readme_recipe_get_the_per_second_rate_under_two
         counts.refused
     );
     assert_eq!(counts.refused, 0, "the server refused {}", counts.refused);
-    assert_eq!(accepted, sent as usize);
+    assert_eq!(accepted, sent);
     assert!(
         accepted >= 135,
         "accepted {accepted} in 3 s: at least 90% of 50/s expected"
     );
-}
-
-/// Every client, two tasks each, calls as fast as the quota lets it for `run_for`;
-/// (sent, held client-side).
-async fn flat_out(clients: &[Client], run_for: Duration) -> (u32, u32) {
-    let started = Instant::now();
-    let mut tasks = JoinSet::new();
-    for client in clients {
-        for _ in 0..2 {
-            let client = client.clone();
-            tasks.spawn(async move {
-                let (mut sent, mut held) = (0u32, 0u32);
-                for _ in 0..3_000 {
-                    if started.elapsed() >= run_for {
-                        break;
-                    }
-                    match client.cancel_run("s", "r").await {
-                        Ok(_) => sent += 1,
-                        Err(e) => {
-                            assert_eq!(e.kind(), ErrorKind::RateLimited, "{e}");
-                            assert_eq!(e.code(), None, "a server refusal: {e}");
-                            held += 1;
-                            let wait = e.retry_after().expect("retry_after");
-                            tokio::time::sleep(wait.min(Duration::from_millis(50))).await;
-                        }
-                    }
-                }
-                (sent, held)
-            });
-        }
-    }
-    let (mut sent, mut held) = (0, 0);
-    while let Some(r) = tasks.join_next().await {
-        let (s, h) = r.expect("task");
-        sent += s;
-        held += h;
-    }
-    (sent, held)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -807,4 +778,65 @@ async fn from_lookup_with_aily_redis_url_is_fleet_mode() {
         1,
         "two clients from the environment share one token through Redis"
     );
+}
+
+/// How long the replicas call flat out in [`replicas_sharing_the_published_limit`].
+const PUBLISHED_RUN_FOR: Duration = Duration::from_secs(20);
+
+/// Four replicas with the published limits, sharing one Redis, call `op` (an
+/// operation published at 100/min) flat out — two tasks each, a call failing fast
+/// when its slot is over 200 ms away — against the fake enforcing 100/min as a
+/// sliding minute: the fake refuses none.
+///
+/// Scaled down from the published two-window property (no 60 s ever holds over 100
+/// calls, which the `published` unit tests check on the GCRA itself): 20 s rather
+/// than 2 minutes — past the burst (5) into the steady rate (one slot every 666.7 ms
+/// for the fleet), and long enough that four unshared limiters (4 × (5 + 29) = 136
+/// slots) would cross 100 and be refused. The fleet's one count sends 5 + 29 calls
+/// in 20 s; at least 30 (3 slots, 2 s, of slack) shows the shared limit is used,
+/// not wasted.
+async fn replicas_sharing_the_published_limit(op: Limited) {
+    support::serial::alone();
+    let redis = RedisServer::start();
+    let fake = fake().await;
+    (op.prepare)(&fake);
+    fake.set_rate_limit(op.route, op.limit);
+    let clients: Vec<Client> = (0..4)
+        .map(|_| {
+            replica_builder(&fake, &redis, Duration::from_millis(200))
+                .published_rate_limits()
+                .build()
+                .expect("client builds")
+        })
+        .collect();
+    // The token first (one fetch for the fleet, through an operation not limited here).
+    for client in &clients {
+        client.cancel_run("s", "r").await.expect("warm-up");
+    }
+    let out = flat_out(&clients, 2, PUBLISHED_RUN_FOR, op.call).await;
+    let counts = fake.rate_limit_counts(op.route);
+    println!(
+        "4 replicas, {PUBLISHED_RUN_FOR:?} flat out on {:?}, published 100/min, shared through Redis: \
+         accepted {}, refused {}, held client-side {}",
+        op.route, counts.accepted, counts.refused, out.held
+    );
+    assert_eq!(counts.refused, 0, "the fake refused {}", counts.refused);
+    assert_eq!(counts.accepted, out.sent);
+    assert!(out.held > 0, "the replicas pushed harder than the limit");
+    assert!(
+        counts.accepted >= 30,
+        "accepted {} in {PUBLISHED_RUN_FOR:?}: the shared limit was not used",
+        counts.accepted
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_replicas_with_the_published_limits_share_create_runs_100_per_minute() {
+    replicas_sharing_the_published_limit(support::flat_out::create_run()).await;
+}
+
+/// The issue's case: knowledge ask, each call a whole event stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_replicas_with_the_published_limits_share_knowledge_asks_100_per_minute() {
+    replicas_sharing_the_published_limit(support::flat_out::knowledge_ask()).await;
 }

@@ -7,11 +7,14 @@
 //!   and check by its route, span names and retry class ([`World`], [`Opts`]);
 //! * [`trace`]: the TRACE capture, one global subscriber per binary;
 //! * [`serial`]: tests that must run alone in their binary;
+//! * [`flat_out`]: clients calling one operation as fast as their limiter lets them,
+//!   and the operations with a published limit as such a test calls them;
 //! * [`redis_server`]: a real `redis-server` (and a proxy in front of it);
 //! * running the built `aily` binary: `crates/aily-cli/tests/cli/runner.rs`, beside the
 //!   CLI's tests (only they have the binary).
 #![allow(dead_code)]
 
+pub mod flat_out;
 // Where it was: benches/fleet.rs includes it from there too.
 pub mod invariants;
 #[cfg(feature = "redis")]

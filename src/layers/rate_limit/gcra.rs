@@ -166,7 +166,7 @@ impl RateLimitStore for LocalRateLimitStore {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     fn admitted(a: Admission) -> u64 {
@@ -262,7 +262,7 @@ mod tests {
     }
 
     /// Admission times of calls sent as fast as `q` allows, for `micros`.
-    fn flat_out(q: &Quota, micros: u64) -> Vec<u64> {
+    pub(crate) fn flat_out(q: &Quota, micros: u64) -> Vec<u64> {
         let mut cell = Cell::default();
         let (mut times, mut now) = (Vec::new(), 0u64);
         while now < micros {
@@ -275,7 +275,7 @@ mod tests {
     }
 
     /// The most calls within any span of `span` µs.
-    fn busiest(times: &[u64], span: u64) -> usize {
+    pub(crate) fn busiest(times: &[u64], span: u64) -> usize {
         (0..times.len())
             .map(|i| {
                 times[i..]

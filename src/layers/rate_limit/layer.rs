@@ -13,6 +13,7 @@ use pin_project_lite::pin_project;
 use tokio::time::Instant;
 use tower::{Layer, Service, ServiceExt};
 
+use super::published::PublishedQuotas;
 use super::{Admission, Quota, RateLimitKey, RateLimitStore};
 use crate::api::request::AilyRequest;
 use crate::error::{Error, ErrorKind};
@@ -27,7 +28,9 @@ const PENALTY_RECHECKS: usize = 3;
 ///
 /// For each attempt of a request `R` it asks the store for a slot of the request's
 /// quota (a [`Quota`] in [`RequestOptions::extensions`](crate::RequestOptions::extensions), else the quota
-/// set for `R::OPERATION`, else the layer's default) and for the end of any penalty of
+/// set for `R::OPERATION`, else — with [`published_limits`](RateLimitLayer::published_limits) —
+/// Feishu's published limit of `R::METHOD` and `R::URL_TEMPLATE`, else the layer's
+/// default) and for the end of any penalty of
 /// the app and operation. If that is at most `max_wait` away and before the call's
 /// deadline, the attempt waits for it, then goes; otherwise it fails at once with an
 /// [`ErrorKind::RateLimited`] error whose [`Error::retry_after`] says how long. When
@@ -86,6 +89,8 @@ struct Config {
     scope: Arc<str>,
     default_quota: Option<Quota>,
     per_operation: HashMap<&'static str, Quota>,
+    /// Feishu's published limits, when turned on: a quota per row of the table.
+    published: Option<PublishedQuotas>,
     max_wait: Duration,
 }
 
@@ -100,6 +105,7 @@ impl RateLimitLayer {
                 scope: scope.into(),
                 default_quota: None,
                 per_operation: HashMap::new(),
+                published: None,
                 max_wait: Duration::from_secs(20),
             })),
         }
@@ -134,6 +140,42 @@ impl RateLimitLayer {
         })
     }
 
+    /// Applies Feishu's published limit (see [`published`](super::published)) to every
+    /// request whose method and URL template are in the table, with
+    /// `headroom_percent` (at most 100) left under each window. A request's own
+    /// quota and an [`operation_quota`](RateLimitLayer::operation_quota) win over it;
+    /// the layer's [`quota`](RateLimitLayer::quota) applies to requests the table
+    /// lacks.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use aily_client::rate_limit::{LocalRateLimitStore, RateLimitLayer, published};
+    /// use aily_client::runs::CreateRunRequest;
+    /// use aily_client::ErrorKind;
+    /// use tower::{Layer, ServiceExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), aily_client::Error> {
+    /// let sent = tower::service_fn(|_: CreateRunRequest| async { Ok::<_, aily_client::BoxError>(()) });
+    /// let limited = RateLimitLayer::new(Arc::new(LocalRateLimitStore::new()), "my-app")
+    ///     .published_limits(published::DEFAULT_HEADROOM_PERCENT)
+    ///     .max_wait(Duration::ZERO)
+    ///     .layer(sent);
+    /// // Create run: published 100/min, applied 90/min with a burst of 5.
+    /// let create = || CreateRunRequest::new("session_1", "spring_x__c");
+    /// for _ in 0..5 {
+    ///     limited.clone().oneshot(create()?).await?;
+    /// }
+    /// let err = limited.clone().oneshot(create()?).await.unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::RateLimited);
+    /// assert_eq!(err.retry_after(), Some(Duration::from_micros(666_666))); // 60 s / 90
+    /// # Ok(()) }
+    /// ```
+    pub fn published_limits(self, headroom_percent: u32) -> Self {
+        self.edit(|c| c.published = Some(PublishedQuotas::new(headroom_percent)))
+    }
+
     /// The longest wait for a slot; a longer one fails at once (default 20 s, the
     /// client uses its [`RetryConfig::max_rate_limit_wait`](crate::layers::retry::RetryConfig)).
     pub fn max_wait(self, max_wait: Duration) -> Self {
@@ -151,6 +193,10 @@ impl fmt::Debug for RateLimitLayer {
                 .field("scope", &c.scope)
                 .field("quota", &c.default_quota)
                 .field("per_operation", &c.per_operation)
+                .field(
+                    "published_headroom_percent",
+                    &c.published.as_ref().map(PublishedQuotas::headroom_percent),
+                )
                 .field("max_wait", &c.max_wait)
                 .finish(),
         }
@@ -237,6 +283,7 @@ where
         .get::<Quota>()
         .copied()
         .or_else(|| config.per_operation.get(R::OPERATION).copied())
+        .or_else(|| config.published.as_ref().and_then(PublishedQuotas::of::<R>))
         .or(config.default_quota);
     let left = || {
         req.options().deadline().map_or(Duration::MAX, |(at, _)| {
@@ -469,6 +516,70 @@ mod tests {
             "{:?}",
             started.elapsed()
         );
+    }
+
+    crate::operation! {
+        /// Not in the published table (Feishu publishes no limit for app stats).
+        pub AppStats = "test.app_stats", GET "/open-apis/aily/v1/app_stats"
+    }
+
+    impl crate::request::Endpoint for AppStats {
+        type Response = serde_json::Value;
+        type Body = ();
+    }
+
+    /// How many calls of `make()` the layer admits at once (no wait allowed), up to 200.
+    async fn admitted_at_once<R: AilyRequest>(
+        layer: &RateLimitLayer,
+        make: impl Fn() -> R,
+    ) -> usize {
+        let sent = Arc::new(AtomicUsize::new(0));
+        let seen = sent.clone();
+        let limited = layer
+            .clone()
+            .max_wait(Duration::ZERO)
+            .layer(tower::service_fn(move |_: R| {
+                seen.fetch_add(1, Ordering::SeqCst);
+                async { Ok::<(), Error>(()) }
+            }));
+        for _ in 0..200 {
+            if let Err(e) = limited.clone().oneshot(make()).await {
+                assert_eq!(e.kind(), ErrorKind::RateLimited, "{e}");
+                break;
+            }
+        }
+        sent.load(Ordering::SeqCst)
+    }
+
+    fn create_run() -> crate::runs::CreateRunRequest {
+        crate::runs::CreateRunRequest::new("s", "spring_x__c").unwrap()
+    }
+
+    fn app_stats() -> crate::request::ApiRequest<AppStats> {
+        crate::request::ApiRequest::with_ids(&[]).unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_operation_quota_wins_over_the_published_limit_which_wins_over_the_default() {
+        let base = || {
+            RateLimitLayer::new(Arc::new(LocalRateLimitStore::new()), "app")
+                .published_limits(super::super::published::DEFAULT_HEADROOM_PERCENT)
+        };
+        let wide = Quota::per_minute(6000).with_burst(100);
+        // Published: create run 90/min, burst 5 — over a generous client-wide quota.
+        assert_eq!(admitted_at_once(&base().quota(wide), create_run).await, 5);
+        // An explicit operation quota wins over the published one.
+        let explicit = base().quota(wide).operation_quota(
+            crate::runs::CreateRunRequest::OPERATION,
+            Quota::per_minute(600).with_burst(20),
+        );
+        assert_eq!(admitted_at_once(&explicit, create_run).await, 20);
+        // What the table lacks gets the client-wide quota, or nothing.
+        assert_eq!(admitted_at_once(&base().quota(wide), app_stats).await, 100);
+        assert_eq!(admitted_at_once(&base(), app_stats).await, 200);
+        // Without the opt-in, create run is unlimited too.
+        let off = RateLimitLayer::new(Arc::new(LocalRateLimitStore::new()), "app");
+        assert_eq!(admitted_at_once(&off, create_run).await, 200);
     }
 
     proptest! {

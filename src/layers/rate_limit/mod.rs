@@ -15,6 +15,11 @@
 //! ([`RedisRateLimitStore`](crate::fleet::store::redis::RedisRateLimitStore)), so a fleet of
 //! replicas shares one count per app.
 //!
+//! Feishu's published limits are one table, [`published`], keyed by a request's HTTP
+//! method and URL template; [`RateLimitLayer::published_limits`] (the builder's
+//! `published_rate_limits()`) applies them with a headroom, so no quota has to be
+//! written by hand.
+//!
 //! The store is also the **penalty box**: when any attempt is answered 429 /
 //! `99991400` with `x-ogw-ratelimit-reset`, [`RateLimitStore::penalize`] records the
 //! reset, and every call of that app and operation — through every client that shares
@@ -22,6 +27,7 @@
 
 mod gcra;
 mod layer;
+pub mod published;
 
 use std::fmt;
 use std::sync::Arc;
