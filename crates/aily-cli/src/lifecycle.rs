@@ -4,23 +4,14 @@
 //! object per line (every page with `--all`). Inputs are validated before the client
 //! is built, so an invalid ID or body field exits 2 and sends nothing.
 
-use std::pin::pin;
-
-use aily_client::api_call::Reply;
 use aily_client::messages::{
     ContentType, CreateMessageRequest, GetMessageRequest, ListMessagesRequest,
 };
-use aily_client::paginate;
-use aily_client::request::ApiRequest;
 use aily_client::runs::{CreateRunRequest, ListRunsRequest};
-use aily_client::sessions::{
-    CreateSessionRequest, DeleteSessionRequest, GetSessionRequest, ListEndpoint,
-};
-use aily_client::{AilyRequest, Error, ErrorKind};
+use aily_client::sessions::{CreateSessionRequest, DeleteSessionRequest, GetSessionRequest};
 use clap::{Args, Subcommand, ValueEnum};
-use futures_util::StreamExt;
-use serde::Serialize;
 
+use super::plumbing::{PageArgs, call, list, print_json};
 use super::{CancelArgs, ConnectionArgs, Failure, GetArgs, bounded, client};
 
 #[derive(Subcommand, Debug)]
@@ -123,17 +114,6 @@ pub(crate) struct MessageGetArgs {
     message_id: String,
     #[command(flatten)]
     connection: ConnectionArgs,
-}
-
-/// What every list command takes.
-#[derive(Args, Debug)]
-struct PageArgs {
-    /// Items per page (the server's default is 20, and it may cap it).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    page_size: Option<u32>,
-    /// Follow every page, not only the first.
-    #[arg(long)]
-    all: bool,
 }
 
 #[derive(Args, Debug)]
@@ -258,65 +238,4 @@ pub(crate) async fn run(command: RunCommand) -> Result<(), Failure> {
         }
         RunCommand::Cancel(args) => super::cancel(args).await,
     }
-}
-
-/// Sends `request` with the command's connection options, within its `--timeout`:
-/// the reply's data.
-async fn call<R: AilyRequest>(
-    request: R,
-    connection: &ConnectionArgs,
-) -> Result<R::Response, Failure> {
-    let client = client(connection).await?;
-    bounded(connection.timeout, client.call(request))
-        .await
-        .map(Reply::into_data)
-}
-
-/// Prints the first page of `request` (every page with `--all`) one item a line,
-/// all of it within the command's `--timeout`.
-async fn list<E>(
-    request: ApiRequest<E>,
-    pages: &PageArgs,
-    connection: &ConnectionArgs,
-) -> Result<(), Failure>
-where
-    E: ListEndpoint,
-    E::Item: Serialize,
-{
-    let request = match pages.page_size {
-        Some(size) => request.page_size(size)?,
-        None => request,
-    };
-    let client = client(connection).await?;
-    let printed = async {
-        if pages.all {
-            // What Client::messages_stream and Client::runs_stream are, for any list.
-            let mut items = pin!(paginate::pages(client.service::<ApiRequest<E>>(), request));
-            while let Some(item) = items.next().await {
-                print_line(&item?)?;
-            }
-        } else {
-            let page = client.call(request).await?.into_data().page;
-            for item in &page.items {
-                print_line(item)?;
-            }
-            if page.next_page_token().is_some() {
-                eprintln!("aily: more items follow; --all prints every page");
-            }
-        }
-        Ok(())
-    };
-    bounded(connection.timeout, printed).await
-}
-
-/// One JSON object on one line of stdout, or an error that ends the command.
-fn print_line(value: &impl Serialize) -> Result<(), Error> {
-    let json = serde_json::to_string(value)
-        .map_err(|e| Error::new(ErrorKind::Other, format!("cannot print the reply: {e}")))?;
-    println!("{json}");
-    Ok(())
-}
-
-fn print_json(value: &impl Serialize) -> Result<(), Failure> {
-    Ok(print_line(value)?)
 }

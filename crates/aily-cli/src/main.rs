@@ -13,7 +13,20 @@
 //! aily run create S --app AILY_APP_ID [--skill ID [--skill-input JSON]]
 //! aily run get S R | list S [--page-size N] [--all] | cancel S R [--wait]
 //! aily journal list         (the run journal: AILY_JOURNAL_DIR or AILY_REDIS_URL)
+//! aily skill list APP [--page-size N] [--all] | get APP SKILL
+//! aily skill start APP SKILL [--query TEXT] [--input JSON] [--file TOKEN]...
+//! aily knowledge ask APP TEXT [--data-asset ID]... [--tag ID]...
+//! aily data-asset list APP [--page-size N] [--all] [--keyword K] [--tag ID]...
+//! aily data-asset get APP ASSET | delete APP ASSET | tags APP [--page-size N] [--all]
+//! aily data-asset upload APP FILE        (.docx, .txt, .pdf or .pptx, at most 50 MiB)
+//! aily data-asset create APP --file-token TOKEN [--mime-type TYPE] [--name NAME] [--description TEXT]
+//! aily app-stats --start T --end T [--page-size N] [--all]   (Unix seconds; tenant token only)
+//! aily agent chat AGENT TEXT [--session S]
 //! ```
+//!
+//! Every API command takes the connection options last (`--base-url URL | --lark`,
+//! `--timeout SECS`, `--attempt-timeout SECS`, `--max-attempts N`); `--timeout`
+//! bounds the whole command, `--all` every page of a list included.
 //!
 //! The run journal: with `AILY_JOURNAL_DIR` (a directory) or `AILY_REDIS_URL`, `aily ask`
 //! and `aily run create` record their runs before creating them, and every command
@@ -58,13 +71,19 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use aily_client::{
-    CancelRequest, Client, ClientBuilder, Error, ErrorKind, GetRunRequest, Run, WaitOptions,
+    CancelRequest, Client, ClientBuilder, Error, ErrorKind, GetRunRequest, WaitOptions,
 };
 use clap::{Args, Parser, Subcommand};
 
+mod agents;
+mod app_stats;
 mod auth;
+mod data_assets;
 mod journal;
+mod knowledge;
 mod lifecycle;
+mod plumbing;
+mod skills;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -104,6 +123,28 @@ enum Command {
     Run {
         #[command(subcommand)]
         command: lifecycle::RunCommand,
+    },
+    /// An Aily app's skills: list, get, start.
+    Skill {
+        #[command(subcommand)]
+        command: skills::SkillCommand,
+    },
+    /// Ask an Aily app's knowledge: the answer as it is written.
+    Knowledge {
+        #[command(subcommand)]
+        command: knowledge::KnowledgeCommand,
+    },
+    /// An Aily app's data assets (data knowledge): list, get, delete, tags, upload, create.
+    DataAsset {
+        #[command(subcommand)]
+        command: data_assets::DataAssetCommand,
+    },
+    /// Usage statistics of the tenant's apps (tenant token only): one JSON object per line.
+    AppStats(app_stats::AppStatsArgs),
+    /// Aily agents (`agent_…`): chat.
+    Agent {
+        #[command(subcommand)]
+        command: agents::AgentCommand,
     },
     /// User tokens: login (authorization code + PKCE), status, logout.
     Auth {
@@ -293,6 +334,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Session { command } => lifecycle::session(command).await,
         Command::Message { command } => lifecycle::message(command).await,
         Command::Run { command } => lifecycle::run(command).await,
+        Command::Skill { command } => skills::skill(command).await,
+        Command::Knowledge { command } => knowledge::knowledge(command).await,
+        Command::DataAsset { command } => data_assets::data_asset(command).await,
+        Command::AppStats(args) => app_stats::app_stats(args).await,
+        Command::Agent { command } => agents::agent(command).await,
         Command::Auth { command } => auth::auth(command).await,
         Command::Journal { command } => journal::journal(command).await,
     }
@@ -418,14 +464,14 @@ async fn cancel(args: CancelArgs) -> Result<(), Failure> {
     } else {
         bounded(limit, client.call(request)).await?
     };
-    print_run(&reply.run)
+    plumbing::print_json(&reply.run)
 }
 
 async fn get(args: GetArgs) -> Result<(), Failure> {
     let request = GetRunRequest::new(args.session_id, args.run_id)?;
     let client = client(&args.connection).await?;
     let reply = bounded(args.connection.timeout, client.call(request)).await?;
-    print_run(&reply.run)
+    plumbing::print_json(&reply.run)
 }
 
 /// How long `aily ask` waits for the cancel of its run once it stops early.
@@ -621,15 +667,6 @@ async fn bounded<T>(
             ),
         }),
     }
-}
-
-fn print_run(run: &Run) -> Result<(), Failure> {
-    let json = serde_json::to_string(run).map_err(|e| Failure {
-        code: 1,
-        line: format!("cannot print the run: {e}"),
-    })?;
-    println!("{json}");
-    Ok(())
 }
 
 async fn client(args: &ConnectionArgs) -> Result<Client, Failure> {
