@@ -4,7 +4,7 @@
 //! store (ISV) app may make. The model is lenient: every field may be missing,
 //! fields this version does not know are ignored.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::api::paginate::{ListEndpoint, ListResponse, PageItem};
 use crate::api::request::{ApiRequest, Endpoint, check_text};
@@ -29,7 +29,7 @@ crate::operation! {
 /// assert_eq!(stat.owner.open_id.as_deref(), Some("ou_1"));
 /// assert_eq!(stat.app_created_at, "2026-06-04 10:00:00");
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 #[non_exhaustive]
 pub struct AppStat {
@@ -52,7 +52,7 @@ pub struct AppStat {
 }
 
 /// The owner of an app in [`AppStat`].
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 #[non_exhaustive]
 pub struct AppStatOwner {

@@ -287,7 +287,7 @@ wire_enum! {
 }
 
 /// What a `qa` answer was made from.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 #[non_exhaustive]
 pub struct ProcessData {
@@ -313,7 +313,7 @@ impl ProcessData {
 }
 
 /// The FAQ entry a `faq` answer matched.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 #[non_exhaustive]
 pub struct FaqResult {
@@ -323,8 +323,9 @@ pub struct FaqResult {
     pub answer: String,
 }
 
-/// The finished answer: the `finished` frame.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// The finished answer: the `finished` frame. It serializes as the frame's fields
+/// (`message.content` as `content`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct KnowledgeAnswer {
     /// The answer's text (`message.content`).

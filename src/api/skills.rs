@@ -23,7 +23,7 @@ crate::operation! {
 
 /// A skill of an Aily app. Both schemas are JSON text (an array of `{name, type,
 /// required, defaultValue, description}`), empty for the built-in skills.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 #[non_exhaustive]
 pub struct Skill {
@@ -46,7 +46,7 @@ impl PageItem for Skill {
 }
 
 /// The reply's `data`: the skill.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 #[non_exhaustive]
 pub struct GetSkillResponse {
@@ -176,7 +176,7 @@ wire_enum! {
 }
 
 /// The reply's `data` of start skill: the skill's output and status.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 #[non_exhaustive]
 pub struct StartSkillResponse {

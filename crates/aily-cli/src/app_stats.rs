@@ -1,11 +1,10 @@
 //! `aily app-stats --start T --end T`: usage statistics of the tenant's apps (a
 //! tenant token only), one JSON object per line; every page with `--all`.
 
-use aily_client::app_stats::{AppStat, ListAppStatsRequest};
+use aily_client::app_stats::ListAppStatsRequest;
 use clap::Args;
-use serde_json::{Value, json};
 
-use super::plumbing::{PageArgs, list_shown};
+use super::plumbing::{PageArgs, list};
 use super::{ConnectionArgs, Failure};
 
 #[derive(Args, Debug)]
@@ -24,27 +23,5 @@ pub(crate) struct AppStatsArgs {
 
 pub(crate) async fn app_stats(args: AppStatsArgs) -> Result<(), Failure> {
     let request = ListAppStatsRequest::new(args.start, args.end)?;
-    list_shown(request, &args.pages, &args.connection, |s| Ok(stat_json(s))).await
-}
-
-/// An app's stats as they are printed (`AppStat` is not `Serialize`).
-fn stat_json(stat: &AppStat) -> Value {
-    let owner = &stat.owner;
-    json!({
-        "id": stat.id,
-        "name": stat.name,
-        "avg_daily_active_user_num": stat.avg_daily_active_user_num,
-        "avg_daily_run_num": stat.avg_daily_run_num,
-        "avg_daily_credit_usage": stat.avg_daily_credit_usage,
-        "total_credit_usage": stat.total_credit_usage,
-        "owner": {
-            "id": owner.id,
-            "name": owner.name,
-            "tenant_id": owner.tenant_id,
-            "lark_user_id": owner.lark_user_id,
-            "open_user_id": owner.open_user_id,
-            "open_id": owner.open_id,
-        },
-        "app_created_at": stat.app_created_at,
-    })
+    list(request, &args.pages, &args.connection).await
 }

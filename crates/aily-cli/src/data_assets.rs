@@ -2,21 +2,20 @@
 //!
 //! Each prints what it read or made as one JSON object on stdout (a list, one per
 //! line; every page with `--all`). Inputs are validated before the client is built:
-//! an invalid ID, or a file to upload over 50 MiB or not `.docx`, `.txt`, `.pdf` or
+//! an invalid ID, or a file to upload over 50 MB (50 000 000 bytes) or not `.docx`, `.txt`, `.pdf` or
 //! `.pptx`, exits 2 and sends nothing.
 
 use std::path::PathBuf;
 
 use aily_client::data_assets::{
-    CreateDataAssetRequest, DataAsset, DataAssetSource, DataAssetTag, DeleteDataAssetRequest,
-    FileSource, FileType, GetDataAssetRequest, ListDataAssetTagsRequest, ListDataAssetsRequest,
-    UploadFileRequest,
+    CreateDataAssetRequest, DataAssetSource, DeleteDataAssetRequest, FileSource, FileType,
+    GetDataAssetRequest, ListDataAssetTagsRequest, ListDataAssetsRequest, UploadFileRequest,
 };
 use aily_client::{Error, ErrorKind};
 use clap::{Args, Subcommand};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::plumbing::{AppListArgs, PageArgs, call, list_shown, print_json};
+use super::plumbing::{AppListArgs, PageArgs, call, list, print_json};
 use super::{ConnectionArgs, Failure};
 
 #[derive(Subcommand, Debug)]
@@ -29,7 +28,7 @@ pub(crate) enum DataAssetCommand {
     Delete(DataAssetArgs),
     /// List an app's data-asset tags: one JSON object per line.
     Tags(AppListArgs),
-    /// Upload a file (.docx, .txt, .pdf or .pptx, at most 50 MiB); prints
+    /// Upload a file (.docx, .txt, .pdf or .pptx, at most 50 MB); prints
     /// `{"token":…,"mime_type":…}`, the token for `create --file-token`.
     Upload(DataAssetUploadArgs),
     /// Create a data asset from an uploaded file; prints it as JSON.
@@ -66,7 +65,7 @@ pub(crate) struct DataAssetArgs {
 pub(crate) struct DataAssetUploadArgs {
     /// The Aily app's ID (`spring_…__c`).
     app_id: String,
-    /// The file: .docx, .txt, .pdf or .pptx, at most 50 MiB.
+    /// The file: .docx, .txt, .pdf or .pptx, at most 50 MB.
     file: PathBuf,
     #[command(flatten)]
     connection: ConnectionArgs,
@@ -102,26 +101,23 @@ pub(crate) async fn data_asset(command: DataAssetCommand) -> Result<(), Failure>
             if !args.tags.is_empty() {
                 request = request.data_asset_tag_ids(args.tags)?;
             }
-            list_shown(request, &args.pages, &args.connection, |a| {
-                Ok(asset_json(a))
-            })
-            .await
+            list(request, &args.pages, &args.connection).await
         }
         DataAssetCommand::Get(args) => {
             let request = GetDataAssetRequest::new(&args.app_id, &args.asset_id)?
                 .with_connect_status(true)
                 .with_data_asset_item(true);
             let reply = call(request, &args.connection).await?;
-            print_json(&asset_json(&reply.data_asset))
+            print_json(&reply.data_asset)
         }
         DataAssetCommand::Delete(args) => {
             let request = DeleteDataAssetRequest::new(&args.app_id, &args.asset_id)?;
             let reply = call(request, &args.connection).await?;
-            print_json(&asset_json(&reply.data_asset))
+            print_json(&reply.data_asset)
         }
         DataAssetCommand::Tags(args) => {
             let request = ListDataAssetTagsRequest::new(&args.app_id)?;
-            list_shown(request, &args.pages, &args.connection, |t| Ok(tag_json(t))).await
+            list(request, &args.pages, &args.connection).await
         }
         DataAssetCommand::Upload(args) => {
             // The library checks the name and the size (exit 2, nothing sent) before
@@ -147,7 +143,7 @@ pub(crate) async fn data_asset(command: DataAssetCommand) -> Result<(), Failure>
                 request = request.description(DESCRIPTION_LOCALE, text)?;
             }
             let reply = call(request, &args.connection).await?;
-            print_json(&asset_json(&reply.data_asset))
+            print_json(&reply.data_asset)
         }
     }
 }
@@ -176,44 +172,4 @@ fn file_type(mime_type: Option<&str>, name: Option<&str>) -> Result<FileType, Fa
                 .to_owned(),
         })
     })
-}
-
-/// A data asset as it is printed (`DataAsset` is not `Serialize`).
-fn asset_json(asset: &DataAsset) -> Value {
-    let items: Vec<Value> = asset
-        .items
-        .iter()
-        .map(|item| {
-            let resources: Vec<Value> = item
-                .resources
-                .iter()
-                .map(|r| json!({"resource_id": r.resource_id, "resource_type": r.resource_type}))
-                .collect();
-            json!({
-                "data_asset_item_id": item.data_asset_item_id,
-                "api_name": item.api_name,
-                "label": item.label,
-                "description": item.description,
-                "resources": resources,
-            })
-        })
-        .collect();
-    json!({
-        "data_asset_id": asset.data_asset_id,
-        "label": asset.label,
-        "description": asset.description,
-        "data_source_type": asset.data_source_type,
-        "connect_status": asset.connect_status,
-        "connect_failed_reason": asset.connect_failed_reason,
-        "connect_type": asset.connect_type,
-        "tags": asset.tags.iter().map(tag_json).collect::<Vec<_>>(),
-        "items": items,
-        "created_time": asset.created_time,
-        "updated_time": asset.updated_time,
-    })
-}
-
-/// A data-asset tag as it is printed.
-fn tag_json(tag: &DataAssetTag) -> Value {
-    json!({"data_asset_tag_id": tag.data_asset_tag_id, "name": tag.name})
 }

@@ -73,29 +73,20 @@ async fn ask(args: KnowledgeAskArgs) -> Result<(), Failure> {
         let answer = snapshots.finish().await?;
         match &mut screen {
             Some(_) => write_out("\n"),
-            None => print_line(&finished_json(&answer)),
+            None => print_line(&finished_json(&answer)?),
         }
     };
     bounded(args.connection.timeout, answered).await
 }
 
-/// The finished frame as it is printed (the answer's types are not `Serialize`).
-fn finished_json(answer: &KnowledgeAnswer) -> Value {
-    json!({
-        "status": "finished",
-        "content": answer.content,
-        "has_answer": answer.has_answer,
-        "finish_type": answer.finish_type,
-        "process_data": answer.process_data.as_ref().map(|data| json!({
-            "chart_dsls": data.chart_dsls,
-            "chunks": data.chunks,
-            "sql_data": data.sql_data,
-        })),
-        "faq_result": answer.faq_result.as_ref().map(|faq| json!({
-            "question": faq.question,
-            "answer": faq.answer,
-        })),
-    })
+/// The finished frame as it is printed: the answer, with `"status":"finished"`.
+fn finished_json(answer: &KnowledgeAnswer) -> Result<Value, Error> {
+    let mut value = serde_json::to_value(answer)
+        .map_err(|e| Error::new(ErrorKind::Other, format!("cannot print the answer: {e}")))?;
+    if let Value::Object(fields) = &mut value {
+        fields.insert("status".to_owned(), Value::from("finished"));
+    }
+    Ok(value)
 }
 
 /// The answer on a terminal, growing in place: a rewrite of earlier text moves

@@ -18,7 +18,7 @@
 //! aily knowledge ask APP TEXT [--data-asset ID]... [--tag ID]...
 //! aily data-asset list APP [--page-size N] [--all] [--keyword K] [--tag ID]...
 //! aily data-asset get APP ASSET | delete APP ASSET | tags APP [--page-size N] [--all]
-//! aily data-asset upload APP FILE        (.docx, .txt, .pdf or .pptx, at most 50 MiB)
+//! aily data-asset upload APP FILE        (.docx, .txt, .pdf or .pptx, at most 50 MB)
 //! aily data-asset create APP --file-token TOKEN [--mime-type TYPE] [--name NAME] [--description TEXT]
 //! aily app-stats --start T --end T [--page-size N] [--all]   (Unix seconds; tenant token only)
 //! aily agent chat AGENT TEXT [--session S]

@@ -61,27 +61,6 @@ where
     E: ListEndpoint,
     E::Item: Serialize,
 {
-    list_shown(request, pages, connection, |item| {
-        serde_json::to_value(item)
-    })
-    .await
-}
-
-/// [`list`], each item printed as `show` makes it (for an item type that is not
-/// `Serialize`).
-pub(crate) async fn list_shown<E>(
-    request: ApiRequest<E>,
-    pages: &PageArgs,
-    connection: &ConnectionArgs,
-    show: impl Fn(&E::Item) -> Result<serde_json::Value, serde_json::Error>,
-) -> Result<(), Failure>
-where
-    E: ListEndpoint,
-{
-    let print = |item: &E::Item| -> Result<(), Error> {
-        let value = show(item).map_err(unprintable)?;
-        print_line(&value)
-    };
     let request = match pages.page_size {
         Some(size) => request.page_size(size)?,
         None => request,
@@ -92,12 +71,12 @@ where
             // What Client::messages_stream and Client::runs_stream are, for any list.
             let mut items = pin!(paginate::pages(client.service::<ApiRequest<E>>(), request));
             while let Some(item) = items.next().await {
-                print(&item?)?;
+                print_line(&item?)?;
             }
         } else {
             let page = client.call(request).await?.into_data().page;
             for item in &page.items {
-                print(item)?;
+                print_line(item)?;
             }
             if page.next_page_token().is_some() {
                 eprintln!("aily: more items follow; --all prints every page");

@@ -4,11 +4,11 @@
 //! every page with `--all`). Inputs are validated before the client is built, so an
 //! invalid ID or `--input` exits 2 and sends nothing.
 
-use aily_client::skills::{GetSkillRequest, ListSkillsRequest, Skill, StartSkillRequest};
+use aily_client::skills::{GetSkillRequest, ListSkillsRequest, StartSkillRequest};
 use clap::{Args, Subcommand};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::plumbing::{AppListArgs, call, list_shown, print_json};
+use super::plumbing::{AppListArgs, call, list, print_json};
 use super::{ConnectionArgs, Failure};
 
 #[derive(Subcommand, Debug)]
@@ -55,15 +55,12 @@ pub(crate) async fn skill(command: SkillCommand) -> Result<(), Failure> {
     match command {
         SkillCommand::List(args) => {
             let request = ListSkillsRequest::new(&args.app_id)?;
-            list_shown(request, &args.pages, &args.connection, |s| {
-                Ok(skill_json(s))
-            })
-            .await
+            list(request, &args.pages, &args.connection).await
         }
         SkillCommand::Get(args) => {
             let request = GetSkillRequest::new(&args.app_id, &args.skill_id)?;
             let reply = call(request, &args.connection).await?;
-            print_json(&skill_json(&reply.skill))
+            print_json(&reply.skill)
         }
         SkillCommand::Start(args) => {
             let mut request = StartSkillRequest::new(&args.app_id, &args.skill_id)?;
@@ -80,16 +77,4 @@ pub(crate) async fn skill(command: SkillCommand) -> Result<(), Failure> {
             print_json(&json!({"output": reply.output, "status": reply.status}))
         }
     }
-}
-
-/// A skill as it is printed (`aily_client::skills::Skill` is not `Serialize`).
-fn skill_json(skill: &Skill) -> Value {
-    json!({
-        "id": skill.id,
-        "label": skill.label,
-        "description": skill.description,
-        "samples": skill.samples,
-        "input_schema": skill.input_schema,
-        "output_schema": skill.output_schema,
-    })
 }

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::api::paginate::PageItem;
 use crate::api::runs::Timestamp;
@@ -33,7 +33,7 @@ pub type LocaleText = BTreeMap<String, String>;
 /// assert!(!asset.connect_status.is_settled());
 /// assert_eq!(asset.created_time.unwrap().millis(), Some(1711975665710));
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 #[non_exhaustive]
 pub struct DataAsset {
@@ -70,7 +70,7 @@ impl PageItem for DataAsset {
 }
 
 /// A data asset's tag: `{data_asset_tag_id, name}`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 #[non_exhaustive]
 pub struct DataAssetTag {
@@ -85,7 +85,7 @@ impl PageItem for DataAssetTag {
 }
 
 /// One item of a data asset (a table, a document).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 #[non_exhaustive]
 pub struct DataAssetItem {
@@ -105,7 +105,7 @@ pub struct DataAssetItem {
 }
 
 /// A resource of a data asset's item: a dataset or a vector index.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 #[non_exhaustive]
 pub struct DataAssetResource {
@@ -235,7 +235,7 @@ wire_enum! {
 
 /// The `data` of create, get and delete: `{data_asset}` (delete answers the asset
 /// it deleted).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 #[non_exhaustive]
 pub struct DataAssetResponse {
@@ -246,7 +246,7 @@ pub struct DataAssetResponse {
 /// What upload file answers: the file's token (for
 /// [`FileSource::uploaded`](crate::data_assets::FileSource::uploaded)) and the type
 /// the platform detected.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 #[non_exhaustive]
 pub struct FileInfo {
@@ -257,7 +257,7 @@ pub struct FileInfo {
 }
 
 /// The `data` of upload file: `{file_info}`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 #[non_exhaustive]
 pub struct UploadFileResponse {

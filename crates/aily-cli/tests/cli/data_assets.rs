@@ -148,12 +148,9 @@ async fn data_asset_upload_then_create() {
 async fn data_asset_invalid_input_exits_2_and_sends_nothing() {
     let fake = fake().await;
     let dir = temp_dir("upload");
-    // 51 MiB, sparse: over the 50 MiB limit without writing it.
+    // 51 MB, sparse: over the 50 MB limit without writing it.
     let big = dir.join("big.pdf");
-    File::create(&big)
-        .unwrap()
-        .set_len(51 * 1024 * 1024)
-        .unwrap();
+    File::create(&big).unwrap().set_len(51_000_000).unwrap();
     let exe = dir.join("tool.exe");
     std::fs::write(&exe, b"MZ").unwrap();
     let bare = dir.join("notes");
@@ -169,7 +166,7 @@ async fn data_asset_invalid_input_exits_2_and_sends_nothing() {
     assert_refused(
         &fake,
         &[
-            (&["data-asset", "upload", APP, big], "50 MiB"),
+            (&["data-asset", "upload", APP, big], "50 MB"),
             (&["data-asset", "upload", APP, exe], ".docx"),
             (&["data-asset", "upload", APP, bare], ".docx"),
             (&["data-asset", "upload", APP, missing], "missing.txt"),

@@ -185,14 +185,14 @@ async fn knowledge_ask_invalid_input_exits_2_and_sends_nothing() {
 #[tokio::test]
 async fn knowledge_ask_on_a_terminal_prints_the_answer_as_text() {
     // A terminal: util-linux `script` gives `aily` a pseudo-terminal as stdout.
-    if std::process::Command::new("script")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("skipped: no `script` (util-linux) for a pseudo-terminal");
-        return;
-    }
+    // Never skipped: without it the test fails, saying how to install it.
+    assert!(
+        std::process::Command::new("script")
+            .arg("--version")
+            .output()
+            .is_ok(),
+        "no `script` for a pseudo-terminal: apt-get install -y bsdutils (util-linux)"
+    );
     let fake = knowledge_fake().await;
     let line = format!(
         "{} knowledge ask {APP} 'What is Aily?' --base-url {}",
