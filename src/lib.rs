@@ -87,6 +87,7 @@
 //!   AuthLayer                   Authorization: Bearer <token> (sensitive); replay once on token-invalid
 //!   BaseUriLayer                https://open.feishu.cn | https://open.larksuite.com | custom
 //!   CollectBodyLayer            whole body, bounded (1 MiB)
+//!   (StreamBodyLayer)           streamed calls (Client::open_stream, knowledge ask): an event stream comes up at its headers, its body read frame by frame (sse)
 //!   hyper-util Client           rustls (ring), HTTP/1.1 + HTTP/2 by ALPN, pooled, connect timeout (5 s)
 //! ```
 //!

@@ -40,7 +40,10 @@ use crate::api::sessions::{
     CreateSessionRequest, DeleteSessionRequest, DeleteSessionResponse, GetSessionRequest,
     ListResponse, SessionResponse, UpdateSessionRequest,
 };
-use crate::api::skills::{StartSkillRequest, StartSkillResponse};
+use crate::api::skills::{
+    GetSkillRequest, GetSkillResponse, ListSkillsRequest, Skill, StartSkillRequest,
+    StartSkillResponse,
+};
 use crate::background::{BackgroundCancelStats, BackgroundCancels};
 use crate::error::Error;
 use crate::layers::api_call::Reply;
@@ -304,6 +307,31 @@ impl Client {
         request: ListRunsRequest,
     ) -> impl Stream<Item = Result<Run, Error>> + Send + 'static {
         paginate::pages(self.stack::<ListRunsRequest>(), request)
+    }
+
+    /// Reads skill `skill_id` of Aily app `app_id`.
+    pub fn get_skill(
+        &self,
+        app_id: impl AsRef<str>,
+        skill_id: impl AsRef<str>,
+    ) -> impl Future<Output = Result<Reply<GetSkillResponse>, Error>> + Send + 'static {
+        self.call_checked(GetSkillRequest::new(app_id, skill_id))
+    }
+
+    /// One page of an app's skills.
+    pub fn list_skills(
+        &self,
+        request: ListSkillsRequest,
+    ) -> impl Future<Output = Result<Reply<ListResponse<Skill>>, Error>> + Send + 'static {
+        self.start(request)
+    }
+
+    /// Every skill of every page of `request`, in order (see [`paginate::pages`]).
+    pub fn skills_stream(
+        &self,
+        request: ListSkillsRequest,
+    ) -> impl Stream<Item = Result<Skill, Error>> + Send + 'static {
+        paginate::pages(self.stack::<ListSkillsRequest>(), request)
     }
 
     /// Runs a skill and answers with its output (`POST …/apps/:app_id/skills/:skill_id/start`).

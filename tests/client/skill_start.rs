@@ -156,17 +156,14 @@ async fn skills_are_listed_and_read_from_the_fakes_state() {
         fake.add_skill(APP, "skill_news", "News");
         fake.add_skill(APP, "skill_stocks", "Stocks");
         let first = ListSkillsRequest::new(APP).unwrap().page_size(2).unwrap();
-        let skills: Vec<_> =
-            aily_client::paginate::pages(client.service::<ListSkillsRequest>(), first)
-                .collect()
-                .await;
+        let page = client.list_skills(first.clone()).await.unwrap();
+        assert_eq!(page.page.items.len(), 2);
+        assert!(page.page.has_more);
+        let skills: Vec<_> = client.skills_stream(first).collect().await;
         let ids: Vec<String> = skills.into_iter().map(|s| s.unwrap().id).collect();
         assert_eq!(ids, [SKILL, "skill_news", "skill_stocks"]);
-        assert_eq!(fake.request_count(Route::ListSkills), 2);
-        let got = client
-            .call(aily_client::skills::GetSkillRequest::new(APP, "skill_news").unwrap())
-            .await
-            .unwrap();
+        assert_eq!(fake.request_count(Route::ListSkills), 3);
+        let got = client.get_skill(APP, "skill_news").await.unwrap();
         assert_eq!(got.skill.label, "News");
     })
     .await;
