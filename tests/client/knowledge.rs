@@ -420,3 +420,41 @@ async fn the_buffered_mode_returns_the_same_answer() {
     assert!(err.to_string().contains("took too long"), "{err}");
     assert_eq!(fake.request_count(Route::KnowledgeAsk), 3);
 }
+
+/// The codes §3 documents for knowledge ask (and the one seen live), each as a JSON
+/// error reply — under HTTP 200 or 400 — and as an error frame: the code, its meaning
+/// on this endpoint, never retried (one request each).
+#[tokio::test]
+async fn every_documented_code_says_what_it_means_on_this_endpoint() {
+    let (fake, client) = setup().await;
+    let cases = [
+        (2700001, "a parameter is invalid"),
+        (2700033, "allow API/SDK calls with the app identity"),
+        (2700034, "asking is disabled for this app"),
+        (2700035, "took too long"),
+        (2320008, "Feishu bot"),
+    ];
+    let mut sent = 0;
+    for (code, meaning) in cases {
+        for fault in [
+            Fault::Stream(StreamFault::JsonError {
+                code,
+                msg: "from the fake".into(),
+            }),
+            Fault::api_error(400, code, "from the fake"),
+            Fault::Stream(StreamFault::ErrorFrame {
+                code,
+                msg: "from the fake".into(),
+            }),
+        ] {
+            fake.push_fault(Route::KnowledgeAsk, fault.clone(), Times::Once);
+            let err = bounded(async { client.knowledge_ask(ask()).await?.finish().await })
+                .await
+                .unwrap_err();
+            sent += 1;
+            assert_eq!(err.code(), Some(code), "{fault:?}: {err}");
+            assert!(err.to_string().contains(meaning), "{fault:?}: {err}");
+            assert_eq!(fake.request_count(Route::KnowledgeAsk), sent, "{fault:?}");
+        }
+    }
+}
