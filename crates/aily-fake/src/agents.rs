@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use super::Route;
 use super::conv::Call;
-use super::multipart;
+use super::form;
 use super::page;
 use super::util;
 
@@ -436,13 +436,13 @@ impl Agents {
     fn upload(&mut self, agent_id: &str, request: &AgentCall<'_>) -> AgentOutcome {
         let boundary = request
             .content_type
-            .and_then(multipart::boundary)
+            .and_then(form::boundary)
             .ok_or_else(|| AgentError::invalid("not multipart/form-data with a boundary"))?;
-        let parts = multipart::parse(request.raw_body, &boundary)
+        let parts = form::parse(request.raw_body, boundary)
             .ok_or_else(|| AgentError::invalid("a malformed multipart body"))?;
         let field = |name: &str| parts.iter().find(|p| p.name == name);
         let kind = field("type")
-            .and_then(|p| std::str::from_utf8(&p.value).ok())
+            .and_then(|p| std::str::from_utf8(&p.content).ok())
             .ok_or_else(|| AgentError::invalid("type is required"))?;
         let bytes = match kind {
             "image" | "file" => {
@@ -454,18 +454,18 @@ impl Agents {
                 } else {
                     MAX_FILE_BYTES
                 };
-                if file.value.len() > max {
+                if file.content.len() > max {
                     return Err(AgentError::invalid("file is too large"));
                 }
-                file.value.to_vec()
+                file.content.to_vec()
             }
             "feishu_doc" | "bitable" => {
                 let url = field("doc_url")
-                    .filter(|p| !p.value.is_empty())
+                    .filter(|p| !p.content.is_empty())
                     .ok_or_else(|| {
                         AgentError::invalid("doc_url is required for feishu_doc and bitable")
                     })?;
-                url.value.to_vec()
+                url.content.to_vec()
             }
             _ => {
                 return Err(AgentError::invalid(

@@ -338,7 +338,6 @@ mod form;
 mod handler;
 mod knowledge;
 mod messages;
-mod multipart;
 mod oauth;
 mod page;
 mod rate_limit;
