@@ -24,14 +24,17 @@ use crate::api::agents::wait::{
 };
 use crate::api::request::{AilyRequest, Endpoint};
 use crate::api::runs::WaitOptions;
-use crate::api::sse::{EventStream, Opened, StreamConfig};
+use crate::api::sse::{Opened, ReplyEvents, StreamConfig};
 use crate::client::{AilyService, Client};
 use crate::error::{Error, ErrorKind};
-use crate::transport::StreamBodyOf;
 
 /// The largest answer the stream joins, in bytes: past it the stream ends with a
 /// [`BodyTooLarge`](ErrorKind::BodyTooLarge) error (and
 /// [`finish`](AgentChatStream::finish) reads the chat instead).
+///
+/// ```
+/// assert_eq!(aily_client::agents::MAX_STREAMED_ANSWER_BYTES, 1024 * 1024);
+/// ```
 pub const MAX_STREAMED_ANSWER_BYTES: usize = 1 << 20;
 
 /// An agent chat being answered as an event stream: a [`Stream`] of
@@ -47,19 +50,63 @@ pub const MAX_STREAMED_ANSWER_BYTES: usize = 1 << 20;
 /// Errors carry the reply's HTTP status and log id. Dropping the stream does not stop
 /// the chat (there is no cancel): [`agent_chat_id`](AgentChatStream::agent_chat_id)
 /// finds it again.
+///
+/// A stream cut after `start`, against the fake server (feature `testing`): the
+/// items show the cut, and [`finish`](AgentChatStream::finish) reads the chat.
+///
+/// ```
+/// # #[cfg(feature = "testing")]
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use aily_client::agents::{AgentChatEvent, CreateAgentChatRequest};
+/// use aily_client::testing::{FakeAily, Fault, Route, StreamFault, Times};
+/// use aily_client::{Client, Credentials, WaitOptions};
+/// use futures_util::StreamExt;
+///
+/// let fake = FakeAily::start().await?;
+/// fake.add_tenant_token("t-docs");
+/// fake.add_agent("agent_1");
+/// fake.set_agent_answer(&["Hello, world"]);
+/// fake.push_fault(Route::CreateAgentChat, Fault::Stream(StreamFault::Cut), Times::Once);
+/// let client = Client::builder()
+///     .base_url(fake.base_url())
+///     .credentials(Credentials::tenant_token("t-docs"))
+///     .build()?;
+///
+/// let options = WaitOptions::for_agent_chat_stream()
+///     .interval(Duration::from_millis(10), Duration::from_millis(50));
+/// let request = CreateAgentChatRequest::new("agent_1", "Hi")?;
+/// let mut stream = client.agent_chat_stream_with(request, options).await?;
+/// let mut cut = None;
+/// while let Some(item) = stream.next().await {
+///     match item {
+///         Ok(AgentChatEvent::Start { agent_chat_id, .. }) => println!("chat {agent_chat_id}"),
+///         Ok(event) => println!("{event:?}"),
+///         Err(err) => cut = Some(err),
+///     }
+/// }
+/// assert!(cut.unwrap().to_string().contains("ended early"));
+/// assert!(stream.done_status().is_none());
+/// let chat_id = stream.agent_chat_id().map(str::to_owned);
+/// let answer = stream.finish().await?; // chat get, the authority
+/// assert_eq!(answer.text, "Hello, world");
+/// assert_eq!(Some(answer.agent_chat_id), chat_id);
+/// assert!(answer.reads >= 1);
+/// # Ok(()) }
+/// # #[cfg(not(feature = "testing"))]
+/// # fn main() {}
+/// ```
 pub struct AgentChatStream {
     agent_id: String,
-    events: Option<EventStream<StreamBodyOf>>,
+    /// The events; their error is what ended the stream before `done`, if anything did.
+    reply: ReplyEvents,
     /// An event to hand out before any other (the `start` a JSON reply stands for).
     pending: Option<AgentChatEvent>,
     agent_chat_id: Option<String>,
     session_id: Option<String>,
     text: String,
     done: Option<AgentChatStatus>,
-    /// What ended the stream before `done`, if anything did.
-    failure: Option<Error>,
-    status: StatusCode,
-    log_id: Option<String>,
     get: AilyService<GetAgentChatRequest>,
     options: WaitOptions,
     deadline: Instant,
@@ -89,12 +136,12 @@ impl AgentChatStream {
 
     /// The HTTP status of the reply.
     pub fn status(&self) -> StatusCode {
-        self.status
+        self.reply.status()
     }
 
     /// The reply's log id (`X-Tt-Logid`).
     pub fn log_id(&self) -> Option<&str> {
-        self.log_id.as_deref()
+        self.reply.log_id()
     }
 
     /// Reads the rest of the stream and gives the answer:
@@ -109,6 +156,9 @@ impl AgentChatStream {
     ///   deadline; its errors carry the chat's id and say why the stream was left;
     /// * before `start`: an error saying "outcome unknown"
     ///   ([`may_have_acted`](Error::may_have_acted)); the chat is not created again.
+    ///
+    /// The [`AgentChatStream`] docs show it reading a chat after a cut; the
+    /// [`agents`](crate::agents#example) docs, an answer the stream gave whole.
     pub async fn finish(mut self) -> Result<AgentChatAnswer, Error> {
         while futures_util::StreamExt::next(&mut self).await.is_some() {}
         let Some(chat_id) = self.agent_chat_id.take() else {
@@ -128,17 +178,15 @@ impl AgentChatStream {
             Some(status @ (AgentChatStatus::Failed | AgentChatStatus::Cancelled)) => {
                 return Err(chat_ended(&chat_id, streamed_chat(&self.text, status)));
             }
-            Some(status) => {
-                self.failure.get_or_insert_with(|| {
-                    Error::new(
-                        ErrorKind::Decode,
-                        format!("`done` said status {status}, which this version does not know"),
-                    )
-                });
+            Some(status) if self.reply.error().is_none() => {
+                self.reply.fail(Error::new(
+                    ErrorKind::Decode,
+                    format!("`done` said status {status}, which this version does not know"),
+                ));
             }
-            None => {}
+            _ => {}
         }
-        let why = self.failure.as_ref().map_or_else(
+        let why = self.reply.error().map_or_else(
             || "the reply was not an event stream".to_owned(),
             |e| e.message().to_owned(),
         );
@@ -162,8 +210,8 @@ impl AgentChatStream {
     /// The error of a stream that never named its chat.
     fn before_start(&mut self) -> Error {
         let mut err = self
-            .failure
-            .take()
+            .reply
+            .take_error()
             .unwrap_or_else(|| {
                 Error::new(
                     ErrorKind::Decode,
@@ -172,17 +220,6 @@ impl AgentChatStream {
             })
             .context(OUTCOME_UNKNOWN);
         err.set_may_have_acted();
-        err
-    }
-
-    /// Ends the stream with `err` (with the reply's status and log id), kept for
-    /// [`finish`](AgentChatStream::finish).
-    fn fail(&mut self, err: Error) -> Error {
-        self.events = None;
-        let err = err
-            .with_status(self.status)
-            .with_log_id(self.log_id.clone());
-        self.failure = Some(err.clone());
         err
     }
 
@@ -198,7 +235,7 @@ impl AgentChatStream {
             AgentChatEvent::Done { status, .. } => {
                 self.done = Some(status.clone());
                 // Nothing follows `done`: the rest is not read.
-                self.events = None;
+                self.reply.close();
             }
             AgentChatEvent::Error { code, message, .. } => {
                 let mut err = Error::new(
@@ -210,7 +247,7 @@ impl AgentChatStream {
                         .with_api(*code, message.clone().unwrap_or_default(), None)
                         .with_code_meaning(CreateAgentChat::ERROR_CODES);
                 }
-                self.fail(err);
+                self.reply.fail(err);
             }
             _ => {}
         }
@@ -257,15 +294,12 @@ impl Stream for AgentChatStream {
         if let Some(event) = this.pending.take() {
             return Poll::Ready(Some(Ok(event)));
         }
-        let Some(events) = this.events.as_mut() else {
-            return Poll::Ready(None);
-        };
-        let item = match futures_core::ready!(Pin::new(events).poll_next(cx)) {
+        let item = match futures_core::ready!(this.reply.poll_event(cx, ended_early)) {
+            None => return Poll::Ready(None),
             Some(Ok(event)) => AgentChatEvent::from_sse(&event.event, &event.data)
                 .and_then(|decoded| this.observe(&decoded).map(|()| decoded))
-                .map_err(|err| this.fail(err)),
-            Some(Err(err)) => Err(this.fail(err)),
-            None => Err(this.fail(ended_early())),
+                .map_err(|err| this.reply.fail(err)),
+            Some(Err(err)) => Err(err),
         };
         Poll::Ready(Some(item))
     }
@@ -275,8 +309,8 @@ impl fmt::Debug for AgentChatStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AgentChatStream")
             .field("agent_chat_id", &self.agent_chat_id)
-            .field("status", &self.status)
-            .field("log_id", &self.log_id)
+            .field("status", &self.reply.status())
+            .field("log_id", &self.reply.log_id())
             .field("done", &self.done)
             .finish_non_exhaustive()
     }
@@ -354,41 +388,33 @@ impl Client {
             Ok(Err(error)) => return Err(create_failed(error)),
             Err(_) => return Err(create_timed_out(&options)),
         };
-        let mut stream = AgentChatStream {
-            agent_id,
-            events: None,
-            pending: None,
-            agent_chat_id: None,
-            session_id: None,
-            text: String::new(),
-            done: None,
-            failure: None,
-            status: reply.status(),
-            log_id: reply.log_id().map(str::to_owned),
-            get: self.service(),
-            options,
-            deadline,
-        };
-        match reply.into_data() {
-            Opened::Events(body) => {
-                stream.events = Some(body.events(&config, Some((deadline, timeout))));
-            }
+        let (status, log_id) = (reply.status(), reply.log_id().map(str::to_owned));
+        let (events, named) = match reply.into_data() {
+            Opened::Events(body) => (Some(body.events(&config, Some((deadline, timeout)))), None),
+            // Not a stream: the chat runs in the background; `finish` reads it.
             Opened::Complete(CreateAgentChatResponse {
                 agent_chat_id,
                 session_id,
                 ..
-            }) => {
-                // Not a stream: the chat runs in the background; `finish` reads it.
-                if !agent_chat_id.is_empty() {
-                    stream.agent_chat_id = Some(agent_chat_id.clone());
-                    stream.session_id.clone_from(&session_id);
-                    stream.pending = Some(AgentChatEvent::Start {
-                        agent_chat_id,
-                        session_id,
-                    });
-                }
-            }
-        }
-        Ok(stream)
+            }) => (
+                None,
+                (!agent_chat_id.is_empty()).then_some((agent_chat_id, session_id)),
+            ),
+        };
+        Ok(AgentChatStream {
+            agent_id,
+            reply: ReplyEvents::new(events, status, log_id),
+            agent_chat_id: named.as_ref().map(|(id, _)| id.clone()),
+            session_id: named.as_ref().and_then(|(_, session)| session.clone()),
+            pending: named.map(|(agent_chat_id, session_id)| AgentChatEvent::Start {
+                agent_chat_id,
+                session_id,
+            }),
+            text: String::new(),
+            done: None,
+            get: self.service(),
+            options,
+            deadline,
+        })
     }
 }

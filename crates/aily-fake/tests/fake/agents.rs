@@ -337,6 +337,17 @@ fn streamed_chat() -> Value {
     json!({"user_message": {"content": [{"type": "text", "text": "Why?"}]}, "stream": true})
 }
 
+/// Creates a chat with the event stream and reads the whole reply.
+async fn stream_chat(fake: &FakeAily) -> Reply {
+    call(
+        fake,
+        Method::POST,
+        &format!("{A}/chats"),
+        Some(streamed_chat()),
+    )
+    .await
+}
+
 /// The `(event, data)` of each frame of a complete event-stream body (LF line ends,
 /// one `event:` and one `data:` line a frame).
 fn events(reply: &Reply) -> Vec<(String, Value)> {
@@ -358,13 +369,7 @@ async fn a_streamed_chat_is_start_deltas_done_then_completed_for_chat_get() {
         let fake = fixture().await;
         fake.set_agent_answer(&["Hello", ", wor", "ld"]);
         fake.set_agent_stream_frames(4, Duration::from_millis(5));
-        let reply = call(
-            &fake,
-            Method::POST,
-            &format!("{A}/chats"),
-            Some(streamed_chat()),
-        )
-        .await;
+        let reply = stream_chat(&fake).await;
         assert_eq!(reply.status, 200);
         assert_eq!(
             reply.header("content-type"),
@@ -414,13 +419,7 @@ async fn a_streamed_chat_is_start_deltas_done_then_completed_for_chat_get() {
 
         // A chat that fails: no delta, `done` says so.
         fake.set_agent_chat_plan(0, 0, "Failed");
-        let reply = call(
-            &fake,
-            Method::POST,
-            &format!("{A}/chats"),
-            Some(streamed_chat()),
-        )
-        .await;
+        let reply = stream_chat(&fake).await;
         let frames = events(&reply);
         assert_eq!(frames.len(), 2);
         assert_eq!(frames[1].1["status"], "Failed");
@@ -444,7 +443,7 @@ async fn the_stream_faults_of_the_agent_chat() {
 
         // Cut after `start` and the first delta: the chat goes on over polls.
         push(StreamFault::Cut);
-        let frames = events(&call(&fake, Method::POST, &chats, Some(streamed_chat())).await);
+        let frames = events(&stream_chat(&fake).await);
         let names: Vec<&str> = frames.iter().map(|(e, _)| e.as_str()).collect();
         assert_eq!(names, ["start", "message_delta"]);
         assert_eq!(status_of(&frames).await, "Queued");
@@ -454,7 +453,7 @@ async fn the_stream_faults_of_the_agent_chat() {
             code: 50001,
             msg: "internal".into(),
         });
-        let frames = events(&call(&fake, Method::POST, &chats, Some(streamed_chat())).await);
+        let frames = events(&stream_chat(&fake).await);
         assert_eq!(frames.len(), 2);
         assert_eq!(
             frames[1],
@@ -471,20 +470,12 @@ async fn the_stream_faults_of_the_agent_chat() {
             code: 10001,
             msg: "validation failed".into(),
         });
-        call(&fake, Method::POST, &chats, Some(streamed_chat()))
-            .await
-            .assert_error(200, 10001);
+        stream_chat(&fake).await.assert_error(200, 10001);
         assert_eq!(fake.agent_session_ids("agent_1").len(), sessions);
 
         // Unknown events and fields around every frame.
         push(StreamFault::UnknownFields);
-        let text = String::from_utf8(
-            call(&fake, Method::POST, &chats, Some(streamed_chat()))
-                .await
-                .body
-                .to_vec(),
-        )
-        .unwrap();
+        let text = String::from_utf8(stream_chat(&fake).await.body.to_vec()).unwrap();
         assert!(
             text.starts_with("event: a_future_event\ndata: {\"x\":1}\n\nevent: start\nid: 0\n"),
             "{text}"
@@ -519,14 +510,7 @@ async fn a_stalled_or_silent_agent_stream_keeps_the_connection_open() {
             let response = http1_client().request(request).await.unwrap();
             assert_eq!(response.status(), 200);
             let mut body = response.into_body();
-            let mut frames = Vec::new();
-            loop {
-                match tokio::time::timeout(Duration::from_millis(300), body.frame()).await {
-                    Ok(Some(frame)) => frames.push(frame.unwrap().into_data().unwrap()),
-                    Ok(None) => panic!("the stalled body ended"),
-                    Err(_) => break, // nothing more: stalled
-                }
-            }
+            let frames = frames_until_stalled(&mut body).await;
             assert_eq!(
                 frames.len(),
                 expected,
