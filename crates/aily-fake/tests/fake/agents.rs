@@ -9,7 +9,7 @@ use crate::wire::*;
 use aily_fake::{FakeAily, Fault, Route, StreamFault, Times};
 use bytes::Bytes;
 use http::{Method, Request};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use serde_json::{Value, json};
 
 const A: &str = "/open-apis/aily/v1/agents/agent_1";

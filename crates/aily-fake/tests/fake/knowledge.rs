@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use aily_fake::{FakeAily, Fault, Route, StreamFault, Times};
 use http::Method;
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
 
 use crate::wire::{self, Reply, bounded, call};
