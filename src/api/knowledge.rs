@@ -91,11 +91,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::envelope;
 use crate::api::request::{AilyRequest, ApiRequest, RawEndpoint, check_text};
-use crate::api::sse::{Event, EventStream, Opened, Parser, StreamConfig};
+use crate::api::sse::{Event, Opened, Parser, ReplyEvents, StreamConfig};
 use crate::api::wire::{self, LenientBool, wire_enum};
 use crate::client::Client;
 use crate::error::{Error, ErrorKind};
-use crate::transport::{StreamBodyOf, has_media_type, is_event_stream};
+use crate::transport::{has_media_type, is_event_stream};
 
 crate::operation! {
     @target "aily_client::knowledge";
@@ -545,13 +545,10 @@ fn decode_buffered(response: &Response<Bytes>) -> Result<KnowledgeAnswer, Error>
 /// call's deadline, a failed connection, or the end of the body before the
 /// `finished` frame ("ended early"). Errors carry the reply's HTTP status and log id.
 pub struct KnowledgeAskStream {
-    events: Option<EventStream<StreamBodyOf>>,
+    reply: ReplyEvents,
     frames: Frames,
     /// The finished snapshot of a complete (JSON) reply, not yet handed out.
     complete: Option<KnowledgeSnapshot>,
-    error: Option<Error>,
-    status: StatusCode,
-    log_id: Option<String>,
 }
 
 impl KnowledgeAskStream {
@@ -562,36 +559,35 @@ impl KnowledgeAskStream {
         config: &StreamConfig,
         deadline: (tokio::time::Instant, std::time::Duration),
     ) -> Self {
-        let mut stream = KnowledgeAskStream {
-            events: None,
-            frames: Frames::default(),
-            complete: None,
-            error: None,
-            status,
-            log_id,
-        };
-        match opened {
-            Opened::Events(body) => stream.events = Some(body.events(config, Some(deadline))),
+        let (events, complete, answer) = match opened {
+            Opened::Events(body) => (Some(body.events(config, Some(deadline))), None, None),
             Opened::Complete(answer) => {
-                stream.complete = Some(KnowledgeSnapshot {
+                let snapshot = KnowledgeSnapshot {
                     content: answer.content.clone(),
                     delta: Delta::between("", &answer.content),
                     finished: true,
-                });
-                stream.frames.answer = Some(answer);
+                };
+                (None, Some(snapshot), Some(answer))
             }
+        };
+        KnowledgeAskStream {
+            reply: ReplyEvents::new(events, status, log_id),
+            frames: Frames {
+                answer,
+                ..Frames::default()
+            },
+            complete,
         }
-        stream
     }
 
     /// The HTTP status of the reply.
     pub fn status(&self) -> StatusCode {
-        self.status
+        self.reply.status()
     }
 
     /// The reply's log id (`X-Tt-Logid`).
     pub fn log_id(&self) -> Option<&str> {
-        self.log_id.as_deref()
+        self.reply.log_id()
     }
 
     /// The finished answer, once the `finished` frame has come out of the stream.
@@ -605,22 +601,11 @@ impl KnowledgeAskStream {
         while let Some(item) = futures_util::StreamExt::next(&mut self).await {
             item?;
         }
-        match (self.frames.answer.take(), self.error.take()) {
+        match (self.frames.answer.take(), self.reply.take_error()) {
             (Some(answer), _) => Ok(answer),
             (None, Some(err)) => Err(err),
-            (None, None) => Err(self.fail(ended_early())),
+            (None, None) => Err(self.reply.fail(ended_early())),
         }
-    }
-
-    /// Ends the stream with `err` (with the reply's status and log id), kept for
-    /// [`finish`](KnowledgeAskStream::finish).
-    fn fail(&mut self, err: Error) -> Error {
-        self.events = None;
-        let err = err
-            .with_status(self.status)
-            .with_log_id(self.log_id.clone());
-        self.error = Some(err.clone());
-        err
     }
 }
 
@@ -632,22 +617,19 @@ impl Stream for KnowledgeAskStream {
         if let Some(snapshot) = this.complete.take() {
             return Poll::Ready(Some(Ok(snapshot)));
         }
-        let Some(events) = this.events.as_mut() else {
-            return Poll::Ready(None);
-        };
-        let item = match futures_core::ready!(Pin::new(events).poll_next(cx)) {
+        let item = match futures_core::ready!(this.reply.poll_event(cx, ended_early)) {
+            None => return Poll::Ready(None),
             Some(Ok(event)) => match this.frames.event(&event) {
                 Ok(snapshot) => {
                     if snapshot.finished {
                         // Only the finished frame is the answer: the rest is not read.
-                        this.events = None;
+                        this.reply.close();
                     }
                     Ok(snapshot)
                 }
-                Err(err) => Err(this.fail(err)),
+                Err(err) => Err(this.reply.fail(err)),
             },
-            Some(Err(err)) => Err(this.fail(err)),
-            None => Err(this.fail(ended_early())),
+            Some(Err(err)) => Err(err),
         };
         Poll::Ready(Some(item))
     }
@@ -656,8 +638,8 @@ impl Stream for KnowledgeAskStream {
 impl fmt::Debug for KnowledgeAskStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KnowledgeAskStream")
-            .field("status", &self.status)
-            .field("log_id", &self.log_id)
+            .field("status", &self.reply.status())
+            .field("log_id", &self.reply.log_id())
             .field("finished", &self.frames.answer.is_some())
             .finish_non_exhaustive()
     }

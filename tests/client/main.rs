@@ -7,6 +7,7 @@
 //! * `skills`, `skill_start`: the skill endpoints.
 //! * `data_assets`: the data-asset endpoints, the multipart upload.
 //! * `app_stats`, `agents`: app stats; the agents' chats, sessions, attachments, artifacts.
+//! * `agent_stream`: the agent chat's event stream and its fallback to chat get.
 //! * `knowledge`: knowledge ask, streamed and buffered.
 //! * `published_limits`: the published rate limits, against the fake enforcing them.
 //! * `resilience`: the fault matrix (attempts and the final result per fault).
@@ -19,6 +20,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod agent_stream;
 mod agents;
 mod app_stats;
 mod ask;

@@ -1,5 +1,7 @@
 //! Setting up and inspecting the agents and the app stats from a test.
 
+use std::time::Duration;
+
 use serde_json::Value;
 
 use super::FakeAily;
@@ -62,6 +64,25 @@ impl FakeAily {
     pub fn set_agent_answer(&self, pieces: &[&str]) {
         self.shared.lock().agents.plan.answer =
             Some(pieces.iter().map(|p| (*p).to_owned()).collect());
+    }
+
+    /// How chats created with `stream: true` send their answer: in `frames`
+    /// `message_delta` frames (at least 1; default 3), the pause before each frame
+    /// after the first `pace` (tokio's clock; default none).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let fake = aily_fake::FakeAily::start().await?;
+    /// fake.set_agent_answer(&["Hello", ", world"]);
+    /// fake.set_agent_stream_frames(4, std::time::Duration::from_millis(10));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn set_agent_stream_frames(&self, frames: usize, pace: Duration) {
+        let stream = &mut self.shared.lock().agents.stream;
+        stream.frames = frames.max(1);
+        stream.pace = pace;
     }
 
     /// Adds (or replaces) artifact `artifact_id` of the agent (adding it).

@@ -1,17 +1,20 @@
 //! The agents (`/open-apis/aily/v1/agents/{agent_id}/…`): their sessions,
-//! chats (`Queued` → `Running` → a final status over chat-get polls),
+//! chats (`Queued` → `Running` → a final status over chat-get polls; with
+//! `stream: true` an event stream `start`, `message_delta`…, `done`),
 //! attachments (a real multipart body), artifacts and visibility, with the
 //! third-party error codes (10001 validation, 10002 not found, 10006 channel
 //! off, 10007 access denied, 10008 tenant not enabled).
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
 use super::Route;
 use super::conv::Call;
-use super::multipart;
+use super::event_stream::{Frame, Frames, StreamFault};
+use super::form;
 use super::page;
 use super::util;
 
@@ -37,7 +40,7 @@ pub(crate) struct AgentError {
 }
 
 impl AgentError {
-    fn new(status: u16, code: i64, msg: impl Into<String>) -> Self {
+    pub(crate) fn new(status: u16, code: i64, msg: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -86,6 +89,23 @@ impl Default for ChatPlan {
     }
 }
 
+/// How a streamed chat's answer is sent: in so many `message_delta` frames,
+/// so far apart.
+#[derive(Debug, Clone)]
+pub(crate) struct ChatStream {
+    pub(crate) frames: usize,
+    pub(crate) pace: Duration,
+}
+
+impl Default for ChatStream {
+    fn default() -> Self {
+        Self {
+            frames: 3,
+            pace: Duration::ZERO,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct ChatRecord {
     session_id: String,
@@ -93,11 +113,15 @@ struct ChatRecord {
     polls: usize,
     plan: ChatPlan,
     question: String,
+    /// Streamed to its `done`: final at once, whatever the polls.
+    finished: bool,
 }
 
 impl ChatRecord {
     fn status(&self) -> &str {
-        if self.polls <= self.plan.queued_polls {
+        if self.finished {
+            &self.plan.final_status
+        } else if self.polls <= self.plan.queued_polls {
             "Queued"
         } else if self.polls - self.plan.queued_polls <= self.plan.running_polls {
             "Running"
@@ -111,14 +135,8 @@ impl ChatRecord {
         let mut data = Map::new();
         data.insert("status".into(), status.into());
         let content: Vec<Value> = if status == "Completed" {
-            let pieces = self.plan.answer.clone().unwrap_or_else(|| {
-                vec![
-                    "This is the fake agent's answer".to_owned(),
-                    format!(" to: {}", self.question),
-                ]
-            });
             data.insert("finish_reason".into(), "stop".into());
-            pieces
+            self.answer()
                 .into_iter()
                 .map(|text| json!({"type": "text", "text": text}))
                 .collect()
@@ -127,6 +145,16 @@ impl ChatRecord {
         };
         data.insert("content".into(), Value::Array(content));
         Value::Object(data)
+    }
+
+    /// The answer's text items: the plan's, else the default.
+    fn answer(&self) -> Vec<String> {
+        self.plan.answer.clone().unwrap_or_else(|| {
+            vec![
+                "This is the fake agent's answer".to_owned(),
+                format!(" to: {}", self.question),
+            ]
+        })
     }
 }
 
@@ -172,6 +200,8 @@ pub(crate) struct Agents {
     /// `false`: every agents call answers 10008.
     pub(crate) tenant_enabled: bool,
     pub(crate) plan: ChatPlan,
+    /// How streamed chats send their answer.
+    pub(crate) stream: ChatStream,
     /// Attachment id → the uploaded file's bytes (or the `doc_url`'s).
     pub(crate) attachments: HashMap<String, Vec<u8>>,
 }
@@ -182,6 +212,7 @@ impl Default for Agents {
             agents: HashMap::new(),
             tenant_enabled: true,
             plan: ChatPlan::default(),
+            stream: ChatStream::default(),
             attachments: HashMap::new(),
         }
     }
@@ -199,6 +230,16 @@ pub(crate) struct AgentCall<'a> {
     pub(crate) raw_body: &'a Bytes,
     /// Whether the token is a user token (`u-…`).
     pub(crate) user_token: bool,
+    /// The stream fault of this request, if any.
+    pub(crate) stream_fault: Option<&'a StreamFault>,
+}
+
+impl AgentCall<'_> {
+    /// Whether this is a chat create asking for the event stream.
+    pub(crate) fn streamed(&self) -> bool {
+        self.route == Route::CreateAgentChat
+            && self.call.body.get("stream") == Some(&Value::Bool(true))
+    }
 }
 
 impl Agents {
@@ -224,7 +265,7 @@ impl Agents {
         }
         let item = request.item.as_deref().unwrap_or_default();
         match request.route {
-            Route::CreateAgentChat => self.create_chat(&request.agent, &request.call),
+            Route::CreateAgentChat => self.create_chat(request),
             Route::GetAgentChat => self.get_chat(&request.agent, item),
             Route::CreateAgentSession => self.create_session(&request.agent, &request.call),
             Route::GetAgentSession => self.get_session(&request.agent, item),
@@ -242,7 +283,8 @@ impl Agents {
     }
 
     /// `POST agents/{agent_id}/chats`.
-    fn create_chat(&mut self, agent_id: &str, call: &Call) -> AgentOutcome {
+    fn create_chat(&mut self, request: &AgentCall<'_>) -> AgentOutcome {
+        let (agent_id, call) = (request.agent.as_str(), &request.call);
         let message = match call.body.get("user_message") {
             Some(Value::Object(m)) => m,
             _ => return Err(AgentError::invalid("user_message is required")),
@@ -279,12 +321,7 @@ impl Agents {
             }
         };
         match call.body.get("stream") {
-            None | Some(Value::Null | Value::Bool(false)) => {}
-            Some(Value::Bool(true)) => {
-                return Err(AgentError::invalid(
-                    "stream: this fake does not serve the event stream",
-                ));
-            }
+            None | Some(Value::Null | Value::Bool(_)) => {}
             Some(_) => return Err(AgentError::invalid("stream must be a boolean")),
         }
         let session_id = match call.body.get("session_id") {
@@ -292,6 +329,11 @@ impl Agents {
             Some(Value::String(s)) => Some(s.clone()),
             Some(_) => return Err(AgentError::invalid("session_id must be a string")),
         };
+        if request.streamed()
+            && let Some(StreamFault::JsonError { code, msg }) = request.stream_fault
+        {
+            return Err(AgentError::new(200, *code, msg.clone()));
+        }
         let plan = self.plan.clone();
         let agent = self.agent(agent_id);
         for id in &attachments {
@@ -327,9 +369,49 @@ impl Agents {
                 polls: 0,
                 plan,
                 question,
+                finished: false,
             },
         );
         Ok(json!({"agent_chat_id": chat_id, "session_id": session_id}))
+    }
+
+    /// The event stream of chat `chat_id`, just created: `start`, the answer in
+    /// `message_delta` frames (when its final status is `Completed`), then `done`.
+    /// Streamed to its `done` (no `fault` stops it), the chat is final at once;
+    /// otherwise it goes on over polls, as a chat in the background does.
+    pub(crate) fn chat_stream(
+        &mut self,
+        agent_id: &str,
+        chat_id: &str,
+        fault: Option<&StreamFault>,
+    ) -> Option<Frames> {
+        let config = self.stream.clone();
+        let chat = self.agent(agent_id).chats.get_mut(chat_id)?;
+        chat.finished = fault.is_none_or(StreamFault::completes);
+        let status = chat.plan.final_status.clone();
+        let ids = json!({"agent_chat_id": chat_id, "session_id": chat.session_id});
+        let mut frames = vec![Frame::named("start", ids)];
+        if status == "Completed" {
+            let text: Vec<char> = chat.answer().concat().chars().collect();
+            let n = config.frames.max(1);
+            for i in 0..n {
+                let piece: String = text[text.len() * i / n..text.len() * (i + 1) / n]
+                    .iter()
+                    .collect();
+                let delta = json!({
+                    "agent_chat_id": chat_id,
+                    "delta": {"type": "content", "text": piece},
+                });
+                frames.push(Frame::named("message_delta", delta));
+            }
+        }
+        let done = json!({"agent_chat_id": chat_id, "status": status});
+        frames.push(Frame::named("done", done));
+        Some(Frames {
+            frames,
+            error_event: Some("error"),
+            pace: config.pace,
+        })
     }
 
     /// `GET agents/{agent_id}/chats/{agent_chat_id}`: one poll more.
@@ -436,13 +518,13 @@ impl Agents {
     fn upload(&mut self, agent_id: &str, request: &AgentCall<'_>) -> AgentOutcome {
         let boundary = request
             .content_type
-            .and_then(multipart::boundary)
+            .and_then(form::boundary)
             .ok_or_else(|| AgentError::invalid("not multipart/form-data with a boundary"))?;
-        let parts = multipart::parse(request.raw_body, &boundary)
+        let parts = form::parse(request.raw_body, boundary)
             .ok_or_else(|| AgentError::invalid("a malformed multipart body"))?;
         let field = |name: &str| parts.iter().find(|p| p.name == name);
         let kind = field("type")
-            .and_then(|p| std::str::from_utf8(&p.value).ok())
+            .and_then(|p| std::str::from_utf8(&p.content).ok())
             .ok_or_else(|| AgentError::invalid("type is required"))?;
         let bytes = match kind {
             "image" | "file" => {
@@ -454,18 +536,18 @@ impl Agents {
                 } else {
                     MAX_FILE_BYTES
                 };
-                if file.value.len() > max {
+                if file.content.len() > max {
                     return Err(AgentError::invalid("file is too large"));
                 }
-                file.value.to_vec()
+                file.content.to_vec()
             }
             "feishu_doc" | "bitable" => {
                 let url = field("doc_url")
-                    .filter(|p| !p.value.is_empty())
+                    .filter(|p| !p.content.is_empty())
                     .ok_or_else(|| {
                         AgentError::invalid("doc_url is required for feishu_doc and bitable")
                     })?;
-                url.value.to_vec()
+                url.content.to_vec()
             }
             _ => {
                 return Err(AgentError::invalid(
@@ -561,6 +643,7 @@ mod tests {
                 ..ChatPlan::default()
             },
             question: "q".into(),
+            finished: false,
         };
         let mut seen = Vec::new();
         for _ in 0..5 {

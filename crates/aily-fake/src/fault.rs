@@ -109,9 +109,10 @@ pub enum Fault {
     /// a client that follows tokens without a page cap asks forever. On other
     /// routes the request is handled normally.
     EndlessPageTokens,
-    /// On [`Route::KnowledgeAsk`](super::Route::KnowledgeAsk): the stream misbehaves
-    /// or varies its format as [`StreamFault`](super::StreamFault) says. On other
-    /// routes the request is handled normally.
+    /// On [`Route::KnowledgeAsk`](super::Route::KnowledgeAsk) and on
+    /// [`Route::CreateAgentChat`](super::Route::CreateAgentChat) with `stream: true`:
+    /// the stream misbehaves or varies its format as [`StreamFault`](super::StreamFault)
+    /// says. On other requests it changes nothing.
     Stream(super::StreamFault),
 }
 

@@ -1,5 +1,7 @@
-//! Reading a `multipart/form-data` body (RFC 7578), as the upload route does: the
-//! boundary from the `Content-Type`, then each part's name, file name and bytes.
+//! Reading a `multipart/form-data` body (RFC 7578), as the platform does, for both
+//! upload routes (the data-asset file, the agent attachment): the boundary from the
+//! `Content-Type`, then each part's name, file name and bytes. Written here, not
+//! borrowed from a client: the fake is an independent oracle of what a client sends.
 
 use bytes::Bytes;
 
@@ -135,6 +137,17 @@ mod tests {
     }
 
     #[test]
+    fn a_delimiter_not_after_crlf_is_content() {
+        let body = Bytes::from_static(
+            b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n\
+              Content-Type: image/png\r\n\r\n\x89PNG--b\r\n--b--\r\n",
+        );
+        let parts = parse(&body, "b").unwrap();
+        assert_eq!(parts.len(), 1);
+        assert_eq!(&parts[0].content[..], b"\x89PNG--b");
+    }
+
+    #[test]
     fn refuses_broken_forms() {
         for bad in [
             &b""[..],
@@ -142,6 +155,8 @@ mod tests {
             b"--xx\r\nContent-Type: text/plain\r\n\r\nx\r\n--xx--",
             b"--xx\r\nContent-Disposition: attachment; name=\"f\"\r\n\r\nx\r\n--xx--",
             b"--xxjunk",
+            b"--xx\r\nContent-Disposition: form-data\r\n\r\nv\r\n--xx--",
+            b"no delimiter",
         ] {
             assert_eq!(parse(&Bytes::copy_from_slice(bad), "xx"), None, "{bad:?}");
         }

@@ -220,7 +220,7 @@ fn respond(
                 let config = shared.lock().knowledge.clone();
                 return super::knowledge::ask(&config, request.body, stream, log_id);
             }
-            aily(shared, route, request, pages)
+            aily(shared, route, request, pages, stream)
         }
     }
 }
@@ -232,10 +232,11 @@ fn aily(
     route: Route,
     request: &Input<'_>,
     pages: PageFault,
+    stream: Option<&StreamFault>,
 ) -> Response<FakeBody> {
     let log_id = request.log_id;
     if route.is_agent() {
-        return agent_route(shared, route, request);
+        return agent_route(shared, route, request, stream);
     }
     let body = if route.has_body() {
         match json_body(request.body) {
@@ -271,8 +272,14 @@ fn aily(
 
 /// An `agents/{agent_id}/…` route, after the token check: the JSON body (a
 /// multipart one for the upload), the ids, then the endpoint; its errors are
-/// the agents' codes (10001 for a body or id that is not valid).
-fn agent_route(shared: &Shared, route: Route, request: &Input<'_>) -> Response<FakeBody> {
+/// the agents' codes (10001 for a body or id that is not valid). A chat created
+/// with `stream: true` is answered with its event stream, `stream` applied.
+fn agent_route(
+    shared: &Shared,
+    route: Route,
+    request: &Input<'_>,
+    stream: Option<&StreamFault>,
+) -> Response<FakeBody> {
     let log_id = request.log_id;
     let refuse = |e: AgentError| error_response(e.status, e.code, &e.msg, log_id, None);
     let body = if route.has_body() {
@@ -312,10 +319,21 @@ fn agent_route(shared: &Shared, route: Route, request: &Input<'_>) -> Response<F
             .and_then(|v| v.to_str().ok()),
         raw_body: request.body,
         user_token,
+        stream_fault: stream,
     };
-    match shared.lock().agents.handle(&call) {
-        Ok(data) => success(data, log_id),
-        Err(e) => refuse(e),
+    let mut state = shared.lock();
+    let data = match state.agents.handle(&call) {
+        Ok(data) => data,
+        Err(e) => return refuse(e),
+    };
+    let chat_id = data["agent_chat_id"].as_str().unwrap_or_default();
+    match call
+        .streamed()
+        .then(|| state.agents.chat_stream(&call.agent, chat_id, stream))
+        .flatten()
+    {
+        Some(frames) => super::event_stream::reply(frames, stream, log_id),
+        None => success(data, log_id),
     }
 }
 

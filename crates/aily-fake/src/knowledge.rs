@@ -1,16 +1,16 @@
 //! `POST /open-apis/aily/v1/apps/{app_id}/knowledges/ask`: the answer as a real
 //! `text/event-stream` — cumulative `processing` frames, paced, then a `finished`
-//! frame — and the stream faults of [`StreamFault`].
+//! frame — with the stream faults of [`StreamFault`].
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Response, StatusCode};
-use serde_json::{Map, Value, json};
+use http::Response;
+use serde_json::{Value, json};
 
 use super::body::FakeBody;
-use super::reply::{ParamError, error_response, param_error, raw_response};
+use super::event_stream::{self, Frame, Frames, StreamFault};
+use super::reply::{ParamError, param_error};
 
 /// The default answer of [`FakeAily::set_knowledge_answer`](super::FakeAily::set_knowledge_answer).
 pub(crate) const DEFAULT_ANSWER: &str = "This is the fake knowledge answer.";
@@ -35,50 +35,6 @@ impl Default for KnowledgeConfig {
     }
 }
 
-/// How a knowledge-ask reply misbehaves or varies its format, applied with
-/// [`Fault::Stream`](super::Fault::Stream) on [`Route::KnowledgeAsk`](super::Route::KnowledgeAsk)
-/// (on any other route the request is handled normally).
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum StreamFault {
-    /// Sends the first half of the `processing` frames (at least one), then stops
-    /// writing and keeps the connection open.
-    Stall,
-    /// Sends the first half of the `processing` frames (at least one), then ends the
-    /// body cleanly, before the `finished` frame.
-    Cut,
-    /// Sends the first `processing` frame, then the frame `{"code": code, "msg": msg}`,
-    /// then ends the body.
-    ErrorFrame {
-        /// The frame's `code`.
-        code: i64,
-        /// Its `msg`.
-        msg: String,
-    },
-    /// Sends the first `processing` frame, then one `data:` line of at least this
-    /// many bytes.
-    OversizedFrame(usize),
-    /// HTTP 200, `application/json`, the error envelope `{"code": code, "msg": msg,
-    /// "error": {…}}` instead of a stream.
-    JsonError {
-        /// The envelope's `code`.
-        code: i64,
-        /// Its `msg`.
-        msg: String,
-    },
-    /// The normal answer, its first frame after a byte-order mark (U+FEFF).
-    Bom,
-    /// The normal answer with CRLF line ends.
-    Crlf,
-    /// The normal answer with `:` comment lines (keep-alives) before every frame.
-    Comments,
-    /// The normal answer with `event:`, `id:`, `retry:` and unknown field lines in
-    /// every frame, and unknown JSON fields in every payload.
-    UnknownFields,
-    /// The normal answer with every payload wrapped in `{"code":0,"msg":"success","data":…}`.
-    Wrapped,
-}
-
 /// The reply to one ask (after the token check and rate limit).
 pub(crate) fn ask(
     config: &KnowledgeConfig,
@@ -89,50 +45,12 @@ pub(crate) fn ask(
     if let Err(violation) = check(body) {
         return param_error(violation, log_id);
     }
-    if let Some(StreamFault::JsonError { code, msg }) = fault {
-        return error_response(200, *code, msg, log_id, None);
-    }
-    let payloads = payloads(config);
-    let processing = payloads.len() - 1;
-    let half = processing.div_ceil(2).max(1).min(processing);
-    let mut stall = false;
-    let mut frames: Vec<Value> = payloads;
-    let mut raw_tail: Option<Bytes> = None;
-    match fault {
-        Some(StreamFault::Stall) => {
-            frames.truncate(half);
-            stall = true;
-        }
-        Some(StreamFault::Cut) => frames.truncate(half),
-        Some(StreamFault::ErrorFrame { code, msg }) => {
-            frames.truncate(1);
-            frames.push(json!({"code": code, "msg": msg}));
-        }
-        Some(StreamFault::OversizedFrame(bytes)) => {
-            frames.truncate(1);
-            let mut line = Vec::with_capacity(bytes + 64);
-            line.extend_from_slice(br#"data: {"message":{"content":""#);
-            line.resize(line.len() + bytes, b'a');
-            line.extend_from_slice(b"\"},\"status\":\"processing\"}\n\n");
-            raw_tail = Some(Bytes::from(line));
-        }
-        _ => {}
-    }
-    let format = fault.cloned();
-    let mut chunks: VecDeque<Bytes> = frames
-        .into_iter()
-        .enumerate()
-        .map(|(i, payload)| encode(i, payload, format.as_ref()))
-        .collect();
-    if let Some(tail) = raw_tail {
-        chunks.push_back(tail);
-    }
-    raw_response(
-        StatusCode::OK,
-        "text/event-stream; charset=utf-8",
-        FakeBody::paced(chunks, config.pace, stall),
-        log_id,
-    )
+    let stream = Frames {
+        frames: payloads(config).into_iter().map(Frame::data).collect(),
+        error_event: None,
+        pace: config.pace,
+    };
+    event_stream::reply(stream, fault, log_id)
 }
 
 /// `message.content` 1–65,535 characters; the id lists, when present, lists of
@@ -198,44 +116,4 @@ fn payloads(config: &KnowledgeConfig) -> Vec<Value> {
         },
     }));
     out
-}
-
-/// One frame's bytes in the format `fault` asks for.
-fn encode(index: usize, mut payload: Value, format: Option<&StreamFault>) -> Bytes {
-    let eol = if format == Some(&StreamFault::Crlf) {
-        "\r\n"
-    } else {
-        "\n"
-    };
-    let mut out = String::new();
-    match format {
-        Some(StreamFault::Bom) if index == 0 => out.push('\u{FEFF}'),
-        Some(StreamFault::Comments) => {
-            out.push_str(": keep-alive");
-            out.push_str(eol);
-            out.push(':');
-            out.push_str(eol);
-        }
-        Some(StreamFault::UnknownFields) => {
-            if let Value::Object(map) = &mut payload {
-                map.insert("a_field_from_the_future".into(), json!({"x": 1}));
-            }
-            out.push_str(&format!(
-                "event: answer{eol}id: {index}{eol}retry: 3000{eol}x-unknown: y{eol}"
-            ));
-        }
-        Some(StreamFault::Wrapped) if payload.get("code").is_none() => {
-            let mut wrapped = Map::new();
-            wrapped.insert("code".into(), 0.into());
-            wrapped.insert("msg".into(), "success".into());
-            wrapped.insert("data".into(), payload);
-            payload = Value::Object(wrapped);
-        }
-        _ => {}
-    }
-    out.push_str("data: ");
-    out.push_str(&payload.to_string());
-    out.push_str(eol);
-    out.push_str(eol);
-    Bytes::from(out)
 }

@@ -30,7 +30,7 @@
 //! | [`Route::GetRun`] | `GET S/{aily_session_id}/runs/{run_id}` | `{run}` |
 //! | [`Route::CancelRun`] | `POST S/{aily_session_id}/runs/{run_id}/cancel` | `{run}` |
 //! | [`Route::AppStats`] | `GET /open-apis/aily/v1/app_stats` | `{items, has_more, page_token?}` |
-//! | [`Route::CreateAgentChat`] | `POST A/chats` | `{agent_chat_id, session_id}` |
+//! | [`Route::CreateAgentChat`] | `POST A/chats` | `{agent_chat_id, session_id}`; with `stream: true` an event stream (see [Agent chat stream](#agent-chat-stream)) |
 //! | [`Route::GetAgentChat`] | `GET A/chats/{agent_chat_id}` | `{content, finish_reason?, status}` |
 //! | [`Route::CreateAgentSession`] | `POST A/sessions` | `{session_id, name, created_at}` |
 //! | [`Route::GetAgentSession`] | `GET A/sessions/{id}` | `{session_id, name, status, created_at, last_chat_at, turns}` |
@@ -165,8 +165,25 @@
 //! whose `message.content` is missing, empty or over 65,535 characters, or whose
 //! `data_asset_ids` / `data_asset_tag_ids` are not lists of ids → HTTP 400 code
 //! 2700001. [`Fault::Stream`] with a [`StreamFault`] stalls or cuts the stream,
-//! sends an error frame or an oversized one, answers a JSON error with HTTP 200, or
-//! varies the format (BOM, CRLF, comments, unknown fields, wrapped payloads).
+//! sends an error frame or an oversized one, sends no frame at all, answers a JSON
+//! error with HTTP 200, or varies the format (BOM, CRLF, comments, unknown fields,
+//! wrapped payloads).
+//!
+//! # Agent chat stream
+//!
+//! `POST /open-apis/aily/v1/agents/{agent_id}/chats` with `"stream": true` creates the
+//! chat as without it (the same checks and codes), and answers with a real
+//! `text/event-stream`, in the one third-party format known: `event: start`
+//! `{agent_chat_id, session_id}`; when the chat's final status
+//! ([`FakeAily::set_agent_chat_plan`]) is `Completed`, its answer
+//! ([`FakeAily::set_agent_answer`], joined) in [`FakeAily::set_agent_stream_frames`]'s
+//! count of `event: message_delta` frames `{agent_chat_id, delta: {type: "content",
+//! text}}`, paced apart on tokio's clock; then `event: done` `{agent_chat_id,
+//! status}`. A chat streamed to its `done` is final at once for chat get; one whose
+//! stream a [`StreamFault`] stopped (stall, cut, error frame — `event: error` —,
+//! oversized frame, no frame) goes on over chat-get polls like a chat in the
+//! background. [`StreamFault::JsonError`] answers the error envelope with HTTP 200
+//! and creates nothing.
 //!
 //! # Scripted faults, scripted replies and the request log
 //!
@@ -333,12 +350,12 @@ mod app_stats;
 mod body;
 mod conv;
 mod data_assets;
+mod event_stream;
 mod fault;
 mod form;
 mod handler;
 mod knowledge;
 mod messages;
-mod multipart;
 mod oauth;
 mod page;
 mod rate_limit;
@@ -354,8 +371,8 @@ mod skills;
 mod state;
 mod util;
 
+pub use event_stream::StreamFault;
 pub use fault::{Fault, Times};
-pub use knowledge::StreamFault;
 pub use record::RecordedRequest;
 pub use route::Route;
 pub use scripted::ScriptedReply;

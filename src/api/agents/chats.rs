@@ -33,8 +33,10 @@ crate::operation! {
 pub struct AgentChatBody {
     /// The user's message.
     pub user_message: UserMessage,
-    /// `false`: the chat runs in the background (read it with chat get). The
-    /// event stream (`true`) is not offered yet: its format is third-party only.
+    /// `false`: the chat runs in the background (read it with chat get), as
+    /// [`Client::agent_chat`](crate::Client::agent_chat) sends it; `true`: the reply
+    /// is an event stream, as [`Client::agent_chat_stream`](crate::Client::agent_chat_stream)
+    /// sends it (opt-in: its format is third-party only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stream: Option<bool>,
     /// Continues this session; none starts a new one.
@@ -183,6 +185,15 @@ impl CreateAgentChatRequest {
     pub(crate) fn in_background(mut self) -> Self {
         if let Some(body) = self.body_mut() {
             body.stream = Some(false);
+        }
+        self
+    }
+
+    /// Sets `stream: true` (the reply is an event stream), as
+    /// [`Client::agent_chat_stream`](crate::Client::agent_chat_stream) sends it.
+    pub(crate) fn streamed(mut self) -> Self {
+        if let Some(body) = self.body_mut() {
+            body.stream = Some(true);
         }
         self
     }

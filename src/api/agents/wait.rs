@@ -36,6 +36,19 @@ impl WaitOptions {
             .timeout(Duration::from_secs(300))
             .interval(Duration::from_secs(1), Duration::from_secs(5))
     }
+
+    /// The wait of [`Client::agent_chat_stream`](crate::Client::agent_chat_stream): at
+    /// most 6 minutes — the server's 5-minute cap on the stream, then time to read
+    /// the chat after it — reads 1 s apart growing to 5 s.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let opts = aily_client::WaitOptions::for_agent_chat_stream();
+    /// assert_eq!(opts.timeout, Duration::from_secs(360));
+    /// ```
+    pub fn for_agent_chat_stream() -> WaitOptions {
+        WaitOptions::for_agent_chat().timeout(Duration::from_secs(360))
+    }
 }
 
 /// A chat that reached `Completed`: its ids, the chat, and its text joined.
@@ -46,11 +59,15 @@ pub struct AgentChatAnswer {
     pub agent_chat_id: String,
     /// Its session's id, when the create reply named it.
     pub session_id: Option<String>,
-    /// The chat as last read.
+    /// The chat as last read — or, for an answer the event stream gave whole
+    /// ([`AgentChatStream::finish`](crate::agents::AgentChatStream::finish)), as the
+    /// stream told it: its text as one `text` item and the `done` status.
     pub chat: AgentChat,
-    /// The text of its `text` items, joined ([`AgentChat::text`]).
+    /// The text of its `text` items, joined ([`AgentChat::text`]); from the event
+    /// stream, its `content` deltas joined.
     pub text: String,
-    /// How many times the chat was read.
+    /// How many times the chat was read (chat get): 0 when the event stream gave
+    /// the whole answer.
     pub reads: u32,
 }
 
@@ -89,7 +106,7 @@ impl Error {
         self.attached_run()?.as_any().downcast_ref()
     }
 
-    fn with_chat(self, agent_chat_id: &str, last: Option<AgentChat>) -> Error {
+    pub(crate) fn with_chat(self, agent_chat_id: &str, last: Option<AgentChat>) -> Error {
         self.with_last_run(Arc::new(ChatAttachment {
             agent_chat_id: agent_chat_id.to_owned(),
             last,
@@ -126,7 +143,7 @@ impl Error {
 /// ```
 pub async fn agent_chat<C, G>(
     create: C,
-    mut get: G,
+    get: G,
     request: CreateAgentChatRequest,
     options: WaitOptions,
 ) -> Result<AgentChatAnswer, Error>
@@ -141,29 +158,62 @@ where
     let created = tokio::time::timeout_at(deadline, create.oneshot(request.in_background())).await;
     let created = match created {
         Ok(Ok(reply)) => reply.into_data(),
-        Ok(Err(error)) => {
-            let error: Error = error.into();
-            return Err(if error.may_have_acted() || error.is_timeout() {
-                error.context(OUTCOME_UNKNOWN)
-            } else {
-                error
-            });
-        }
-        Err(_) => {
-            return Err(Error::timeout(TimeoutKind::Wait, options.timeout).context(OUTCOME_UNKNOWN));
-        }
+        Ok(Err(error)) => return Err(create_failed(error.into())),
+        Err(_) => return Err(create_timed_out(&options)),
     };
-    let chat_id = created.agent_chat_id;
+    let poll = ChatPoll {
+        agent_id,
+        agent_chat_id: created.agent_chat_id,
+        session_id: created.session_id,
+        deadline,
+        read_at_once: false,
+    };
+    poll_chat(get, poll, &options).await
+}
+
+/// What [`poll_chat`] reads: a created chat, until `deadline`.
+pub(crate) struct ChatPoll {
+    pub(crate) agent_id: String,
+    pub(crate) agent_chat_id: String,
+    pub(crate) session_id: Option<String>,
+    pub(crate) deadline: Instant,
+    /// `true`: the first read at once (the chat has been running for a while);
+    /// `false`: after `initial_interval`.
+    pub(crate) read_at_once: bool,
+}
+
+/// Reads the chat through `get` until its status is terminal or the deadline:
+/// `initial_interval` apart, doubling up to `max_interval` (the first read at once
+/// when asked). The answer, a [`RunEnded`](ErrorKind::RunEnded) error, or the
+/// error of a read or of the deadline, each carrying the chat's id.
+pub(crate) async fn poll_chat<G>(
+    mut get: G,
+    poll: ChatPoll,
+    options: &WaitOptions,
+) -> Result<AgentChatAnswer, Error>
+where
+    G: Service<GetAgentChatRequest, Response = Reply<AgentChat>>,
+    G::Error: Into<Error>,
+{
+    let ChatPoll {
+        agent_id,
+        agent_chat_id: chat_id,
+        session_id,
+        deadline,
+        read_at_once,
+    } = poll;
     let read = GetAgentChatRequest::new(&agent_id, &chat_id)
         .map_err(|e| e.context("the create reply's agent_chat_id"))?;
     let mut interval = options.initial_interval;
+    let mut at_once = read_at_once;
+    let mut wait = if at_once { Duration::ZERO } else { interval };
     let mut last: Option<AgentChat> = None;
     let mut reads = 0u32;
     loop {
-        let wake = Instant::now() + interval;
+        let wake = Instant::now() + wait;
         if wake >= deadline {
             tokio::time::sleep_until(deadline).await;
-            return Err(timed_out(&options, &chat_id, last));
+            return Err(timed_out(options, &chat_id, last));
         }
         tokio::time::sleep_until(wake).await;
         reads += 1;
@@ -177,7 +227,7 @@ where
         })
         .await;
         let chat = match reply {
-            Err(_) => return Err(timed_out(&options, &chat_id, last)),
+            Err(_) => return Err(timed_out(options, &chat_id, last)),
             Ok(Err(error)) => {
                 return Err(error
                     .context(format!(
@@ -192,23 +242,47 @@ where
             AgentChatStatus::Completed => {
                 return Ok(AgentChatAnswer {
                     agent_chat_id: chat_id,
-                    session_id: created.session_id,
+                    session_id,
                     text: chat.text(),
                     chat,
                     reads,
                 });
             }
             AgentChatStatus::Failed | AgentChatStatus::Cancelled => {
-                let why = format!("agent chat {chat_id} ended {}", chat.status);
-                return Err(Error::new(ErrorKind::RunEnded, why).with_chat(&chat_id, Some(chat)));
+                return Err(chat_ended(&chat_id, chat));
             }
             _ => last = Some(chat),
         }
-        interval = (interval * 2).min(options.max_interval);
+        // The read made at once does not count as an interval: the next is the first.
+        if !std::mem::take(&mut at_once) {
+            interval = (interval * 2).min(options.max_interval);
+        }
+        wait = interval;
     }
 }
 
-const OUTCOME_UNKNOWN: &str = "agent chat create: outcome unknown (the request may have reached \
+/// The error of a chat that ended `Failed` or `Cancelled`.
+pub(crate) fn chat_ended(chat_id: &str, chat: AgentChat) -> Error {
+    let why = format!("agent chat {chat_id} ended {}", chat.status);
+    Error::new(ErrorKind::RunEnded, why).with_chat(chat_id, Some(chat))
+}
+
+/// The error of a create that failed: "outcome unknown" when the request may have
+/// reached the server (the chat may run, its id unknown), else the server's refusal.
+pub(crate) fn create_failed(error: Error) -> Error {
+    if error.may_have_acted() || error.is_timeout() {
+        error.context(OUTCOME_UNKNOWN)
+    } else {
+        error
+    }
+}
+
+/// The error of a create still unanswered at the wait's deadline.
+pub(crate) fn create_timed_out(options: &WaitOptions) -> Error {
+    Error::timeout(TimeoutKind::Wait, options.timeout).context(OUTCOME_UNKNOWN)
+}
+
+pub(crate) const OUTCOME_UNKNOWN: &str = "agent chat create: outcome unknown (the request may have reached \
      the server and the chat may run, but its id was not received; not created again)";
 
 fn timed_out(options: &WaitOptions, chat_id: &str, last: Option<AgentChat>) -> Error {

@@ -46,6 +46,7 @@
 
 mod parser;
 mod reader;
+mod reply;
 
 use std::fmt;
 
@@ -60,6 +61,7 @@ use crate::transport::{RequestBody, StreamBodyOf, StreamingBody};
 
 pub use parser::{DEFAULT_MAX_FRAME_BYTES, Event, Parser};
 pub use reader::{DEFAULT_IDLE_TIMEOUT, DEFAULT_OPEN_TIMEOUT, EventStream, StreamConfig};
+pub(crate) use reply::ReplyEvents;
 
 /// The `Accept` header of a streamed request.
 pub const EVENT_STREAM: &str = "text/event-stream";

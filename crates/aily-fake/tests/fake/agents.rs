@@ -1,9 +1,12 @@
 //! The agents routes and app stats with a bare hyper client over real TCP: each
-//! route served, token-checked and faulted; chats progressing over polls; the
-//! multipart upload parsed (type, size, required parts); the 3P error codes.
+//! route served, token-checked and faulted; chats progressing over polls; the chat's
+//! event stream and its faults; the multipart upload parsed (type, size, required
+//! parts); the 3P error codes.
+
+use std::time::Duration;
 
 use crate::wire::*;
-use aily_fake::{FakeAily, Fault, Route, Times};
+use aily_fake::{FakeAily, Fault, Route, StreamFault, Times};
 use bytes::Bytes;
 use http::{Method, Request};
 use http_body_util::Full;
@@ -172,7 +175,7 @@ async fn the_agents_codes() {
         .await
         .assert_error(400, 10001);
         let stream =
-            json!({"user_message": {"content": [{"type": "text", "text": "a"}]}, "stream": true});
+            json!({"user_message": {"content": [{"type": "text", "text": "a"}]}, "stream": "yes"});
         call(&fake, Method::POST, &chats, Some(stream))
             .await
             .assert_error(400, 10001);
@@ -325,6 +328,198 @@ async fn an_upload_is_a_real_multipart_form() {
             "the reply is lost"
         );
         assert_eq!(fake.request_count(Route::UploadAgentAttachment), before + 1);
+    })
+    .await;
+}
+
+/// A chat create asking for the event stream.
+fn streamed_chat() -> Value {
+    json!({"user_message": {"content": [{"type": "text", "text": "Why?"}]}, "stream": true})
+}
+
+/// Creates a chat with the event stream and reads the whole reply.
+async fn stream_chat(fake: &FakeAily) -> Reply {
+    call(
+        fake,
+        Method::POST,
+        &format!("{A}/chats"),
+        Some(streamed_chat()),
+    )
+    .await
+}
+
+/// The `(event, data)` of each frame of a complete event-stream body (LF line ends,
+/// one `event:` and one `data:` line a frame).
+fn events(reply: &Reply) -> Vec<(String, Value)> {
+    let text = std::str::from_utf8(&reply.body).expect("UTF-8");
+    text.split("\n\n")
+        .filter(|frame| !frame.is_empty())
+        .map(|frame| {
+            let (event, data) = frame.split_once('\n').expect("two lines a frame");
+            let event = event.strip_prefix("event: ").expect("an event line");
+            let data = data.strip_prefix("data: ").expect("a data line");
+            (event.to_owned(), serde_json::from_str(data).expect("JSON"))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_streamed_chat_is_start_deltas_done_then_completed_for_chat_get() {
+    bounded(async {
+        let fake = fixture().await;
+        fake.set_agent_answer(&["Hello", ", wor", "ld"]);
+        fake.set_agent_stream_frames(4, Duration::from_millis(5));
+        let reply = stream_chat(&fake).await;
+        assert_eq!(reply.status, 200);
+        assert_eq!(
+            reply.header("content-type"),
+            Some("text/event-stream; charset=utf-8")
+        );
+        assert!(reply.header("content-length").is_none(), "streamed");
+        let frames = events(&reply);
+        let names: Vec<&str> = frames.iter().map(|(e, _)| e.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "start",
+                "message_delta",
+                "message_delta",
+                "message_delta",
+                "message_delta",
+                "done"
+            ]
+        );
+        let id = frames[0].1["agent_chat_id"].as_str().unwrap().to_owned();
+        assert!(id.starts_with("agent_chat_"));
+        let session = frames[0].1["session_id"].as_str().unwrap().to_owned();
+        assert_eq!(fake.agent_session_ids("agent_1"), [session]);
+        let mut text = String::new();
+        for (_, delta) in &frames[1..5] {
+            assert_eq!(delta["agent_chat_id"], id.as_str());
+            assert_eq!(delta["delta"]["type"], "content");
+            text.push_str(delta["delta"]["text"].as_str().unwrap());
+        }
+        assert_eq!(text, "Hello, world");
+        assert_eq!(
+            frames[5].1,
+            json!({"agent_chat_id": id, "status": "Completed"})
+        );
+        // Streamed to its `done`: final at once.
+        let chat = call(&fake, Method::GET, &format!("{A}/chats/{id}"), None)
+            .await
+            .data();
+        assert_eq!(chat["status"], "Completed");
+        let texts: Vec<&str> = chat["content"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["text"].as_str().unwrap())
+            .collect();
+        assert_eq!(texts.concat(), text);
+
+        // A chat that fails: no delta, `done` says so.
+        fake.set_agent_chat_plan(0, 0, "Failed");
+        let reply = stream_chat(&fake).await;
+        let frames = events(&reply);
+        assert_eq!(frames.len(), 2);
+        assert_eq!(frames[1].1["status"], "Failed");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_stream_faults_of_the_agent_chat() {
+    bounded(async {
+        let fake = fixture().await;
+        let chats = format!("{A}/chats");
+        let push =
+            |fault| fake.push_fault(Route::CreateAgentChat, Fault::Stream(fault), Times::Once);
+        let status_of = |frames: &[(String, Value)]| {
+            let id = frames[0].1["agent_chat_id"].as_str().unwrap().to_owned();
+            let path = format!("{A}/chats/{id}");
+            let fake = &fake;
+            async move { call(fake, Method::GET, &path, None).await.data()["status"].clone() }
+        };
+
+        // Cut after `start` and the first delta: the chat goes on over polls.
+        push(StreamFault::Cut);
+        let frames = events(&stream_chat(&fake).await);
+        let names: Vec<&str> = frames.iter().map(|(e, _)| e.as_str()).collect();
+        assert_eq!(names, ["start", "message_delta"]);
+        assert_eq!(status_of(&frames).await, "Queued");
+
+        // An error event after `start`.
+        push(StreamFault::ErrorFrame {
+            code: 50001,
+            msg: "internal".into(),
+        });
+        let frames = events(&stream_chat(&fake).await);
+        assert_eq!(frames.len(), 2);
+        assert_eq!(
+            frames[1],
+            (
+                "error".to_owned(),
+                json!({"code": 50001, "msg": "internal"})
+            )
+        );
+        assert_eq!(status_of(&frames).await, "Queued");
+
+        // A JSON error with HTTP 200: nothing created.
+        let sessions = fake.agent_session_ids("agent_1").len();
+        push(StreamFault::JsonError {
+            code: 10001,
+            msg: "validation failed".into(),
+        });
+        stream_chat(&fake).await.assert_error(200, 10001);
+        assert_eq!(fake.agent_session_ids("agent_1").len(), sessions);
+
+        // Unknown events and fields around every frame.
+        push(StreamFault::UnknownFields);
+        let text = String::from_utf8(stream_chat(&fake).await.body.to_vec()).unwrap();
+        assert!(
+            text.starts_with("event: a_future_event\ndata: {\"x\":1}\n\nevent: start\nid: 0\n"),
+            "{text}"
+        );
+        assert!(text.contains("a_field_from_the_future"));
+
+        // A stream fault on a create without the stream changes nothing.
+        push(StreamFault::Cut);
+        let plain = json!({"user_message": {"content": [{"type": "text", "text": "a"}]}});
+        assert!(
+            call(&fake, Method::POST, &chats, Some(plain)).await.data()["agent_chat_id"]
+                .is_string()
+        );
+        assert_eq!(fake.request_count(Route::CreateAgentChat), 5);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_stalled_or_silent_agent_stream_keeps_the_connection_open() {
+    bounded(async {
+        let fake = fixture().await;
+        for (fault, expected) in [(StreamFault::Stall, 2), (StreamFault::Silent, 0)] {
+            fake.push_fault(Route::CreateAgentChat, Fault::Stream(fault), Times::Once);
+            let request = request(
+                &fake,
+                Method::POST,
+                &format!("{A}/chats"),
+                Some("t-test"),
+                &streamed_chat().to_string(),
+            );
+            let response = http1_client().request(request).await.unwrap();
+            assert_eq!(response.status(), 200);
+            let mut body = response.into_body();
+            let frames = frames_until_stalled(&mut body).await;
+            assert_eq!(
+                frames.len(),
+                expected,
+                "`start` and the first delta, or nothing"
+            );
+            assert!(!http_body::Body::is_end_stream(&body));
+        }
+        // Both chats were made.
+        assert_eq!(fake.agent_session_ids("agent_1").len(), 2);
     })
     .await;
 }

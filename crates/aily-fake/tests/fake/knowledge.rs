@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use aily_fake::{FakeAily, Fault, Route, StreamFault, Times};
 use http::Method;
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
 
 use crate::wire::{self, Reply, bounded, call};
@@ -136,14 +135,7 @@ async fn a_stalled_stream_stops_writing_and_keeps_the_connection_open() {
         );
         let response = wire::http1_client().request(request).await.unwrap();
         let mut body = response.into_body();
-        let mut frames = Vec::new();
-        loop {
-            match tokio::time::timeout(Duration::from_millis(300), body.frame()).await {
-                Ok(Some(frame)) => frames.push(frame.unwrap().into_data().unwrap()),
-                Ok(None) => panic!("the stalled body ended"),
-                Err(_) => break, // nothing more: stalled
-            }
-        }
+        let frames = wire::frames_until_stalled(&mut body).await;
         assert_eq!(
             frames.len(),
             2,

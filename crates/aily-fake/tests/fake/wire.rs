@@ -308,3 +308,16 @@ impl Reply {
         violations[0].clone()
     }
 }
+
+/// The frames `body` sends until it falls silent for 300 ms, failing the test if it
+/// ends instead; the body is left open.
+pub async fn frames_until_stalled(body: &mut hyper::body::Incoming) -> Vec<Bytes> {
+    let mut frames = Vec::new();
+    loop {
+        match tokio::time::timeout(Duration::from_millis(300), body.frame()).await {
+            Ok(Some(frame)) => frames.push(frame.unwrap().into_data().unwrap()),
+            Ok(None) => panic!("the stalled body ended"),
+            Err(_) => return frames, // nothing more: stalled
+        }
+    }
+}
